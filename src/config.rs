@@ -1,0 +1,143 @@
+//! Model configuration: an HF-style `config.json`, parsed with serde and validated before any weight is read.
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Relu,
+    /// Exact GELU with erf, PyTorch `F.gelu(x)`.
+    Gelu,
+    /// `F.gelu(x, approximate="tanh")` (HF `gelu_new` / `gelu_pytorch_tanh`).
+    GeluTanh,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NormKind {
+    /// `nn.LayerNorm(hidden)`: statistics per token over its features.
+    Layer,
+    /// `nn.BatchNorm1d(hidden)` over features, eval mode: running statistics.
+    Batch,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PositionalEncoding {
+    /// The fixed sin/cos table of "Attention is all you need", as the PyTorch tutorial computes it.
+    Sinusoidal,
+    /// A learned `(max_len, hidden)` table (BERT).
+    Learned,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pooling {
+    /// Mean of the final hidden states over real (non-padding) tokens.
+    Mean,
+    /// The first token's ([CLS]) final hidden state.
+    Cls,
+}
+
+/// Which checkpoint naming family the weights follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    /// This project's PyTorch `nn.TransformerEncoder` classifier (`scripts/model.py`).
+    EncoderClassifier,
+    /// Hugging Face `BertModel` / `BertForSequenceClassification` names.
+    Bert,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub architecture: Architecture,
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub num_heads: usize,
+    pub num_layers: usize,
+    pub ffn_size: usize,
+    pub activation: Activation,
+    pub norm: NormKind,
+    /// Pre-norm (`norm_first=True`): `x + f(norm(x))` instead of `norm(x + f(x))`.
+    pub norm_first: bool,
+    pub norm_eps: f32,
+    /// A norm after the last layer (`TransformerEncoder(norm=...)`).
+    pub final_norm: bool,
+    pub positional_encoding: PositionalEncoding,
+    /// Multiply token embeddings by sqrt(hidden) (the PyTorch tutorial does).
+    pub embedding_scale: bool,
+    /// LayerNorm after summing the embeddings (BERT).
+    pub embedding_norm: bool,
+    /// Number of token types (segments); 0 = none.
+    pub type_vocab_size: usize,
+    /// Longest token sequence, special tokens included.
+    pub max_len: usize,
+    pub pooling: Pooling,
+    /// BERT pooler: tanh(dense(pooled)) before the classifier.
+    pub pooler: bool,
+    /// Class names; empty for an encoder without a classifier head (embeddings only).
+    pub labels: Vec<String>,
+    pub pad_token_id: u32,
+    /// Lower-case (and strip accents) in the tokenizer.
+    pub lowercase: bool,
+}
+
+impl Config {
+    pub fn from_json(text: &str) -> Result<Self> {
+        let config: Config = serde_json::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_heads
+    }
+
+    pub fn num_labels(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::Config(m));
+        if self.hidden_size == 0 || self.num_heads == 0 || self.ffn_size == 0 || self.vocab_size == 0 {
+            return bad("hidden_size, num_heads, ffn_size and vocab_size must be positive".into());
+        }
+        if self.hidden_size % self.num_heads != 0 {
+            return bad(format!(
+                "num_heads ({}) does not divide hidden_size ({})",
+                self.num_heads, self.hidden_size
+            ));
+        }
+        if self.max_len < 2 {
+            return bad(format!("max_len must be at least 2 ([CLS] and [SEP]), got {}", self.max_len));
+        }
+        if self.positional_encoding == PositionalEncoding::Sinusoidal && self.hidden_size % 2 != 0 {
+            return bad(format!("sinusoidal positional encoding needs an even hidden_size, got {}", self.hidden_size));
+        }
+        if !(self.norm_eps > 0.0 && self.norm_eps.is_finite()) {
+            return bad(format!("norm_eps must be a positive number, got {}", self.norm_eps));
+        }
+        if self.pad_token_id as usize >= self.vocab_size {
+            return bad(format!("pad_token_id {} is outside vocab_size {}", self.pad_token_id, self.vocab_size));
+        }
+        // Guard against absurd sizes that would only fail later as an allocation abort.
+        let limit = 1usize << 28;
+        for (name, v) in [
+            ("vocab_size", self.vocab_size),
+            ("hidden_size", self.hidden_size),
+            ("ffn_size", self.ffn_size),
+            ("max_len", self.max_len),
+        ] {
+            if v > limit {
+                return bad(format!("{name} = {v} is larger than this engine supports"));
+            }
+        }
+        if self.num_layers > 1024 || self.num_heads > 4096 {
+            return bad("num_layers or num_heads is larger than this engine supports".into());
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,26 @@
+//! encoder-lens: a Transformer encoder text classifier that computes what PyTorch computes, on the CPU
+//! (scalar reference + SIMD) and on WebGPU, and records what happens inside it for the page to draw.
+
+pub mod config;
+pub mod cpu;
+pub mod error;
+pub mod model;
+pub mod pipeline;
+pub mod tensor;
+pub mod tokenizer;
+pub mod trace;
+pub mod weights;
+
+#[cfg(all(not(target_arch = "wasm32"), feature = "__embedded_pending"))]
+pub mod embedded;
+
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use model::{Batch, BatchNormStats, ForwardOptions, Model, Output};
+pub use pipeline::{Classification, Classifier, Prediction};
+pub use tensor::Tensor;
+pub use tokenizer::{Encoding, Tokenizer};
+pub use trace::Trace;

@@ -1,0 +1,263 @@
+//! BERT WordPiece tokenizer, rule for rule as Hugging Face `tokenizers` (`BertNormalizer`,
+//! `BertPreTokenizer`, `WordPiece`, `[CLS] $A [SEP]` template, truncation) so the ids are identical.
+//! It uses the same Unicode category and NFD tables as `tokenizers` does.
+
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use unicode_categories::UnicodeCategories;
+use unicode_normalization_alignments::UnicodeNormalization;
+
+/// Words longer than this many characters become `[UNK]` (WordPiece's `max_input_chars_per_word`).
+pub const MAX_INPUT_CHARS_PER_WORD: usize = 100;
+
+#[derive(Clone, Debug)]
+pub struct Tokenizer {
+    vocab: HashMap<String, u32>,
+    tokens: Vec<String>,
+    lowercase: bool,
+    strip_accents: bool,
+    unk: u32,
+    cls: u32,
+    sep: u32,
+    pad: u32,
+}
+
+/// The result of encoding one text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Encoding {
+    pub ids: Vec<u32>,
+    /// Number of word pieces dropped by truncation (0 if none).
+    pub truncated: usize,
+}
+
+impl Tokenizer {
+    /// Build from a BERT `vocab.txt` (one token per line, the line number is the id).
+    pub fn from_vocab_txt(text: &str, lowercase: bool) -> Result<Self> {
+        let mut vocab = HashMap::new();
+        let mut tokens = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let tok = line.trim_end().to_string();
+            vocab.insert(tok.clone(), i as u32);
+            tokens.push(tok);
+        }
+        if tokens.is_empty() {
+            return Err(Error::Vocab("vocab.txt is empty".into()));
+        }
+        let need = |t: &str| vocab.get(t).copied().ok_or_else(|| Error::Vocab(format!("vocab.txt has no {t} token")));
+        Ok(Self {
+            unk: need("[UNK]")?,
+            cls: need("[CLS]")?,
+            sep: need("[SEP]")?,
+            pad: need("[PAD]")?,
+            vocab,
+            tokens,
+            lowercase,
+            strip_accents: lowercase,
+        })
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.tokens.len()
+    }
+
+    pub fn pad_id(&self) -> u32 {
+        self.pad
+    }
+
+    pub fn token(&self, id: u32) -> &str {
+        self.tokens.get(id as usize).map_or("[?]", |s| s.as_str())
+    }
+
+    pub fn token_id(&self, token: &str) -> Option<u32> {
+        self.vocab.get(token).copied()
+    }
+
+    /// `BertNormalizer`: clean text, space out CJK ideographs, strip accents (NFD, drop Mn), lower-case.
+    pub fn normalize(&self, text: &str) -> String {
+        let mut s: String = text
+            .chars()
+            .filter(|&c| !(c == '\0' || c == '\u{fffd}' || is_control(c)))
+            .map(|c| if is_whitespace(c) { ' ' } else { c })
+            .collect();
+        if s.chars().any(is_chinese_char) {
+            let mut t = String::with_capacity(s.len() + 16);
+            for c in s.chars() {
+                if is_chinese_char(c) {
+                    t.push(' ');
+                    t.push(c);
+                    t.push(' ');
+                } else {
+                    t.push(c);
+                }
+            }
+            s = t;
+        }
+        if self.strip_accents {
+            s = s.nfd().map(|(c, _)| c).filter(|c| !c.is_mark_nonspacing()).collect();
+        }
+        if self.lowercase {
+            // Char by char, like `NormalizedString::lowercase` (no final-sigma rule).
+            s = s.chars().flat_map(char::to_lowercase).collect();
+        }
+        s
+    }
+
+    /// `BertPreTokenizer`: split on whitespace (removed) and on punctuation (each its own word).
+    pub fn pre_tokenize<'s>(&self, normalized: &'s str) -> Vec<&'s str> {
+        let mut words = Vec::new();
+        let mut start: Option<usize> = None;
+        for (i, c) in normalized.char_indices() {
+            if c.is_whitespace() {
+                if let Some(s) = start.take() {
+                    words.push(&normalized[s..i]);
+                }
+            } else if is_bert_punctuation(c) {
+                if let Some(s) = start.take() {
+                    words.push(&normalized[s..i]);
+                }
+                words.push(&normalized[i..i + c.len_utf8()]);
+            } else if start.is_none() {
+                start = Some(i);
+            }
+        }
+        if let Some(s) = start {
+            words.push(&normalized[s..]);
+        }
+        words
+    }
+
+    /// Greedy longest-match-first WordPiece of one word, appending ids to `out`.
+    pub fn wordpiece(&self, word: &str, out: &mut Vec<u32>) {
+        if word.chars().count() > MAX_INPUT_CHARS_PER_WORD {
+            out.push(self.unk);
+            return;
+        }
+        let start_len = out.len();
+        let mut start = 0;
+        let mut piece = String::with_capacity(word.len() + 2);
+        while start < word.len() {
+            let mut end = word.len();
+            let mut found = None;
+            while start < end {
+                piece.clear();
+                if start > 0 {
+                    piece.push_str("##");
+                }
+                piece.push_str(&word[start..end]);
+                if let Some(&id) = self.vocab.get(piece.as_str()) {
+                    found = Some(id);
+                    break;
+                }
+                // Step back one character.
+                end -= word[..end].chars().next_back().map_or(1, char::len_utf8);
+            }
+            match found {
+                Some(id) => {
+                    out.push(id);
+                    start = end;
+                }
+                None => {
+                    out.truncate(start_len);
+                    out.push(self.unk);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Word piece ids of `text` without special tokens.
+    pub fn word_pieces(&self, text: &str) -> Vec<u32> {
+        let normalized = self.normalize(text);
+        let mut ids = Vec::new();
+        for word in self.pre_tokenize(&normalized) {
+            self.wordpiece(word, &mut ids);
+        }
+        ids
+    }
+
+    /// `[CLS] pieces [SEP]`, keeping at most `max_len` ids in all (the tail of the text is cut).
+    pub fn encode(&self, text: &str, max_len: Option<usize>) -> Encoding {
+        let mut pieces = self.word_pieces(text);
+        let mut truncated = 0;
+        if let Some(m) = max_len {
+            let room = m.saturating_sub(2);
+            if pieces.len() > room {
+                truncated = pieces.len() - room;
+                pieces.truncate(room);
+            }
+        }
+        let mut ids = Vec::with_capacity(pieces.len() + 2);
+        ids.push(self.cls);
+        ids.extend(pieces);
+        ids.push(self.sep);
+        Encoding { ids, truncated }
+    }
+}
+
+fn is_whitespace(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || c.is_whitespace()
+}
+
+fn is_control(c: char) -> bool {
+    // Tab, newline and carriage return count as whitespace, not control. `is_other` covers Cc, Cf, Co and
+    // Cs, as in `tokenizers`; unassigned code points are kept.
+    !matches!(c, '\t' | '\n' | '\r') && c.is_other()
+}
+
+fn is_chinese_char(c: char) -> bool {
+    matches!(c as u32,
+        0x4E00..=0x9FFF
+        | 0x3400..=0x4DBF
+        | 0x20000..=0x2A6DF
+        | 0x2A700..=0x2B73F
+        | 0x2B740..=0x2B81F
+        | 0x2B920..=0x2CEAF
+        | 0xF900..=0xFAFF
+        | 0x2F800..=0x2FA1F)
+}
+
+fn is_bert_punctuation(c: char) -> bool {
+    c.is_ascii_punctuation() || c.is_punctuation()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> Tokenizer {
+        let vocab = "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nun\n##aff\n##able\nhello\n!\n,\ncafe\n好\n";
+        Tokenizer::from_vocab_txt(vocab, true).unwrap()
+    }
+
+    #[test]
+    fn greedy_longest_match() {
+        let t = tiny();
+        assert_eq!(t.encode("unaffable", None).ids, vec![2, 5, 6, 7, 3]);
+        assert_eq!(t.encode("Hello, HELLO!", None).ids, vec![2, 8, 10, 8, 9, 3]);
+        assert_eq!(t.encode("unaffablex", None).ids, vec![2, 1, 3]);
+    }
+
+    #[test]
+    fn accents_cjk_and_controls() {
+        let t = tiny();
+        assert_eq!(t.encode("Café", None).ids, vec![2, 11, 3]);
+        assert_eq!(t.encode("好好", None).ids, vec![2, 12, 12, 3]);
+        assert_eq!(t.encode("hel\u{0}lo\u{200b}", None).ids, vec![2, 8, 3]);
+        assert_eq!(t.encode("", None).ids, vec![2, 3]);
+    }
+
+    #[test]
+    fn truncation_keeps_special_tokens() {
+        let t = tiny();
+        let e = t.encode("hello hello hello hello", Some(4));
+        assert_eq!(e.ids, vec![2, 8, 8, 3]);
+        assert_eq!(e.truncated, 2);
+    }
+
+    #[test]
+    fn long_word_is_unknown() {
+        let t = tiny();
+        let long = "a".repeat(MAX_INPUT_CHARS_PER_WORD + 1);
+        assert_eq!(t.encode(&long, None).ids, vec![2, 1, 3]);
+    }
+}
