@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The project's commands. `./run.sh serve` builds the wasm engine and serves the page on the default model;
+# `./run.sh test` runs every test (native cargo test, then the wasm tests in headless Chromium, then the
+# page's end-to-end tests). `./run.sh setup` installs what is missing (what .ci/run calls first).
+set -euo pipefail
+cd "$(dirname "$0")"
+PORT="${PORT:-8080}"
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-runtime}"
+mkdir -p "$XDG_RUNTIME_DIR"
+export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+WASM_BINDGEN_VERSION=$(awk '/^name = "wasm-bindgen"$/{getline; gsub(/"/,"",$3); print $3; exit}' Cargo.lock)
+
+setup() {
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+    echo "== installing chromium, chromium-driver, mesa-vulkan-drivers (Debian)"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver mesa-vulkan-drivers >/dev/null
+  fi
+  rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+    echo "== installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+    cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+  fi
+  command -v wasm-pack >/dev/null || { echo "== installing wasm-pack"; cargo install wasm-pack --locked; }
+  if [ -f tests/e2e/package.json ] && [ ! -d tests/e2e/node_modules ]; then
+    echo "== installing end-to-end test dependencies (npm)"
+    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+
+build_web() {
+  wasm-pack build --release --target web --out-dir www/pkg --no-typescript --no-pack
+  rm -rf www/models
+  mkdir -p www/models
+  for m in models/*/; do
+    [ -f "$m/config.json" ] && cp -r "$m" www/models/
+  done
+}
+
+serve() {
+  setup
+  build_web
+  echo "== serving www/ on http://localhost:$PORT"
+  exec python3 -m http.server "$PORT" --bind 127.0.0.1 --directory www
+}
+
+test_all() {
+  setup
+  echo "== native tests (cargo test)"
+  cargo test
+  echo "== wasm tests in headless Chromium (wasm-pack test --headless --chrome)"
+  wasm-pack test --headless --chrome
+  if ls tests/e2e/*.test.mjs >/dev/null 2>&1; then
+    echo "== page end-to-end tests (headless Chromium)"
+    build_web
+    node --test tests/e2e/
+  fi
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  serve) serve ;;
+  build) build_web ;;
+  test) test_all ;;
+  *) echo "usage: ./run.sh serve | test | setup | build"; exit 2 ;;
+esac

@@ -1,0 +1,130 @@
+//! Shared test helpers, used natively and in the browser: fixtures are compiled in with `include_bytes!`
+//! so no test does file I/O.
+#![allow(dead_code)]
+
+use encoder_lens::{Batch, Classifier};
+use safetensors::{Dtype, SafeTensors};
+
+/// `|a − b| <= atol + rtol·|b|` element-wise; on failure, panics naming the first bad index, the expected
+/// and actual values, and the largest difference.
+pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], atol: f32, rtol: f32) {
+    assert_eq!(actual.len(), expected.len(), "{what}: length {} vs expected {}", actual.len(), expected.len());
+    let mut max_diff = 0.0f32;
+    let mut first_bad: Option<usize> = None;
+    let mut bad = 0usize;
+    for (i, (&a, &b)) in actual.iter().zip(expected).enumerate() {
+        let diff = (a - b).abs();
+        let ok = diff <= atol + rtol * b.abs() || (a.is_nan() && b.is_nan());
+        if diff > max_diff || diff.is_nan() {
+            max_diff = diff;
+        }
+        if !ok {
+            bad += 1;
+            first_bad.get_or_insert(i);
+        }
+    }
+    if let Some(i) = first_bad {
+        panic!(
+            "{what}: {bad} of {} values differ; first at index {i}: expected {}, actual {}; max |diff| {max_diff:e} (atol {atol:e}, rtol {rtol:e})",
+            actual.len(),
+            expected[i],
+            actual[i]
+        );
+    }
+}
+
+pub struct Fixture {
+    pub bytes: &'static [u8],
+}
+
+impl Fixture {
+    pub fn st(&self) -> SafeTensors<'static> {
+        SafeTensors::deserialize(self.bytes).expect("fixture is valid safetensors")
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.st().tensor(name).is_ok()
+    }
+
+    pub fn f32(&self, name: &str) -> (Vec<usize>, Vec<f32>) {
+        let st = self.st();
+        let t = st.tensor(name).unwrap_or_else(|_| panic!("fixture has no tensor {name}"));
+        assert_eq!(t.dtype(), Dtype::F32, "{name}");
+        (t.shape().to_vec(), t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    }
+
+    pub fn i64(&self, name: &str) -> (Vec<usize>, Vec<i64>) {
+        let st = self.st();
+        let t = st.tensor(name).unwrap_or_else(|_| panic!("fixture has no tensor {name}"));
+        assert_eq!(t.dtype(), Dtype::I64, "{name}");
+        (t.shape().to_vec(), t.data().chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect())
+    }
+
+    /// Batch `k` of the fixture as the engine's input.
+    pub fn batch(&self, k: usize) -> Batch {
+        let (shape, ids) = self.i64(&format!("b{k}.input_ids"));
+        let (_, lengths) = self.i64(&format!("b{k}.lengths"));
+        Batch {
+            ids: ids.iter().map(|&i| i as u32).collect(),
+            type_ids: None,
+            lengths: lengths.iter().map(|&l| l as usize).collect(),
+            batch: shape[0],
+            seq: shape[1],
+        }
+    }
+
+    pub fn num_batches(&self) -> usize {
+        (0..).take_while(|k| self.has(&format!("b{k}.input_ids"))).count()
+    }
+}
+
+/// Rows of `x (batch, seq, rest…)` at real positions only (padded positions are not compared).
+pub fn real_rows(x: &[f32], batch: usize, seq: usize, lengths: &[usize]) -> Vec<f32> {
+    let per = x.len() / (batch * seq);
+    let mut out = Vec::new();
+    for b in 0..batch {
+        for s in 0..lengths[b] {
+            out.extend_from_slice(&x[(b * seq + s) * per..(b * seq + s + 1) * per]);
+        }
+    }
+    out
+}
+
+/// A model folder compiled into the test binary.
+pub struct ModelDir {
+    pub name: &'static str,
+    pub config: &'static str,
+    pub weights: &'static [u8],
+    pub vocab: &'static str,
+    pub golden: &'static [u8],
+    pub golden_json: &'static str,
+}
+
+impl ModelDir {
+    pub fn classifier(&self) -> Classifier {
+        Classifier::from_bytes(self.config, self.weights, self.vocab).expect("model loads")
+    }
+    pub fn fixture(&self) -> Fixture {
+        Fixture { bytes: self.golden }
+    }
+}
+
+macro_rules! model_dir {
+    ($name:literal, $dir:literal) => {
+        ModelDir {
+            name: $name,
+            config: include_str!(concat!("../../", $dir, "/config.json")),
+            weights: include_bytes!(concat!("../../", $dir, "/model.safetensors")),
+            vocab: include_str!(concat!("../../", $dir, "/vocab.txt")),
+            golden: include_bytes!(concat!("../fixtures/golden/", $name, ".safetensors")),
+            golden_json: include_str!(concat!("../fixtures/golden/", $name, ".json")),
+        }
+    };
+}
+
+pub const MODELS: [ModelDir; 4] = [
+    model_dir!("sentiment-ln", "models/sentiment-ln"),
+    model_dir!("sentiment-bn", "models/sentiment-bn"),
+    model_dir!("prenorm-gelu", "tests/fixtures/models/prenorm-gelu"),
+    model_dir!("prenorm-bn", "tests/fixtures/models/prenorm-bn"),
+];

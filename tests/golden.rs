@@ -1,0 +1,35 @@
+//! The engine against the PyTorch reference (`scripts/export_fixtures.py`): token ids, embeddings, every
+//! layer's hidden states, attention probabilities and norm statistics, pooled vector, logits and
+//! probabilities, for two trained models (LayerNorm, BatchNorm; post-norm) and two random pre-norm models.
+//! Runs natively and, through `tests/wasm.rs`, in the browser.
+
+mod common;
+#[path = "golden_checks.rs"]
+mod golden_checks;
+
+#[test]
+fn sentiment_ln_matches_pytorch() {
+    golden_checks::check_model(&common::MODELS[0]);
+}
+
+#[test]
+fn sentiment_bn_matches_pytorch() {
+    golden_checks::check_model(&common::MODELS[1]);
+}
+
+#[test]
+fn prenorm_gelu_matches_pytorch() {
+    golden_checks::check_model(&common::MODELS[2]);
+}
+
+#[test]
+fn prenorm_bn_matches_pytorch() {
+    golden_checks::check_model(&common::MODELS[3]);
+}
+
+#[test]
+fn batched_equals_one_at_a_time() {
+    for m in &common::MODELS {
+        golden_checks::check_batch_independence(m);
+    }
+}
