@@ -4,6 +4,7 @@
 pub mod config;
 pub mod cpu;
 pub mod error;
+pub mod hf;
 pub mod model;
 pub mod pipeline;
 pub mod tensor;
@@ -19,6 +20,7 @@ pub mod wasm;
 
 pub use config::Config;
 pub use error::{Error, Result};
+pub use hf::{HfFiles, HfOverrides};
 pub use model::{Batch, BatchNormStats, ForwardOptions, Model, Output};
 pub use pipeline::{Classification, Classifier, Prediction};
 pub use tensor::Tensor;
