@@ -4,6 +4,8 @@
 //! `models/minilm-sentiment/vocab.txt` (byte-identical to MiniLM's, checked by `scripts/get_minilm.py`'s
 //! hash and by `tests/bert.rs`).
 
+#![cfg(not(target_arch = "wasm32"))]
+
 use encoder_lens::Tokenizer;
 use std::io::Read;
 
