@@ -326,3 +326,10 @@ fn gamma_beta_names_and_unprefixed_names_load_the_same_model() {
     let files = HfFiles { config_json: &cfg, vocab_txt: TINY_VOCAB, weights: vec![&b, &h], ..Default::default() };
     assert_eq!(tiny_logits(&Classifier::from_hf(&files, &HfOverrides::default()).unwrap()), reference);
 }
+
+#[test]
+fn from_bytes_recognises_an_hf_config() {
+    let (cfg, w) = (tiny_config("gelu"), tiny_weights(&tiny_tensors(), |n| n.to_string()));
+    let direct = tiny_logits(&Classifier::from_bytes(&cfg, &w, TINY_VOCAB).expect("from_bytes reads an HF folder"));
+    assert_eq!(direct, tiny_logits(&tiny(&cfg, &w).unwrap()));
+}
