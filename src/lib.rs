@@ -17,6 +17,9 @@ pub mod embedded;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
+#[cfg(target_arch = "wasm32")]
+pub mod bench;
+
 pub use config::Config;
 pub use error::{Error, Result};
 pub use model::{Batch, BatchNormStats, ForwardOptions, Model, Output};

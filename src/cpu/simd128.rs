@@ -174,28 +174,109 @@ fn act4(v: v128, act: Activation) -> v128 {
 // Matmul core
 
 /// `acc[c][v]` = rows `4v..4v+4` of output column `c` for one packed A panel:
-/// `Σ_kk ap[kk·8 + row] · b[kk·bsk + c·bsj]`, `NC ≤ 4` columns.
+/// `Σ_kk ap[kk·8 + row] · b[kk·bsk + c·bsj]`, `NC ≤ 4` columns. Generic strides (not used by the model).
 #[inline(always)]
 unsafe fn micro<const NC: usize>(ap: *const f32, b: *const f32, bsk: usize, bsj: usize, k: usize) -> [[v128; 2]; NR] {
     let z = f32x4_splat(0.0);
     let mut acc = [[z; 2]; NR];
+    for kk in 0..k {
+        let a0 = ld(ap.add(kk * MR));
+        let a1 = ld(ap.add(kk * MR + 4));
+        for (c, ac) in acc.iter_mut().enumerate().take(NC) {
+            let bv = splat_ld(b.add(kk * bsk + c * bsj));
+            ac[0] = madd(ac[0], a0, bv);
+            ac[1] = madd(ac[1], a1, bv);
+        }
+    }
+    acc
+}
+
+/// [`micro`] for B stored as rows along k (`b[c·ldb + kk]`: `x · Wᵀ`, `Q · Kᵀ`), k unrolled by 4 so the
+/// loads use constant offsets and the pointers move once per 4 steps.
+#[inline(always)]
+unsafe fn micro_krows<const NC: usize>(ap: *const f32, b: *const f32, ldb: usize, k: usize) -> [[v128; 2]; NR] {
+    let z = f32x4_splat(0.0);
+    let mut acc = [[z; 2]; NR];
     let mut bp = [b; NR];
     for (c, p) in bp.iter_mut().enumerate().take(NC) {
-        *p = b.add(c * bsj);
+        *p = b.add(c * ldb);
     }
     let mut a = ap;
-    for _ in 0..k {
+    let k4 = k / 4 * 4;
+    let mut kk = 0;
+    while kk < k4 {
+        for u in 0..4 {
+            let a0 = ld(a.add(u * MR));
+            let a1 = ld(a.add(u * MR + 4));
+            for c in 0..NC {
+                let bv = splat_ld(bp[c].add(u));
+                acc[c][0] = madd(acc[c][0], a0, bv);
+                acc[c][1] = madd(acc[c][1], a1, bv);
+            }
+        }
+        for p in bp.iter_mut().take(NC) {
+            *p = p.add(4);
+        }
+        a = a.add(4 * MR);
+        kk += 4;
+    }
+    while kk < k {
         let a0 = ld(a);
         let a1 = ld(a.add(4));
         for c in 0..NC {
             let bv = splat_ld(bp[c]);
             acc[c][0] = madd(acc[c][0], a0, bv);
             acc[c][1] = madd(acc[c][1], a1, bv);
-            bp[c] = bp[c].add(bsk);
+            bp[c] = bp[c].add(1);
         }
         a = a.add(MR);
+        kk += 1;
     }
     acc
+}
+
+/// [`micro`] for B stored as rows along the output columns (`b[kk·ldb + c]`: `P · V`): the four column
+/// values sit side by side, one pointer moves by `ldb` per step.
+#[inline(always)]
+unsafe fn micro_kcols<const NC: usize>(ap: *const f32, b: *const f32, ldb: usize, k: usize) -> [[v128; 2]; NR] {
+    let z = f32x4_splat(0.0);
+    let mut acc = [[z; 2]; NR];
+    let mut a = ap;
+    let mut bp = b;
+    for _ in 0..k {
+        let a0 = ld(a);
+        let a1 = ld(a.add(4));
+        for (c, ac) in acc.iter_mut().enumerate().take(NC) {
+            let bv = splat_ld(bp.add(c));
+            ac[0] = madd(ac[0], a0, bv);
+            ac[1] = madd(ac[1], a1, bv);
+        }
+        a = a.add(MR);
+        bp = bp.add(ldb);
+    }
+    acc
+}
+
+/// One 8 × `cols` tile (`cols ≤ 4`) with the microkernel that suits B's strides.
+#[inline(always)]
+unsafe fn tile(ap: *const f32, b: *const f32, bsk: usize, bsj: usize, k: usize, cols: usize) -> [[v128; 2]; NR] {
+    macro_rules! pick {
+        ($f:ident($($a:expr),*)) => {
+            match cols {
+                4 => $f::<4>($($a),*),
+                3 => $f::<3>($($a),*),
+                2 => $f::<2>($($a),*),
+                _ => $f::<1>($($a),*),
+            }
+        };
+    }
+    if bsk == 1 {
+        pick!(micro_krows(ap, b, bsj, k))
+    } else if bsj == 1 {
+        pick!(micro_kcols(ap, b, bsk, k))
+    } else {
+        pick!(micro(ap, b, bsk, bsj, k))
+    }
 }
 
 /// Pack rows `i0..i0+8` of `a (·, lda)` (columns `0..k`) into `dst (k, 8)`, zero-filling missing rows.
@@ -310,12 +391,7 @@ fn gemm(a: &[f32], lda: usize, b: &[f32], bsk: usize, bsj: usize, out: &mut [f32
                     unsafe {
                         let ap = packed.as_ptr().add((p - p0) * MR * k);
                         let bp = b.as_ptr().add(j0 * bsj);
-                        let acc = match cols {
-                            4 => micro::<4>(ap, bp, bsk, bsj, k),
-                            3 => micro::<3>(ap, bp, bsk, bsj, k),
-                            2 => micro::<2>(ap, bp, bsk, bsj, k),
-                            _ => micro::<1>(ap, bp, bsk, bsj, k),
-                        };
+                        let acc = tile(ap, bp, bsk, bsj, k, cols);
                         store_tile(&acc, out.as_mut_ptr(), ldc, i0, (m - i0).min(MR), j0, cols, ep);
                     }
                 }
@@ -452,12 +528,7 @@ pub fn attention(
                             let cols = (head_dim - j0).min(NR);
                             unsafe {
                                 let bp = vmat.as_ptr().add(j0);
-                                let acc = match cols {
-                                    4 => micro::<4>(sp.as_ptr(), bp, ld3, 1, len),
-                                    3 => micro::<3>(sp.as_ptr(), bp, ld3, 1, len),
-                                    2 => micro::<2>(sp.as_ptr(), bp, ld3, 1, len),
-                                    _ => micro::<1>(sp.as_ptr(), bp, ld3, 1, len),
-                                };
+                                let acc = tile(sp.as_ptr(), bp, ld3, 1, len, cols);
                                 store_tile(&acc, o.as_mut_ptr(), d, 0, rows, j0, cols, ep);
                             }
                             j0 += NR;
@@ -486,12 +557,7 @@ fn scores_strip(qp: &[f32], k: &[f32], ldk: usize, dh: usize, len: usize, scale:
         let cols = (len - j0).min(NR);
         unsafe {
             let bp = k.as_ptr().add(j0 * ldk);
-            let acc = match cols {
-                4 => micro::<4>(qp.as_ptr(), bp, 1, ldk, dh),
-                3 => micro::<3>(qp.as_ptr(), bp, 1, ldk, dh),
-                2 => micro::<2>(qp.as_ptr(), bp, 1, ldk, dh),
-                _ => micro::<1>(qp.as_ptr(), bp, 1, ldk, dh),
-            };
+            let acc = tile(qp.as_ptr(), bp, 1, ldk, dh, cols);
             for (c, a) in acc.iter().enumerate().take(cols) {
                 let p = sp.as_mut_ptr().add((j0 + c) * MR);
                 st(p, f32x4_mul(a[0], sv));
