@@ -23,18 +23,28 @@ const median = (xs) => {
   return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 };
 
-/** Run `fn` once to warm up (JIT tier-up, scratch growth), then time it until MIN_MS is spent. */
-async function timeIt(fn, { minRuns = 3, minMs = MIN_MS, maxRuns = MAX_RUNS } = {}) {
-  await fn();
-  await fn();
-  const times = [];
-  const start = performance.now();
-  while (times.length < minRuns || (performance.now() - start < minMs && times.length < maxRuns)) {
-    const t0 = performance.now();
+/**
+ * Time several variants round-robin (one call of each per round) so that load from other processes hits
+ * them alike; warm each up twice first (JIT tier-up, scratch growth). Rounds continue until `minMs` is
+ * spent (at least `minRounds`, at most `maxRounds`). Returns { name: { median, min, runs } } in ms.
+ */
+async function timeRounds(variants, { minRounds = 5, minMs = MIN_MS, maxRounds = MAX_RUNS } = {}) {
+  const times = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  for (const fn of Object.values(variants)) {
     await fn();
-    times.push(performance.now() - t0);
+    await fn();
   }
-  return { median: median(times), min: Math.min(...times), runs: times.length };
+  const start = performance.now();
+  let rounds = 0;
+  while (rounds < minRounds || (performance.now() - start < minMs && rounds < maxRounds)) {
+    for (const [name, fn] of Object.entries(variants)) {
+      const t0 = performance.now();
+      await fn();
+      times[name].push(performance.now() - t0);
+    }
+    rounds++;
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, t]) => [k, { median: median(t), min: Math.min(...t), runs: t.length }]));
 }
 
 async function fetchBytes(url) {
@@ -49,23 +59,16 @@ async function loadBuild(dir) {
   return mod;
 }
 
-function peak(mod) {
-  const per = mod.peakFlopsPerIter();
-  let iters = 1 << 20;
-  // Grow until one call takes >= 50 ms, then take the best of 7.
+/** A peak-kernel call of about 20 ms; returns a function doing it and the FLOPs it does. */
+function peakCall(mod) {
+  let iters = 1 << 18;
   for (;;) {
     const t0 = performance.now();
     mod.peakKernel(iters, 1.0);
-    if (performance.now() - t0 > 50) break;
+    if (performance.now() - t0 > 20) break;
     iters *= 2;
   }
-  let best = Infinity;
-  for (let r = 0; r < 7; r++) {
-    const t0 = performance.now();
-    mod.peakKernel(iters, 1.0 + r);
-    best = Math.min(best, performance.now() - t0);
-  }
-  return (iters * per) / (best * 1e6); // GFLOP/s
+  return { fn: () => mod.peakKernel(iters, 1.0), flops: iters * mod.peakFlopsPerIter() };
 }
 
 function maxDiff(a, b) {
@@ -93,26 +96,36 @@ async function run() {
     if (k !== name) throw new Error(`build ${name} runs ${k} kernels`);
   }
 
-  // Peak: the register-only multiply-add loop of each build.
-  for (const [name, mod] of Object.entries(builds)) {
-    result.peak[name] = peak(mod);
-    log(`peak ${name}: ${result.peak[name].toFixed(1)} GFLOP/s`);
-  }
-
-  // Matmul (nn.Linear: out = x · Wᵀ + b).
+  // Peak (register-only multiply-add loop of each build) measured in the same rounds as the matmuls,
+  // so "% of peak" compares numbers taken under the same conditions.
+  const peaks = Object.fromEntries(Object.entries(builds).map(([name, mod]) => [name, peakCall(mod)]));
+  const peakSamples = Object.fromEntries(Object.keys(builds).map((k) => [k, []]));
   for (const [m, k, n] of SHAPES) {
-    const row = { m, k, n, gflops: {} };
-    const variants = [['scalar', builds.simd128, true], ['simd128', builds.simd128, false]];
-    if (builds['relaxed-simd']) variants.push(['relaxed-simd', builds['relaxed-simd'], false]);
-    for (const [name, mod, reference] of variants) {
+    const row = { m, k, n, gflops: {}, peakGflops: {} };
+    const benches = [['scalar', builds.simd128, true], ['simd128', builds.simd128, false]];
+    if (builds['relaxed-simd']) benches.push(['relaxed-simd', builds['relaxed-simd'], false]);
+    const variants = {};
+    const objs = [];
+    let flops = 0;
+    for (const [name, mod, reference] of benches) {
       const mb = new mod.MatmulBench(m, k, n);
-      const t = await timeIt(() => mb.run(reference), { minMs: 600, maxRuns: 200 });
-      row.gflops[name] = mb.flops() / (t.median * 1e6);
-      mb.free();
+      objs.push(mb);
+      flops = mb.flops();
+      variants[name] = () => mb.run(reference);
     }
-    log(`matmul ${m}x${k}x${n}: ` + Object.entries(row.gflops).map(([k2, v]) => `${k2} ${v.toFixed(1)}`).join(', ') + ' GFLOP/s');
+    for (const [name, p] of Object.entries(peaks)) variants[`peak:${name}`] = p.fn;
+    const t = await timeRounds(variants, { minMs: 2000, maxRounds: 100 });
+    for (const [name] of benches) row.gflops[name] = flops / (t[name].median * 1e6);
+    for (const [name, p] of Object.entries(peaks)) {
+      row.peakGflops[name] = p.flops / (t[`peak:${name}`].median * 1e6);
+      peakSamples[name].push(row.peakGflops[name]);
+    }
+    objs.forEach((o) => o.free());
+    log(`matmul ${m}x${k}x${n}: ` + Object.entries(row.gflops).map(([k2, v]) => `${k2} ${v.toFixed(1)}`).join(', ') +
+      ' GFLOP/s; peak ' + Object.entries(row.peakGflops).map(([k2, v]) => `${k2} ${v.toFixed(1)}`).join(', '));
     result.matmul.push(row);
   }
+  for (const [name, xs] of Object.entries(peakSamples)) result.peak[name] = Math.max(...xs);
 
   // Forward passes, ours and onnxruntime-web's, on the same weights.
   ort.env.wasm.numThreads = 1;
@@ -135,11 +148,12 @@ async function run() {
     for (const seq of SEQS) {
       const row = { seq, ms: {}, maxAbsDiffVsPyTorch: {} };
       const want = reference.seqs[String(seq)];
-      const variants = [['scalar', fb.simd128, true], ['simd128', fb.simd128, false]];
-      if (fb['relaxed-simd']) variants.push(['relaxed-simd', fb['relaxed-simd'], false]);
-      for (const [name, f, reference_] of variants) {
+      const benches = [['scalar', fb.simd128, true], ['simd128', fb.simd128, false]];
+      if (fb['relaxed-simd']) benches.push(['relaxed-simd', fb['relaxed-simd'], false]);
+      const variants = {};
+      for (const [name, f, reference_] of benches) {
         row.maxAbsDiffVsPyTorch[name] = maxDiff(f.forward(seq, reference_), want);
-        row.ms[name] = (await timeIt(() => f.forward(seq, reference_))).median;
+        variants[name] = () => f.forward(seq, reference_);
       }
       const ids = fb.simd128.ids(seq);
       const feeds = {
@@ -148,7 +162,10 @@ async function run() {
       };
       const ortOut = await session.run(feeds);
       row.maxAbsDiffVsPyTorch.ort = maxDiff(ortOut.logits.data, want);
-      row.ms.ort = (await timeIt(() => session.run(feeds))).median;
+      variants.ort = () => session.run(feeds);
+      const t = await timeRounds(variants);
+      for (const [name, v] of Object.entries(t)) row.ms[name] = v.median;
+      row.runs = t.ort.runs;
       const best = Math.min(row.ms.simd128, row.ms['relaxed-simd'] ?? Infinity);
       row.ratioOursOverOrt = best / row.ms.ort;
       log(`forward ${model} seq ${seq}: ` + Object.entries(row.ms).map(([k2, v]) => `${k2} ${v.toFixed(2)} ms`).join(', ') +

@@ -67,21 +67,21 @@ try {
   server.close();
 }
 out.date = new Date().toISOString();
-out.machine = { cpu: cpuModel(), cores: os.cpus().length, os: `${os.type()} ${os.release()} ${os.arch()}` };
+out.machine = { cpu: cpuModel(), cores: os.cpus().length, os: `${os.type()} ${os.release()} ${os.arch()}`, loadavgAtEnd: os.loadavg() };
 await writeFile(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
 
 // ---- table ----
 const f = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? '–' : v.toFixed(d));
 const lines = [];
-lines.push(`${out.date.slice(0, 10)} · ${out.machine.cpu} (${out.machine.cores} cores) · ${out.browser} · onnxruntime-web ${out.ortVersion}`);
+lines.push(`${out.date.slice(0, 16).replace('T', ' ')} UTC · ${out.machine.cpu} (${out.machine.cores} cores, load average ${out.machine.loadavgAtEnd.map((x) => x.toFixed(1)).join(' ')}) · ${out.browser} · onnxruntime-web ${out.ortVersion}`);
 lines.push('');
-lines.push('Peak (register-only multiply-add loop, 1 thread):');
+lines.push('Peak (register-only multiply-add loop, 1 thread; best of the samples taken between matmul rounds):');
 for (const [k, v] of Object.entries(out.peak)) lines.push(`  ${k.padEnd(13)} ${f(v)} GFLOP/s`);
 lines.push('');
-lines.push('Matmul x(m,k)·Wᵀ(k→n)+b, GFLOP/s (% of the same build\'s peak):');
+lines.push('Matmul x(m,k)·Wᵀ(k→n)+b, GFLOP/s (% of the same build\'s peak measured in the same rounds):');
 lines.push('  shape (m×k×n)      scalar        simd128         relaxed-simd');
 for (const r of out.matmul) {
-  const pct = (name) => (out.peak[name] ? ` (${f((100 * r.gflops[name]) / out.peak[name], 0)}%)` : '');
+  const pct = (name) => (r.peakGflops[name] ? ` (${f((100 * r.gflops[name]) / r.peakGflops[name], 0)}%)` : '');
   lines.push(`  ${`${r.m}×${r.k}×${r.n}`.padEnd(17)}  ${f(r.gflops.scalar).padStart(6)}        ${(f(r.gflops.simd128) + pct('simd128')).padEnd(14)}  ${f(r.gflops['relaxed-simd']) + pct('relaxed-simd')}`);
 }
 for (const [model, e] of Object.entries(out.forward)) {

@@ -733,27 +733,26 @@ pub fn activation_inplace(x: &mut [f32], act: Activation) {
     }
 }
 
-/// FLOPs per call of [`peak_kernel`] per iteration: 12 chains × 4 lanes × 2 (multiply + add).
-pub const PEAK_FLOPS_PER_ITER: f64 = 12.0 * 4.0 * 2.0;
+/// Depth of the L1-resident panels [`peak_kernel`] multiplies.
+const PEAK_K: usize = 64;
 
-/// An FMA-bound loop with nothing but the build's multiply-add: 12 independent accumulator chains in
-/// registers, no memory traffic. Its rate is the ceiling for any kernel on this path.
+/// FLOPs per iteration of [`peak_kernel`]: one 8 × 4 tile over `PEAK_K` (multiply + add per element).
+pub const PEAK_FLOPS_PER_ITER: f64 = (2 * MR * NR * PEAK_K) as f64;
+
+/// The ceiling for this path: the matmul's own microkernel (8 × 4 register tile, the build's
+/// multiply-add) run again and again on a packed A panel and four B rows that stay in L1 (3 KB), so
+/// nothing but the multiply-add throughput of the core limits it — no cache misses, no packing, no
+/// epilogue. A large matmul's GFLOP/s over this rate is the share of the machine the blocking keeps.
 #[inline(never)]
 pub fn peak_kernel(iters: u32, seed: f32) -> f32 {
-    let m = f32x4_splat(0.999_9);
-    let c = f32x4_splat(1e-4 * seed);
-    let mut acc = [f32x4_splat(seed); 12];
-    for (i, a) in acc.iter_mut().enumerate() {
-        *a = f32x4_add(*a, f32x4_splat(i as f32 * 1e-3));
-    }
-    for _ in 0..iters {
-        for a in acc.iter_mut() {
-            *a = madd(c, *a, m);
-        }
-    }
+    let a: Vec<f32> = (0..MR * PEAK_K).map(|i| seed + (i % 7) as f32 * 1e-3).collect();
+    let b: Vec<f32> = (0..NR * PEAK_K).map(|i| 1.0 - (i % 5) as f32 * 1e-3).collect();
     let mut s = f32x4_splat(0.0);
-    for a in acc {
-        s = f32x4_add(s, a);
+    for _ in 0..iters {
+        let acc = unsafe { micro_krows::<4>(a.as_ptr(), b.as_ptr(), PEAK_K, PEAK_K) };
+        for c in acc {
+            s = f32x4_add(s, f32x4_add(c[0], c[1]));
+        }
     }
     hsum(s)
 }

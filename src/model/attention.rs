@@ -4,6 +4,7 @@ use crate::config::{Architecture, Config};
 use crate::cpu;
 use crate::error::Result;
 use crate::model::linear::Linear;
+use crate::model::scratch;
 use crate::tensor::Tensor;
 use crate::weights::Scope;
 
@@ -57,9 +58,12 @@ impl SelfAttention {
     pub fn forward_add(&self, x: &[f32], batch: usize, seq: usize, lengths: &[usize], probs: Option<&mut [f32]>, acc: &mut [f32]) {
         let rows = batch * seq;
         let d = self.out_proj.out_dim();
-        let qkv = self.in_proj.forward(x, rows); // (batch, seq, 3d)
-        let mut ctx = vec![0.0; rows * d]; // (batch, seq, d), heads concatenated
+        let mut qkv = scratch::take(rows * 3 * d); // (batch, seq, 3d)
+        self.in_proj.forward_into(x, rows, &mut qkv, None, false);
+        let mut ctx = scratch::take(rows * d); // (batch, seq, d), heads concatenated
         cpu::attention(&qkv, lengths, batch, seq, self.heads, d / self.heads, &mut ctx, probs);
         self.out_proj.forward_into(&ctx, rows, acc, None, true);
+        scratch::give(qkv);
+        scratch::give(ctx);
     }
 }

@@ -6,6 +6,7 @@ use crate::error::Result;
 use crate::model::attention::SelfAttention;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
+use crate::model::scratch;
 use crate::model::BatchNormStats;
 use crate::tensor::Tensor;
 use crate::trace::LayerTrace;
@@ -49,9 +50,10 @@ impl EncoderLayer {
 
     /// `acc += linear2(act(linear1(x)))`, activation and residual fused into the matmul epilogues.
     fn feed_forward_add(&self, x: &[f32], rows: usize, acc: &mut [f32]) {
-        let mut h = vec![0.0; rows * self.linear1.out_dim()]; // (rows, ffn)
+        let mut h = scratch::take(rows * self.linear1.out_dim()); // (rows, ffn)
         self.linear1.forward_into(x, rows, &mut h, Some(self.activation), false);
         self.linear2.forward_into(&h, rows, acc, None, true);
+        scratch::give(h);
     }
 
     /// `x (batch·seq, d)` → `(batch·seq, d)`.
@@ -72,17 +74,22 @@ impl EncoderLayer {
             let (h, n1) = self.norm1.forward(&x, batch, seq, bn, tracing);
             let mut x = x;
             self.self_attn.forward_add(&h, batch, seq, lengths, probs.as_deref_mut(), &mut x);
+            scratch::give(h);
             let (h, n2) = self.norm2.forward(&x, batch, seq, bn, tracing);
             self.feed_forward_add(&h, rows, &mut x);
+            scratch::give(h);
             (x, n1, n2)
         } else {
             // x + sublayer(x): the residual is the accumulator the matmul epilogue adds into.
-            let mut t = x.clone();
+            let mut t = scratch::take_copy(&x);
             self.self_attn.forward_add(&x, batch, seq, lengths, probs.as_deref_mut(), &mut t);
+            scratch::give(x);
             let (x, n1) = self.norm1.forward(&t, batch, seq, bn, tracing);
-            let mut t = x.clone();
+            t.copy_from_slice(&x);
             self.feed_forward_add(&x, rows, &mut t);
+            scratch::give(x);
             let (x, n2) = self.norm2.forward(&t, batch, seq, bn, tracing);
+            scratch::give(t);
             (x, n1, n2)
         };
         if let (Some(tr), Some(p), Some(n1), Some(n2)) = (trace, probs, n1, n2) {

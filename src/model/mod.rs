@@ -6,6 +6,7 @@ pub mod embeddings;
 pub mod layer;
 pub mod linear;
 pub mod norm;
+pub mod scratch;
 
 use crate::config::{Architecture, Config, Pooling};
 use crate::cpu;
@@ -151,7 +152,7 @@ impl Model {
         }
         if let Some(n) = &self.final_norm {
             let (y, nt) = n.forward(&x, b, s, opts.batch_norm, trace.is_some());
-            x = y;
+            scratch::give(std::mem::replace(&mut x, y));
             if let Some(t) = trace.as_deref_mut() {
                 t.final_norm = nt;
             }
