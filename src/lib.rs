@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod cpu;
+pub mod engine;
 pub mod error;
 pub mod gpu;
 pub mod model;
@@ -19,6 +20,7 @@ pub mod embedded;
 pub mod wasm;
 
 pub use config::Config;
+pub use engine::{Backend, Engine};
 pub use error::{Error, Result};
 pub use model::{Batch, BatchNormStats, ForwardOptions, Model, Output};
 pub use pipeline::{Classification, Classifier, Prediction};
