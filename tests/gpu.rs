@@ -4,7 +4,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
-#[path = "gpu_checks.rs"]
+#[path = "common/gpu_checks.rs"]
 mod gpu_checks;
 
 use pollster::block_on;
