@@ -13,7 +13,7 @@ pub mod tokenizer;
 pub mod trace;
 pub mod weights;
 
-#[cfg(all(not(target_arch = "wasm32"), feature = "__embedded_pending"))]
+#[cfg(not(target_arch = "wasm32"))]
 pub mod embedded;
 
 #[cfg(target_arch = "wasm32")]
