@@ -3,7 +3,9 @@
 
 pub mod config;
 pub mod cpu;
+pub mod engine;
 pub mod error;
+pub mod gpu;
 pub mod model;
 pub mod pipeline;
 pub mod tensor;
@@ -21,6 +23,7 @@ pub mod wasm;
 pub mod bench;
 
 pub use config::Config;
+pub use engine::{Backend, Engine};
 pub use error::{Error, Result};
 pub use model::{Batch, BatchNormStats, ForwardOptions, Model, Output};
 pub use pipeline::{Classification, Classifier, Prediction};

@@ -46,7 +46,7 @@ impl Batch {
         Ok(Self { ids, type_ids: None, lengths: rows.iter().map(Vec::len).collect(), batch: rows.len(), seq })
     }
 
-    fn check(&self, max_len: usize) -> Result<()> {
+    pub(crate) fn check(&self, max_len: usize) -> Result<()> {
         if self.batch == 0 || self.seq == 0 {
             return Err(Error::Input("empty batch".into()));
         }
