@@ -105,8 +105,12 @@ pub struct Model {
 
 impl Model {
     pub fn from_bytes(config: Config, bytes: &[u8]) -> Result<Self> {
+        Self::from_weights(config, &Weights::from_bytes(bytes)?)
+    }
+
+    /// Load from already-parsed weights (one safetensors file or several, e.g. a base model + a head).
+    pub fn from_weights(config: Config, w: &Weights) -> Result<Self> {
         config.validate()?;
-        let w = Weights::from_bytes(bytes)?;
         let c = &config;
         let d = c.hidden_size;
         let root = match c.architecture {
