@@ -4,6 +4,7 @@
 pub mod config;
 pub mod cpu;
 pub mod error;
+pub mod inspect;
 pub mod model;
 pub mod pipeline;
 pub mod tensor;
