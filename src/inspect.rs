@@ -39,6 +39,9 @@ pub struct BatchTest {
     pub together: Prediction,        // the text's row of the two-text batch
     pub together_seq: usize,         // padded length of the two-text batch
     pub together_lengths: Vec<usize>, // (2): real tokens of text and companion
+    /// Per layer, the text's attention `(heads, together_seq, together_seq)` in the two-text batch: its padded
+    /// key positions get weight 0.
+    pub together_attention: Vec<Tensor>,
     pub layers: Vec<[NormShift; 2]>, // per layer: norm1, norm2
 }
 
@@ -54,6 +57,8 @@ pub struct Inspection {
     /// per feature `(d)` — to set beside the input statistics in the trace.
     pub output_token_stats: Vec<[Stats; 2]>,
     pub output_feature_stats: Vec<[Stats; 2]>,
+    /// Per layer, attention averaged over heads for the text: `(seq, seq)`.
+    pub attention_mean: Vec<Tensor>,
     pub batch_test: BatchTest,
 }
 
@@ -92,6 +97,22 @@ fn first_rows(t: &Tensor, n: usize) -> Result<Tensor> {
     let d = t.last_dim();
     let data = t.data.get(..n * d).ok_or_else(|| Error::Input("trace is shorter than the text".into()))?;
     Ok(Tensor { shape: vec![n, d], data: data.to_vec() })
+}
+
+/// Batch row 0 of a `(batch, ...)` tensor.
+fn first_item(t: &Tensor) -> Tensor {
+    let n: usize = t.shape[1..].iter().product();
+    Tensor { shape: t.shape[1..].to_vec(), data: t.data[..n].to_vec() }
+}
+
+/// Batch row 0 of `(batch, heads, s, s)` attention, averaged over heads: `(s, s)`.
+fn head_mean(t: &Tensor) -> Tensor {
+    let (h, s) = (t.shape[1], t.shape[2]);
+    let mut m = vec![0.0f32; s * s];
+    for head in t.data[..h * s * s].chunks(s * s) {
+        m.iter_mut().zip(head).for_each(|(a, &b)| *a += b / h as f32);
+    }
+    Tensor { shape: vec![s, s], data: m }
 }
 
 /// The statistics a norm used, for batch row 0's first `n` tokens (LN) or all features (BN).
@@ -135,6 +156,7 @@ pub fn inspect(c: &Classifier, text: &str, companion: &str) -> Result<Inspection
         output_token_stats.push([row_stats(&outs[0].data, n, d), row_stats(&outs[1].data, n, d)]);
         output_feature_stats.push([col_stats(&outs[0].data, n, d), col_stats(&outs[1].data, n, d)]);
     }
+    let attention_mean = tr.layers.iter().map(|l| head_mean(&l.attention)).collect();
     let bn = BatchNormStats::Batch;
     let (mut alone, tr_alone) = traced(c, &[text], bn)?;
     let (mut together, tr_together) = traced(c, &[text, companion], bn)?;
@@ -148,6 +170,7 @@ pub fn inspect(c: &Classifier, text: &str, companion: &str) -> Result<Inspection
         together: together.predictions.swap_remove(0),
         together_seq: tr_together.seq,
         together_lengths: tr_together.lengths.clone(),
+        together_attention: tr_together.layers.iter().map(|l| first_item(&l.attention)).collect(),
         layers,
     };
     Ok(Inspection {
@@ -156,6 +179,7 @@ pub fn inspect(c: &Classifier, text: &str, companion: &str) -> Result<Inspection
         result,
         output_token_stats,
         output_feature_stats,
+        attention_mean,
         batch_test,
     })
 }
@@ -215,6 +239,15 @@ mod tests {
         // Eval mode (running statistics) does not depend on the batch: the trace's output equals alone's.
         let n = insp.result.trace.as_ref().unwrap().lengths[0];
         assert_eq!(insp.output_token_stats[0][0].mean.len(), n);
+        // The padded copy of the text's attention puts no weight on padding keys, and rows sum to 1.
+        let s2 = insp.batch_test.together_seq;
+        let att = &insp.batch_test.together_attention[0];
+        assert_eq!(att.shape, vec![2, s2, s2]);
+        assert!(s2 > n);
+        let row: f32 = att.data[..s2].iter().sum();
+        assert!((row - 1.0).abs() < 1e-5 && att.data[n..s2].iter().all(|&w| w == 0.0));
+        let mean_row: f32 = insp.attention_mean[0].data[..n].iter().sum();
+        assert!((mean_row - 1.0).abs() < 1e-5);
     }
 
     #[test]
