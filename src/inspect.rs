@@ -23,6 +23,7 @@ pub struct Stats {
 pub struct NormShift {
     pub alone: Tensor,          // (n, d): the text's normalised output in a batch of one
     pub together: Tensor,       // (n, d): the same rows when the batch also holds the companion text
+    pub diff: Tensor,           // (n, d): together − alone
     pub token_shift: Vec<f32>,  // (n): max |together − alone| per token
     pub max_shift: f32,         // max over the whole (n, d)
     pub stats_alone: Stats,     // the statistics the norm used: LN per token (n), BN per feature (d)
@@ -130,11 +131,12 @@ fn norms(tr: &Trace) -> impl Iterator<Item = [&NormTrace; 2]> {
 fn shift(a: &NormTrace, b: &NormTrace, n: usize) -> Result<NormShift> {
     let (alone, together) = (first_rows(&a.output, n)?, first_rows(&b.output, n)?);
     let d = alone.last_dim();
-    let token_shift: Vec<f32> = (0..n)
-        .map(|r| (0..d).map(|j| (together.data[r * d + j] - alone.data[r * d + j]).abs()).fold(0.0, f32::max))
-        .collect();
+    let diff: Vec<f32> = together.data.iter().zip(&alone.data).map(|(b, a)| b - a).collect();
+    let token_shift: Vec<f32> =
+        diff.chunks(d.max(1)).map(|row| row.iter().map(|v| v.abs()).fold(0.0, f32::max)).collect();
     let max_shift = token_shift.iter().copied().fold(0.0, f32::max);
-    Ok(NormShift { alone, together, token_shift, max_shift, stats_alone: used_stats(a, n), stats_together: used_stats(b, n) })
+    let diff = Tensor { shape: vec![n, d], data: diff };
+    Ok(NormShift { alone, together, diff, token_shift, max_shift, stats_alone: used_stats(a, n), stats_together: used_stats(b, n) })
 }
 
 fn traced(c: &Classifier, texts: &[&str], bn: BatchNormStats) -> Result<(Classification, Trace)> {
