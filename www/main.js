@@ -218,7 +218,13 @@ function selectedMap(att) {
   return tensorRow({ data: att.layers[layer].data }, h * s * s, s * s);
 }
 
-const ATT_SCALE = scale('seq', 0, 1);
+/** One colour scale for every attention map on screen: 0 to the largest weight shown (the legend says which). */
+function attentionScale(att) {
+  let hi = 0;
+  for (const l of att.layers) for (const v of l.data) if (v > hi) hi = v;
+  return scale('seq', 0, Math.max(hi, 1e-6));
+}
+let ATT_SCALE = scale('seq', 0, 1);
 
 function renderAttention() {
   const att = attentionData();
@@ -233,7 +239,8 @@ function renderAttention() {
   sec.dataset.tokens = String(att.s);
   sec.dataset.padded = String(state.padded);
   const dk = (current().config.hidden_size / current().config.num_heads) | 0;
-  $('att-dk').textContent = `d_k = ${dk} here (√d_k ≈ ${Math.sqrt(dk).toFixed(2)})`;
+  $('att-dk').textContent = `dₖ = ${dk} here (√dₖ = ${Number(Math.sqrt(dk).toFixed(2))})`;
+  ATT_SCALE = attentionScale(att);
 
   // Small multiples: one row per layer, one column per head, plus the head average.
   const grid = $('att-grid');
@@ -242,7 +249,8 @@ function renderAttention() {
   grid.append(el('span'));
   for (let h = 0; h < H; h++) grid.append(el('span', 'collab', `head ${h + 1}`));
   grid.append(el('span', 'collab', 'average'));
-  const cellPx = Math.max(34, Math.min(72, Math.floor(260 / (H + 1))));
+  const avail = Math.min(grid.parentElement.clientWidth || 320, 420) - 56;
+  const cellPx = Math.max(22, Math.min(64, Math.floor(avail / (H + 1)) - 10));
   for (let l = 0; l < L; l++) {
     grid.append(el('span', 'rowlab', `layer ${l + 1}`));
     for (let h = -1; h < H; h++) {
@@ -327,7 +335,8 @@ function renderPositional() {
   const [lo, hi] = extent(pv.table.data);
   const s = scale('div', lo, hi);
   const tc = $('pe-table');
-  tc._hit = heatmap.draw(tc, { rows: L, cols: D, values: pv.table.data, scale: s, width: canvasWidth(tc), height: Math.min(420, Math.max(240, L * 3.2)), highlightRows: [0, n] });
+  const step = (k) => (k <= 16 ? 4 : k <= 64 ? 8 : k <= 256 ? 32 : 64);
+  tc._hit = heatmap.draw(tc, { rows: L, cols: D, values: pv.table.data, scale: s, width: canvasWidth(tc), height: Math.min(440, Math.max(260, L * 3.2 + 30)), highlightRows: [0, n], ticks: { rows: step(L), cols: step(D) }, axis: { rows: 'position', cols: 'dimension' } });
   legend($('pe-legend'), s, 200, 'value');
 
   const dims = [0, 1, Math.floor(D / 8) * 2, Math.floor(D / 8) * 2 + 1, Math.floor(D / 2) - 2, Math.floor(D / 2) - 1].filter((d, i, a) => d < D && a.indexOf(d) === i);
@@ -340,9 +349,9 @@ function renderPositional() {
   if (learned) keys.replaceChildren(...series.map((sr, i) => el('span', `k${i}`, sr.name)));
 
   const [slo, shi] = extent(pv.similarity.data);
-  const ss = scale('div', slo, shi);
+  const ss = slo < 0 ? scale('div', slo, shi) : scale('seq', slo, shi);
   const sc = $('pe-sim');
-  heatmap.draw(sc, { rows: L, cols: L, values: pv.similarity.data, scale: ss, width: Math.min(canvasWidth(sc), 300), highlightRows: [0, n], highlightCols: [0, n] });
+  heatmap.draw(sc, { rows: L, cols: L, values: pv.similarity.data, scale: ss, width: Math.min(canvasWidth(sc), 320), highlightBlock: [0, n], ticks: { rows: step(L), cols: step(L) }, axis: { rows: 'position p', cols: 'position q' } });
   legend($('pe-sim-legend'), ss, 200, 'dot product');
 }
 
@@ -410,19 +419,21 @@ function renderNorms() {
     if (nt.kind === 'layer') {
       const out = x.outputTokenStats[li][w];
       const cats = tokens.slice(0, n);
-      bars.draw(mc, { categories: cats, width: canvasWidth(mc), height: 120, rotate: true, series: [
-        { name: 'input μ', values: nt.mean.data.slice(0, n), color: '#b4b9c9' },
-        { name: 'output μ', values: out.mean, color: '#2d3a9a' }] });
-      bars.draw(vc, { categories: cats, width: canvasWidth(vc), height: 120, rotate: true, series: [
-        { name: 'input σ²', values: nt.var.data.slice(0, n), color: '#b4b9c9' },
-        { name: 'output σ²', values: out.var, color: '#2d3a9a' }] });
+      const chart = (id, title, values, color) => {
+        const c = $(id);
+        bars.draw(c, { categories: cats, width: canvasWidth(c), height: 120, rotate: true, title, series: [{ name: title, values, color }] });
+      };
+      chart(`${role}-mean`, 'input μ', nt.mean.data.slice(0, n), '#b4b9c9');
+      chart(`${role}-omean`, 'output μ', out.mean, '#2d3a9a');
+      chart(`${role}-var`, 'input σ²', nt.var.data.slice(0, n), '#b4b9c9');
+      chart(`${role}-ovar`, 'output σ²', out.var, '#2d3a9a');
     } else {
       const cats = Array.from({ length: D }, (_, i) => String(i));
       const every = Math.ceil(D / 16);
-      bars.draw(mc, { categories: cats, width: canvasWidth(mc), height: 120, labelEvery: every, series: [
+      bars.draw(mc, { categories: cats, width: canvasWidth(mc), height: 120, labelEvery: every, title: 'μ per feature', series: [
         { name: 'running μ', values: nt.running_mean.data, color: '#b4b9c9' },
         { name: 'this input μ', values: nt.mean.data, color: '#e0662b' }] });
-      bars.draw(vc, { categories: cats, width: canvasWidth(vc), height: 120, labelEvery: every, series: [
+      bars.draw(vc, { categories: cats, width: canvasWidth(vc), height: 120, labelEvery: every, title: 'σ² per feature', series: [
         { name: 'running σ²', values: nt.running_var.data, color: '#b4b9c9' },
         { name: 'this input σ²', values: nt.var.data, color: '#e0662b' }] });
     }
@@ -490,19 +501,19 @@ const local = (ev) => {
 };
 
 $('att-map').addEventListener('mousemove', (ev) => {
-  const h = attHit?.(...local(ev));
+  const h = attHit?.hit(...local(ev));
   if (!h) return hideTip();
   const att = attentionData();
   showTip(ev, [['query', att.tokens[h.row]], ['key', att.tokens[h.col]], ['weight', h.value.toFixed(4)]]);
 });
 $('att-map').addEventListener('mouseleave', hideTip);
 $('att-map').addEventListener('click', (ev) => {
-  const h = attHit?.(...local(ev));
+  const h = attHit?.hit(...local(ev));
   state.focus = h ? (state.focus === h.row ? null : h.row) : null;
   renderAttentionMain();
 });
 $('att-links').addEventListener('mousemove', (ev) => {
-  const h = linksHit?.(...local(ev));
+  const h = linksHit?.hit(...local(ev));
   const f = h && h.side === 'query' ? h.index : null;
   if (f !== state.focus && (f != null || ev.type === 'mouseleave')) {
     state.focus = f;
@@ -529,7 +540,7 @@ for (const id of ['att-map', 'att-links']) {
   });
 }
 $('pe-table').addEventListener('mousemove', (ev) => {
-  const h = ev.currentTarget._hit?.(...local(ev));
+  const h = ev.currentTarget._hit?.hit(...local(ev));
   if (!h) return hideTip();
   showTip(ev, [['position', String(h.row)], ['dimension', String(h.col)], ['value', h.value.toFixed(4)]]);
 });

@@ -4,14 +4,14 @@ import { setup, fmt, clip, FONT } from './canvas.js';
 
 /**
  * data: { categories: labels, series: [{ name, values, color }], width, height, yLabel?, yRange?: [lo, hi],
- *         labelEvery?: n (label every n-th category), rotate?: bool }
+ *         labelEvery?: n (label every n-th category), rotate?: bool, title?: text drawn top-left }
  * Returns { hit(x, y) → { index, values } | null }.
  */
 export function draw(canvas, data) {
   const { categories, series, width, height } = data;
   const ctx = setup(canvas, width, height);
   ctx.font = `10px ${FONT}`;
-  const m = { l: 40, r: 6, t: 8, b: data.rotate ? 46 : 22 };
+  const m = { l: 40, r: 6, t: data.title ? 18 : 8, b: data.rotate ? 46 : 22 };
   const n = categories.length;
   let [lo, hi] = data.yRange || [0, 0];
   if (!data.yRange) for (const s of series) for (const v of s.values) (lo = Math.min(lo, v)), (hi = Math.max(hi, v));
@@ -39,6 +39,14 @@ export function draw(canvas, data) {
     ctx.moveTo(m.l, Y(0));
     ctx.lineTo(width - m.r, Y(0));
     ctx.stroke();
+  }
+  if (data.title) {
+    ctx.fillStyle = '#2b2f3a';
+    ctx.textAlign = 'left';
+    ctx.textBaseline = 'top';
+    ctx.font = `600 11px ${FONT}`;
+    ctx.fillText(data.title, m.l, 1);
+    ctx.font = `10px ${FONT}`;
   }
   const base = Y(Math.max(lo, Math.min(0, hi)));
   categories.forEach((_, i) => {

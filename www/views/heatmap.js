@@ -26,7 +26,8 @@ function hatch(ctx, x, y, w, h) {
 /**
  * data: { rows, cols, values (row-major), scale, width, height?, rowLabels?, colLabels?, mutedRows?, mutedCols?
  *         (index → true), highlightRows?: [from, to), highlightCols?: [from, to), selected?: {row, col},
- *         labelSize?, grid? }
+ *         highlightBlock?: [from, to) on both axes, labelSize?, grid?, ticks?: { rows?: step, cols?: step },
+ *         axis?: { rows?: title, cols?: title } }
  * Returns { hit(x, y) → { row, col, value } | null } in CSS pixels.
  */
 export function draw(canvas, data) {
@@ -35,12 +36,16 @@ export function draw(canvas, data) {
   const measure = canvas.getContext('2d');
   measure.font = `${fs}px ${FONT}`;
   const maxLabel = (labels) => Math.min(96, Math.max(0, ...labels.map((l) => measure.measureText(l).width)));
-  const left = data.rowLabels ? maxLabel(data.rowLabels) + 8 : 0;
+  const ticks = data.ticks || {};
+  const axis = data.axis || {};
+  const left = data.rowLabels ? maxLabel(data.rowLabels) + 8 : ticks.rows ? 26 + (axis.rows ? 14 : 0) : 0;
   const top = data.colLabels ? Math.min(90, maxLabel(data.colLabels) * 0.72 + 12) : 0;
+  const right = data.colLabels ? Math.min(60, maxLabel(data.colLabels) * 0.72) : 2;
+  const bottom = ticks.cols ? 16 + (axis.cols ? 14 : 0) : 0;
   const width = data.width;
-  const cw = Math.max(0.5, (width - left - 2) / cols);
-  const ch = data.height ? Math.max(0.5, (data.height - top - 2) / rows) : cw;
-  const height = data.height || top + ch * rows + 2;
+  const cw = Math.max(0.5, (width - left - right) / cols);
+  const ch = data.height ? Math.max(0.5, (data.height - top - bottom - 2) / rows) : cw;
+  const height = data.height || top + ch * rows + bottom + 2;
   const ctx = setup(canvas, width, height);
   ctx.font = `${fs}px ${FONT}`;
 
@@ -90,6 +95,34 @@ export function draw(canvas, data) {
   };
   band(data.highlightRows, false);
   band(data.highlightCols, true);
+  if (data.highlightBlock) {
+    const [a, b] = data.highlightBlock;
+    ctx.strokeStyle = '#e0662b';
+    ctx.lineWidth = 2;
+    ctx.strokeRect(left + a * cw + 1, top + a * ch + 1, (b - a) * cw - 2, (b - a) * ch - 2);
+  }
+  ctx.fillStyle = '#6b7185';
+  ctx.font = `10px ${FONT}`;
+  if (ticks.rows) {
+    ctx.textAlign = 'right';
+    ctx.textBaseline = 'middle';
+    for (let r = 0; r < rows; r += ticks.rows) ctx.fillText(String(r), left - 4, Math.max(top + 6, top + (r + 0.5) * ch));
+    if (axis.rows) {
+      ctx.save();
+      ctx.translate(8, top + (rows * ch) / 2);
+      ctx.rotate(-Math.PI / 2);
+      ctx.textAlign = 'center';
+      ctx.fillText(axis.rows, 0, 0);
+      ctx.restore();
+    }
+  }
+  if (ticks.cols) {
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'top';
+    for (let c = 0; c < cols; c += ticks.cols) ctx.fillText(String(c), left + (c + 0.5) * cw, top + rows * ch + 4);
+    if (axis.cols) ctx.fillText(axis.cols, left + (cols * cw) / 2, top + rows * ch + 17);
+  }
+  ctx.font = `${fs}px ${FONT}`;
 
   if (data.selected) {
     const { row, col } = data.selected;
