@@ -119,7 +119,7 @@ describe('the page', () => {
     await page.uncheck('#att-padded');
     // Hovering the large map names the query and key tokens and the weight.
     const box = await page.locator('#att-map').boundingBox();
-    await page.mouse.move(box.x + box.width - 12, box.y + box.height - 12);
+    await page.locator('#att-map').hover({ position: { x: box.width * 0.6, y: box.height * 0.75 } });
     assert.match(await page.textContent('#tooltip'), /query .*key .*weight 0\.\d{4}/s);
   });
 
