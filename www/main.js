@@ -249,7 +249,8 @@ function renderAttention() {
   grid.append(el('span'));
   for (let h = 0; h < H; h++) grid.append(el('span', 'collab', `head ${h + 1}`));
   grid.append(el('span', 'collab', 'average'));
-  const avail = Math.min(grid.parentElement.clientWidth || 320, 420) - 56;
+  const wrapW = grid.closest('.att-grid-wrap').clientWidth || 360;
+  const avail = Math.min(wrapW >= 880 ? wrapW * 0.3 : wrapW, 420) - 56;
   const cellPx = Math.max(22, Math.min(64, Math.floor(avail / (H + 1)) - 10));
   for (let l = 0; l < L; l++) {
     grid.append(el('span', 'rowlab', `layer ${l + 1}`));
@@ -400,8 +401,10 @@ function renderNorms() {
 
   for (const [role, x] of [['ln', ln], ['bn', bn]]) {
     const col = $(`norm-${role}`);
+    col.classList.toggle('unavailable', !x);
     if (!x) {
       col.dataset.ready = 'false';
+      col.querySelector('h3').textContent = `${role === 'ln' ? 'LayerNorm' : 'BatchNorm'} model — could not be loaded`;
       continue;
     }
     col.dataset.ready = 'true';
@@ -574,6 +577,7 @@ async function runAnalysis(text) {
       showMessage('warn', `Your text is longer than this model's window of ${a.info.config.max_len} tokens: the last ${p.truncated} word pieces were cut off (the model only sees the first ${a.info.config.max_len}).`, 'truncated');
     } else clearMessage('truncated');
     clearMessage('analyse');
+    $('progress').hidden = true;
     renderAll();
     setStatus('ready', `Ready · ${modelName(state.model)} · ${a.info.backendLabel}`);
   } catch (e) {

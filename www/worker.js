@@ -14,6 +14,7 @@ let flavour = ''; // which build runs: 'relaxed SIMD' | 'SIMD128'
 let manifest = null;
 const files = new Map(); // model id -> { config, weights, vocab }
 const engines = new Map(); // `${model}|${backend}` -> { engine, info }
+const failed = new Map(); // model id -> why it could not be loaded (comparison models are not retried)
 let backendChoice = 'auto';
 
 /** Load the relaxed-SIMD build where the browser runs it and it was built; otherwise the SIMD128 build. */
@@ -124,14 +125,17 @@ function backendLabel(engine) {
 async function engineFor(id, backend = backendChoice) {
   const key = `${id}|${backend}`;
   if (engines.has(key)) return engines.get(key);
-  const f = await modelFiles(id);
   let engine;
   try {
+    const f = await modelFiles(id);
     engine = await wasm.Engine.create(f.config, f.weights, f.vocab, backend);
   } catch (e) {
     await forget(id);
-    throw new Error(`model "${id}" could not be loaded: ${e && e.message ? e.message : e}`);
+    const why = `model "${id}" could not be loaded: ${e && e.message ? e.message : e}`;
+    failed.set(id, why);
+    throw new Error(why);
   }
+  failed.delete(id);
   const ran = backendLabel(engine);
   let fallback = typeof engine.fallbackReason === 'function' ? engine.fallbackReason() : null;
   if (backend === 'gpu' && ran.id !== 'gpu' && !fallback) {
@@ -169,7 +173,7 @@ const handlers = {
     const role = (norm) => manifest.models.find((m) => m.compare === norm);
     const pick = async (norm) => {
       const m = role(norm);
-      if (!m) return undefined;
+      if (!m || (m.id !== model && failed.has(m.id))) return undefined;
       try {
         return { id: m.id, engine: (await engineFor(m.id, m.id === model ? backendChoice : 'cpu')).engine };
       } catch {
