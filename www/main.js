@@ -313,7 +313,7 @@ function renderAttentionMain(att = attentionData()) {
   c.dataset.size = String(att.s);
   legend($('att-legend'), ATT_SCALE, 200, 'attention weight');
   const lc = $('att-links');
-  linksHit = tokenlinks.draw(lc, { tokens: att.tokens, weights: values, width: canvasWidth(lc), focus: state.focus, muted: att.muted });
+  linksHit = tokenlinks.draw(lc, { tokens: att.tokens, weights: values, width: canvasWidth(lc), focus: state.focus, muted: att.muted, max: ATT_SCALE.hi });
 }
 
 function renderPositional() {
@@ -603,8 +603,8 @@ async function loadModel(model, backend) {
     state.positional = info.positional;
     $('progress').hidden = true;
     clearMessage('load');
-    if (backend === 'gpu' && info.backend !== 'gpu') {
-      showMessage('warn', `WebGPU is not available (${info.fallbackReason || 'no adapter'}); running on the CPU instead.`, 'gpu');
+    if (backend !== 'cpu' && info.backend !== 'gpu' && (backend === 'gpu' || info.fallbackReason)) {
+      showMessage(backend === 'gpu' ? 'warn' : 'info', `WebGPU is not available (${info.fallbackReason || 'no adapter'}); running on the CPU instead.`, 'gpu');
     } else clearMessage('gpu');
     $('foot-build').textContent = `Engine: ${info.backendLabel}.`;
     return true;

@@ -122,22 +122,34 @@ function backendLabel(engine) {
   return { id: 'cpu', label: /simd/i.test(b) ? `CPU (${b})` : `CPU · wasm ${flavour}` };
 }
 
+/** Build an engine on `backend`; where the GPU cannot be had, build a CPU engine and say why. */
+async function createEngine(f, backend) {
+  try {
+    return { engine: await wasm.Engine.create(f.config, f.weights, f.vocab, backend), why: null };
+  } catch (e) {
+    if (backend === 'cpu') throw e;
+    const why = e && e.message ? e.message : String(e);
+    return { engine: await wasm.Engine.create(f.config, f.weights, f.vocab, 'cpu'), why };
+  }
+}
+
 async function engineFor(id, backend = backendChoice) {
   const key = `${id}|${backend}`;
   if (engines.has(key)) return engines.get(key);
   let engine;
+  let why;
   try {
     const f = await modelFiles(id);
-    engine = await wasm.Engine.create(f.config, f.weights, f.vocab, backend);
+    ({ engine, why } = await createEngine(f, backend));
   } catch (e) {
     await forget(id);
-    const why = `model "${id}" could not be loaded: ${e && e.message ? e.message : e}`;
-    failed.set(id, why);
-    throw new Error(why);
+    const msg = `model "${id}" could not be loaded: ${e && e.message ? e.message : e}`;
+    failed.set(id, msg);
+    throw new Error(msg);
   }
   failed.delete(id);
   const ran = backendLabel(engine);
-  let fallback = typeof engine.fallbackReason === 'function' ? engine.fallbackReason() : null;
+  let fallback = why || (typeof engine.fallbackReason === 'function' ? engine.fallbackReason() : null);
   if (backend === 'gpu' && ran.id !== 'gpu' && !fallback) {
     fallback = self.navigator.gpu ? 'this build of the engine has no WebGPU path' : 'this browser has no WebGPU';
   }

@@ -5,7 +5,8 @@ import { setup, clip, FONT } from './canvas.js';
 const SPECIAL = /^\[(CLS|SEP|PAD|UNK|MASK)\]$/;
 
 /**
- * data: { tokens, weights (n × n, row = query), width, focus?: query index, muted?: index → true }
+ * data: { tokens, weights (n × n, row = query), width, focus?: query index, muted?: index → true,
+ *         max?: the weight drawn fully opaque (default 1) }
  * Returns { hit(x, y) → { side: 'query' | 'key', index } | null }.
  */
 export function draw(canvas, data) {
@@ -21,12 +22,13 @@ export function draw(canvas, data) {
   const xr = width - colW;
   const y = (i) => 8 + (i + 0.5) * rowH;
   const focus = data.focus;
+  const max = data.max || 1;
 
   ctx.lineCap = 'round';
   for (let q = 0; q < n; q++) {
     if (focus != null && q !== focus) continue;
     for (let k = 0; k < n; k++) {
-      const w = weights[q * n + k];
+      const w = Math.min(1, weights[q * n + k] / max);
       if (!(w > 0.01)) continue;
       ctx.strokeStyle = focus != null ? `rgba(45,58,154,${Math.min(1, 0.12 + w)})` : `rgba(45,58,154,${Math.min(1, w * 0.9)})`;
       ctx.lineWidth = focus != null ? 1 + 5 * w : 0.6 + 3 * w;
