@@ -337,6 +337,7 @@ function renderPositional() {
   const s = scale('div', lo, hi);
   const tc = $('pe-table');
   const step = (k) => (k <= 16 ? 4 : k <= 64 ? 8 : k <= 256 ? 32 : 64);
+  tc._tip = (h) => [['position', String(h.row)], ['dimension', String(h.col)], ['value', h.value.toFixed(4)]];
   tc._hit = heatmap.draw(tc, { rows: L, cols: D, values: pv.table.data, scale: s, width: canvasWidth(tc), height: Math.min(440, Math.max(260, L * 3.2 + 30)), highlightRows: [0, n], ticks: { rows: step(L), cols: step(D) }, axis: { rows: 'position', cols: 'dimension' } });
   legend($('pe-legend'), s, 200, 'value');
 
@@ -352,7 +353,8 @@ function renderPositional() {
   const [slo, shi] = extent(pv.similarity.data);
   const ss = slo < 0 ? scale('div', slo, shi) : scale('seq', slo, shi);
   const sc = $('pe-sim');
-  heatmap.draw(sc, { rows: L, cols: L, values: pv.similarity.data, scale: ss, width: Math.min(canvasWidth(sc), 320), highlightBlock: [0, n], ticks: { rows: step(L), cols: step(L) }, axis: { rows: 'position p', cols: 'position q' } });
+  sc._tip = (h) => [['positions', `${h.row} · ${h.col}`], ['PE·PE', h.value.toFixed(3)]];
+  sc._hit = heatmap.draw(sc, { rows: L, cols: L, values: pv.similarity.data, scale: ss, width: Math.min(canvasWidth(sc), 320), highlightBlock: [0, n], ticks: { rows: step(L), cols: step(L) }, axis: { rows: 'position p', cols: 'position q' } });
   legend($('pe-sim-legend'), ss, 200, 'dot product');
 }
 
@@ -424,7 +426,8 @@ function renderNorms() {
       const cats = tokens.slice(0, n);
       const chart = (id, title, values, color) => {
         const c = $(id);
-        bars.draw(c, { categories: cats, width: canvasWidth(c), height: 120, rotate: true, title, series: [{ name: title, values, color }] });
+        c._hit = bars.draw(c, { categories: cats, width: canvasWidth(c), height: 120, rotate: true, title, series: [{ name: title, values, color }] });
+        c._tip = (h) => [['token', cats[h.index]], [title, h.values[0].toFixed(4)]];
       };
       chart(`${role}-mean`, 'input μ', nt.mean.data.slice(0, n), '#b4b9c9');
       chart(`${role}-omean`, 'output μ', out.mean, '#2d3a9a');
@@ -433,16 +436,19 @@ function renderNorms() {
     } else {
       const cats = Array.from({ length: D }, (_, i) => String(i));
       const every = Math.ceil(D / 16);
-      bars.draw(mc, { categories: cats, width: canvasWidth(mc), height: 120, labelEvery: every, title: 'μ per feature', series: [
+      mc._tip = (h) => [['feature', String(h.index)], ['running μ', h.values[0].toFixed(4)], ['this input μ', h.values[1].toFixed(4)]];
+      vc._tip = (h) => [['feature', String(h.index)], ['running σ²', h.values[0].toFixed(4)], ['this input σ²', h.values[1].toFixed(4)]];
+      mc._hit = bars.draw(mc, { categories: cats, width: canvasWidth(mc), height: 120, labelEvery: every, title: 'μ per feature', series: [
         { name: 'running μ', values: nt.running_mean.data, color: '#b4b9c9' },
         { name: 'this input μ', values: nt.mean.data, color: '#e0662b' }] });
-      bars.draw(vc, { categories: cats, width: canvasWidth(vc), height: 120, labelEvery: every, title: 'σ² per feature', series: [
+      vc._hit = bars.draw(vc, { categories: cats, width: canvasWidth(vc), height: 120, labelEvery: every, title: 'σ² per feature', series: [
         { name: 'running σ²', values: nt.running_var.data, color: '#b4b9c9' },
         { name: 'this input σ²', values: nt.var.data, color: '#e0662b' }] });
     }
     mc.dataset.kind = nt.kind;
     const oc = $(`${role}-out`);
-    heatmap.draw(oc, { rows: n, cols: D, values: nt.output.data.slice(0, n * D), scale: outScale, width: canvasWidth(oc), height: Math.max(60, n * 12), rowLabels: tokens.slice(0, n), labelSize: 10 });
+    oc._tip = (h) => [['token', tokens[h.row]], ['feature', String(h.col)], ['normalised', h.value.toFixed(4)]];
+    oc._hit = heatmap.draw(oc, { rows: n, cols: D, values: nt.output.data.slice(0, n * D), scale: outScale, width: canvasWidth(oc), height: Math.max(60, n * 12), rowLabels: tokens.slice(0, n), labelSize: 10 });
     oc.dataset.rows = String(n);
     oc.dataset.cols = String(D);
 
@@ -450,7 +456,8 @@ function renderNorms() {
     const bt = x.batchTest;
     const sh = bt.layers[Math.min(l, bt.layers.length - 1)][w];
     const dc = $(`${role}-diff`);
-    heatmap.draw(dc, { rows: n, cols: D, values: sh.diff.data.map(Math.abs), scale: diffScale, width: canvasWidth(dc), height: Math.max(60, n * 12), rowLabels: tokens.slice(0, n), labelSize: 10 });
+    dc._tip = (h) => [['token', tokens[h.row]], ['feature', String(h.col)], ['|Δ|', h.value.toExponential(2)]];
+    dc._hit = heatmap.draw(dc, { rows: n, cols: D, values: sh.diff.data.map(Math.abs), scale: diffScale, width: canvasWidth(dc), height: Math.max(60, n * 12), rowLabels: tokens.slice(0, n), labelSize: 10 });
     const num = $(`${role}-shift`);
     num.textContent = `max |Δ| = ${sh.maxShift === 0 ? '0' : fmt(sh.maxShift, 3)}`;
     num.className = `shift-num ${sh.maxShift < 1e-4 ? 'zero' : 'moved'}`;
@@ -542,11 +549,16 @@ for (const id of ['att-map', 'att-links']) {
     }
   });
 }
-$('pe-table').addEventListener('mousemove', (ev) => {
-  const h = ev.currentTarget._hit?.hit(...local(ev));
-  if (!h) return hideTip();
-  showTip(ev, [['position', String(h.row)], ['dimension', String(h.col)], ['value', h.value.toFixed(4)]]);
-});
+// Every other chart: its draw() returned a hit test, and the renderer set how to describe a hit.
+for (const id of ['pe-table', 'pe-sim', 'ln-mean', 'ln-omean', 'ln-var', 'ln-ovar', 'bn-mean', 'bn-var', 'ln-out', 'bn-out', 'ln-diff', 'bn-diff']) {
+  const c = $(id);
+  c.addEventListener('mousemove', (ev) => {
+    const h = c._hit?.hit(...local(ev));
+    if (!h || !c._tip) return hideTip();
+    showTip(ev, c._tip(h));
+  });
+  c.addEventListener('mouseleave', hideTip);
+}
 
 // ---------------------------------------------------------------- running the model
 
