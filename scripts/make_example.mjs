@@ -37,7 +37,7 @@ const example = {
   positional: primary.engine.positionalView(),
   analysis,
 };
-// Five significant digits are plenty for drawing and keep the file small.
-const json = JSON.stringify(example, (_, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(5)) : v));
+// Four significant digits are plenty for drawing and keep the file small.
+const json = JSON.stringify(example, (_, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v));
 writeFileSync(join(www, 'example.json'), json);
 console.log(`wrote ${join(www, 'example.json')} (${(json.length / 1024).toFixed(0)} KB): "${DEFAULT_TEXT}" → ${analysis.prediction.label}`);

@@ -14,6 +14,8 @@ function slim(inspection) {
   const tr = inspection.result.trace;
   if (tr) {
     delete tr.embeddings;
+    delete tr.positional; // the page draws the whole table from positionalView()
+    delete tr.pooled;
     for (const l of tr.layers) {
       delete l.hidden;
       delete l.norm1.input;

@@ -341,11 +341,13 @@ function renderPositional() {
   tc._hit = heatmap.draw(tc, { rows: L, cols: D, values: pv.table.data, scale: s, width: canvasWidth(tc), height: Math.min(440, Math.max(260, L * 3.2 + 30)), highlightRows: [0, n], ticks: { rows: step(L), cols: step(D) }, axis: { rows: 'position', cols: 'dimension' } });
   legend($('pe-legend'), s, 200, 'value');
 
-  const dims = [0, 1, Math.floor(D / 8) * 2, Math.floor(D / 8) * 2 + 1, Math.floor(D / 2) - 2, Math.floor(D / 2) - 1].filter((d, i, a) => d < D && a.indexOf(d) === i);
+  // A sin/cos pair of a fast dimension, then slower and slower ones (even = sin, odd = cos).
+  const even = (f) => 2 * Math.round((D / 2) * f);
+  const dims = [even(0.06), even(0.06) + 1, even(0.16), even(0.3), even(0.5)].filter((d, i, a) => d < D && a.indexOf(d) === i);
   const colors = ['#2d3a9a', '#7f8fd4', '#e0662b', '#f2a36b', '#2f8f5b', '#86c79f'];
   const series = dims.map((d, i) => ({ name: `dim ${d}`, color: colors[i], values: Array.from({ length: L }, (_, p) => pv.table.data[p * D + d]) }));
   const cc = $('pe-curves');
-  curves.draw(cc, { series, width: canvasWidth(cc), height: 170, xLabel: 'position', band: [0, n], yRange: learned ? undefined : [-1, 1] });
+  curves.draw(cc, { series, width: canvasWidth(cc), height: 190, xLabel: 'position', band: [0, n], yRange: learned ? undefined : [-1, 1] });
   const keys = $('pe-curve-keys');
   keys.replaceChildren(...series.map((sr, i) => el('span', `k${i}`, `${sr.name} (${dims[i] % 2 ? 'cos' : 'sin'})`)));
   if (learned) keys.replaceChildren(...series.map((sr, i) => el('span', `k${i}`, sr.name)));
@@ -354,7 +356,7 @@ function renderPositional() {
   const ss = slo < 0 ? scale('div', slo, shi) : scale('seq', slo, shi);
   const sc = $('pe-sim');
   sc._tip = (h) => [['positions', `${h.row} · ${h.col}`], ['PE·PE', h.value.toFixed(3)]];
-  sc._hit = heatmap.draw(sc, { rows: L, cols: L, values: pv.similarity.data, scale: ss, width: Math.min(canvasWidth(sc), 320), highlightBlock: [0, n], ticks: { rows: step(L), cols: step(L) }, axis: { rows: 'position p', cols: 'position q' } });
+  sc._hit = heatmap.draw(sc, { rows: L, cols: L, values: pv.similarity.data, scale: ss, width: Math.min(canvasWidth(sc), 300), highlightBlock: [0, n], ticks: { rows: step(L), cols: step(L) }, axis: { rows: 'position p', cols: 'position q' } });
   legend($('pe-sim-legend'), ss, 200, 'dot product');
 }
 
@@ -381,6 +383,10 @@ function renderNorms() {
     [...sel.options].forEach((o, i) => (o.value = String(i)));
   }
   state.normLayer = Math.min(state.normLayer, L - 1);
+  const preNorm = (state.info?.config || any.result.trace).norm_first ?? true;
+  const which = $('norm-which');
+  which.options[0].textContent = preNorm ? 'norm1 (before attention)' : 'norm1 (after attention + residual)';
+  which.options[1].textContent = preNorm ? 'norm2 (before the feed-forward)' : 'norm2 (after feed-forward + residual)';
   sel.value = String(state.normLayer);
   const l = state.normLayer;
   const w = state.normWhich;
@@ -424,13 +430,16 @@ function renderNorms() {
     if (nt.kind === 'layer') {
       const out = x.outputTokenStats[li][w];
       const cats = tokens.slice(0, n);
-      const chart = (id, title, values, color) => {
+      // μ in and out share one axis (the output's is ~0: the point); σ² has its own (input ~100s, output ~1).
+      const muIn = nt.mean.data.slice(0, n);
+      const muRange = extent([...muIn, ...out.mean, 0]);
+      const chart = (id, title, values, color, yRange) => {
         const c = $(id);
-        c._hit = bars.draw(c, { categories: cats, width: canvasWidth(c), height: 120, rotate: true, title, series: [{ name: title, values, color }] });
+        c._hit = bars.draw(c, { categories: cats, width: canvasWidth(c), height: 120, rotate: true, title, yRange, series: [{ name: title, values, color }] });
         c._tip = (h) => [['token', cats[h.index]], [title, h.values[0].toFixed(4)]];
       };
-      chart(`${role}-mean`, 'input μ', nt.mean.data.slice(0, n), '#b4b9c9');
-      chart(`${role}-omean`, 'output μ', out.mean, '#2d3a9a');
+      chart(`${role}-mean`, 'input μ', muIn, '#b4b9c9', muRange);
+      chart(`${role}-omean`, 'output μ', out.mean, '#2d3a9a', muRange);
       chart(`${role}-var`, 'input σ²', nt.var.data.slice(0, n), '#b4b9c9');
       chart(`${role}-ovar`, 'output σ²', out.var, '#2d3a9a');
     } else {
@@ -464,18 +473,26 @@ function renderNorms() {
     sec.dataset[`${role}MaxShift`] = String(sh.maxShift);
     const avs = $(`${role}-alone-vs`);
     avs.replaceChildren();
-    const top = bt.alone.labelIndex;
+    const top = p.labelIndex;
     const row = (name, pr) => {
-      const r = el('div', 'prob top');
+      const r = el('div', `prob top${pr.labelIndex !== top ? ' flip' : ''}`);
+      if (pr.labelIndex !== top) r.title = `the label flips to ${pr.label}`;
       const bar = el('div', 'bar');
       const f = el('div');
       f.style.width = `${(100 * pr.probabilities[top]).toFixed(2)}%`;
       bar.append(f);
-      r.append(el('span', 'name', name), bar, el('span', 'val', `${(100 * pr.probabilities[top]).toFixed(1)}%`));
+      r.append(el('span', 'name', name), bar, el('span', 'val', `${(100 * pr.probabilities[top]).toFixed(1)}%${pr.labelIndex !== top ? ` → ${pr.label}` : ''}`));
       return r;
     };
-    avs.append(el('div', 'sub', `P(${bt.alone.label}) for your text, batch statistics`));
-    avs.append(row('alone', bt.alone), row(`with the long text (${bt.togetherLengths[1]} tok.)`, bt.together));
+    avs.append(el('div', 'sub', `P(${p.label}) for your text`));
+    const isBn = nt.kind === 'batch';
+    avs.append(
+      row(isBn ? 'inference (running μ, σ²)' : 'inference', p),
+      row(isBn ? 'batch statistics, alone' : 'alone', bt.alone),
+      row(isBn ? `batch stats, with the long text` : 'with the long text', bt.together),
+    );
+    avs.dataset.alone = String(bt.alone.probabilities[top]);
+    avs.dataset.together = String(bt.together.probabilities[top]);
   }
   sec.dataset.layer = String(l);
   sec.dataset.ready = 'true';
