@@ -13,6 +13,7 @@ const $ = (id) => document.getElementById(id);
 const SAMPLES = [
   'A quiet, beautifully acted film that stays with you.',
   'The plot was a mess and I was bored within ten minutes.',
+  'one of the best films of the year',
   'Not bad at all, though the ending felt rushed.',
   'An absolute triumph of style over substance.',
 ];

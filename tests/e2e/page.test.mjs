@@ -14,10 +14,11 @@ const config = modelConfig(manifest.default);
 // Files the page may ask for that need not exist: the relaxed-SIMD build and its detector.
 const OPTIONAL = /\/(simd-detect\.js|pkg-relaxed\/.*)$/;
 
+// Clear-cut reviews, with the label both trained sentiment models give them.
 const SENTENCES = [
-  'A quiet, beautifully acted film that stays with you.',
-  'The plot was a mess and I was bored within ten minutes.',
-  'Not bad at all, though the ending felt rushed.',
+  ['A quiet, beautifully acted film that stays with you.', 'positive'],
+  ['The plot was a mess and I was bored within ten minutes.', 'negative'],
+  ['one of the best films of the year', 'positive'],
 ];
 
 let srv;
@@ -71,9 +72,9 @@ describe('the page', () => {
   });
 
   it('classifies three sentences: a label per text, probabilities summing to 1', async () => {
-    for (const text of SENTENCES) {
+    for (const [text, expected] of SENTENCES) {
       const r = await classify(page, text);
-      assert.ok(config.labels.includes(r.label), `label ${r.label} is one of ${config.labels}`);
+      assert.equal(r.label, expected, `"${text}" → ${r.label} (${r.probabilities})`);
       assert.equal(r.probabilities.length, config.labels.length);
       const sum = r.probabilities.reduce((a, b) => a + b, 0);
       assert.ok(Math.abs(sum - 1) < 1e-5, `probabilities sum to ${sum}`);
@@ -98,7 +99,7 @@ describe('the page', () => {
   });
 
   it('shows layers × heads attention maps of the right token count', async () => {
-    await classify(page, SENTENCES[0]);
+    await classify(page, SENTENCES[0][0]);
     const tokens = await page.$$eval('#tokens .tok', (els) => els.length);
     const a = await page.$eval('#attention', (e) => ({ ...e.dataset }));
     assert.equal(Number(a.layers), config.num_layers);
@@ -160,11 +161,11 @@ describe('the page', () => {
 
   it('gives the same label and probabilities on WebGPU and on the CPU', async (t) => {
     await page.selectOption('#backend-select', 'cpu');
-    const cpu = await classify(page, SENTENCES[1]);
+    const cpu = await classify(page, SENTENCES[1][0]);
     assert.equal(cpu.backend, 'cpu');
     await page.selectOption('#backend-select', 'gpu');
     await page.waitForFunction(() => !document.querySelector('#backend-select').disabled);
-    const gpu = await classify(page, `${SENTENCES[1]} `); // a new text so the page reclassifies
+    const gpu = await classify(page, `${SENTENCES[1][0]} `); // a new text so the page reclassifies
     if (gpu.backend !== 'gpu') {
       const why = await page.textContent('#messages');
       await page.selectOption('#backend-select', 'auto');
@@ -179,7 +180,7 @@ describe('the page', () => {
     assert.equal(gpu.label, cpu.label);
     gpu.probabilities.forEach((p, i) => assert.ok(Math.abs(p - cpu.probabilities[i]) <= 1e-4, `p[${i}] gpu ${p} cpu ${cpu.probabilities[i]}`));
     await page.selectOption('#backend-select', 'cpu');
-    const back = await classify(page, SENTENCES[1]);
+    const back = await classify(page, SENTENCES[1][0]);
     assert.deepEqual(back.probabilities, cpu.probabilities);
   });
 
@@ -200,7 +201,7 @@ describe('the page', () => {
     await classify(page, long);
     assert.match(await page.textContent('#messages'), /longer than this model's window of \d+ tokens/);
     assert.ok((await page.$$eval('#tokens .tok', (e) => e.length)) >= config.max_len);
-    const r = await classify(page, SENTENCES[2]);
+    const r = await classify(page, SENTENCES[2][0]);
     assert.ok(config.labels.includes(r.label));
     assert.doesNotMatch(await page.textContent('#messages'), /longer than/);
   });
@@ -209,7 +210,7 @@ describe('the page', () => {
     const bn = manifest.models.find((m) => m.compare === 'batch');
     await page.selectOption('#model-select', bn.id);
     await page.waitForFunction((id) => document.getElementById('result').dataset.model === id, bn.id, { timeout: 60000 });
-    const r = await classify(page, SENTENCES[0]);
+    const r = await classify(page, SENTENCES[0][0]);
     assert.equal(r.model, bn.id);
     await page.selectOption('#model-select', manifest.default);
     await page.waitForFunction((id) => document.getElementById('result').dataset.model === id, manifest.default, { timeout: 60000 });
