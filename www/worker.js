@@ -23,6 +23,8 @@ async function loadWasm() {
     const detect = await import('./simd-detect.js');
     if (await detect.relaxedSimdSupported()) {
       const m = await import('./pkg-relaxed/encoder_lens.js');
+      // A stale relaxed build without the page's methods is not used.
+      if (typeof m.Engine?.prototype?.inspect !== 'function') throw new Error('relaxed build lacks inspect()');
       await m.default();
       wasm = m;
       flavour = 'relaxed SIMD';
