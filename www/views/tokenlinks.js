@@ -1,5 +1,6 @@
 // Token links: the text's tokens in two columns (queries left, keys right) and a line from each query to each
 // key it attends to, its opacity the attention weight. A focused query draws only its own lines, stronger.
+// Lines from padding queries are left out (their outputs are never used) unless that query is focused.
 import { setup, clip, FONT } from './canvas.js';
 
 const SPECIAL = /^\[(CLS|SEP|PAD|UNK|MASK)\]$/;
@@ -27,6 +28,7 @@ export function draw(canvas, data) {
   ctx.lineCap = 'round';
   for (let q = 0; q < n; q++) {
     if (focus != null && q !== focus) continue;
+    if (data.muted?.[q] && focus !== q) continue; // padding queries: their rows are never used
     for (let k = 0; k < n; k++) {
       const w = Math.min(1, weights[q * n + k] / max);
       if (!(w > 0.01)) continue;
