@@ -51,12 +51,12 @@ export async function serve(root = WWW, { corrupt } = {}) {
   return { url: `http://127.0.0.1:${port}/`, requests, close: () => new Promise((r) => server.close(r)) };
 }
 
-export async function launch() {
-  return chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-dev-shm-usage', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'],
-  });
+/** Headless Chromium; `webgpu: false` leaves out --enable-unsafe-webgpu (no adapter, as on many browsers). */
+export async function launch({ webgpu = true } = {}) {
+  const args = ['--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
+  if (webgpu) args.splice(2, 0, '--enable-unsafe-webgpu');
+  return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args });
 }
 
 export function shotDir() {

@@ -278,3 +278,24 @@ describe('the page with corrupt weights', () => {
     }
   });
 });
+
+describe('the page without WebGPU', () => {
+  it('says WebGPU is unavailable when asked for it, and classifies on the CPU', async () => {
+    const s = await serve();
+    const b = await launch({ webgpu: false });
+    try {
+      const p = await b.newPage({ viewport: { width: 1280, height: 900 } });
+      await p.goto(s.url);
+      await p.waitForSelector('#result[data-state="live"]', { timeout: 60000 });
+      await p.selectOption('#backend-select', 'gpu');
+      await p.waitForSelector('.msg[data-key="gpu"]', { timeout: 60000 });
+      assert.match(await p.textContent('.msg[data-key="gpu"]'), /WebGPU is not available \(.+\); running on the CPU instead/);
+      const r = await classify(p, SENTENCES[1][0]);
+      assert.equal(r.backend, 'cpu');
+      assert.equal(r.label, SENTENCES[1][1]);
+    } finally {
+      await b.close();
+      await s.close();
+    }
+  });
+});
