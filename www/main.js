@@ -178,6 +178,7 @@ function renderClassify() {
   item('Tokens', String(tokens.length));
   if (p.truncated > 0) item('Truncated', `${p.truncated} word pieces`, 'badge warn');
 
+  renderPipeline(current().config, tokens.length);
   const box = $('tokens');
   box.replaceChildren();
   tokens.forEach((t, i) => {
@@ -186,6 +187,25 @@ function renderClassify() {
     box.append(s);
   });
   if (p.truncated > 0) box.append(el('span', 'tok cut', `+${p.truncated} cut`));
+}
+
+/** The forward pass as steps, from the model's config (words only; the numbers are the config's). */
+function renderPipeline(config, n) {
+  const c = config;
+  const norm = c.norm === 'batch' ? 'BatchNorm' : 'LayerNorm';
+  const act = { relu: 'ReLU', gelu: 'GELU', gelu_tanh: 'GELU (tanh)' }[c.activation] || c.activation;
+  const layer = c.norm_first
+    ? `${norm} → attention (${c.num_heads} heads) → add → ${norm} → FFN ${c.ffn_size} ${act} → add`
+    : `attention (${c.num_heads} heads) → add & ${norm} → FFN ${c.ffn_size} ${act} → add & ${norm}`;
+  const steps = [
+    ['', `${n} tokens`],
+    ['', `embed${c.embedding_scale ? ` × √${c.hidden_size}` : ''} + ${c.positional_encoding} positions${c.embedding_norm ? ' → LayerNorm' : ''}`],
+    ['layers', `${c.num_layers} × [ ${layer} ]`],
+    ...(c.final_norm ? [['', `final ${norm}`]] : []),
+    ['', c.pooling === 'cls' ? 'take [CLS]' : 'mean over tokens'],
+    ['', `linear → softmax over ${c.labels.length} labels`],
+  ];
+  $('pipeline').replaceChildren(...steps.map(([cls, text]) => el('li', cls, text)));
 }
 
 function modelName(id) {
