@@ -2,6 +2,7 @@
 //! layer's hidden states, attention probabilities and norm statistics, pooled vector, logits and
 //! probabilities, for two trained models (LayerNorm, BatchNorm; post-norm) and two random pre-norm models.
 //! Runs natively and, through `tests/wasm.rs`, in the browser.
+#![cfg(not(target_arch = "wasm32"))]
 
 mod common;
 #[path = "golden_checks.rs"]

@@ -1,5 +1,6 @@
 //! WordPiece ids equal to Hugging Face `tokenizers` on >10,000 texts from the training data plus edge
 //! cases (fixture written by `scripts/tokenizer_fixture.py`).
+#![cfg(not(target_arch = "wasm32"))]
 
 use encoder_lens::Tokenizer;
 use std::io::Read;

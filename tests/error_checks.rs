@@ -1,0 +1,174 @@
+//! Bad-input cases shared by the native tests and the browser tests.
+
+use crate::common::MODELS;
+use encoder_lens::{Batch, Classifier, Config, Error, ForwardOptions};
+use safetensors::{Dtype, SafeTensors};
+use std::collections::HashMap;
+
+fn base() -> &'static crate::common::ModelDir {
+    &MODELS[2] // prenorm-gelu: small, LayerNorm, final norm
+}
+
+fn config_json(edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(base().config).unwrap();
+    edit(&mut v);
+    v.to_string()
+}
+
+fn load(config: &str, weights: &[u8], vocab: &str) -> Result<Classifier, Error> {
+    Classifier::from_bytes(config, weights, vocab)
+}
+
+fn expect_err(r: Result<Classifier, Error>, needle: &str) {
+    match r {
+        Ok(_) => panic!("expected an error containing {needle:?}, but loading succeeded"),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains(needle), "error {msg:?} does not mention {needle:?}");
+        }
+    }
+}
+
+/// Re-serialise the fixture's weights with `edit` applied to the (name → (dtype, shape, bytes)) map.
+fn weights_with(edit: impl FnOnce(&mut HashMap<String, (Dtype, Vec<usize>, Vec<u8>)>)) -> Vec<u8> {
+    let st = SafeTensors::deserialize(base().weights).unwrap();
+    let mut map: HashMap<String, (Dtype, Vec<usize>, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(n, t)| (n, (t.dtype(), t.shape().to_vec(), t.data().to_vec())))
+        .collect();
+    edit(&mut map);
+    let views: Vec<(String, safetensors::tensor::TensorView)> = map
+        .iter()
+        .map(|(n, (d, s, b))| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    safetensors::serialize(views, None).unwrap()
+}
+
+pub fn config_errors() {
+    let m = base();
+    expect_err(load(&config_json(|c| c["num_heads"] = 3.into()), m.weights, m.vocab), "does not divide");
+    expect_err(load(&config_json(|c| c["activation"] = "swish".into()), m.weights, m.vocab), "unknown variant `swish`");
+    expect_err(load(&config_json(|c| c["norm"] = "group".into()), m.weights, m.vocab), "unknown variant `group`");
+    expect_err(load(&config_json(|c| c["max_len"] = 1.into()), m.weights, m.vocab), "max_len");
+    expect_err(load(&config_json(|c| c["norm_eps"] = 0.0.into()), m.weights, m.vocab), "norm_eps");
+    expect_err(load(&config_json(|c| c["hidden_size"] = 0.into()), m.weights, m.vocab), "must be positive");
+    expect_err(load(&config_json(|c| c["bogus"] = 1.into()), m.weights, m.vocab), "unknown field `bogus`");
+    expect_err(load("{ not json", m.weights, m.vocab), "config JSON");
+    expect_err(load("", m.weights, m.vocab), "config JSON");
+    expect_err(load(&config_json(|c| c["hidden_size"] = (1u64 << 40).into()), m.weights, m.vocab), "larger than");
+    // A config that is valid but does not match the weights: the error names the tensor.
+    expect_err(load(&config_json(|c| c["ffn_size"] = 64.into()), m.weights, m.vocab), "encoder.layers.0.linear1.weight");
+    expect_err(
+        load(&config_json(|c| c["num_layers"] = 3.into()), m.weights, m.vocab),
+        "missing tensor `encoder.layers.2.self_attn.in_proj_weight`",
+    );
+    let c: Config = Config::from_json(m.config).unwrap();
+    assert!(c.validate().is_ok());
+}
+
+pub fn weight_errors() {
+    let m = base();
+    // Truncated file: every cut point gives an error, none panics.
+    for cut in [0, 1, 7, 8, 100, m.weights.len() / 2, m.weights.len() - 1] {
+        expect_err(load(m.config, &m.weights[..cut], m.vocab), "safetensors");
+    }
+    // Garbage header length.
+    let mut junk = m.weights.to_vec();
+    junk[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+    expect_err(load(m.config, &junk, m.vocab), "safetensors");
+    expect_err(load(m.config, b"hello world, not weights", m.vocab), "safetensors");
+
+    let missing = weights_with(|w| {
+        w.remove("encoder.layers.1.linear2.bias");
+    });
+    expect_err(load(m.config, &missing, m.vocab), "missing tensor `encoder.layers.1.linear2.bias`");
+
+    let misshaped = weights_with(|w| {
+        let e = w.get_mut("encoder.layers.0.self_attn.out_proj.weight").unwrap();
+        let n = e.1[0] * e.1[1];
+        e.1 = vec![n];
+    });
+    expect_err(load(m.config, &misshaped, m.vocab), "`encoder.layers.0.self_attn.out_proj.weight` has shape");
+
+    let wrong_dtype = weights_with(|w| {
+        let e = w.get_mut("classifier.bias").unwrap();
+        e.0 = Dtype::I32;
+    });
+    expect_err(load(m.config, &wrong_dtype, m.vocab), "`classifier.bias` has dtype I32");
+
+    // f16 weights are accepted and converted.
+    let half = weights_with(|w| {
+        let e = w.get_mut("classifier.bias").unwrap();
+        let vals: Vec<u8> = e.2.chunks_exact(4).flat_map(|_| 0x3c00u16.to_le_bytes()).collect();
+        *e = (Dtype::F16, e.1.clone(), vals);
+    });
+    let c = load(m.config, &half, m.vocab).expect("f16 tensor loads");
+    assert!(c.model.classifier.as_ref().unwrap().bias.as_ref().unwrap().data.iter().all(|&v| v == 1.0));
+}
+
+pub fn vocab_errors() {
+    let m = base();
+    expect_err(load(m.config, m.weights, ""), "empty");
+    let short: String = m.vocab.lines().take(100).map(|l| format!("{l}\n")).collect();
+    expect_err(load(m.config, m.weights, &short), "vocab.txt has 100 tokens");
+    let no_cls = m.vocab.replace("[CLS]", "[CLX]");
+    expect_err(load(m.config, m.weights, &no_cls), "no [CLS] token");
+}
+
+pub fn text_inputs() {
+    let c = base().classifier();
+    let opts = ForwardOptions::default();
+    let max_len = c.config().max_len;
+    let mega = "a wonderful film ".repeat(1 << 16); // ~1.1 MB
+    let texts = [
+        "",
+        " \t\n ",
+        "\u{0}\u{7}\u{1b}",
+        "\u{200b}\u{200d}\u{feff}",
+        "\u{301}\u{301}",
+        "\u{202e}reversed\u{202c}",
+        "😍🎬👩🏽‍🚀",
+        "這部電影很好看",
+        "\u{e0080}\u{378}",
+        mega.as_str(),
+    ];
+    let r = c.classify(&texts, &opts, false).expect("odd texts classify");
+    for (t, p) in texts.iter().zip(&r.predictions) {
+        let sum: f32 = p.probabilities.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-5, "{t:?}: probabilities sum to {sum}");
+        assert!(p.probabilities.iter().all(|v| v.is_finite()));
+        assert!(p.ids.len() >= 2 && p.ids.len() <= max_len);
+    }
+    assert_eq!(r.predictions[0].ids.len(), 2, "empty text is [CLS] [SEP]");
+    let big = r.predictions.last().unwrap();
+    assert_eq!(big.ids.len(), max_len);
+    assert!(big.truncated > 100_000, "1 MB text: {} pieces truncated", big.truncated);
+
+    // Over the size limit: a clear error.
+    let huge = "x".repeat(encoder_lens::pipeline::MAX_TEXT_BYTES + 1);
+    let e = c.classify(&[huge.as_str()], &opts, false).unwrap_err().to_string();
+    assert!(e.contains("longer than"), "{e}");
+    let none: [&str; 0] = [];
+    assert!(c.classify(&none, &opts, false).unwrap_err().to_string().contains("no texts"));
+    let many = vec!["x"; encoder_lens::pipeline::MAX_BATCH + 1];
+    assert!(c.classify(&many, &opts, false).unwrap_err().to_string().contains("at most"));
+}
+
+pub fn batch_errors() {
+    let c = base().classifier();
+    let opts = ForwardOptions::default();
+    let vocab = c.config().vocab_size as u32;
+    let bad_id = Batch::from_rows(&[vec![2, vocab + 5, 3]], 0).unwrap();
+    let e = c.model.forward(&bad_id, &opts, None).unwrap_err().to_string();
+    assert!(e.contains("outside the vocabulary"), "{e}");
+    let too_long = Batch::from_rows(&[vec![2; c.config().max_len + 1]], 0).unwrap();
+    assert!(c.model.forward(&too_long, &opts, None).unwrap_err().to_string().contains("longer than max_len"));
+    assert!(Batch::from_rows(&[], 0).is_err());
+    assert!(Batch::from_rows(&[vec![]], 0).is_err());
+    let mut inconsistent = Batch::from_rows(&[vec![2, 3]], 0).unwrap();
+    inconsistent.lengths = vec![5];
+    assert!(c.model.forward(&inconsistent, &opts, None).is_err());
+    inconsistent.lengths = vec![0];
+    assert!(c.model.forward(&inconsistent, &opts, None).is_err());
+}

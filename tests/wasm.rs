@@ -1,0 +1,121 @@
+//! The engine inside a real browser (headless Chromium via `wasm-pack test --headless --chrome`): the same
+//! golden, tokenizer and bad-input checks as natively, plus the `#[wasm_bindgen]` API as JavaScript sees it.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+#[path = "error_checks.rs"]
+mod error_checks;
+#[path = "golden_checks.rs"]
+mod golden_checks;
+
+use encoder_lens::wasm::Engine;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+#[wasm_bindgen_test]
+fn golden_sentiment_ln() {
+    golden_checks::check_model(&common::MODELS[0]);
+}
+
+#[wasm_bindgen_test]
+fn golden_sentiment_bn() {
+    golden_checks::check_model(&common::MODELS[1]);
+}
+
+#[wasm_bindgen_test]
+fn golden_prenorm_models() {
+    golden_checks::check_model(&common::MODELS[2]);
+    golden_checks::check_model(&common::MODELS[3]);
+}
+
+#[wasm_bindgen_test]
+fn batched_equals_one_at_a_time() {
+    for m in &common::MODELS {
+        golden_checks::check_batch_independence(m);
+    }
+}
+
+#[wasm_bindgen_test]
+fn bad_input_is_an_error_not_a_panic() {
+    error_checks::config_errors();
+    error_checks::weight_errors();
+    error_checks::vocab_errors();
+    error_checks::batch_errors();
+}
+
+#[wasm_bindgen_test]
+fn odd_and_huge_texts() {
+    error_checks::text_inputs();
+}
+
+fn js_texts(texts: &[&str]) -> JsValue {
+    let arr = js_sys::Array::new();
+    for t in texts {
+        arr.push(&JsValue::from_str(t));
+    }
+    arr.into()
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(v, &JsValue::from_str(key)).expect("property")
+}
+
+async fn engine(m: &common::ModelDir) -> Engine {
+    Engine::create(m.config.to_string(), m.weights.to_vec(), m.vocab.to_string()).await.map_err(JsValue::from).expect("engine")
+}
+
+#[wasm_bindgen_test]
+async fn js_api_classifies_and_traces() {
+    let m = &common::MODELS[0];
+    let e = engine(m).await;
+    let r = e
+        .classify(js_texts(&["an absolute joy from start to finish", "a dull, lifeless waste of two hours"]), JsValue::UNDEFINED)
+        .map_err(JsValue::from)
+        .expect("classify");
+    let preds = js_sys::Array::from(&get(&r, "predictions"));
+    assert_eq!(preds.length(), 2);
+    let label = |i: u32| get(&preds.get(i), "label").as_string().unwrap();
+    assert_eq!(label(0), "positive");
+    assert_eq!(label(1), "negative");
+    for i in 0..2 {
+        let p = js_sys::Array::from(&get(&preds.get(i), "probabilities"));
+        let sum: f64 = p.iter().map(|v| v.as_f64().unwrap()).sum();
+        assert!((sum - 1.0).abs() < 1e-5, "sum {sum}");
+    }
+    assert!(get(&r, "trace").is_null() || get(&r, "trace").is_undefined());
+
+    let opts = js_sys::Object::new();
+    js_sys::Reflect::set(&opts, &"trace".into(), &JsValue::TRUE).unwrap();
+    let r = e.classify(js_texts(&["great"]), opts.into()).map_err(JsValue::from).expect("classify with trace");
+    let trace = get(&r, "trace");
+    let layers = js_sys::Array::from(&get(&trace, "layers"));
+    let config: encoder_lens::Config = serde_json::from_str(m.config).unwrap();
+    assert_eq!(layers.length() as usize, config.num_layers);
+    let attn = get(&layers.get(0), "attention");
+    let shape: Vec<f64> = js_sys::Array::from(&get(&attn, "shape")).iter().map(|v| v.as_f64().unwrap()).collect();
+    // [CLS] great [SEP]
+    assert_eq!(shape, vec![1.0, config.num_heads as f64, 3.0, 3.0]);
+
+    let pe = e.positional_table().map_err(JsValue::from).expect("pe");
+    let pe_shape: Vec<f64> = js_sys::Array::from(&get(&pe, "shape")).iter().map(|v| v.as_f64().unwrap()).collect();
+    assert_eq!(pe_shape, vec![config.max_len as f64, config.hidden_size as f64]);
+}
+
+#[wasm_bindgen_test]
+async fn js_api_rejects_bad_input() {
+    let m = &common::MODELS[0];
+    let bad = Engine::create(m.config.to_string(), m.weights[..1000].to_vec(), m.vocab.to_string()).await;
+    assert!(bad.is_err());
+    let bad = Engine::create("{}".to_string(), m.weights.to_vec(), m.vocab.to_string()).await;
+    assert!(bad.is_err());
+    let e = engine(m).await;
+    assert!(e.classify(JsValue::from_f64(3.0), JsValue::UNDEFINED).is_err());
+    assert!(e.classify(js_texts(&[]), JsValue::UNDEFINED).is_err());
+    let bad_opts = js_sys::Object::new();
+    js_sys::Reflect::set(&bad_opts, &"batchNorm".into(), &"sometimes".into()).unwrap();
+    assert!(e.classify(js_texts(&["x"]), bad_opts.into()).is_err());
+    // The engine still works after errors.
+    assert!(e.classify(js_texts(&["still fine"]), JsValue::UNDEFINED).is_ok());
+}
