@@ -4,13 +4,14 @@
 pub mod config;
 pub mod cpu;
 pub mod error;
-pub mod inspect;
 pub mod model;
 pub mod pipeline;
 pub mod tensor;
 pub mod tokenizer;
 pub mod trace;
 pub mod weights;
+// What the page draws beyond one forward pass (the LN-vs-BN batch experiment, PE similarity).
+pub mod inspect;
 
 #[cfg(all(not(target_arch = "wasm32"), feature = "__embedded_pending"))]
 pub mod embedded;
