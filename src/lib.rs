@@ -13,7 +13,7 @@ pub mod weights;
 // What the page draws beyond one forward pass (the LN-vs-BN batch experiment, PE similarity).
 pub mod inspect;
 
-#[cfg(all(not(target_arch = "wasm32"), feature = "__embedded_pending"))]
+#[cfg(not(target_arch = "wasm32"))]
 pub mod embedded;
 
 #[cfg(target_arch = "wasm32")]

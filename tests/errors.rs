@@ -3,8 +3,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
-#[path = "error_checks.rs"]
-mod error_checks;
+use common::error_checks;
 
 #[test]
 fn config_errors() {

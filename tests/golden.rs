@@ -5,8 +5,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
-#[path = "golden_checks.rs"]
-mod golden_checks;
+use common::golden_checks;
 
 #[test]
 fn sentiment_ln_matches_pytorch() {

@@ -3,10 +3,7 @@
 #![cfg(target_arch = "wasm32")]
 
 mod common;
-#[path = "error_checks.rs"]
-mod error_checks;
-#[path = "golden_checks.rs"]
-mod golden_checks;
+use common::{error_checks, golden_checks};
 
 use encoder_lens::wasm::Engine;
 use wasm_bindgen::JsValue;

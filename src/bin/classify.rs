@@ -1,1 +1,170 @@
+//! `classify`: the engine from the command line.
+//!
+//! ```text
+//! classify [--model DIR] [--json] [--backend cpu] [TEXT]
+//! ```
+//! With no TEXT, reads one text per line from stdin. Errors go to stderr with a non-zero exit.
+
+// The CLI is native only; a wasm32 build of the crate's tests also compiles bins, so it gets an empty main.
+#[cfg(target_arch = "wasm32")]
 fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use encoder_lens::{embedded, Classifier, ForwardOptions};
+    use std::io::{BufRead, Write};
+    use std::process::ExitCode;
+    use std::time::Instant;
+
+    const USAGE: &str = "usage: classify [--model DIR] [--json] [--backend cpu] [TEXT]
+      --model DIR    a model folder with config.json, model.safetensors and vocab.txt
+                     (default: the embedded LayerNorm sentiment model)
+      --json         print one JSON object per text
+      --backend B    cpu (default)
+      TEXT           the text to classify; without it, one text per line is read from stdin";
+
+    struct Args {
+        model: Option<String>,
+        json: bool,
+        text: Option<String>,
+    }
+
+    fn parse_args() -> Result<Args, String> {
+        let mut args = Args { model: None, json: false, text: None };
+        let mut it = std::env::args_os().skip(1);
+        while let Some(a) = it.next() {
+            let a = a.into_string().map_err(|_| "arguments must be valid UTF-8".to_string())?;
+            match a.as_str() {
+                "--json" => args.json = true,
+                "--model" => args.model = Some(next_value(&mut it, "--model")?),
+                "--backend" => {
+                    let b = next_value(&mut it, "--backend")?;
+                    if b != "cpu" {
+                        return Err(format!("unknown backend `{b}` (this build has: cpu)"));
+                    }
+                }
+                "-h" | "--help" => return Err(String::new()),
+                s if s.starts_with("--") => return Err(format!("unknown option `{s}`")),
+                _ => {
+                    if args.text.is_some() {
+                        return Err("give one TEXT (quote it), or none to read stdin".into());
+                    }
+                    args.text = Some(a)
+                }
+            }
+        }
+        Ok(args)
+    }
+
+    fn next_value(it: &mut impl Iterator<Item = std::ffi::OsString>, flag: &str) -> Result<String, String> {
+        it.next()
+            .and_then(|v| v.into_string().ok())
+            .ok_or_else(|| format!("{flag} needs a value"))
+    }
+
+    fn load(model: Option<&str>) -> Result<Classifier, String> {
+        match model {
+            None => embedded::SENTIMENT_LN.load().map_err(|e| e.to_string()),
+            Some(dir) => {
+                let dir = std::path::Path::new(dir);
+                let read = |f: &str| std::fs::read(dir.join(f)).map_err(|e| format!("{}: {e}", dir.join(f).display()));
+                let text = |f: &str| {
+                    String::from_utf8(read(f)?).map_err(|_| format!("{}: not valid UTF-8", dir.join(f).display()))
+                };
+                Classifier::from_bytes(&text("config.json")?, &read("model.safetensors")?, &text("vocab.txt")?)
+                    .map_err(|e| format!("{}: {e}", dir.display()))
+            }
+        }
+    }
+
+    fn print_one(c: &Classifier, text: &str, json: bool, out: &mut impl Write) -> Result<(), String> {
+        let t0 = Instant::now();
+        let r = c.classify(&[text], &ForwardOptions::default(), false).map_err(|e| e.to_string())?;
+        let ms = t0.elapsed().as_secs_f64() * 1e3;
+        let p = &r.predictions[0];
+        let line = if json {
+            let probs: serde_json::Map<String, serde_json::Value> =
+                r.labels.iter().zip(&p.probabilities).map(|(l, &v)| (l.clone(), serde_json::json!(v))).collect();
+            serde_json::json!({
+                "label": p.label,
+                "probabilities": probs,
+                "backend": "cpu",
+                "ms": (ms * 1000.0).round() / 1000.0,
+                "tokens": p.ids.len(),
+                "truncated": p.truncated,
+            })
+            .to_string()
+        } else {
+            let probs: Vec<String> = r.labels.iter().zip(&p.probabilities).map(|(l, v)| format!("{l}={v:.4}")).collect();
+            format!("{}\t{}\t{:.2} ms", p.label, probs.join(" "), ms)
+        };
+        writeln!(out, "{line}").map_err(|e| e.to_string())
+    }
+
+    pub fn main() -> ExitCode {
+        let args = match parse_args() {
+            Ok(a) => a,
+            Err(e) => {
+                if !e.is_empty() {
+                    eprintln!("classify: {e}");
+                }
+                eprintln!("{USAGE}");
+                return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
+            }
+        };
+        let c = match load(args.model.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("classify: cannot load model: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        if let Some(text) = &args.text {
+            return match print_one(&c, text, args.json, &mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("classify: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        let mut failed = false;
+        let mut stdin = std::io::stdin().lock();
+        let mut buf = Vec::new();
+        let mut line_no = 0;
+        loop {
+            buf.clear();
+            match stdin.read_until(b'\n', &mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    eprintln!("classify: reading stdin: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+            line_no += 1;
+            while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                buf.pop();
+            }
+            let result = std::str::from_utf8(&buf)
+                .map_err(|e| format!("line {line_no}: not valid UTF-8 ({e})"))
+                .and_then(|text| print_one(&c, text, args.json, &mut out).map_err(|e| format!("line {line_no}: {e}")));
+            if let Err(e) = result {
+                eprintln!("classify: {e}");
+                failed = true;
+            }
+        }
+        if failed {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        }
+    }
+}

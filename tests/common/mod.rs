@@ -2,12 +2,15 @@
 //! so no test does file I/O.
 #![allow(dead_code)]
 
+pub mod error_checks;
+pub mod golden_checks;
+
 use encoder_lens::{Batch, Classifier};
 use safetensors::{Dtype, SafeTensors};
 
 /// `|a − b| <= atol + rtol·|b|` element-wise; on failure, panics naming the first bad index, the expected
 /// and actual values, and the largest difference.
-pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], atol: f32, rtol: f32) {
+pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], atol: f32, rtol: f32) -> f32 {
     assert_eq!(actual.len(), expected.len(), "{what}: length {} vs expected {}", actual.len(), expected.len());
     let mut max_diff = 0.0f32;
     let mut first_bad: Option<usize> = None;
@@ -31,6 +34,7 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], atol: f32, rto
             actual[i]
         );
     }
+    max_diff
 }
 
 pub struct Fixture {
