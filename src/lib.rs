@@ -13,6 +13,8 @@ pub mod tensor;
 pub mod tokenizer;
 pub mod trace;
 pub mod weights;
+// What the page draws beyond one forward pass (the LN-vs-BN batch experiment, PE similarity).
+pub mod inspect;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod embedded;

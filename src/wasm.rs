@@ -147,6 +147,18 @@ impl Engine {
         self.with(|c| to_js(c.model.positional_table()))
     }
 
+    /// Everything the page draws for `text` (see `inspect::Inspection`), including the batch experiment
+    /// with `companion`.
+    pub fn inspect(&self, text: &str, companion: &str) -> Result<JsValue, JsError> {
+        to_js(&crate::inspect::inspect(&self.classifier, text, companion)?)
+    }
+
+    /// The positional table and its position-position dot products: `{ table, similarity }`.
+    #[wasm_bindgen(js_name = positionalView)]
+    pub fn positional_view(&self) -> Result<JsValue, JsError> {
+        to_js(&crate::inspect::positional_view(&self.classifier))
+    }
+
     /// Token strings for `text`, as the model will see them (after truncation).
     pub fn tokenize(&self, text: &str) -> Result<JsValue, JsError> {
         self.with(|c| {
