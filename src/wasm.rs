@@ -77,7 +77,7 @@ impl Engine {
     /// `1_Pooling/config.json`); `weights`: an array of `Uint8Array` safetensors files (one, HF shards,
     /// or base + head as listed by `hfWeightFiles`).
     #[wasm_bindgen(js_name = createHf)]
-    pub async fn create_hf(files: JsValue, weights: js_sys::Array) -> Result<Engine, JsError> {
+    pub async fn create_hf(files: JsValue, weights: js_sys::Array, backend: Option<String>) -> Result<Engine, JsError> {
         let f: HfFilesJs = serde_wasm_bindgen::from_value(files).map_err(|e| JsError::new(&format!("bad files: {e}")))?;
         let blobs: Vec<Vec<u8>> = weights.iter().map(|w| js_sys::Uint8Array::new(&w).to_vec()).collect();
         let files = crate::hf::HfFiles {
@@ -88,7 +88,10 @@ impl Engine {
             sentence_bert_config_json: f.sentence_bert_config.as_deref(),
             pooling_config_json: f.pooling_config.as_deref(),
         };
-        Ok(Engine { classifier: Classifier::from_hf(&files, &crate::hf::HfOverrides::default())? })
+        let classifier = Classifier::from_hf(&files, &crate::hf::HfOverrides::default())?;
+        let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
+        let inner = crate::engine::Engine::new(classifier, backend).await?;
+        Ok(Engine { inner: RefCell::new(inner) })
     }
 
     /// True when `config.json` describes an HF BERT model (use `createHf`), false for this project's format.
@@ -150,13 +153,13 @@ impl Engine {
     /// Everything the page draws for `text` (see `inspect::Inspection`), including the batch experiment
     /// with `companion`.
     pub fn inspect(&self, text: &str, companion: &str) -> Result<JsValue, JsError> {
-        to_js(&crate::inspect::inspect(&self.classifier, text, companion)?)
+        self.with(|c| to_js(&crate::inspect::inspect(c, text, companion)?))
     }
 
     /// The positional table and its position-position dot products: `{ table, similarity }`.
     #[wasm_bindgen(js_name = positionalView)]
     pub fn positional_view(&self) -> Result<JsValue, JsError> {
-        to_js(&crate::inspect::positional_view(&self.classifier))
+        self.with(|c| to_js(&crate::inspect::positional_view(c)))
     }
 
     /// Token strings for `text`, as the model will see them (after truncation).
