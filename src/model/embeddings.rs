@@ -77,7 +77,7 @@ impl Embeddings {
     pub fn forward(&self, batch: &Batch) -> Result<Vec<f32>> {
         let d = self.dim();
         let vocab = self.word.shape[0];
-        let mut x = vec![0.0f32; batch.batch * batch.seq * d];
+        let mut x = crate::model::scratch::take(batch.batch * batch.seq * d); // every element is written below
         for b in 0..batch.batch {
             for s in 0..batch.seq {
                 let row = b * batch.seq + s;
@@ -104,7 +104,8 @@ impl Embeddings {
         }
         if let Some(n) = &self.norm {
             // The embedding LayerNorm is not part of the trace's per-layer statistics.
-            x = n.forward(&x, batch.batch, batch.seq, crate::model::BatchNormStats::Running, false).0;
+            let y = n.forward(&x, batch.batch, batch.seq, crate::model::BatchNormStats::Running, false).0;
+            crate::model::scratch::give(std::mem::replace(&mut x, y));
         }
         Ok(x)
     }
