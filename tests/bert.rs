@@ -9,16 +9,18 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
+#[path = "common/hf_folder.rs"]
+mod hf_folder;
 #[path = "common/tiny_bert.rs"]
 mod tiny_bert;
 
 use common::{assert_close, real_rows, Fixture};
 use encoder_lens::config::{Activation, Pooling};
-use encoder_lens::hf::{index_weight_files, is_hf_bert_config};
+use encoder_lens::hf::is_hf_bert_config;
 use encoder_lens::{Batch, Classifier, Config, ForwardOptions, HfFiles, HfOverrides, Trace};
 use safetensors::tensor::TensorView;
 use tiny_bert::{tiny_config, tiny_tensors, tiny_weights, TINY_VOCAB};
-use std::path::{Path, PathBuf};
+use hf_folder::{folder, minilm, read, repo};
 
 /// Sentence embeddings and logits: |Δ| <= 1e-5 (absolute).
 const OUT_TOL: (f32, f32) = (1e-5, 0.0);
@@ -29,69 +31,6 @@ const ATTN_TOL: (f32, f32) = (1e-5, 1e-4);
 
 const GOLDEN: Fixture = Fixture { bytes: include_bytes!("fixtures/golden/minilm.safetensors") };
 const GOLDEN_JSON: &str = include_str!("fixtures/golden/minilm.json");
-
-/// An HF folder read from disk the way the CLI reads it.
-struct Folder {
-    config: String,
-    vocab: String,
-    tokenizer_config: Option<String>,
-    sentence_bert_config: Option<String>,
-    pooling_config: Option<String>,
-    weights: Vec<Vec<u8>>,
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(dir: &Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| {
-        panic!("{}: {e}. Fetch all-MiniLM-L6-v2 with `python3 scripts/get_minilm.py` (`./run.sh setup` does).", dir.join(name).display())
-    })
-}
-
-fn folder(dir: &Path) -> Folder {
-    let opt = |n: &str| std::fs::read_to_string(dir.join(n)).ok();
-    let files = match opt("model.safetensors.index.json") {
-        Some(index) => index_weight_files(&index).expect("index"),
-        None => vec!["model.safetensors".to_string()],
-    };
-    Folder {
-        config: read(dir, "config.json"),
-        vocab: read(dir, "vocab.txt"),
-        tokenizer_config: opt("tokenizer_config.json"),
-        sentence_bert_config: opt("sentence_bert_config.json"),
-        pooling_config: opt("1_Pooling/config.json"),
-        weights: files
-            .iter()
-            .map(|f| {
-                std::fs::read(dir.join(f)).unwrap_or_else(|e| {
-                    panic!("{}: {e}. Run `python3 scripts/get_minilm.py` (`./run.sh setup` does).", dir.join(f).display())
-                })
-            })
-            .collect(),
-    }
-}
-
-impl Folder {
-    fn files(&self) -> HfFiles<'_> {
-        HfFiles {
-            config_json: &self.config,
-            vocab_txt: &self.vocab,
-            weights: self.weights.iter().map(|w| &w[..]).collect(),
-            tokenizer_config_json: self.tokenizer_config.as_deref(),
-            sentence_bert_config_json: self.sentence_bert_config.as_deref(),
-            pooling_config_json: self.pooling_config.as_deref(),
-        }
-    }
-    fn load(&self, o: &HfOverrides) -> Classifier {
-        Classifier::from_hf(&self.files(), o).expect("HF folder loads")
-    }
-}
-
-fn minilm() -> Folder {
-    folder(&repo().join("models/minilm"))
-}
 
 fn batch_texts(k: usize) -> Vec<String> {
     let meta: serde_json::Value = serde_json::from_str(GOLDEN_JSON).unwrap();
