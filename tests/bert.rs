@@ -238,6 +238,11 @@ fn other_config_errors_name_the_problem() {
     // Not BERT's vocab size.
     let e = err(tiny(&tiny_config("gelu").replace("\"vocab_size\": 12", "\"vocab_size\": 13"), &w));
     assert!(e.contains("bert.embeddings.word_embeddings.weight") || e.contains("vocab"), "{e}");
+    let no_labels = tiny_config("gelu").replace(r#""id2label": {"0": "neg", "1": "pos"}, "label2id": {"neg": 0, "pos": 1}"#, r#""num_labels": 4000000000"#);
+    let e = err(tiny(&no_labels, &w));
+    assert!(e.contains("num_labels 4000000000 is outside"), "{e}");
+    let e = err(tiny(&tiny_config("gelu").replace(r#""1": "pos""#, r#""7": "pos""#), &w));
+    assert!(e.contains("id2label ids must be 0..2, got 7"), "{e}");
     // The same tensor in two files.
     let files = HfFiles { config_json: &tiny_config("gelu"), vocab_txt: TINY_VOCAB, weights: vec![&w, &w], ..Default::default() };
     let e = err(Classifier::from_hf(&files, &HfOverrides::default()));
