@@ -521,10 +521,12 @@ function renderNorms() {
 
 function renderAll() {
   if (!state.analysis) return;
+  const t0 = performance.now();
   renderClassify();
   renderAttention();
   renderPositional();
   renderNorms();
+  $('result').dataset.renderMs = (performance.now() - t0).toFixed(1);
 }
 
 // ---------------------------------------------------------------- hover tooltips
@@ -617,7 +619,10 @@ async function runAnalysis(text) {
       return;
     }
     clearMessage('empty');
+    const t0 = performance.now();
     const a = await call('analyse', { model: state.model, text, companion: $('companion').value || undefined });
+    $('result').dataset.analyseMs = (performance.now() - t0).toFixed(1);
+    $('result').dataset.inspectMs = a.inspectMs.toFixed(1);
     state.analysis = a;
     state.info = a.info;
     state.live = true;
