@@ -98,11 +98,13 @@ async function modelFiles(id) {
   const entry = manifest.models.find((m) => m.id === id);
   if (!entry) throw new Error(`unknown model "${id}"`);
   const base = entry.path.endsWith('/') ? entry.path : `${entry.path}/`;
+  // An entry may name its files (`files: { config, weights, vocab }`, relative to its path).
+  const name = (k, d) => `${base}${entry.files?.[k] || d}`;
   const text = (b) => new TextDecoder().decode(b);
   const [config, weights, vocab] = await Promise.all([
-    fetchCached(`${base}config.json`, id, 'config.json').then(text),
-    fetchCached(`${base}model.safetensors`, id, 'model.safetensors'),
-    fetchCached(`${base}vocab.txt`, id, 'vocab.txt').then(text),
+    fetchCached(name('config', 'config.json'), id, 'config').then(text),
+    fetchCached(name('weights', 'model.safetensors'), id, 'weights'),
+    fetchCached(name('vocab', 'vocab.txt'), id, 'vocab').then(text),
   ]);
   const f = { config, weights, vocab };
   files.set(id, f);
