@@ -299,3 +299,24 @@ describe('the page without WebGPU', () => {
     }
   });
 });
+
+describe('the page when the engine cannot start', () => {
+  it('keeps showing the pre-computed example and says why', async () => {
+    const s = await serve(WWW, { corrupt: (path) => /\/pkg(-relaxed)?\/encoder_lens_bg\.wasm$/.test(path) });
+    const b = await launch();
+    try {
+      const p = await b.newPage({ viewport: { width: 1280, height: 900 } });
+      await p.goto(s.url);
+      await p.waitForSelector('.msg.error', { timeout: 60000 });
+      assert.match(await p.textContent('#messages'), /engine could not start/i);
+      assert.equal(await p.getAttribute('#result', 'data-state'), 'example');
+      assert.match(await p.textContent('#status-text'), /pre-computed example/);
+      const ex = JSON.parse(readFileSync(join(WWW, 'example.json'), 'utf8'));
+      assert.equal(await p.getAttribute('#result', 'data-label'), ex.analysis.prediction.label);
+      assert.equal(Number(await p.getAttribute('#attention', 'data-layers')), ex.info.config.num_layers);
+    } finally {
+      await b.close();
+      await s.close();
+    }
+  });
+});
