@@ -13,7 +13,7 @@ SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
 def main():
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    out = os.path.join(repo, "models", "vocab.txt")
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(repo, "models", "vocab.txt")
     train, _ = split()
     tok = BertWordPieceTokenizer(lowercase=True, strip_accents=None, clean_text=True, handle_chinese_chars=True)
     tok.train_from_iterator(
@@ -34,6 +34,12 @@ def main():
         vocab = vocab[:-1]
     assert vocab[:5] == SPECIALS, vocab[:5]
     assert len(vocab) == len(set(vocab))
+    # The trainer's token SET is reproducible, but its ORDER is not: the initial alphabet comes out in
+    # Rust-HashMap order and merges with tied counts are emitted in arbitrary order. Canonicalise:
+    # specials first, then all other tokens sorted by code point. (Ids do not matter to WordPiece.)
+    vocab = SPECIALS + sorted(vocab[len(SPECIALS):])
+    with open(out, "w", encoding="utf-8") as f:
+        f.write("\n".join(vocab) + "\n")
     print("wrote", out, "size", len(vocab))
 
 

@@ -3,7 +3,10 @@
 
 pub mod config;
 pub mod cpu;
+pub mod engine;
 pub mod error;
+pub mod gpu;
+pub mod hf;
 pub mod model;
 pub mod pipeline;
 pub mod tensor;
@@ -19,8 +22,13 @@ pub mod embedded;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
+#[cfg(target_arch = "wasm32")]
+pub mod bench;
+
 pub use config::Config;
+pub use engine::{Backend, Engine};
 pub use error::{Error, Result};
+pub use hf::{HfFiles, HfOverrides};
 pub use model::{Batch, BatchNormStats, ForwardOptions, Model, Output};
 pub use pipeline::{Classification, Classifier, Prediction};
 pub use tensor::Tensor;
