@@ -3,7 +3,7 @@
 // of each panel to artifacts/screenshots/.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve, launch, watch, classify, shotDir, WWW } from './helpers.mjs';
 
@@ -11,8 +11,10 @@ const manifest = JSON.parse(readFileSync(join(WWW, 'models.json'), 'utf8'));
 const modelConfig = (id) => JSON.parse(readFileSync(join(WWW, manifest.models.find((m) => m.id === id).path, 'config.json'), 'utf8'));
 const config = modelConfig(manifest.default);
 
-// Files the page may ask for that need not exist: the relaxed-SIMD build and its detector.
-const OPTIONAL = /\/(simd-detect\.js|pkg-relaxed\/.*)$/;
+// Files the page may ask for that need not exist: the relaxed-SIMD build and its detector, and the files of
+// models listed in models.json but not on this server (large checkpoints are not in the repository).
+const absent = manifest.models.filter((m) => !existsSync(join(WWW, m.path, 'config.json')));
+const OPTIONAL = new RegExp(`/(simd-detect\\.js|pkg-relaxed/.*${absent.map((m) => `|${m.path}.*`).join('')})$`);
 
 // Clear-cut reviews, with the label both trained sentiment models give them.
 const SENTENCES = [
@@ -222,6 +224,12 @@ describe('the page', () => {
     await page.reload();
     await page.waitForSelector('#result[data-state="live"]', { timeout: 60000 });
     assert.equal(srv.requests.get(`/${manifest.models[0].path}model.safetensors`), before, 'weights came from the cache');
+  });
+
+  it('lists models whose files are absent as unavailable', async () => {
+    const options = await page.$$eval('#model-select option', (os) => os.map((o) => ({ id: o.value, disabled: o.disabled })));
+    assert.deepEqual(options.map((o) => o.id), manifest.models.map((m) => m.id));
+    for (const o of options) assert.equal(o.disabled, absent.some((m) => m.id === o.id), `${o.id} disabled iff absent`);
   });
 
   it('has a strict CSP and raised no errors besides optional files', async () => {
