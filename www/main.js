@@ -417,7 +417,8 @@ function renderNorms() {
   const l = state.normLayer;
   const w = state.normWhich;
   const key = w ? 'norm2' : 'norm1';
-  $('companion').value !== state.analysis.companion && document.activeElement !== $('companion') && ($('companion').value = state.analysis.companion);
+  const comp = $('companion');
+  if (document.activeElement !== comp && comp.value !== state.analysis.companion) comp.value = state.analysis.companion;
 
   // Shared colour scale for both normalised outputs.
   const outs = [ln, bn].filter(Boolean).map((x) => {
