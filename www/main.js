@@ -767,7 +767,7 @@ async function start() {
   state.manifest = init.manifest;
   const ms = $('model-select');
   ms.replaceChildren(...init.manifest.models.map((m) => {
-    const o = el('option', null, m.available === false ? `${m.name} (not on this server)` : m.name);
+    const o = el('option', null, m.available === false ? `${m.name} — not on this server` : m.name);
     o.value = m.id;
     o.title = m.description || '';
     o.disabled = m.available === false;
