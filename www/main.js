@@ -778,6 +778,7 @@ async function start() {
   $('backend-select').disabled = false;
   if (!init.webgpu) $('backend-select').querySelector('option[value="gpu"]').textContent = 'WebGPU (not in this browser)';
   await example;
+  if (!state.live && state.analysis) renderClassify(); // model names from the manifest
   if (!$('companion').value) $('companion').value = init.companion;
   if (await loadModel(init.manifest.default, state.backend)) await runAnalysis($('text').value);
 }

@@ -66,6 +66,9 @@ async function fetchCached(url, model, file) {
       return bytes;
     }
   }
+  // Announce the size first, so the progress bar's total counts every file from the start.
+  const expected = Number(version.split('-')[0]) || 0;
+  if (expected) progress(model, file, 0, expected, false);
   const resp = await fetch(url, { cache: 'no-store' });
   if (!resp.ok) throw new Error(`could not download ${url}: HTTP ${resp.status}`);
   const total = Number(resp.headers.get('content-length')) || 0;
