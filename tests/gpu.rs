@@ -21,14 +21,14 @@ macro_rules! gpu_test {
     };
 }
 
-gpu_test!(matmul_matches_cpu_on_60_shapes, |ctx| gpu_checks::matmul(&ctx, 60, 300));
+gpu_test!(matmul_matches_cpu_on_60_shapes, |ctx| gpu_checks::matmul(&ctx, 60, 300, 300));
 gpu_test!(attention_matches_cpu_on_50_shapes, |ctx| gpu_checks::attention(&ctx, 50, 300));
 gpu_test!(norms_match_cpu_on_50_shapes, |ctx| gpu_checks::norms(&ctx, 50, 300));
 gpu_test!(embed_pool_softmax_match_cpu_on_50_shapes, |ctx| gpu_checks::embed_pool_softmax(&ctx, 50, 300));
-gpu_test!(sentiment_ln_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[0], ctx).await; });
-gpu_test!(sentiment_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[1], ctx).await; });
-gpu_test!(prenorm_gelu_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx).await; });
-gpu_test!(prenorm_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx).await; });
+gpu_test!(sentiment_ln_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[0], ctx, 2).await; });
+gpu_test!(sentiment_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[1], ctx, 2).await; });
+gpu_test!(prenorm_gelu_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx, 2).await; });
+gpu_test!(prenorm_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx, 2).await; });
 gpu_test!(oversized_tensor_is_refused, |ctx| async { gpu_checks::oversized_tensor_is_refused(&ctx) });
 
 #[test]
