@@ -40,3 +40,42 @@ fn falls_back_to_cpu_without_an_adapter() {
 fn falls_back_to_cpu_after_device_loss() {
     block_on(gpu_checks::fallback_after_device_loss(&common::MODELS[2], "falls_back_to_cpu_after_device_loss"));
 }
+
+/// The CLI's `--backend`: the JSON says which backend ran, and GPU and CPU agree.
+#[test]
+fn cli_backend_flag() {
+    let run = |backend: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_classify"))
+            .args(["--json", "--backend", backend, "an absolute joy from start to finish"])
+            .env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()))
+            .output()
+            .expect("run classify");
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let json = |s: &str| serde_json::from_str::<serde_json::Value>(s.trim()).expect("one JSON object");
+    let (code, out, err) = run("cpu");
+    assert_eq!(code, Some(0), "{err}");
+    let cpu = json(&out);
+    assert_eq!(cpu["backend"], "cpu");
+    let (code, _, err) = run("tpu");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown backend `tpu`"), "{err}");
+
+    let (code, out, err) = run("gpu");
+    if code != Some(0) {
+        assert!(!gpu_checks::require_gpu(), "REQUIRE_GPU=1 but `--backend gpu` failed: {err}");
+        assert!(err.contains("GPU"), "{err}");
+        println!("SKIPPED: cli_backend_flag (gpu part): {err}");
+        return;
+    }
+    let gpu = json(&out);
+    assert_eq!(gpu["backend"], "vulkan");
+    assert_eq!(gpu["label"], cpu["label"]);
+    for l in ["negative", "positive"] {
+        let (g, c) = (gpu["probabilities"][l].as_f64().expect("prob"), cpu["probabilities"][l].as_f64().expect("prob"));
+        assert!((g - c).abs() <= 1e-4, "{l}: gpu {g} vs cpu {c}");
+    }
+    let (code, out, err) = run("auto");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(json(&out)["backend"], "vulkan");
+}
