@@ -25,10 +25,10 @@ gpu_test!(matmul_matches_cpu_on_60_shapes, |ctx| gpu_checks::matmul(&ctx, 60, 30
 gpu_test!(attention_matches_cpu_on_50_shapes, |ctx| gpu_checks::attention(&ctx, 50, 300));
 gpu_test!(norms_match_cpu_on_50_shapes, |ctx| gpu_checks::norms(&ctx, 50, 300));
 gpu_test!(embed_pool_softmax_match_cpu_on_50_shapes, |ctx| gpu_checks::embed_pool_softmax(&ctx, 50, 300));
-gpu_test!(sentiment_ln_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[0], ctx, 2).await; });
-gpu_test!(sentiment_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[1], ctx, 2).await; });
-gpu_test!(prenorm_gelu_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx, 2).await; });
-gpu_test!(prenorm_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx, 2).await; });
+gpu_test!(sentiment_ln_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[0], ctx, 2, (0, 1)).await; });
+gpu_test!(sentiment_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[1], ctx, 2, (0, 1)).await; });
+gpu_test!(prenorm_gelu_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx, 2, (0, 1)).await; });
+gpu_test!(prenorm_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx, 2, (0, 1)).await; });
 gpu_test!(oversized_tensor_is_refused, |ctx| async { gpu_checks::oversized_tensor_is_refused(&ctx) });
 
 #[test]

@@ -7,6 +7,8 @@ use crate::gpu::kernels::{Access, Kernel};
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
+/// Cloning is cheap and shares the device (wgpu handles are reference-counted).
+#[derive(Clone)]
 pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,

@@ -36,9 +36,29 @@ pub fn require_gpu() -> bool {
     option_env!("REQUIRE_GPU") == Some("1")
 }
 
+#[cfg(target_arch = "wasm32")]
+thread_local! {
+    /// In the browser all tests run one after another in one page: they share one device, so SwiftShader
+    /// compiles the pipelines once instead of once per test.
+    static SHARED: std::cell::RefCell<Option<GpuContext>> = const { std::cell::RefCell::new(None) };
+}
+
+async fn new_context() -> encoder_lens::Result<GpuContext> {
+    #[cfg(target_arch = "wasm32")]
+    if let Some(ctx) = SHARED.with(|s| s.borrow().clone()) {
+        if ctx.health().is_ok() {
+            return Ok(ctx);
+        }
+    }
+    let ctx = GpuContext::new(encoder_lens::gpu::context::default_backends()).await?;
+    #[cfg(target_arch = "wasm32")]
+    SHARED.with(|s| *s.borrow_mut() = Some(ctx.clone()));
+    Ok(ctx)
+}
+
 /// The platform's GPU, or `None` after printing `SKIPPED: <test>: <why>` (a failure under REQUIRE_GPU=1).
 pub async fn gpu_or_skip(test: &str) -> Option<GpuContext> {
-    match GpuContext::new(encoder_lens::gpu::context::default_backends()).await {
+    match new_context().await {
         Ok(ctx) => {
             say!("{test}: on {} — {}", ctx.backend_name(), ctx.adapter_name());
             Some(ctx)
@@ -260,13 +280,18 @@ fn expected_dispatches(m: &ModelDir, stats: bool) -> usize {
 /// GPU vs CPU vs PyTorch for every golden batch of a model: logits and probabilities (<= 1e-4 absolute),
 /// pooled and hidden states, and the whole trace. Returns the largest |GPU − CPU| logit difference.
 /// Every `trace_every`-th batch is traced (and its whole trace compared); the others run untraced.
-pub async fn model(m: &ModelDir, ctx: GpuContext, trace_every: usize) -> f32 {
+/// `part = (i, n)` checks the i-th of n equal slices of the fixture's batches (the browser splits the
+/// larger models over several tests to stay under its per-test timeout).
+pub async fn model(m: &ModelDir, ctx: GpuContext, trace_every: usize, part: (usize, usize)) -> f32 {
     let c = m.classifier();
     let mut g = GpuModel::new(ctx, &c.model).expect("upload");
     let fx = m.fixture();
     let mut max_vs_cpu = 0.0f32;
     let mut max_vs_torch = 0.0f32;
-    for k in 0..fx.num_batches() {
+    let per = fx.num_batches().div_ceil(part.1);
+    let range = part.0 * per..((part.0 + 1) * per).min(fx.num_batches());
+    let checked = range.len();
+    for k in range {
         let batch = fx.batch(k);
         let (b, s) = (batch.batch, batch.seq);
         let what = |x: &str| format!("{} batch {k} (b {b} s {s}) {x}", m.name);
@@ -299,7 +324,7 @@ pub async fn model(m: &ModelDir, ctx: GpuContext, trace_every: usize) -> f32 {
             compare_traces(&what("trace"), &gt, &ct, &batch.lengths);
         }
     }
-    say!("{}: GPU vs CPU max |Δlogit| {max_vs_cpu:.2e}, GPU vs PyTorch {max_vs_torch:.2e} over {} batches", m.name, fx.num_batches());
+    say!("{}: GPU vs CPU max |Δlogit| {max_vs_cpu:.2e}, GPU vs PyTorch {max_vs_torch:.2e} over {checked} batches", m.name);
 
     // Train-mode BatchNorm statistics (batch mode) on the GPU reduction kernel vs the CPU.
     let texts = ["an absolute joy from start to finish", "a dull, lifeless waste of two hours", "fine"];
