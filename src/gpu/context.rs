@@ -145,7 +145,7 @@ impl GpuContext {
 
     /// A storage buffer of `bytes` (at least 16), refusing tensors over the device's binding limit.
     pub fn storage_buffer(&self, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
-        let limit = self.limits.max_storage_buffer_binding_size as u64;
+        let limit = self.limits.max_storage_buffer_binding_size;
         if bytes > limit || bytes > self.limits.max_buffer_size {
             return Err(Error::Gpu(format!(
                 "tensor `{label}` needs {bytes} bytes, more than this device allows in one storage binding \

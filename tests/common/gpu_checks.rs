@@ -434,7 +434,7 @@ pub async fn fallback_after_device_loss(m: &ModelDir, test: &str) {
 
 /// A tensor larger than the storage-binding limit is refused with a clear error, not a validation crash.
 pub fn oversized_tensor_is_refused(ctx: &GpuContext) {
-    let limit = ctx.limits.max_storage_buffer_binding_size as u64;
+    let limit = ctx.limits.max_storage_buffer_binding_size;
     let err = ctx.storage_buffer("too big", limit + 4, wgpu::BufferUsages::empty()).expect_err("must be refused");
     let msg = err.to_string();
     assert!(msg.contains("maxStorageBufferBindingSize") && msg.contains("too big"), "{msg}");
