@@ -29,7 +29,7 @@ gpu_test!(sentiment_ln_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks:
 gpu_test!(sentiment_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[1], ctx, 2, (0, 1)).await; });
 gpu_test!(prenorm_gelu_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx, 2, (0, 1)).await; });
 gpu_test!(prenorm_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx, 2, (0, 1)).await; });
-gpu_test!(oversized_tensor_is_refused, |ctx| async { gpu_checks::oversized_tensor_is_refused(&ctx) });
+gpu_test!(oversized_tensor_is_refused, |ctx| gpu_checks::oversized_tensor_is_refused(&common::MODELS[2], ctx));
 
 #[test]
 fn falls_back_to_cpu_without_an_adapter() {

@@ -93,7 +93,7 @@ mod cli {
             serde_json::json!({
                 "label": p.label,
                 "probabilities": probs,
-                "backend": e.backend(),
+                "backend": e.last_backend(),
                 "ms": (ms * 1000.0).round() / 1000.0,
                 "tokens": p.ids.len(),
                 "truncated": p.truncated,

@@ -147,7 +147,7 @@ impl GpuContext {
     pub fn storage_buffer(&self, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
         let limit = self.limits.max_storage_buffer_binding_size;
         if bytes > limit || bytes > self.limits.max_buffer_size {
-            return Err(Error::Gpu(format!(
+            return Err(Error::GpuLimit(format!(
                 "tensor `{label}` needs {bytes} bytes, more than this device allows in one storage binding \
                  (maxStorageBufferBindingSize {limit}, maxBufferSize {}); use the CPU backend for this model/batch",
                 self.limits.max_buffer_size

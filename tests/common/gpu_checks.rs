@@ -432,10 +432,39 @@ pub async fn fallback_after_device_loss(m: &ModelDir, test: &str) {
     say!("{test}: fell back with reason: {reason}");
 }
 
-/// A tensor larger than the storage-binding limit is refused with a clear error, not a validation crash.
-pub fn oversized_tensor_is_refused(ctx: &GpuContext) {
+/// A tensor larger than the storage-binding limit is refused with a clear error, not a validation crash;
+/// through the engine, a batch over the limit runs on the CPU alone and the GPU stays for the next one.
+pub async fn oversized_tensor_is_refused(m: &ModelDir, mut ctx: GpuContext) {
     let limit = ctx.limits.max_storage_buffer_binding_size;
     let err = ctx.storage_buffer("too big", limit + 4, wgpu::BufferUsages::empty()).expect_err("must be refused");
     let msg = err.to_string();
+    assert!(matches!(err, encoder_lens::Error::GpuLimit(_)), "{msg}");
     assert!(msg.contains("maxStorageBufferBindingSize") && msg.contains("too big"), "{msg}");
+
+    // Pretend the device allows only as much as the largest weight (the word embeddings).
+    let c = m.classifier();
+    let largest = c.model.embeddings.word.data.len() as u64 * 4;
+    ctx.limits.max_storage_buffer_binding_size = largest;
+    let mut e = Engine::with_context(m.classifier(), Backend::Gpu, Ok(ctx)).expect("gpu engine");
+    let gpu_name = e.backend();
+    let opts = ForwardOptions::default();
+    let small = ["fine"];
+    e.classify(&small, &opts, false).await.expect("small batch");
+    assert_eq!(e.last_backend(), gpu_name);
+    // Enough rows that the (rows, 3d) QKV activations exceed the limit.
+    let cfg = c.config();
+    let rows_needed = largest as usize / (3 * cfg.hidden_size * 4) + 1;
+    let long = "a very long review that goes on and on about the plot the acting and the music ".repeat(8);
+    let n = rows_needed.div_ceil(cfg.max_len).min(encoder_lens::pipeline::MAX_BATCH);
+    let texts: Vec<&str> = vec![long.as_str(); n];
+    assert!(n * cfg.max_len >= rows_needed, "test setup: batch too small to exceed the limit");
+    let big = e.classify(&texts, &opts, false).await.expect("big batch runs on the CPU");
+    assert_eq!(e.last_backend(), "cpu");
+    assert_eq!(e.backend(), gpu_name, "the GPU stays in use");
+    let reason = e.fallback_reason().expect("reason").to_string();
+    assert!(reason.contains("ran on the CPU") && reason.contains("maxStorageBufferBindingSize"), "{reason}");
+    let want = c.classify(&texts, &opts, false).expect("cpu");
+    assert_eq!(big.predictions[0].probabilities, want.predictions[0].probabilities);
+    e.classify(&small, &opts, false).await.expect("small batch again");
+    assert_eq!(e.last_backend(), gpu_name);
 }
