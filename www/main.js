@@ -11,14 +11,14 @@ async function main() {
     fetch(base + 'model.safetensors').then((r) => r.arrayBuffer()),
     fetch(base + 'vocab.txt').then((r) => r.text()),
   ]);
-  const engine = await Engine.create(config, new Uint8Array(weights), vocab);
-  $('status').textContent = 'Model ready.';
+  const engine = await Engine.create(config, new Uint8Array(weights), vocab, 'auto');
+  $('status').textContent = `Model ready (${engine.backend()}${engine.fallbackReason() ? ': ' + engine.fallbackReason() : ''}).`;
   const go = $('go');
   go.disabled = false;
-  go.addEventListener('click', () => {
+  go.addEventListener('click', async () => {
     try {
       const t0 = performance.now();
-      const r = engine.classify([$('text').value]);
+      const r = await engine.classify([$('text').value]);
       const p = r.predictions[0];
       const probs = r.labels.map((l, i) => `${l}: ${p.probabilities[i].toFixed(4)}`).join('  ');
       $('out').textContent = `${p.label}  (${probs})  ${(performance.now() - t0).toFixed(1)} ms`;
