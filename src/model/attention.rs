@@ -4,6 +4,7 @@ use crate::config::{Architecture, Config};
 use crate::cpu;
 use crate::error::Result;
 use crate::model::linear::Linear;
+use crate::model::scratch;
 use crate::tensor::Tensor;
 use crate::weights::Scope;
 
@@ -48,10 +49,21 @@ impl SelfAttention {
     /// `x (batch·seq, d)` → `(batch·seq, d)`; `probs (batch, heads, seq, seq)` when asked.
     pub fn forward(&self, x: &[f32], batch: usize, seq: usize, lengths: &[usize], probs: Option<&mut [f32]>) -> Vec<f32> {
         let rows = batch * seq;
+        let mut out = vec![0.0; rows * self.out_proj.out_dim()];
+        self.forward_add(x, batch, seq, lengths, probs, &mut out);
+        out
+    }
+
+    /// `acc += self_attention(x)`: the residual is added in `out_proj`'s epilogue.
+    pub fn forward_add(&self, x: &[f32], batch: usize, seq: usize, lengths: &[usize], probs: Option<&mut [f32]>, acc: &mut [f32]) {
+        let rows = batch * seq;
         let d = self.out_proj.out_dim();
-        let qkv = self.in_proj.forward(x, rows); // (batch, seq, 3d)
-        let mut ctx = vec![0.0; rows * d]; // (batch, seq, d), heads concatenated
+        let mut qkv = scratch::take(rows * 3 * d); // (batch, seq, 3d)
+        self.in_proj.forward_into(x, rows, &mut qkv, None, false);
+        let mut ctx = scratch::take(rows * d); // (batch, seq, d), heads concatenated
         cpu::attention(&qkv, lengths, batch, seq, self.heads, d / self.heads, &mut ctx, probs);
-        self.out_proj.forward(&ctx, rows)
+        self.out_proj.forward_into(&ctx, rows, acc, None, true);
+        scratch::give(qkv);
+        scratch::give(ctx);
     }
 }

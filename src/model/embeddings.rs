@@ -11,7 +11,7 @@ use crate::weights::Scope;
 #[derive(Clone, Debug)]
 pub struct Embeddings {
     pub word: Tensor,               // (vocab, d)
-    pub position: Tensor,           // (max_len, d): the sinusoidal table or the learned one
+    pub position: Tensor,           // (position_rows, d): the sinusoidal table or the learned one
     pub token_type: Option<Tensor>, // (type_vocab, d)
     pub norm: Option<Norm>,         // LayerNorm after the sum (BERT)
     pub scale: f32,                 // sqrt(d) or 1
@@ -47,7 +47,7 @@ impl Embeddings {
         };
         let position = match c.positional_encoding {
             PositionalEncoding::Sinusoidal => sinusoidal_table(c.max_len, d),
-            PositionalEncoding::Learned => w.pp(pos_name).get("weight", &[c.max_len, d])?,
+            PositionalEncoding::Learned => w.pp(pos_name).get("weight", &[c.position_rows(), d])?,
         };
         let token_type = if c.type_vocab_size > 0 {
             Some(w.pp(type_name).get("weight", &[c.type_vocab_size, d])?)
@@ -77,7 +77,7 @@ impl Embeddings {
     pub fn forward(&self, batch: &Batch) -> Result<Vec<f32>> {
         let d = self.dim();
         let vocab = self.word.shape[0];
-        let mut x = vec![0.0f32; batch.batch * batch.seq * d];
+        let mut x = crate::model::scratch::take(batch.batch * batch.seq * d); // every element is written below
         for b in 0..batch.batch {
             for s in 0..batch.seq {
                 let row = b * batch.seq + s;
@@ -104,7 +104,8 @@ impl Embeddings {
         }
         if let Some(n) = &self.norm {
             // The embedding LayerNorm is not part of the trace's per-layer statistics.
-            x = n.forward(&x, batch.batch, batch.seq, crate::model::BatchNormStats::Running, false).0;
+            let y = n.forward(&x, batch.batch, batch.seq, crate::model::BatchNormStats::Running, false).0;
+            crate::model::scratch::give(std::mem::replace(&mut x, y));
         }
         Ok(x)
     }

@@ -2,11 +2,11 @@
 //! post-norm `x = norm1(x + sa(x)); x = norm2(x + ff(x))`, pre-norm `x = x + sa(norm1(x)); x = x + ff(norm2(x))`.
 
 use crate::config::{Activation, Architecture, Config};
-use crate::cpu;
 use crate::error::Result;
 use crate::model::attention::SelfAttention;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
+use crate::model::scratch;
 use crate::model::BatchNormStats;
 use crate::tensor::Tensor;
 use crate::trace::LayerTrace;
@@ -48,10 +48,12 @@ impl EncoderLayer {
         })
     }
 
-    fn feed_forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        let mut h = self.linear1.forward(x, rows);
-        cpu::activation_inplace(&mut h, self.activation);
-        self.linear2.forward(&h, rows)
+    /// `acc += linear2(act(linear1(x)))`, activation and residual fused into the matmul epilogues.
+    fn feed_forward_add(&self, x: &[f32], rows: usize, acc: &mut [f32]) {
+        let mut h = scratch::take(rows * self.linear1.out_dim()); // (rows, ffn)
+        self.linear1.forward_into(x, rows, &mut h, Some(self.activation), false);
+        self.linear2.forward_into(&h, rows, acc, None, true);
+        scratch::give(h);
     }
 
     /// `x (batch·seq, d)` → `(batch·seq, d)`.
@@ -71,17 +73,23 @@ impl EncoderLayer {
         let (x, n1, n2) = if self.norm_first {
             let (h, n1) = self.norm1.forward(&x, batch, seq, bn, tracing);
             let mut x = x;
-            cpu::add_inplace(&mut x, &self.self_attn.forward(&h, batch, seq, lengths, probs.as_deref_mut()));
+            self.self_attn.forward_add(&h, batch, seq, lengths, probs.as_deref_mut(), &mut x);
+            scratch::give(h);
             let (h, n2) = self.norm2.forward(&x, batch, seq, bn, tracing);
-            cpu::add_inplace(&mut x, &self.feed_forward(&h, rows));
+            self.feed_forward_add(&h, rows, &mut x);
+            scratch::give(h);
             (x, n1, n2)
         } else {
-            let mut t = self.self_attn.forward(&x, batch, seq, lengths, probs.as_deref_mut());
-            cpu::add_inplace(&mut t, &x);
+            // x + sublayer(x): the residual is the accumulator the matmul epilogue adds into.
+            let mut t = scratch::take_copy(&x);
+            self.self_attn.forward_add(&x, batch, seq, lengths, probs.as_deref_mut(), &mut t);
+            scratch::give(x);
             let (x, n1) = self.norm1.forward(&t, batch, seq, bn, tracing);
-            let mut t = self.feed_forward(&x, rows);
-            cpu::add_inplace(&mut t, &x);
+            t.copy_from_slice(&x);
+            self.feed_forward_add(&x, rows, &mut t);
+            scratch::give(x);
             let (x, n2) = self.norm2.forward(&t, batch, seq, bn, tracing);
+            scratch::give(t);
             (x, n1, n2)
         };
         if let (Some(tr), Some(p), Some(n1), Some(n2)) = (trace, probs, n1, n2) {

@@ -1,5 +1,6 @@
 //! `nn.Linear`: weight (out, in), optional bias (out).
 
+use crate::config::Activation;
 use crate::cpu;
 use crate::error::Result;
 use crate::tensor::Tensor;
@@ -30,5 +31,13 @@ impl Linear {
         let mut out = vec![0.0; rows * n];
         cpu::linear(x, &self.weight.data, self.bias.as_ref().map(|b| &b.data[..]), &mut out, rows, k, n);
         out
+    }
+
+    /// `out = act(x · Wᵀ + b)`, or with `accumulate` `out += x · Wᵀ + b` (a residual added in the
+    /// matmul's epilogue): `x (rows, in)`, `out (rows, out)`.
+    pub fn forward_into(&self, x: &[f32], rows: usize, out: &mut [f32], act: Option<Activation>, accumulate: bool) {
+        let (k, n) = (self.in_dim(), self.out_dim());
+        let bias = self.bias.as_ref().map(|b| &b.data[..]);
+        cpu::linear_fused(x, &self.weight.data, bias, out, rows, k, n, act, accumulate);
     }
 }

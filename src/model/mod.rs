@@ -6,6 +6,7 @@ pub mod embeddings;
 pub mod layer;
 pub mod linear;
 pub mod norm;
+pub mod scratch;
 
 use crate::config::{Architecture, Config, Pooling};
 use crate::cpu;
@@ -104,8 +105,12 @@ pub struct Model {
 
 impl Model {
     pub fn from_bytes(config: Config, bytes: &[u8]) -> Result<Self> {
+        Self::from_weights(config, &Weights::from_bytes(bytes)?)
+    }
+
+    /// Load from already-parsed weights (one safetensors file or several, e.g. a base model + a head).
+    pub fn from_weights(config: Config, w: &Weights) -> Result<Self> {
         config.validate()?;
-        let w = Weights::from_bytes(bytes)?;
         let c = &config;
         let d = c.hidden_size;
         let root = match c.architecture {
@@ -151,7 +156,7 @@ impl Model {
         }
         if let Some(n) = &self.final_norm {
             let (y, nt) = n.forward(&x, b, s, opts.batch_norm, trace.is_some());
-            x = y;
+            scratch::give(std::mem::replace(&mut x, y));
             if let Some(t) = trace.as_deref_mut() {
                 t.final_norm = nt;
             }

@@ -4,7 +4,7 @@
 use crate::config::NormKind;
 use crate::cpu;
 use crate::error::Result;
-use crate::model::BatchNormStats;
+use crate::model::{scratch, BatchNormStats};
 use crate::tensor::Tensor;
 use crate::trace::NormTrace;
 use crate::weights::Scope;
@@ -28,6 +28,10 @@ pub enum Norm {
 impl Norm {
     pub fn load(w: &Scope, kind: NormKind, d: usize, eps: f32) -> Result<Self> {
         Ok(match kind {
+            // Older BERT checkpoints (TF-converted) name the LayerNorm parameters `gamma` / `beta`.
+            NormKind::Layer if !w.contains("weight") && w.contains("gamma") => {
+                Norm::Layer { weight: w.get("gamma", &[d])?, bias: w.get("beta", &[d])?, eps }
+            }
             NormKind::Layer => Norm::Layer { weight: w.get("weight", &[d])?, bias: w.get("bias", &[d])?, eps },
             NormKind::Batch => Norm::Batch {
                 weight: w.get("weight", &[d])?,
@@ -57,11 +61,13 @@ impl Norm {
     ) -> (Vec<f32>, Option<NormTrace>) {
         let rows = batch * seq;
         let d = x.len() / rows.max(1);
-        let mut out = vec![0.0; x.len()];
+        let mut out = scratch::take(x.len());
         let t = match self {
             Norm::Layer { weight, bias, eps } => {
-                let (mut mean, mut var) = (vec![0.0; rows], vec![0.0; rows]);
-                cpu::layer_norm(x, &weight.data, &bias.data, &mut out, rows, d, *eps, Some((&mut mean, &mut var)));
+                // Per-row statistics are only kept for the trace.
+                let (mut mean, mut var) = if trace { (vec![0.0; rows], vec![0.0; rows]) } else { (Vec::new(), Vec::new()) };
+                let stats = trace.then_some((&mut mean[..], &mut var[..]));
+                cpu::layer_norm(x, &weight.data, &bias.data, &mut out, rows, d, *eps, stats);
                 trace.then(|| NormTrace {
                     kind: NormKind::Layer,
                     mean: Tensor { shape: vec![batch, seq], data: mean },

@@ -1,0 +1,187 @@
+// The benchmark page: our wasm engine (scalar reference, SIMD128, relaxed-SIMD builds) and
+// onnxruntime-web (wasm backend, SIMD, 1 thread) on the same weights, in one page, one run.
+// Results land in `window.benchResult` (bench/run.mjs reads it); progress goes to the console.
+import * as ort from '../bench/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
+import { relaxedSimdSupported } from '../www/simd-detect.js';
+
+const params = new URLSearchParams(location.search);
+const SEQS = (params.get('seqs') || '16,64,128,512').split(',').map(Number);
+const MIN_MS = Number(params.get('minMs') || 1500); // time budget per measurement
+const MAX_RUNS = Number(params.get('maxRuns') || 30);
+const SHAPES = [[128, 128, 512], [128, 384, 1536], [512, 384, 384]]; // (m, k, n): x (m,k) · Wᵀ (k→n)
+
+const logEl = document.getElementById('log');
+function log(...a) {
+  const s = a.join(' ');
+  console.log(s);
+  logEl.textContent += s + '\n';
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+};
+
+/**
+ * Time several variants round-robin (one call of each per round) so that load from other processes hits
+ * them alike; warm each up twice first (JIT tier-up, scratch growth). Rounds continue until `minMs` is
+ * spent (at least `minRounds`, at most `maxRounds`). Returns { name: { median, min, runs } } in ms.
+ */
+async function timeRounds(variants, { minRounds = 5, minMs = MIN_MS, maxRounds = MAX_RUNS } = {}) {
+  const times = Object.fromEntries(Object.keys(variants).map((k) => [k, []]));
+  for (const fn of Object.values(variants)) {
+    await fn();
+    await fn();
+  }
+  const start = performance.now();
+  let rounds = 0;
+  while (rounds < minRounds || (performance.now() - start < minMs && rounds < maxRounds)) {
+    for (const [name, fn] of Object.entries(variants)) {
+      const t0 = performance.now();
+      await fn();
+      times[name].push(performance.now() - t0);
+    }
+    rounds++;
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, t]) => [k, { median: median(t), min: Math.min(...t), runs: t.length }]));
+}
+
+async function fetchBytes(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+async function loadBuild(dir) {
+  const mod = await import(`../www/${dir}/encoder_lens.js`);
+  await mod.default({ module_or_path: `../www/${dir}/encoder_lens_bg.wasm` });
+  return mod;
+}
+
+/** A peak-kernel call of about 20 ms; returns a function doing it and the FLOPs it does. */
+function peakCall(mod) {
+  let iters = 1 << 18;
+  for (;;) {
+    const t0 = performance.now();
+    mod.peakKernel(iters, 1.0);
+    if (performance.now() - t0 > 20) break;
+    iters *= 2;
+  }
+  return { fn: () => mod.peakKernel(iters, 1.0), flops: iters * mod.peakFlopsPerIter() };
+}
+
+function maxDiff(a, b) {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+async function webgpuInfo() {
+  if (!navigator.gpu) return { available: false, why: 'navigator.gpu is missing' };
+  const a = await navigator.gpu.requestAdapter();
+  if (!a) return { available: false, why: 'requestAdapter() returned null' };
+  const info = a.info || {};
+  return { available: true, vendor: info.vendor, architecture: info.architecture, fallback: !!(a.isFallbackAdapter || info.isFallbackAdapter) };
+}
+
+async function run() {
+  const result = { userAgent: navigator.userAgent, seqs: SEQS, peak: {}, matmul: [], forward: {}, notes: [] };
+  const relaxedOk = await relaxedSimdSupported();
+  result.relaxedSimdSupported = relaxedOk;
+  const builds = { simd128: await loadBuild('pkg') };
+  if (relaxedOk) builds['relaxed-simd'] = await loadBuild('pkg-relaxed');
+  for (const [name, mod] of Object.entries(builds)) {
+    const k = mod.fastKernels();
+    if (k !== name) throw new Error(`build ${name} runs ${k} kernels`);
+  }
+
+  // Peak (register-only multiply-add loop of each build) measured in the same rounds as the matmuls,
+  // so "% of peak" compares numbers taken under the same conditions.
+  const peaks = Object.fromEntries(Object.entries(builds).map(([name, mod]) => [name, peakCall(mod)]));
+  const peakSamples = Object.fromEntries(Object.keys(builds).map((k) => [k, []]));
+  for (const [m, k, n] of SHAPES) {
+    const row = { m, k, n, gflops: {}, peakGflops: {} };
+    const benches = [['scalar', builds.simd128, true], ['simd128', builds.simd128, false]];
+    if (builds['relaxed-simd']) benches.push(['relaxed-simd', builds['relaxed-simd'], false]);
+    const variants = {};
+    const objs = [];
+    let flops = 0;
+    for (const [name, mod, reference] of benches) {
+      const mb = new mod.MatmulBench(m, k, n);
+      objs.push(mb);
+      flops = mb.flops();
+      variants[name] = () => mb.run(reference);
+    }
+    for (const [name, p] of Object.entries(peaks)) variants[`peak:${name}`] = p.fn;
+    const t = await timeRounds(variants, { minMs: 2000, maxRounds: 100 });
+    for (const [name] of benches) row.gflops[name] = flops / (t[name].median * 1e6);
+    for (const [name, p] of Object.entries(peaks)) {
+      row.peakGflops[name] = p.flops / (t[`peak:${name}`].median * 1e6);
+      peakSamples[name].push(row.peakGflops[name]);
+    }
+    objs.forEach((o) => o.free());
+    log(`matmul ${m}x${k}x${n}: ` + Object.entries(row.gflops).map(([k2, v]) => `${k2} ${v.toFixed(1)}`).join(', ') +
+      ' GFLOP/s; peak ' + Object.entries(row.peakGflops).map(([k2, v]) => `${k2} ${v.toFixed(1)}`).join(', '));
+    result.matmul.push(row);
+  }
+  for (const [name, xs] of Object.entries(peakSamples)) result.peak[name] = Math.max(...xs);
+
+  // Forward passes, ours and onnxruntime-web's, on the same weights.
+  ort.env.wasm.numThreads = 1;
+  ort.env.wasm.simd = true;
+  ort.env.wasm.proxy = false;
+  ort.env.wasm.wasmPaths = new URL('../bench/node_modules/onnxruntime-web/dist/', location.href).href;
+  result.ortVersion = ort.env.versions?.web || 'unknown';
+  for (const model of ['default', 'minilm']) {
+    const base = `../bench/out/${model}`;
+    const config = await (await fetch(`${base}/config.json`)).text();
+    const weights = await fetchBytes(`${base}/model.safetensors`);
+    const reference = await (await fetch(`${base}/reference.json`)).json();
+    const fb = {};
+    for (const [name, mod] of Object.entries(builds)) fb[name] = new mod.ForwardBench(config, weights);
+    const session = await ort.InferenceSession.create(await fetchBytes(`${base}/model.onnx`), {
+      executionProviders: ['wasm'],
+      graphOptimizationLevel: 'all',
+    });
+    const entry = { source: reference.source, config: JSON.parse(config), rows: [] };
+    for (const seq of SEQS) {
+      const row = { seq, ms: {}, maxAbsDiffVsPyTorch: {} };
+      const want = reference.seqs[String(seq)];
+      const benches = [['scalar', fb.simd128, true], ['simd128', fb.simd128, false]];
+      if (fb['relaxed-simd']) benches.push(['relaxed-simd', fb['relaxed-simd'], false]);
+      const variants = {};
+      for (const [name, f, reference_] of benches) {
+        row.maxAbsDiffVsPyTorch[name] = maxDiff(f.forward(seq, reference_), want);
+        variants[name] = () => f.forward(seq, reference_);
+      }
+      const ids = fb.simd128.ids(seq);
+      const feeds = {
+        input_ids: new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), [1, seq]),
+        lengths: new ort.Tensor('int64', BigInt64Array.from([BigInt(seq)]), [1]),
+      };
+      const ortOut = await session.run(feeds);
+      row.maxAbsDiffVsPyTorch.ort = maxDiff(ortOut.logits.data, want);
+      variants.ort = () => session.run(feeds);
+      const t = await timeRounds(variants);
+      for (const [name, v] of Object.entries(t)) row.ms[name] = v.median;
+      row.runs = t.ort.runs;
+      const best = Math.min(row.ms.simd128, row.ms['relaxed-simd'] ?? Infinity);
+      row.ratioOursOverOrt = best / row.ms.ort;
+      log(`forward ${model} seq ${seq}: ` + Object.entries(row.ms).map(([k2, v]) => `${k2} ${v.toFixed(2)} ms`).join(', ') +
+        `, ours/ORT ${row.ratioOursOverOrt.toFixed(2)}`);
+      entry.rows.push(row);
+    }
+    await session.release();
+    for (const f of Object.values(fb)) f.free();
+    result.forward[model] = entry;
+  }
+  result.webgpu = await webgpuInfo();
+  result.webgpu.forward = 'not measured: this build has no WebGPU forward (see BENCHMARKS.md)';
+  return result;
+}
+
+window.benchResult = run().then(
+  (r) => ({ ok: true, result: r }),
+  (e) => { log('ERROR', e && e.stack || e); return { ok: false, error: String(e && e.stack || e) }; },
+);

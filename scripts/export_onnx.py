@@ -1,0 +1,159 @@
+"""ONNX exports for the CPU benchmark (`./run.sh bench`): the same weights for our engine and for
+onnxruntime-web.
+
+For each benchmarked model writes `<out>/<name>/{config.json, model.safetensors, model.onnx, reference.json}`:
+  default  models/sentiment-ln's weights (random weights of the same config with --random-default, or
+           when the trained model is absent), max_len raised to 512 so seq 512 can run (the sinusoidal
+           table is computed, not learned, so nothing else changes)
+  minilm   a MiniLM-L6-sized encoder (6 layers, d 384, 12 heads, FFN 1536, GELU, post-norm) with random
+           weights (seed 1234)
+`model.onnx`: torch.onnx.export (TorchScript exporter) of EncoderClassifier.forward(input_ids (1, S)
+int64, lengths (1,) int64) -> logits (1, labels), dynamic sequence axis. `reference.json`: PyTorch logits
+for the bench's token ids at every benchmarked length (the page checks both engines against them).
+The export is verified here: onnx.checker, then the ONNX graph run by onnx's reference evaluator (or by
+onnxruntime when installed) must give PyTorch's logits within 1e-5.
+
+Output goes to a gitignored folder (bench/out by default); nothing here is committed.
+"""
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+from model import EncoderClassifier, make_config, state_dict_for_export  # noqa: E402
+
+SEQS = [16, 64, 128, 512]
+
+
+def bench_ids(seq, vocab):
+    """The ids `ForwardBench::ids` (src/bench.rs) uses."""
+    out = []
+    for i in range(seq):
+        if i == 0:
+            out.append(2 % vocab)
+        elif vocab > 5:
+            out.append(5 + (i * 7919) % (vocab - 5))
+        else:
+            out.append(i % vocab)
+    return out
+
+
+def build(name, args):
+    torch.manual_seed(1234)
+    if name == "default":
+        src = os.path.join(REPO, "models", "sentiment-ln")
+        trained = os.path.exists(os.path.join(src, "model.safetensors")) and not args.random_default
+        if trained:
+            cfg = json.load(open(os.path.join(src, "config.json")))
+        else:
+            cfg = make_config()
+        cfg["max_len"] = max(cfg["max_len"], max(SEQS))
+        model = EncoderClassifier(cfg)
+        if trained:
+            sd = load_file(os.path.join(src, "model.safetensors"))
+            missing, unexpected = model.load_state_dict(sd, strict=False)
+            assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
+        source = src if trained else "random weights (seed 1234), default config"
+    else:
+        cfg = make_config(hidden_size=384, num_layers=6, num_heads=12, ffn_size=1536, activation="gelu",
+                          max_len=max(SEQS))
+        model = EncoderClassifier(cfg)
+        source = "random weights (seed 1234), MiniLM-L6-sized"
+    return cfg, model.eval(), source
+
+
+class Wrapped(torch.nn.Module):
+    def __init__(self, m):
+        super().__init__()
+        self.m = m
+
+    def forward(self, input_ids, lengths):
+        return self.m(input_ids, lengths)
+
+
+def run_onnx(path, ids, lengths):
+    try:
+        import onnxruntime as ort  # noqa: F401
+        sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        return sess.run(None, {"input_ids": ids, "lengths": lengths})[0], "onnxruntime"
+    except ImportError:
+        from onnx.reference import ReferenceEvaluator
+        return ReferenceEvaluator(path).run(None, {"input_ids": ids, "lengths": lengths})[0], "onnx.reference"
+
+
+def export(name, args):
+    cfg, model, source = build(name, args)
+    out = os.path.join(args.out, name)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    save_file(state_dict_for_export(model), os.path.join(out, "model.safetensors"))
+
+    onnx_path = os.path.join(out, "model.onnx")
+    seq = 16
+    ids = torch.tensor([bench_ids(seq, cfg["vocab_size"])], dtype=torch.int64)
+    lengths = torch.tensor([seq], dtype=torch.int64)
+    torch.backends.mha.set_fastpath_enabled(False)
+    with torch.no_grad():
+        if args.exporter == "dynamo":
+            # torch.export keeps the sequence length symbolic through nn.MultiheadAttention's reshapes.
+            seq_dim = torch.export.Dim("seq", min=2, max=cfg["max_len"])
+            torch.onnx.export(
+                Wrapped(model).eval(), (ids, lengths), onnx_path, dynamo=True, opset_version=18,
+                input_names=["input_ids", "lengths"], output_names=["logits"],
+                dynamic_shapes={"input_ids": {1: seq_dim}, "lengths": None}, external_data=False,
+            )
+        else:
+            # The TorchScript exporter bakes nn.MultiheadAttention's sequence length into its reshapes: one
+            # file per length.
+            torch.onnx.export(
+                Wrapped(model).eval(), (ids, lengths), onnx_path, dynamo=False, opset_version=17,
+                input_names=["input_ids", "lengths"], output_names=["logits"],
+            )
+    import onnx
+    onnx.checker.check_model(onnx.load(onnx_path))
+    model.eval()  # the exporter restores the wrapper's mode recursively; never compute references in train mode
+
+    reference = {"source": source, "seqs": {}}
+    with torch.no_grad():
+        for s in SEQS:
+            x = torch.tensor([bench_ids(s, cfg["vocab_size"])], dtype=torch.int64)
+            logits = model(x, torch.tensor([s], dtype=torch.int64))
+            reference["seqs"][str(s)] = logits[0].tolist()
+    # Verify the exported graph against PyTorch at two lengths (the sequence axis is dynamic).
+    for s in (16, 64):
+        x = np.array([bench_ids(s, cfg["vocab_size"])], dtype=np.int64)
+        got, how = run_onnx(onnx_path, x, np.array([s], dtype=np.int64))
+        want = np.array(reference["seqs"][str(s)], dtype=np.float32)
+        diff = float(np.abs(got[0] - want).max())
+        print(f"{name}: ONNX ({how}) vs PyTorch logits at seq {s}: max |diff| {diff:.2e}")
+        if diff > 1e-5:
+            raise SystemExit(f"{name}: ONNX export does not match PyTorch (max diff {diff})")
+    with open(os.path.join(out, "reference.json"), "w") as f:
+        json.dump(reference, f)
+    print(f"{name}: wrote {out} ({source}; {os.path.getsize(onnx_path) / 1e6:.1f} MB ONNX)")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=os.path.join(REPO, "bench", "out"))
+    ap.add_argument("--random-default", action="store_true", help="random weights even if models/sentiment-ln exists")
+    ap.add_argument("--only", choices=["default", "minilm"])
+    ap.add_argument("--exporter", choices=["dynamo", "torchscript"], default="dynamo",
+                    help="dynamo (needs onnxscript) gives a dynamic sequence axis")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    for name in ["default", "minilm"]:
+        if args.only in (None, name):
+            export(name, args)
+
+
+if __name__ == "__main__":
+    main()

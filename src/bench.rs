@@ -1,0 +1,131 @@
+//! Benchmark entry points for `bench/` (wasm32 only; `./run.sh bench` drives them in headless Chromium).
+//! Each call does a fixed amount of work and JavaScript times it, so the same numbers come out of the
+//! scalar reference, the SIMD128 build and the relaxed-SIMD build.
+
+use crate::config::Config;
+use crate::cpu;
+use crate::model::{Batch, ForwardOptions, Model};
+use wasm_bindgen::prelude::*;
+
+/// Which kernels this module runs with reference mode off: "simd128", "relaxed-simd" (or "scalar" in a
+/// build without SIMD).
+#[wasm_bindgen(js_name = fastKernels)]
+pub fn fast_kernels() -> String {
+    cpu::set_reference(false);
+    cpu::kernels().to_string()
+}
+
+/// Run `iters` iterations of the FMA-bound register-only loop; returns a value so it cannot be elided.
+/// FLOPs done = `iters × peakFlopsPerIter()`.
+#[wasm_bindgen(js_name = peakKernel)]
+pub fn peak_kernel(iters: u32, seed: f32) -> f32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        cpu::simd128::peak_kernel(iters, seed)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let _ = (iters, seed);
+        f32::NAN
+    }
+}
+
+#[wasm_bindgen(js_name = peakFlopsPerIter)]
+pub fn peak_flops_per_iter() -> f64 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        cpu::simd128::PEAK_FLOPS_PER_ITER
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        0.0
+    }
+}
+
+fn fill(n: usize, seed: u32, scale: f32) -> Vec<f32> {
+    let mut s = seed.max(1);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            ((s >> 8) as f32 / (1u32 << 23) as f32 - 1.0) * scale
+        })
+        .collect()
+}
+
+/// `out (m, n) = x (m, k) · wᵀ + b` on random data, as `nn.Linear` computes it.
+#[wasm_bindgen]
+pub struct MatmulBench {
+    x: Vec<f32>,
+    w: Vec<f32>,
+    b: Vec<f32>,
+    out: Vec<f32>,
+    m: usize,
+    k: usize,
+    n: usize,
+}
+
+#[wasm_bindgen]
+impl MatmulBench {
+    #[wasm_bindgen(constructor)]
+    pub fn new(m: usize, k: usize, n: usize) -> MatmulBench {
+        MatmulBench {
+            x: fill(m * k, 1, 1.0),
+            w: fill(n * k, 2, 1.0 / (k as f32).sqrt()),
+            b: fill(n, 3, 0.1),
+            out: vec![0.0; m * n],
+            m,
+            k,
+            n,
+        }
+    }
+
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.m * self.k * self.n) as f64
+    }
+
+    /// One matmul with the reference kernel (`reference = true`) or this build's fast kernel.
+    pub fn run(&mut self, reference: bool) -> f32 {
+        cpu::set_reference(reference);
+        cpu::linear(&self.x, &self.w, Some(&self.b), &mut self.out, self.m, self.k, self.n);
+        cpu::set_reference(false);
+        self.out[self.out.len() / 2]
+    }
+}
+
+/// Batch-1 forwards of a model on a fixed pseudo-random sequence.
+#[wasm_bindgen]
+pub struct ForwardBench {
+    model: Model,
+}
+
+#[wasm_bindgen]
+impl ForwardBench {
+    #[wasm_bindgen(constructor)]
+    pub fn new(config_json: &str, weights: &[u8]) -> Result<ForwardBench, JsError> {
+        let config: Config = serde_json::from_str(config_json).map_err(|e| JsError::new(&format!("config: {e}")))?;
+        Ok(ForwardBench { model: Model::from_bytes(config, weights)? })
+    }
+
+    /// The token ids `forward(seq)` uses: `[CLS]`-like 2, then ids spread over the vocabulary.
+    pub fn ids(&self, seq: usize) -> Vec<u32> {
+        let v = self.model.config.vocab_size.max(1) as u32;
+        (0..seq as u32)
+            .map(|i| match (i, v > 5) {
+                (0, _) => 2 % v,
+                (_, true) => 5 + (i * 7919) % (v - 5),
+                (_, false) => i % v,
+            })
+            .collect()
+    }
+
+    /// One forward (batch 1, `seq` tokens, no trace); returns the logits.
+    pub fn forward(&self, seq: usize, reference: bool) -> Result<Vec<f32>, JsError> {
+        let batch = Batch::from_rows(&[self.ids(seq)], self.model.config.pad_token_id)?;
+        cpu::set_reference(reference);
+        let out = self.model.forward(&batch, &ForwardOptions::default(), None);
+        cpu::set_reference(false);
+        Ok(out?.logits.map(|t| t.data).unwrap_or_default())
+    }
+}

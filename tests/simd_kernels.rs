@@ -1,0 +1,239 @@
+//! The SIMD128 (and, in the `+relaxed-simd` build, relaxed-SIMD) kernels against the scalar reference
+//! over random shapes, ragged tails included, and whole-model logits on both paths. Runs only in a wasm
+//! build with `+simd128` (`wasm-pack test --headless --chrome` or `--node`); natively there is nothing
+//! to compare, so the file is empty.
+#![cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+
+use encoder_lens::config::Activation;
+use encoder_lens::cpu::{self, scalar, simd128};
+use encoder_lens::{Batch, BatchNormStats, Classifier, ForwardOptions, Trace};
+use wasm_bindgen_test::*;
+
+/// xorshift32 → uniform in [-1, 1).
+struct Rng(u32);
+impl Rng {
+    fn f(&mut self) -> f32 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 17;
+        self.0 ^= self.0 << 5;
+        (self.0 >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+    }
+    fn vec(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.f() * scale).collect()
+    }
+    fn below(&mut self, n: usize) -> usize {
+        ((self.f() + 1.0) * 0.5 * n as f32) as usize % n.max(1)
+    }
+}
+
+/// |a−b| <= atol + rtol·|b| everywhere; panics with the worst index, expected, actual and max diff.
+fn close(what: &str, actual: &[f32], expected: &[f32], atol: f32, rtol: f32) {
+    assert_eq!(actual.len(), expected.len(), "{what}: length");
+    let mut worst = (0usize, 0.0f32);
+    let mut bad = None;
+    for (i, (&a, &e)) in actual.iter().zip(expected).enumerate() {
+        let d = (a - e).abs();
+        if d > worst.1 || d.is_nan() {
+            worst = (i, d);
+        }
+        if bad.is_none() && !(d <= atol + rtol * e.abs()) {
+            bad = Some(i);
+        }
+    }
+    if let Some(i) = bad {
+        panic!("{what}: index {i} expected {} actual {}; max |diff| {} at {}", expected[i], actual[i], worst.1, worst.0);
+    }
+}
+
+const ACTS: [Option<Activation>; 4] = [None, Some(Activation::Relu), Some(Activation::Gelu), Some(Activation::GeluTanh)];
+
+#[wasm_bindgen_test]
+fn reports_kernels() {
+    cpu::set_reference(false);
+    let want = if cfg!(target_feature = "relaxed-simd") { "relaxed-simd" } else { "simd128" };
+    assert_eq!(cpu::kernels(), want);
+    cpu::set_reference(true);
+    assert_eq!(cpu::kernels(), "scalar");
+    cpu::set_reference(false);
+}
+
+#[wasm_bindgen_test]
+fn linear_fused_matches_scalar_on_random_shapes() {
+    let mut r = Rng(0x1234_5678);
+    let ms = [1, 3, 7, 8, 9, 17, 33];
+    let ks = [1, 3, 4, 5, 16, 37, 64, 130];
+    let ns = [1, 2, 3, 4, 5, 9, 31, 64];
+    let mut cases = 0;
+    for &m in &ms {
+        for &k in &ks {
+            for &n in &ns {
+                let x = r.vec(m * k, 1.0);
+                let w = r.vec(n * k, 1.0 / (k as f32).sqrt());
+                let bias = r.vec(n, 0.5);
+                let act = ACTS[r.below(4)];
+                let with_bias = r.below(2) == 0;
+                let accumulate = r.below(2) == 0;
+                let b = with_bias.then_some(&bias[..]);
+                let init = r.vec(m * n, 1.0);
+                let (mut want, mut got) = (init.clone(), init.clone());
+                scalar::linear_fused(&x, &w, b, &mut want, m, k, n, act, accumulate);
+                simd128::linear_fused(&x, &w, b, &mut got, m, k, n, act, accumulate);
+                close(&format!("linear m={m} k={k} n={n} act={act:?} bias={with_bias} acc={accumulate}"), &got, &want, 1e-5, 1e-5);
+                cases += 1;
+            }
+        }
+    }
+    assert_eq!(cases, ms.len() * ks.len() * ns.len());
+    // Encoder-sized shapes through the dispatching entry point (blocking over several A blocks).
+    for &(m, k, n) in &[(128, 128, 512), (200, 384, 96), (64, 1536, 20)] {
+        let x = r.vec(m * k, 1.0);
+        let w = r.vec(n * k, 1.0 / (k as f32).sqrt());
+        let bias = r.vec(n, 0.5);
+        let (mut want, mut got) = (vec![0.0; m * n], vec![0.0; m * n]);
+        scalar::linear(&x, &w, Some(&bias), &mut want, m, k, n);
+        cpu::linear(&x, &w, Some(&bias), &mut got, m, k, n);
+        close(&format!("linear {m}x{k}x{n}"), &got, &want, 1e-5, 1e-5);
+    }
+}
+
+#[wasm_bindgen_test]
+fn attention_matches_scalar_on_random_shapes() {
+    let mut r = Rng(0x9e37_79b9);
+    for case in 0..60 {
+        let batch = 1 + r.below(3);
+        let seq = [1, 2, 5, 8, 9, 16, 17, 31][r.below(8)];
+        let heads = 1 + r.below(3);
+        let dh = [1, 2, 3, 4, 7, 8, 16, 32][r.below(8)];
+        let d = heads * dh;
+        let lengths: Vec<usize> = (0..batch).map(|_| 1 + r.below(seq)).collect();
+        let qkv = r.vec(batch * seq * 3 * d, 2.0);
+        let trace = case % 2 == 0;
+        let (mut want, mut got) = (vec![0.0; batch * seq * d], vec![7.0; batch * seq * d]);
+        let np = batch * heads * seq * seq;
+        let (mut pw, mut pg) = (vec![0.0; np], vec![7.0; np]);
+        scalar::attention(&qkv, &lengths, batch, seq, heads, dh, &mut want, trace.then_some(&mut pw[..]));
+        simd128::attention(&qkv, &lengths, batch, seq, heads, dh, &mut got, trace.then_some(&mut pg[..]));
+        let what = format!("attention case {case} b={batch} s={seq} h={heads} dh={dh} lengths={lengths:?}");
+        close(&what, &got, &want, 1e-5, 1e-5);
+        if trace {
+            close(&format!("{what} probs"), &pg, &pw, 1e-6, 1e-5);
+        }
+    }
+}
+
+#[wasm_bindgen_test]
+fn norms_softmax_activations_match_scalar() {
+    let mut r = Rng(0x0bad_cafe);
+    for &(rows, d) in &[(1, 1), (3, 5), (7, 64), (9, 130), (4, 384)] {
+        let x: Vec<f32> = r.vec(rows * d, 3.0).iter().map(|v| v + 1.5).collect();
+        let (w, b) = (r.vec(d, 1.0), r.vec(d, 1.0));
+        let (mut want, mut got) = (vec![0.0; rows * d], vec![0.0; rows * d]);
+        let (mut mw, mut vw, mut mg, mut vg) = (vec![0.0; rows], vec![0.0; rows], vec![0.0; rows], vec![0.0; rows]);
+        scalar::layer_norm(&x, &w, &b, &mut want, rows, d, 1e-5, Some((&mut mw, &mut vw)));
+        simd128::layer_norm(&x, &w, &b, &mut got, rows, d, 1e-5, Some((&mut mg, &mut vg)));
+        close(&format!("layer_norm {rows}x{d}"), &got, &want, 1e-5, 1e-5);
+        close(&format!("layer_norm mean {rows}x{d}"), &mg, &mw, 1e-6, 1e-5);
+        close(&format!("layer_norm var {rows}x{d}"), &vg, &vw, 1e-6, 1e-5);
+
+        let (mean, var): (Vec<f32>, Vec<f32>) = (r.vec(d, 1.0), r.vec(d, 1.0).iter().map(|v| v.abs() + 0.1).collect());
+        scalar::batch_norm_eval(&x, &mean, &var, &w, &b, &mut want, rows, d, 1e-5);
+        simd128::batch_norm_eval(&x, &mean, &var, &w, &b, &mut got, rows, d, 1e-5);
+        close(&format!("batch_norm {rows}x{d}"), &got, &want, 1e-5, 1e-5);
+
+        for act in [Activation::Relu, Activation::Gelu, Activation::GeluTanh] {
+            let (mut a, mut c) = (x.clone(), x.clone());
+            scalar::activation_inplace(&mut a, act);
+            simd128::activation_inplace(&mut c, act);
+            close(&format!("{act:?} {}", x.len()), &c, &a, 2e-6, 1e-5);
+        }
+        let (mut a, mut c) = (x.clone(), x.clone());
+        scalar::add_inplace(&mut a, &w);
+        simd128::add_inplace(&mut c, &w);
+        assert_eq!(a, c, "add_inplace is exact");
+    }
+    // Softmax rows: ragged lengths, masked entries, an all-masked row, large magnitudes.
+    for n in [1, 2, 3, 4, 5, 8, 13, 64, 127] {
+        let mut row = r.vec(n, 30.0);
+        if n > 2 {
+            row[1] = f32::NEG_INFINITY;
+        }
+        let (mut a, mut c) = (row.clone(), row.clone());
+        scalar::softmax_inplace(&mut a);
+        simd128::softmax_inplace(&mut c);
+        close(&format!("softmax n={n}"), &c, &a, 1e-7, 1e-5);
+    }
+    let (mut a, mut c) = ([f32::NEG_INFINITY; 6], [f32::NEG_INFINITY; 6]);
+    scalar::softmax_inplace(&mut a);
+    simd128::softmax_inplace(&mut c);
+    assert_eq!(a, c);
+}
+
+#[wasm_bindgen_test]
+fn exp_is_accurate_over_its_range() {
+    let mut x = -87.0f32;
+    while x < 88.0 {
+        let v = core::arch::wasm32::f32x4_splat(x);
+        let got = core::arch::wasm32::f32x4_extract_lane::<0>(simd128::exp4(v));
+        let want = x.exp();
+        assert!((got - want).abs() <= 3e-7 * want, "exp({x}) = {got}, want {want}");
+        x += 0.173;
+    }
+}
+
+/// Whole model: logits, probabilities, hidden states and attention on the SIMD path against the
+/// scalar path of the same build.
+fn model_matches_scalar(config: &str, weights: &[u8], vocab: &str) {
+    let c = Classifier::from_bytes(config, weights, vocab).expect("model loads");
+    let texts = [
+        "a wonderful, moving film with a superb cast",
+        "dull. i left after twenty minutes and did not come back",
+        "ok",
+        "the plot is thin but the photography and the music carry it to the end, which surprised me",
+    ];
+    let (batch, _) = c.batch(&texts).expect("batch");
+    for bn in [BatchNormStats::Running, BatchNormStats::Batch] {
+        let opts = ForwardOptions { batch_norm: bn };
+        cpu::set_reference(true);
+        let mut tw = Trace::default();
+        let want = c.model.forward(&batch, &opts, Some(&mut tw)).expect("scalar forward");
+        cpu::set_reference(false);
+        let mut tg = Trace::default();
+        let got = c.model.forward(&batch, &opts, Some(&mut tg)).expect("simd forward");
+        let plain = c.model.forward(&batch, &opts, None).expect("simd forward without trace");
+        let logits = |o: &encoder_lens::Output| o.logits.as_ref().expect("logits").data.clone();
+        close("logits", &logits(&got), &logits(&want), 1e-5, 1e-5);
+        close("logits without trace", &logits(&plain), &logits(&got), 0.0, 0.0);
+        close("probs", &got.probs.unwrap().data, &want.probs.unwrap().data, 1e-5, 1e-5);
+        close("hidden", &got.hidden.data, &want.hidden.data, 1e-4, 1e-4);
+        for (l, (a, b)) in tg.layers.iter().zip(&tw.layers).enumerate() {
+            close(&format!("layer {l} attention"), &a.attention.data, &b.attention.data, 1e-5, 1e-5);
+        }
+    }
+    // One longer sequence (several query blocks, ragged tail).
+    let long: Vec<u32> = (0..61).map(|i| 5 + (i * 37 % 500) as u32).collect();
+    let short: Vec<u32> = long[..23].to_vec();
+    let batch = Batch::from_rows(&[long, short], 0).expect("batch");
+    cpu::set_reference(true);
+    let want = c.model.forward(&batch, &ForwardOptions::default(), None).expect("scalar forward");
+    cpu::set_reference(false);
+    let got = c.model.forward(&batch, &ForwardOptions::default(), None).expect("simd forward");
+    close("long logits", &got.logits.unwrap().data, &want.logits.unwrap().data, 1e-5, 1e-5);
+}
+
+#[wasm_bindgen_test]
+fn prenorm_gelu_model_matches_scalar() {
+    model_matches_scalar(
+        include_str!("fixtures/models/prenorm-gelu/config.json"),
+        include_bytes!("fixtures/models/prenorm-gelu/model.safetensors"),
+        include_str!("fixtures/models/prenorm-gelu/vocab.txt"),
+    );
+}
+
+#[wasm_bindgen_test]
+fn prenorm_bn_model_matches_scalar() {
+    model_matches_scalar(
+        include_str!("fixtures/models/prenorm-bn/config.json"),
+        include_bytes!("fixtures/models/prenorm-bn/model.safetensors"),
+        include_str!("fixtures/models/prenorm-bn/vocab.txt"),
+    );
+}
