@@ -6,6 +6,16 @@
 mod common;
 #[path = "common/gpu_checks.rs"]
 mod gpu_checks;
+#[path = "common/tiny_bert.rs"]
+mod tiny_bert;
+
+/// The tiny random HF BERT of the BERT tests, loaded through the HF path.
+fn tiny_bert_classifier() -> encoder_lens::Classifier {
+    let cfg = tiny_bert::tiny_config("gelu");
+    let weights = tiny_bert::tiny_weights(&tiny_bert::tiny_tensors(), |n| n.to_string());
+    let files = encoder_lens::HfFiles { config_json: &cfg, vocab_txt: tiny_bert::TINY_VOCAB, weights: vec![&weights], ..Default::default() };
+    encoder_lens::Classifier::from_hf(&files, &encoder_lens::HfOverrides::default()).expect("tiny bert")
+}
 
 use pollster::block_on;
 
@@ -29,6 +39,7 @@ gpu_test!(sentiment_ln_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks:
 gpu_test!(sentiment_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[1], ctx, 2, (0, 1)).await; });
 gpu_test!(prenorm_gelu_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx, 2, (0, 1)).await; });
 gpu_test!(prenorm_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx, 2, (0, 1)).await; });
+gpu_test!(bert_like_model_on_gpu_matches_cpu, |ctx| gpu_checks::bert_like(&tiny_bert_classifier(), ctx));
 gpu_test!(oversized_tensor_is_refused, |ctx| gpu_checks::oversized_tensor_is_refused(&common::MODELS[2], ctx));
 
 #[test]

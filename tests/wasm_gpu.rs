@@ -7,6 +7,16 @@
 mod common;
 #[path = "common/gpu_checks.rs"]
 mod gpu_checks;
+#[path = "common/tiny_bert.rs"]
+mod tiny_bert;
+
+/// The tiny random HF BERT of the BERT tests, loaded through the HF path.
+fn tiny_bert_classifier() -> encoder_lens::Classifier {
+    let cfg = tiny_bert::tiny_config("gelu");
+    let weights = tiny_bert::tiny_weights(&tiny_bert::tiny_tensors(), |n| n.to_string());
+    let files = encoder_lens::HfFiles { config_json: &cfg, vocab_txt: tiny_bert::TINY_VOCAB, weights: vec![&weights], ..Default::default() };
+    encoder_lens::Classifier::from_hf(&files, &encoder_lens::HfOverrides::default()).expect("tiny bert")
+}
 
 use encoder_lens::wasm::Engine;
 use wasm_bindgen::JsValue;
@@ -39,6 +49,7 @@ gpu_test!(gpu_sentiment_bn_matches_cpu_and_pytorch_1, |ctx| async { gpu_checks::
 gpu_test!(gpu_sentiment_bn_matches_cpu_and_pytorch_2, |ctx| async { gpu_checks::model(&common::MODELS[1], ctx, 4, (1, 2)).await; });
 gpu_test!(gpu_prenorm_gelu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx, 4, (0, 1)).await; });
 gpu_test!(gpu_prenorm_bn_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx, 4, (0, 1)).await; });
+gpu_test!(gpu_bert_like_model_matches_cpu, |ctx| gpu_checks::bert_like(&tiny_bert_classifier(), ctx));
 gpu_test!(gpu_oversized_tensor_is_refused, |ctx| gpu_checks::oversized_tensor_is_refused(&common::MODELS[2], ctx));
 
 #[wasm_bindgen_test]

@@ -468,3 +468,24 @@ pub async fn oversized_tensor_is_refused(m: &ModelDir, mut ctx: GpuContext) {
     e.classify(&small, &opts, false).await.expect("small batch again");
     assert_eq!(e.last_backend(), gpu_name);
 }
+
+/// A BERT-style model (learned positions, token types, embedding LayerNorm, tanh pooler, GELU) on the GPU
+/// vs the CPU: logits and the whole trace, with token types 0 and 1 in the batch.
+pub async fn bert_like(c: &encoder_lens::Classifier, ctx: GpuContext) {
+    let mut g = GpuModel::new(ctx, &c.model).expect("upload");
+    let (mut batch, _) = c.batch(&["the film was good !", "bad films", "the"]).expect("batch");
+    batch.type_ids = Some((0..batch.ids.len()).map(|i| (i % batch.seq >= 3) as u32).collect());
+    for trace in [false, true] {
+        let opts = ForwardOptions::default();
+        let mut gt = Trace::default();
+        let out = g.forward(&batch, &opts, trace.then_some(&mut gt)).await.expect("gpu forward");
+        let mut ct = Trace::default();
+        let want = c.model.forward(&batch, &opts, Some(&mut ct)).expect("cpu forward");
+        assert_close("bert-like logits vs CPU", &out.logits.expect("logits").data, &want.logits.expect("logits").data, 1e-4, 0.0);
+        assert_close("bert-like pooled vs CPU", &out.pooled.data, &want.pooled.data, TOL.0, TOL.1);
+        if trace {
+            compare_traces("bert-like trace", &gt, &ct, &batch.lengths);
+        }
+    }
+    say!("bert-like tiny model: GPU matches the CPU (types, embedding LN, pooler)");
+}
