@@ -51,8 +51,7 @@ async fn create_hf_classifies_embeds_and_traces() {
     assert_eq!(Engine::hf_weight_files(index).map_err(JsValue::from).unwrap(), vec!["../base/model.safetensors", "classifier.safetensors"]);
 
     let (body, head) = split_weights();
-    // On the CPU backend: compared bit for bit with the library below (the GPU path is tests/wasm_gpu.rs).
-    let e = Engine::create_hf(files_js(&cfg), blobs(&[&body, &head]), Some("cpu".to_string())).await.map_err(JsValue::from).expect("createHf");
+    let e = Engine::create_hf(files_js(&cfg), blobs(&[&body, &head]), Some("cpu".into())).await.map_err(JsValue::from).expect("createHf");
     let texts: JsValue = ["the film was good !", "bad films"].iter().map(|t| JsValue::from_str(t)).collect::<js_sys::Array>().into();
     let opts = js_sys::Object::new();
     js_sys::Reflect::set(&opts, &"trace".into(), &JsValue::TRUE).unwrap();
