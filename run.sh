@@ -62,7 +62,9 @@ test_all() {
   echo "== native tests (cargo test)"
   cargo test
   echo "== wasm tests in headless Chromium (wasm-pack test --headless --chrome)"
-  wasm-pack test --headless --chrome
+  # In headless mode the runner's timeout covers a whole test file, not one test (wasm-bindgen-cli
+  # 0.2.130 headless.rs); the WebGPU suite (tests/wasm_gpu.rs) takes ~50 s on SwiftShader here.
+  WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-240}" wasm-pack test --headless --chrome
   simd_kernel_tests
   if ls tests/e2e/*.test.mjs >/dev/null 2>&1; then
     echo "== page end-to-end tests (headless Chromium)"

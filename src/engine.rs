@@ -38,6 +38,8 @@ pub struct Engine {
     pub classifier: Classifier,
     gpu: Option<GpuModel>,
     fallback: Option<String>,
+    /// Which backend ran the latest forward pass.
+    last: &'static str,
 }
 
 impl Engine {
@@ -49,16 +51,23 @@ impl Engine {
     /// As [`Engine::new`], asking wgpu only for `backends` (`wgpu::Backends::empty()` means no adapter).
     /// `Backend::Gpu` without a usable GPU is an error; `Backend::Auto` falls back to the CPU and records why.
     pub async fn with_gpu_backends(classifier: Classifier, backend: Backend, backends: wgpu::Backends) -> Result<Self> {
-        let mut engine = Self { classifier, gpu: None, fallback: None };
+        if backend == Backend::Cpu {
+            return Self::with_context(classifier, backend, Err(Error::Gpu("CPU backend chosen".into())));
+        }
+        Self::with_context(classifier, backend, GpuContext::new(backends).await)
+    }
+
+    /// As [`Engine::new`] with a GPU context made by the caller (or the reason there is none).
+    pub fn with_context(classifier: Classifier, backend: Backend, ctx: Result<GpuContext>) -> Result<Self> {
+        let mut engine = Self { classifier, gpu: None, fallback: None, last: "cpu" };
         if backend == Backend::Cpu {
             return Ok(engine);
         }
-        let gpu = match GpuContext::new(backends).await {
-            Ok(ctx) => GpuModel::new(ctx, &engine.classifier.model),
-            Err(e) => Err(e),
-        };
-        match gpu {
-            Ok(g) => engine.gpu = Some(g),
+        match ctx.and_then(|ctx| GpuModel::new(ctx, &engine.classifier.model)) {
+            Ok(g) => {
+                engine.last = g.ctx.backend_name();
+                engine.gpu = Some(g);
+            }
             Err(e) if backend == Backend::Auto => engine.fallback = Some(e.to_string()),
             Err(e) => return Err(e),
         }
@@ -75,13 +84,20 @@ impl Engine {
         self.fallback.as_deref()
     }
 
+    /// The backend that ran the latest forward pass: differs from [`Engine::backend`] when a batch was
+    /// too large for the GPU's limits and ran on the CPU alone.
+    pub fn last_backend(&self) -> &'static str {
+        self.last
+    }
+
     /// The GPU model while it is in use (its context, last submit statistics).
     pub fn gpu(&self) -> Option<&GpuModel> {
         self.gpu.as_ref()
     }
 
     /// One forward pass on the current backend. A GPU failure switches to the CPU for this call and all
-    /// later ones; input errors are returned as they are.
+    /// later ones; a batch over the GPU's limits runs on the CPU alone (the GPU stays for the next);
+    /// input errors are returned as they are.
     pub async fn forward(&mut self, batch: &Batch, opts: &ForwardOptions, mut trace: Option<&mut Trace>) -> Result<Output> {
         if let Some(g) = self.gpu.as_mut() {
             match g.forward(batch, opts, trace.as_deref_mut()).await {
@@ -89,9 +105,15 @@ impl Engine {
                     self.fallback = Some(format!("GPU failed, running on the CPU from now on: {msg}"));
                     self.gpu = None;
                 }
-                other => return other,
+                Err(Error::GpuLimit(msg)) => self.fallback = Some(format!("this batch ran on the CPU: {msg}")),
+                Ok(out) => {
+                    self.last = g.ctx.backend_name();
+                    return Ok(out);
+                }
+                Err(e) => return Err(e),
             }
         }
+        self.last = "cpu";
         self.classifier.model.forward(batch, opts, trace)
     }
 

@@ -33,6 +33,10 @@ pub enum Error {
 
     #[error("GPU: {0}")]
     Gpu(String),
+
+    /// The input is too large for this GPU's limits (the GPU itself is fine).
+    #[error("GPU limit: {0}")]
+    GpuLimit(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -6,6 +6,16 @@
 mod common;
 #[path = "common/gpu_checks.rs"]
 mod gpu_checks;
+#[path = "common/tiny_bert.rs"]
+mod tiny_bert;
+
+/// The tiny random HF BERT of the BERT tests, loaded through the HF path.
+fn tiny_bert_classifier() -> encoder_lens::Classifier {
+    let cfg = tiny_bert::tiny_config("gelu");
+    let weights = tiny_bert::tiny_weights(&tiny_bert::tiny_tensors(), |n| n.to_string());
+    let files = encoder_lens::HfFiles { config_json: &cfg, vocab_txt: tiny_bert::TINY_VOCAB, weights: vec![&weights], ..Default::default() };
+    encoder_lens::Classifier::from_hf(&files, &encoder_lens::HfOverrides::default()).expect("tiny bert")
+}
 
 use pollster::block_on;
 
@@ -21,15 +31,16 @@ macro_rules! gpu_test {
     };
 }
 
-gpu_test!(matmul_matches_cpu_on_60_shapes, |ctx| gpu_checks::matmul(&ctx, 60, 300));
+gpu_test!(matmul_matches_cpu_on_60_shapes, |ctx| gpu_checks::matmul(&ctx, 60, 300, 300));
 gpu_test!(attention_matches_cpu_on_50_shapes, |ctx| gpu_checks::attention(&ctx, 50, 300));
 gpu_test!(norms_match_cpu_on_50_shapes, |ctx| gpu_checks::norms(&ctx, 50, 300));
 gpu_test!(embed_pool_softmax_match_cpu_on_50_shapes, |ctx| gpu_checks::embed_pool_softmax(&ctx, 50, 300));
-gpu_test!(sentiment_ln_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[0], ctx).await; });
-gpu_test!(sentiment_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[1], ctx).await; });
-gpu_test!(prenorm_gelu_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx).await; });
-gpu_test!(prenorm_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx).await; });
-gpu_test!(oversized_tensor_is_refused, |ctx| async { gpu_checks::oversized_tensor_is_refused(&ctx) });
+gpu_test!(sentiment_ln_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[0], ctx, 2, (0, 1)).await; });
+gpu_test!(sentiment_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[1], ctx, 2, (0, 1)).await; });
+gpu_test!(prenorm_gelu_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx, 2, (0, 1)).await; });
+gpu_test!(prenorm_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx, 2, (0, 1)).await; });
+gpu_test!(bert_like_model_on_gpu_matches_cpu, |ctx| gpu_checks::bert_like(&tiny_bert_classifier(), ctx));
+gpu_test!(oversized_tensor_is_refused, |ctx| gpu_checks::oversized_tensor_is_refused(&common::MODELS[2], ctx));
 
 #[test]
 fn falls_back_to_cpu_without_an_adapter() {
@@ -39,4 +50,43 @@ fn falls_back_to_cpu_without_an_adapter() {
 #[test]
 fn falls_back_to_cpu_after_device_loss() {
     block_on(gpu_checks::fallback_after_device_loss(&common::MODELS[2], "falls_back_to_cpu_after_device_loss"));
+}
+
+/// The CLI's `--backend`: the JSON says which backend ran, and GPU and CPU agree.
+#[test]
+fn cli_backend_flag() {
+    let run = |backend: &str| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_classify"))
+            .args(["--json", "--backend", backend, "an absolute joy from start to finish"])
+            .env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()))
+            .output()
+            .expect("run classify");
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    };
+    let json = |s: &str| serde_json::from_str::<serde_json::Value>(s.trim()).expect("one JSON object");
+    let (code, out, err) = run("cpu");
+    assert_eq!(code, Some(0), "{err}");
+    let cpu = json(&out);
+    assert_eq!(cpu["backend"], "cpu");
+    let (code, _, err) = run("tpu");
+    assert_eq!(code, Some(2));
+    assert!(err.contains("unknown backend `tpu`"), "{err}");
+
+    let (code, out, err) = run("gpu");
+    if code != Some(0) {
+        assert!(!gpu_checks::require_gpu(), "REQUIRE_GPU=1 but `--backend gpu` failed: {err}");
+        assert!(err.contains("GPU"), "{err}");
+        println!("SKIPPED: cli_backend_flag (gpu part): {err}");
+        return;
+    }
+    let gpu = json(&out);
+    assert_eq!(gpu["backend"], "vulkan");
+    assert_eq!(gpu["label"], cpu["label"]);
+    for l in ["negative", "positive"] {
+        let (g, c) = (gpu["probabilities"][l].as_f64().expect("prob"), cpu["probabilities"][l].as_f64().expect("prob"));
+        assert!((g - c).abs() <= 1e-4, "{l}: gpu {g} vs cpu {c}");
+    }
+    let (code, out, err) = run("auto");
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(json(&out)["backend"], "vulkan");
 }

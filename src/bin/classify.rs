@@ -1,7 +1,7 @@
 //! `classify`: the engine from the command line.
 //!
 //! ```text
-//! classify [--model DIR] [--json | --embed] [--backend cpu] [TEXT]
+//! classify [--model DIR] [--json | --embed] [--backend cpu|gpu|auto] [TEXT]
 //! ```
 //! With no TEXT, reads one text per line from stdin. Errors go to stderr with a non-zero exit.
 
@@ -16,29 +16,31 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
-    use encoder_lens::{embedded, Classifier, ForwardOptions};
+    use encoder_lens::{embedded, Backend, Classifier, Engine, ForwardOptions};
     use std::io::{BufRead, Write};
     use std::process::ExitCode;
     use std::time::Instant;
 
-    const USAGE: &str = "usage: classify [--model DIR] [--json | --embed] [--backend cpu] [TEXT]
+    const USAGE: &str = "usage: classify [--model DIR] [--json | --embed] [--backend cpu|gpu|auto] [TEXT]
       --model DIR    a model folder with config.json, model.safetensors and vocab.txt: this project's
                      format or a Hugging Face BERT folder (e.g. models/minilm, models/minilm-sentiment)
                      (default: the embedded LayerNorm sentiment model)
       --json         print one JSON object per text
       --embed        print the pooled, L2-normalised sentence embedding of each text as a JSON array
-      --backend B    cpu (default)
+      --backend B    cpu (default); gpu (wgpu on Vulkan; an error without an adapter); auto (the GPU
+                     when there is one, else cpu)
       TEXT           the text to classify; without it, one text per line is read from stdin";
 
     struct Args {
         model: Option<String>,
         json: bool,
         embed: bool,
+        backend: Backend,
         text: Option<String>,
     }
 
     fn parse_args() -> Result<Args, String> {
-        let mut args = Args { model: None, json: false, embed: false, text: None };
+        let mut args = Args { model: None, json: false, embed: false, backend: Backend::Cpu, text: None };
         let mut it = std::env::args_os().skip(1);
         while let Some(a) = it.next() {
             let a = a.into_string().map_err(|_| "arguments must be valid UTF-8".to_string())?;
@@ -48,9 +50,7 @@ mod cli {
                 "--model" => args.model = Some(next_value(&mut it, "--model")?),
                 "--backend" => {
                     let b = next_value(&mut it, "--backend")?;
-                    if b != "cpu" {
-                        return Err(format!("unknown backend `{b}` (this build has: cpu)"));
-                    }
+                    args.backend = b.parse().map_err(|_| format!("unknown backend `{b}` (cpu, gpu or auto)"))?;
                 }
                 "-h" | "--help" => return Err(String::new()),
                 s if s.starts_with("--") => return Err(format!("unknown option `{s}`")),
@@ -116,19 +116,19 @@ mod cli {
         Classifier::from_hf(&files, &HfOverrides::default()).map_err(|e| format!("{}: {e}", dir.display()))
     }
 
-    fn print_embedding(c: &Classifier, text: &str, out: &mut impl Write) -> Result<(), String> {
-        let e = c.embed(&[text]).map_err(|e| e.to_string())?;
+    fn print_embedding(e: &mut Engine, text: &str, out: &mut impl Write) -> Result<(), String> {
+        let e = pollster::block_on(e.embed(&[text])).map_err(|e| e.to_string())?;
         // Shortest decimal that reads back as the same f32 (valid JSON numbers: no NaN after normalising).
         let values: Vec<String> = e[0].iter().map(|v| v.to_string()).collect();
         writeln!(out, "[{}]", values.join(",")).map_err(|e| e.to_string())
     }
 
-    fn print_one(c: &Classifier, text: &str, json: bool, out: &mut impl Write) -> Result<(), String> {
-        if c.model.classifier.is_none() {
+    fn print_one(e: &mut Engine, text: &str, json: bool, out: &mut impl Write) -> Result<(), String> {
+        if e.classifier.model.classifier.is_none() {
             return Err("this model has no classifier head (no labels): use --embed".into());
         }
         let t0 = Instant::now();
-        let r = c.classify(&[text], &ForwardOptions::default(), false).map_err(|e| e.to_string())?;
+        let r = pollster::block_on(e.classify(&[text], &ForwardOptions::default(), false)).map_err(|e| e.to_string())?;
         let ms = t0.elapsed().as_secs_f64() * 1e3;
         let p = &r.predictions[0];
         let line = if json {
@@ -137,7 +137,7 @@ mod cli {
             serde_json::json!({
                 "label": p.label,
                 "probabilities": probs,
-                "backend": "cpu",
+                "backend": e.last_backend(),
                 "ms": (ms * 1000.0).round() / 1000.0,
                 "tokens": p.ids.len(),
                 "truncated": p.truncated,
@@ -168,11 +168,21 @@ mod cli {
                 return ExitCode::FAILURE;
             }
         };
+        let mut c = match pollster::block_on(Engine::new(c, args.backend)) {
+            Ok(e) => e,
+            Err(e) => {
+                eprintln!("classify: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Some(why) = c.fallback_reason() {
+            eprintln!("classify: running on the CPU: {why}");
+        }
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         if let Some(text) = &args.text {
             let result =
-                if args.embed { print_embedding(&c, text, &mut out) } else { print_one(&c, text, args.json, &mut out) };
+                if args.embed { print_embedding(&mut c, text, &mut out) } else { print_one(&mut c, text, args.json, &mut out) };
             return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -202,7 +212,7 @@ mod cli {
             let result = std::str::from_utf8(&buf)
                 .map_err(|e| format!("line {line_no}: not valid UTF-8 ({e})"))
                 .and_then(|text| {
-                    if args.embed { print_embedding(&c, text, &mut out) } else { print_one(&c, text, args.json, &mut out) }
+                    if args.embed { print_embedding(&mut c, text, &mut out) } else { print_one(&mut c, text, args.json, &mut out) }
                         .map_err(|e| format!("line {line_no}: {e}"))
                 });
             if let Err(e) = result {

@@ -7,6 +7,8 @@ use crate::gpu::kernels::{Access, Kernel};
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 
+/// Cloning is cheap and shares the device (wgpu handles are reference-counted).
+#[derive(Clone)]
 pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
@@ -143,9 +145,9 @@ impl GpuContext {
 
     /// A storage buffer of `bytes` (at least 16), refusing tensors over the device's binding limit.
     pub fn storage_buffer(&self, label: &str, bytes: u64, extra: wgpu::BufferUsages) -> Result<wgpu::Buffer> {
-        let limit = self.limits.max_storage_buffer_binding_size as u64;
+        let limit = self.limits.max_storage_buffer_binding_size;
         if bytes > limit || bytes > self.limits.max_buffer_size {
-            return Err(Error::Gpu(format!(
+            return Err(Error::GpuLimit(format!(
                 "tensor `{label}` needs {bytes} bytes, more than this device allows in one storage binding \
                  (maxStorageBufferBindingSize {limit}, maxBufferSize {}); use the CPU backend for this model/batch",
                 self.limits.max_buffer_size

@@ -65,7 +65,7 @@ impl<'a> Recorder<'a> {
         let gx = groups.clamp(1, max);
         let gy = groups.div_ceil(gx).max(1);
         if gy > max {
-            return Err(Error::Gpu(format!("{groups} workgroups exceed this device's dispatch limit")));
+            return Err(Error::GpuLimit(format!("{groups} workgroups exceed this device's dispatch limit")));
         }
         Ok([gx as u32, gy as u32, 1])
     }
@@ -74,7 +74,7 @@ impl<'a> Recorder<'a> {
     pub fn dispatch<P: Pod>(&mut self, kernel: Kernel, params: &P, buffers: &[&wgpu::Buffer], groups: [u32; 3]) -> Result<()> {
         let max = self.ctx.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
-            return Err(Error::Gpu(format!("{kernel:?}: dispatch {groups:?} exceeds the device limit of {max} per dimension")));
+            return Err(Error::GpuLimit(format!("{kernel:?}: dispatch {groups:?} exceeds the device limit of {max} per dimension")));
         }
         if buffers.len() != kernel.storage().len() || size_of::<P>() != kernel.params_size() {
             return Err(Error::Gpu(format!("{kernel:?}: wrong bindings or params for this kernel")));
@@ -129,7 +129,7 @@ impl<'a> Recorder<'a> {
         }
         let readback_len = self.readback_bytes.max(16).div_ceil(16) * 16;
         if readback_len > ctx.limits.max_buffer_size {
-            return Err(Error::Gpu(format!(
+            return Err(Error::GpuLimit(format!(
                 "readback of {} bytes exceeds this device's maxBufferSize {}",
                 self.readback_bytes, ctx.limits.max_buffer_size
             )));
