@@ -237,3 +237,21 @@ fn prenorm_bn_model_matches_scalar() {
         include_str!("fixtures/models/prenorm-bn/vocab.txt"),
     );
 }
+
+#[wasm_bindgen_test]
+fn sentiment_ln_model_matches_scalar() {
+    model_matches_scalar(
+        include_str!("../models/sentiment-ln/config.json"),
+        include_bytes!("../models/sentiment-ln/model.safetensors"),
+        include_str!("../models/sentiment-ln/vocab.txt"),
+    );
+}
+
+#[wasm_bindgen_test]
+fn sentiment_bn_model_matches_scalar() {
+    model_matches_scalar(
+        include_str!("../models/sentiment-bn/config.json"),
+        include_bytes!("../models/sentiment-bn/model.safetensors"),
+        include_str!("../models/sentiment-bn/vocab.txt"),
+    );
+}

@@ -747,9 +747,12 @@ pub const PEAK_FLOPS_PER_ITER: f64 = (2 * MR * NR * PEAK_K) as f64;
 pub fn peak_kernel(iters: u32, seed: f32) -> f32 {
     let a: Vec<f32> = (0..MR * PEAK_K).map(|i| seed + (i % 7) as f32 * 1e-3).collect();
     let b: Vec<f32> = (0..NR * PEAK_K).map(|i| 1.0 - (i % 5) as f32 * 1e-3).collect();
+    // Opaque depth: with a constant the compiler unrolls the whole panel into straight-line code that
+    // is not what the matmul runs.
+    let k = std::hint::black_box(PEAK_K);
     let mut s = f32x4_splat(0.0);
     for _ in 0..iters {
-        let acc = unsafe { micro_krows::<4>(a.as_ptr(), b.as_ptr(), PEAK_K, PEAK_K) };
+        let acc = unsafe { micro_krows::<4>(a.as_ptr(), b.as_ptr(), k, k) };
         for c in acc {
             s = f32x4_add(s, f32x4_add(c[0], c[1]));
         }
