@@ -59,6 +59,20 @@ async function loadBuild(dir) {
   return mod;
 }
 
+/**
+ * Get the hot wasm functions tiered up to V8's optimising compiler before anything is timed: V8 swaps
+ * code only between calls, so a function entered rarely but looping long can stay on the baseline tier.
+ */
+function warmUp(mod) {
+  for (let i = 0; i < 400; i++) mod.peakKernel(64, 1.0);
+  const mb = new mod.MatmulBench(24, 36, 20);
+  for (let i = 0; i < 400; i++) {
+    mb.run(false);
+    mb.run(true);
+  }
+  mb.free();
+}
+
 /** A peak-kernel call of about 20 ms; returns a function doing it and the FLOPs it does. */
 function peakCall(mod) {
   let iters = 1 << 18;
@@ -85,6 +99,44 @@ async function webgpuInfo() {
   return { available: true, vendor: info.vendor, architecture: info.architecture, fallback: !!(a.isFallbackAdapter || info.isFallbackAdapter) };
 }
 
+/**
+ * The WebGPU path, where the engine has one: `Engine.create(config, weights, vocab, "gpu")` then
+ * `classify([text])` on a text that tokenizes to exactly `seq` word pieces (batch 1). Timed on its own
+ * (a software adapter is far slower than the CPU paths), at least 3 runs per length.
+ */
+async function gpuForwards(mod, result) {
+  const vocab = await (await fetch('../models/vocab.txt')).text();
+  const out = { rows: {} };
+  for (const model of ['default', 'minilm']) {
+    const base = `../bench/out/${model}`;
+    const config = await (await fetch(`${base}/config.json`)).text();
+    const weights = await fetchBytes(`${base}/model.safetensors`);
+    let engine;
+    try {
+      engine = await mod.Engine.create(config, weights, vocab, 'gpu');
+    } catch (e) {
+      result.webgpu.forward = `not measured: ${e.message || e}`;
+      return;
+    }
+    const backend = typeof engine.backend === 'function' ? engine.backend() : 'cpu';
+    if (backend !== 'webgpu') {
+      engine.free();
+      result.webgpu.forward = 'not measured: this build has no WebGPU forward';
+      return;
+    }
+    out.rows[model] = [];
+    for (const seq of SEQS) {
+      const text = Array(Math.max(seq - 2, 0)).fill('the').join(' '); // [CLS] the … the [SEP]
+      const tokens = engine.tokenize(text).length;
+      const t = await timeRounds({ gpu: () => engine.classify([text], {}) }, { minRounds: 3, minMs: 1000, maxRounds: 10 });
+      out.rows[model].push({ seq, tokens, ms: t.gpu.median });
+      log(`forward ${model} seq ${seq} WebGPU: ${t.gpu.median.toFixed(1)} ms (${tokens} tokens)`);
+    }
+    engine.free();
+  }
+  result.webgpu.forward = out;
+}
+
 async function run() {
   const result = { userAgent: navigator.userAgent, seqs: SEQS, peak: {}, matmul: [], forward: {}, notes: [] };
   const relaxedOk = await relaxedSimdSupported();
@@ -96,7 +148,9 @@ async function run() {
     if (k !== name) throw new Error(`build ${name} runs ${k} kernels`);
   }
 
-  // Peak (register-only multiply-add loop of each build) measured in the same rounds as the matmuls,
+  for (const mod of Object.values(builds)) warmUp(mod);
+
+  // Peak (each build's matmul microkernel on L1-resident panels) measured in the same rounds as the matmuls,
   // so "% of peak" compares numbers taken under the same conditions.
   const peaks = Object.fromEntries(Object.entries(builds).map(([name, mod]) => [name, peakCall(mod)]));
   const peakSamples = Object.fromEntries(Object.keys(builds).map((k) => [k, []]));
@@ -177,7 +231,8 @@ async function run() {
     result.forward[model] = entry;
   }
   result.webgpu = await webgpuInfo();
-  result.webgpu.forward = 'not measured: this build has no WebGPU forward (see BENCHMARKS.md)';
+  if (result.webgpu.available) await gpuForwards(builds.simd128, result);
+  else result.webgpu.forward = 'not measured: no WebGPU adapter';
   return result;
 }
 
