@@ -20,6 +20,7 @@
 use crate::config::Activation;
 use core::arch::wasm32::*;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Rows per packed A panel (two f32x4 vectors).
 const MR: usize = 8;
@@ -27,6 +28,14 @@ const MR: usize = 8;
 const NR: usize = 4;
 /// Target bytes of packed A kept hot while B column groups sweep over it.
 const A_BLOCK_BYTES: usize = 192 * 1024;
+/// Target bytes of B (weight rows) kept in L2 while the A panels of a block sweep over them; a run-time
+/// setting so the benchmark can compare blockings in one page (`set_b_block_bytes`).
+static B_BLOCK_BYTES: AtomicUsize = AtomicUsize::new(64 * 1024);
+
+/// Set the B column-block size in bytes (at most 4 columns per block below 16 × k bytes).
+pub fn set_b_block_bytes(bytes: usize) {
+    B_BLOCK_BYTES.store(bytes, Ordering::Relaxed);
+}
 
 /// The build's multiply-add: `acc + a·b`.
 #[inline(always)]
@@ -373,6 +382,7 @@ fn gemm(a: &[f32], lda: usize, b: &[f32], bsk: usize, bsj: usize, out: &mut [f32
     }
     let panels = m.div_ceil(MR);
     let block = (A_BLOCK_BYTES / (MR * k.max(1) * 4)).clamp(1, panels);
+    let nc = (B_BLOCK_BYTES.load(Ordering::Relaxed) / (k.max(1) * 4) / NR * NR).max(NR);
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         let packed = grow(&mut s.packed, block * MR * k);
@@ -383,19 +393,25 @@ fn gemm(a: &[f32], lda: usize, b: &[f32], bsk: usize, bsj: usize, out: &mut [f32
                 let i0 = p * MR;
                 pack_panel(a, lda, i0, (m - i0).min(MR), k, &mut packed[(p - p0) * MR * k..][..MR * k]);
             }
-            let mut j0 = 0;
-            while j0 < n {
-                let cols = (n - j0).min(NR);
+            // B in column blocks that stay in L2 while each A panel (in L1) meets all of the block's
+            // 4-column groups.
+            let mut jb = 0;
+            while jb < n {
+                let je = (jb + nc).min(n);
                 for p in p0..p1 {
                     let i0 = p * MR;
-                    unsafe {
-                        let ap = packed.as_ptr().add((p - p0) * MR * k);
-                        let bp = b.as_ptr().add(j0 * bsj);
-                        let acc = tile(ap, bp, bsk, bsj, k, cols);
-                        store_tile(&acc, out.as_mut_ptr(), ldc, i0, (m - i0).min(MR), j0, cols, ep);
+                    let ap = packed[(p - p0) * MR * k..].as_ptr();
+                    let mut j0 = jb;
+                    while j0 < je {
+                        let cols = (je - j0).min(NR);
+                        unsafe {
+                            let acc = tile(ap, b.as_ptr().add(j0 * bsj), bsk, bsj, k, cols);
+                            store_tile(&acc, out.as_mut_ptr(), ldc, i0, (m - i0).min(MR), j0, cols, ep);
+                        }
+                        j0 += NR;
                     }
                 }
-                j0 += NR;
+                jb = je;
             }
             p0 = p1;
         }
