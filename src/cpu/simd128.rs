@@ -23,6 +23,8 @@ use core::arch::wasm32::*;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// k steps per iteration of the row-major-B microkernel.
+const KU: usize = 1;
 /// Rows per packed A panel (two f32x4 vectors).
 const MR: usize = 8;
 /// Columns per microkernel tile.
@@ -201,8 +203,8 @@ unsafe fn micro<const NC: usize>(ap: *const f32, b: *const f32, bsk: usize, bsj:
     acc
 }
 
-/// [`micro`] for B stored as rows along k (`b[c·ldb + kk]`: `x · Wᵀ`, `Q · Kᵀ`), k unrolled by 4 so the
-/// loads use constant offsets and the pointers move once per 4 steps.
+/// [`micro`] for B stored as rows along k (`b[c·ldb + kk]`: `x · Wᵀ`, `Q · Kᵀ`), `KU` k steps per
+/// iteration.
 #[inline(always)]
 unsafe fn micro_krows<const NC: usize>(ap: *const f32, b: *const f32, ldb: usize, k: usize) -> [[v128; 2]; NR] {
     let z = f32x4_splat(0.0);
@@ -212,10 +214,10 @@ unsafe fn micro_krows<const NC: usize>(ap: *const f32, b: *const f32, ldb: usize
         *p = b.add(c * ldb);
     }
     let mut a = ap;
-    let k4 = k / 4 * 4;
+    let k4 = k / KU * KU;
     let mut kk = 0;
     while kk < k4 {
-        for u in 0..4 {
+        for u in 0..KU {
             let a0 = ld(a.add(u * MR));
             let a1 = ld(a.add(u * MR + 4));
             for c in 0..NC {
@@ -225,10 +227,10 @@ unsafe fn micro_krows<const NC: usize>(ap: *const f32, b: *const f32, ldb: usize
             }
         }
         for p in bp.iter_mut().take(NC) {
-            *p = p.add(4);
+            *p = p.add(KU);
         }
-        a = a.add(4 * MR);
-        kk += 4;
+        a = a.add(KU * MR);
+        kk += KU;
     }
     while kk < k {
         let a0 = ld(a);
