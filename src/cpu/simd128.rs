@@ -132,7 +132,7 @@ pub fn exp4(x: v128) -> v128 {
     let r = f32x4_sub(x, f32x4_mul(n, f32x4_splat(0.693_359_4)));
     let r = f32x4_add(r, f32x4_mul(n, f32x4_splat(2.121_944_4e-4)));
     let mut p = f32x4_splat(1.987_569_1e-4);
-    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1] {
+    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
         p = f32x4_add(f32x4_mul(p, r), f32x4_splat(c));
     }
     let y = f32x4_add(f32x4_add(f32x4_mul(f32x4_mul(p, r), r), r), f32x4_splat(1.0));
@@ -338,6 +338,7 @@ struct Epilogue<'a> {
 
 /// Store a microkernel tile: rows `i0..i0+rows`, columns `j0..j0+cols` of `out (·, ldc)`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 unsafe fn store_tile(acc: &[[v128; 2]; NR], out: *mut f32, ldc: usize, i0: usize, rows: usize, j0: usize, cols: usize, ep: Epilogue) {
     let bias = match ep.bias {
         Some(b) if cols == NR => ld(b.as_ptr().add(j0)),
