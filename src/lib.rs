@@ -3,13 +3,18 @@
 
 pub mod config;
 pub mod cpu;
+pub mod engine;
 pub mod error;
+pub mod gpu;
+pub mod hf;
 pub mod model;
 pub mod pipeline;
 pub mod tensor;
 pub mod tokenizer;
 pub mod trace;
 pub mod weights;
+// What the page draws beyond one forward pass (the LN-vs-BN batch experiment, PE similarity).
+pub mod inspect;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod embedded;
@@ -21,7 +26,9 @@ pub mod wasm;
 pub mod bench;
 
 pub use config::Config;
+pub use engine::{Backend, Engine};
 pub use error::{Error, Result};
+pub use hf::{HfFiles, HfOverrides};
 pub use model::{Batch, BatchNormStats, ForwardOptions, Model, Output};
 pub use pipeline::{Classification, Classifier, Prediction};
 pub use tensor::Tensor;

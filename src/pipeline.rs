@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::{Batch, ForwardOptions, Model};
+use crate::model::{Batch, ForwardOptions, Model, Output};
 use crate::tokenizer::Tokenizer;
 use crate::trace::Trace;
 use serde::Serialize;
@@ -97,12 +97,22 @@ impl Classifier {
 
     /// Classify `texts` as one padded batch. With `trace`, records what the page draws.
     pub fn classify<S: AsRef<str>>(&self, texts: &[S], opts: &ForwardOptions, trace: bool) -> Result<Classification> {
-        if self.model.classifier.is_none() {
-            return Err(Error::Config("this model has no classifier head (no labels); use embed".into()));
-        }
+        self.check_classifier()?;
         let (batch, enc) = self.batch(texts)?;
         let mut tr = trace.then(Trace::default);
         let out = self.model.forward(&batch, opts, tr.as_mut())?;
+        self.classification(enc, out, tr)
+    }
+
+    pub(crate) fn check_classifier(&self) -> Result<()> {
+        if self.model.classifier.is_none() {
+            return Err(Error::Config("this model has no classifier head (no labels); use embed".into()));
+        }
+        Ok(())
+    }
+
+    /// Predictions from a forward pass's output (whichever backend ran it).
+    pub fn classification(&self, enc: Vec<crate::tokenizer::Encoding>, out: Output, trace: Option<Trace>) -> Result<Classification> {
         let probs = out.probs.ok_or_else(|| Error::Config("model produced no probabilities".into()))?;
         let labels = self.model.config.labels.clone();
         let n = labels.len();
@@ -122,23 +132,27 @@ impl Classifier {
                 }
             })
             .collect();
-        Ok(Classification { labels, predictions, trace: tr })
+        Ok(Classification { labels, predictions, trace })
     }
 
     /// Mean-pooled (per the config), L2-normalised sentence embeddings, one per text.
     pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
         let (batch, _) = self.batch(texts)?;
         let out = self.model.forward(&batch, &ForwardOptions::default(), None)?;
+        Ok(self.embeddings(&out))
+    }
+
+    /// The L2-normalised pooled vectors of a forward pass's output.
+    pub fn embeddings(&self, out: &Output) -> Vec<Vec<f32>> {
         let d = self.model.config.hidden_size;
-        Ok(out
-            .pooled
+        out.pooled
             .data
             .chunks(d)
             .map(|v| {
                 let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
                 v.iter().map(|x| x / norm).collect()
             })
-            .collect())
+            .collect()
     }
 }
 

@@ -1,9 +1,11 @@
 //! The browser boundary: a thin `#[wasm_bindgen]` wrapper. Every method returns `Result<_, JsError>`;
 //! nothing here unwraps. JavaScript fetches and caches the bytes; Rust does no I/O.
 
+use crate::engine::Backend;
 use crate::model::{BatchNormStats, ForwardOptions};
 use crate::pipeline::Classifier;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(start)]
@@ -21,9 +23,29 @@ struct ClassifyOptions {
     batch_norm: BatchNormStats,
 }
 
+/// The text files of an HF BERT folder, from a plain JS object.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HfFilesJs {
+    config: String,
+    vocab: String,
+    #[serde(default)]
+    tokenizer_config: Option<String>,
+    #[serde(default)]
+    sentence_bert_config: Option<String>,
+    #[serde(default)]
+    pooling_config: Option<String>,
+}
+
 #[wasm_bindgen]
 pub struct Engine {
-    classifier: Classifier,
+    /// Borrowed mutably for the whole of an async `classify` (GPU buffers are reused), so a second
+    /// call before the first resolves gets an error, not corrupted results.
+    inner: RefCell<crate::engine::Engine>,
+}
+
+fn busy() -> JsError {
+    JsError::new("engine busy: await the previous classify call first")
 }
 
 fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
@@ -31,27 +53,78 @@ fn to_js<T: Serialize>(v: &T) -> Result<JsValue, JsError> {
     v.serialize(&s).map_err(|e| JsError::new(&format!("serialising result: {e}")))
 }
 
+impl Engine {
+    fn with<T>(&self, f: impl FnOnce(&Classifier) -> Result<T, JsError>) -> Result<T, JsError> {
+        f(&self.inner.try_borrow().map_err(|_| busy())?.classifier)
+    }
+}
+
 #[wasm_bindgen]
 impl Engine {
     /// Build an engine from a model folder's three files: `config.json` text, `model.safetensors` bytes
-    /// and `vocab.txt` text.
-    pub async fn create(config_json: String, weights: Vec<u8>, vocab_txt: String) -> Result<Engine, JsError> {
-        Ok(Engine { classifier: Classifier::from_bytes(&config_json, &weights, &vocab_txt)? })
+    /// and `vocab.txt` text. `backend`: "auto" (default: WebGPU when available, else the CPU), "gpu" (an
+    /// error without WebGPU) or "cpu".
+    pub async fn create(config_json: String, weights: Vec<u8>, vocab_txt: String, backend: Option<String>) -> Result<Engine, JsError> {
+        let classifier = Classifier::from_bytes(&config_json, &weights, &vocab_txt)?;
+        let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
+        let inner = crate::engine::Engine::new(classifier, backend).await?;
+        Ok(Engine { inner: RefCell::new(inner) })
+    }
+
+    /// Build an engine from a Hugging Face BERT folder (e.g. all-MiniLM-L6-v2). `files`:
+    /// `{ config, vocab, tokenizerConfig?, sentenceBertConfig?, poolingConfig? }` (the texts of
+    /// `config.json`, `vocab.txt`, `tokenizer_config.json`, `sentence_bert_config.json`,
+    /// `1_Pooling/config.json`); `weights`: an array of `Uint8Array` safetensors files (one, HF shards,
+    /// or base + head as listed by `hfWeightFiles`).
+    #[wasm_bindgen(js_name = createHf)]
+    pub async fn create_hf(files: JsValue, weights: js_sys::Array, backend: Option<String>) -> Result<Engine, JsError> {
+        let f: HfFilesJs = serde_wasm_bindgen::from_value(files).map_err(|e| JsError::new(&format!("bad files: {e}")))?;
+        let blobs: Vec<Vec<u8>> = weights.iter().map(|w| js_sys::Uint8Array::new(&w).to_vec()).collect();
+        let files = crate::hf::HfFiles {
+            config_json: &f.config,
+            vocab_txt: &f.vocab,
+            weights: blobs.iter().map(|b| &b[..]).collect(),
+            tokenizer_config_json: f.tokenizer_config.as_deref(),
+            sentence_bert_config_json: f.sentence_bert_config.as_deref(),
+            pooling_config_json: f.pooling_config.as_deref(),
+        };
+        let classifier = Classifier::from_hf(&files, &crate::hf::HfOverrides::default())?;
+        let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
+        let inner = crate::engine::Engine::new(classifier, backend).await?;
+        Ok(Engine { inner: RefCell::new(inner) })
+    }
+
+    /// True when `config.json` describes an HF BERT model (use `createHf`), false for this project's format.
+    #[wasm_bindgen(js_name = isHfBert)]
+    pub fn is_hf_bert(config_json: &str) -> bool {
+        crate::hf::is_hf_bert_config(config_json)
+    }
+
+    /// The weight files a `model.safetensors.index.json` names, relative to the model folder, in order.
+    #[wasm_bindgen(js_name = hfWeightFiles)]
+    pub fn hf_weight_files(index_json: &str) -> Result<Vec<String>, JsError> {
+        Ok(crate::hf::index_weight_files(index_json)?)
     }
 
     /// The model's config as a JS object.
     pub fn config(&self) -> Result<JsValue, JsError> {
-        to_js(self.classifier.config())
+        self.with(|c| to_js(c.config()))
     }
 
-    /// Which backend runs the forward pass.
-    pub fn backend(&self) -> String {
-        "cpu".into()
+    /// Which backend runs the forward pass: "webgpu" or "cpu".
+    pub fn backend(&self) -> Result<String, JsError> {
+        Ok(self.inner.try_borrow().map_err(|_| busy())?.backend().into())
+    }
+
+    /// Why the engine runs on the CPU although the GPU was allowed (no WebGPU, device lost, …), or null.
+    #[wasm_bindgen(js_name = fallbackReason)]
+    pub fn fallback_reason(&self) -> Result<Option<String>, JsError> {
+        Ok(self.inner.try_borrow().map_err(|_| busy())?.fallback_reason().map(str::to_string))
     }
 
     /// Classify an array of strings as one padded batch. `options`: `{ trace?: bool, batchNorm?: "running" | "batch" }`.
     /// Returns `{ labels, predictions: [{ label, labelIndex, probabilities, tokens, ids, truncated }], trace }`.
-    pub fn classify(&self, texts: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+    pub async fn classify(&self, texts: JsValue, options: JsValue) -> Result<JsValue, JsError> {
         let texts: Vec<String> = serde_wasm_bindgen::from_value(texts)
             .map_err(|e| JsError::new(&format!("texts must be an array of strings: {e}")))?;
         let opts: ClassifyOptions = if options.is_undefined() || options.is_null() {
@@ -60,26 +133,41 @@ impl Engine {
             serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("bad options: {e}")))?
         };
         let fwd = ForwardOptions { batch_norm: opts.batch_norm };
-        to_js(&self.classifier.classify(&texts, &fwd, opts.trace)?)
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        to_js(&engine.classify(&texts, &fwd, opts.trace).await?)
     }
 
     /// L2-normalised pooled sentence embeddings, one array per text.
     pub fn embed(&self, texts: JsValue) -> Result<JsValue, JsError> {
         let texts: Vec<String> = serde_wasm_bindgen::from_value(texts)
             .map_err(|e| JsError::new(&format!("texts must be an array of strings: {e}")))?;
-        to_js(&self.classifier.embed(&texts)?)
+        self.with(|c| to_js(&c.embed(&texts)?))
     }
 
     /// The positional table `(max_len, d)` the model adds: `{ shape, data }`.
     #[wasm_bindgen(js_name = positionalTable)]
     pub fn positional_table(&self) -> Result<JsValue, JsError> {
-        to_js(self.classifier.model.positional_table())
+        self.with(|c| to_js(c.model.positional_table()))
+    }
+
+    /// Everything the page draws for `text` (see `inspect::Inspection`), including the batch experiment
+    /// with `companion`.
+    pub fn inspect(&self, text: &str, companion: &str) -> Result<JsValue, JsError> {
+        self.with(|c| to_js(&crate::inspect::inspect(c, text, companion)?))
+    }
+
+    /// The positional table and its position-position dot products: `{ table, similarity }`.
+    #[wasm_bindgen(js_name = positionalView)]
+    pub fn positional_view(&self) -> Result<JsValue, JsError> {
+        self.with(|c| to_js(&crate::inspect::positional_view(c)))
     }
 
     /// Token strings for `text`, as the model will see them (after truncation).
     pub fn tokenize(&self, text: &str) -> Result<JsValue, JsError> {
-        let (_, enc) = self.classifier.batch(&[text])?;
-        let tokens: Vec<&str> = enc[0].ids.iter().map(|&i| self.classifier.tokenizer.token(i)).collect();
-        to_js(&tokens)
+        self.with(|c| {
+            let (_, enc) = c.batch(&[text])?;
+            let tokens: Vec<&str> = enc[0].ids.iter().map(|&i| c.tokenizer.token(i)).collect();
+            to_js(&tokens)
+        })
     }
 }

@@ -7,21 +7,51 @@ use crate::tensor::Tensor;
 use safetensors::{Dtype, SafeTensors};
 
 pub struct Weights<'a> {
-    st: SafeTensors<'a>,
+    /// One or more safetensors files (HF shards, or a base model plus a separately stored head); each
+    /// tensor name lives in exactly one of them.
+    parts: Vec<SafeTensors<'a>>,
 }
 
 impl<'a> Weights<'a> {
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
-        let st = SafeTensors::deserialize(bytes).map_err(|e| Error::WeightsFormat(e.to_string()))?;
-        Ok(Self { st })
+        Self::from_parts(&[bytes])
+    }
+
+    /// Several safetensors files read as one name space. A name found in two files is an error.
+    pub fn from_parts(files: &[&'a [u8]]) -> Result<Self> {
+        if files.is_empty() {
+            return Err(Error::WeightsFormat("no weights file given".into()));
+        }
+        let parts = files
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                SafeTensors::deserialize(b).map_err(|e| {
+                    Error::WeightsFormat(if files.len() > 1 { format!("file {i}: {e}") } else { e.to_string() })
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut seen = std::collections::HashSet::new();
+        for p in &parts {
+            for n in p.names() {
+                if !seen.insert(n) {
+                    return Err(Error::WeightsFormat(format!("tensor `{n}` appears in more than one weights file")));
+                }
+            }
+        }
+        Ok(Self { parts })
+    }
+
+    fn find(&self, name: &str) -> Option<safetensors::tensor::TensorView<'a>> {
+        self.parts.iter().find_map(|p| p.tensor(name).ok())
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.st.tensor(name).is_ok()
+        self.find(name).is_some()
     }
 
     pub fn names(&self) -> Vec<String> {
-        self.st.names().into_iter().map(|s| s.to_string()).collect()
+        self.parts.iter().flat_map(|p| p.names()).map(|s| s.to_string()).collect()
     }
 
     /// A view that prefixes every name with `prefix.`.
@@ -31,7 +61,7 @@ impl<'a> Weights<'a> {
 
     /// The tensor `name` as f32, which must have exactly `shape`.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
-        let view = self.st.tensor(name).map_err(|_| Error::MissingTensor(name.to_string()))?;
+        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
         if view.shape() != shape {
             return Err(Error::TensorShape {
                 name: name.to_string(),

@@ -60,7 +60,7 @@ fn get(v: &JsValue, key: &str) -> JsValue {
 }
 
 async fn engine(m: &common::ModelDir) -> Engine {
-    Engine::create(m.config.to_string(), m.weights.to_vec(), m.vocab.to_string()).await.map_err(JsValue::from).expect("engine")
+    Engine::create(m.config.to_string(), m.weights.to_vec(), m.vocab.to_string(), None).await.map_err(JsValue::from).expect("engine")
 }
 
 #[wasm_bindgen_test]
@@ -69,6 +69,7 @@ async fn js_api_classifies_and_traces() {
     let e = engine(m).await;
     let r = e
         .classify(js_texts(&["an absolute joy from start to finish", "a dull, lifeless waste of two hours"]), JsValue::UNDEFINED)
+        .await
         .map_err(JsValue::from)
         .expect("classify");
     let preds = js_sys::Array::from(&get(&r, "predictions"));
@@ -85,7 +86,7 @@ async fn js_api_classifies_and_traces() {
 
     let opts = js_sys::Object::new();
     js_sys::Reflect::set(&opts, &"trace".into(), &JsValue::TRUE).unwrap();
-    let r = e.classify(js_texts(&["great"]), opts.into()).map_err(JsValue::from).expect("classify with trace");
+    let r = e.classify(js_texts(&["great"]), opts.into()).await.map_err(JsValue::from).expect("classify with trace");
     let trace = get(&r, "trace");
     let layers = js_sys::Array::from(&get(&trace, "layers"));
     let config: encoder_lens::Config = serde_json::from_str(m.config).unwrap();
@@ -103,16 +104,16 @@ async fn js_api_classifies_and_traces() {
 #[wasm_bindgen_test]
 async fn js_api_rejects_bad_input() {
     let m = &common::MODELS[0];
-    let bad = Engine::create(m.config.to_string(), m.weights[..1000].to_vec(), m.vocab.to_string()).await;
+    let bad = Engine::create(m.config.to_string(), m.weights[..1000].to_vec(), m.vocab.to_string(), None).await;
     assert!(bad.is_err());
-    let bad = Engine::create("{}".to_string(), m.weights.to_vec(), m.vocab.to_string()).await;
+    let bad = Engine::create("{}".to_string(), m.weights.to_vec(), m.vocab.to_string(), None).await;
     assert!(bad.is_err());
     let e = engine(m).await;
-    assert!(e.classify(JsValue::from_f64(3.0), JsValue::UNDEFINED).is_err());
-    assert!(e.classify(js_texts(&[]), JsValue::UNDEFINED).is_err());
+    assert!(e.classify(JsValue::from_f64(3.0), JsValue::UNDEFINED).await.is_err());
+    assert!(e.classify(js_texts(&[]), JsValue::UNDEFINED).await.is_err());
     let bad_opts = js_sys::Object::new();
     js_sys::Reflect::set(&bad_opts, &"batchNorm".into(), &"sometimes".into()).unwrap();
-    assert!(e.classify(js_texts(&["x"]), bad_opts.into()).is_err());
+    assert!(e.classify(js_texts(&["x"]), bad_opts.into()).await.is_err());
     // The engine still works after errors.
-    assert!(e.classify(js_texts(&["still fine"]), JsValue::UNDEFINED).is_ok());
+    assert!(e.classify(js_texts(&["still fine"]), JsValue::UNDEFINED).await.is_ok());
 }

@@ -11,7 +11,7 @@ use crate::weights::Scope;
 #[derive(Clone, Debug)]
 pub struct Embeddings {
     pub word: Tensor,               // (vocab, d)
-    pub position: Tensor,           // (max_len, d): the sinusoidal table or the learned one
+    pub position: Tensor,           // (position_rows, d): the sinusoidal table or the learned one
     pub token_type: Option<Tensor>, // (type_vocab, d)
     pub norm: Option<Norm>,         // LayerNorm after the sum (BERT)
     pub scale: f32,                 // sqrt(d) or 1
@@ -47,7 +47,7 @@ impl Embeddings {
         };
         let position = match c.positional_encoding {
             PositionalEncoding::Sinusoidal => sinusoidal_table(c.max_len, d),
-            PositionalEncoding::Learned => w.pp(pos_name).get("weight", &[c.max_len, d])?,
+            PositionalEncoding::Learned => w.pp(pos_name).get("weight", &[c.position_rows(), d])?,
         };
         let token_type = if c.type_vocab_size > 0 {
             Some(w.pp(type_name).get("weight", &[c.type_vocab_size, d])?)

@@ -46,7 +46,7 @@ impl Batch {
         Ok(Self { ids, type_ids: None, lengths: rows.iter().map(Vec::len).collect(), batch: rows.len(), seq })
     }
 
-    fn check(&self, max_len: usize) -> Result<()> {
+    pub(crate) fn check(&self, max_len: usize) -> Result<()> {
         if self.batch == 0 || self.seq == 0 {
             return Err(Error::Input("empty batch".into()));
         }
@@ -105,8 +105,12 @@ pub struct Model {
 
 impl Model {
     pub fn from_bytes(config: Config, bytes: &[u8]) -> Result<Self> {
+        Self::from_weights(config, &Weights::from_bytes(bytes)?)
+    }
+
+    /// Load from already-parsed weights (one safetensors file or several, e.g. a base model + a head).
+    pub fn from_weights(config: Config, w: &Weights) -> Result<Self> {
         config.validate()?;
-        let w = Weights::from_bytes(bytes)?;
         let c = &config;
         let d = c.hidden_size;
         let root = match c.architecture {

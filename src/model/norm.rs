@@ -28,6 +28,10 @@ pub enum Norm {
 impl Norm {
     pub fn load(w: &Scope, kind: NormKind, d: usize, eps: f32) -> Result<Self> {
         Ok(match kind {
+            // Older BERT checkpoints (TF-converted) name the LayerNorm parameters `gamma` / `beta`.
+            NormKind::Layer if !w.contains("weight") && w.contains("gamma") => {
+                Norm::Layer { weight: w.get("gamma", &[d])?, bias: w.get("beta", &[d])?, eps }
+            }
             NormKind::Layer => Norm::Layer { weight: w.get("weight", &[d])?, bias: w.get("bias", &[d])?, eps },
             NormKind::Batch => Norm::Batch {
                 weight: w.get("weight", &[d])?,

@@ -1,0 +1,336 @@
+//! Recording one forward's GPU work: dispatches (kernel, params, buffers, workgroups) and readback copies
+//! are collected first, then encoded into ONE command encoder — consecutive dispatches share a compute
+//! pass, copies sit between passes — with every dispatch's params in one uniform buffer written once,
+//! ONE submit, and ONE mapped readback of everything requested. Also the per-kernel `record_*` helpers
+//! that bind buffers in each shader's binding order.
+
+use crate::error::{Error, Result};
+use crate::gpu::context::GpuContext;
+use crate::gpu::kernels::*;
+use bytemuck::Pod;
+use std::num::NonZeroU64;
+
+/// Buffers reused across forwards: the params uniform buffer and the readback (staging) buffer, each
+/// grown to the largest size seen.
+#[derive(Default)]
+pub struct Scratch {
+    params: Option<wgpu::Buffer>,
+    staging: Option<wgpu::Buffer>,
+}
+
+enum Op {
+    Dispatch { kernel: Kernel, params_offset: u64, params_size: u64, buffers: Vec<wgpu::Buffer>, groups: [u32; 3] },
+    Copy { src: wgpu::Buffer, src_offset: u64, dst_offset: u64, bytes: u64 },
+}
+
+/// Where a readback landed in the result of [`Recorder::submit`], in floats.
+#[derive(Clone, Copy, Debug)]
+pub struct Slot {
+    pub offset: usize,
+    pub len: usize,
+}
+
+impl Slot {
+    pub fn get<'a>(&self, all: &'a [f32]) -> &'a [f32] {
+        &all[self.offset..self.offset + self.len]
+    }
+}
+
+/// What one submit did (for the report and the tests).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SubmitStats {
+    pub dispatches: usize,
+    pub compute_passes: usize,
+    pub copies: usize,
+    pub submits: usize,
+    pub readbacks: usize,
+    pub readback_bytes: u64,
+}
+
+pub struct Recorder<'a> {
+    pub ctx: &'a GpuContext,
+    ops: Vec<Op>,
+    params: Vec<u8>,
+    readback_bytes: u64,
+}
+
+impl<'a> Recorder<'a> {
+    pub fn new(ctx: &'a GpuContext) -> Self {
+        Self { ctx, ops: Vec::new(), params: Vec::new(), readback_bytes: 0 }
+    }
+
+    /// Workgroup counts `[gx, gy, 1]` covering `groups` workgroups within the per-dimension limit.
+    pub fn grid(&self, groups: usize) -> Result<[u32; 3]> {
+        let max = self.ctx.limits.max_compute_workgroups_per_dimension as usize;
+        let gx = groups.clamp(1, max);
+        let gy = groups.div_ceil(gx).max(1);
+        if gy > max {
+            return Err(Error::Gpu(format!("{groups} workgroups exceed this device's dispatch limit")));
+        }
+        Ok([gx as u32, gy as u32, 1])
+    }
+
+    /// Queue one dispatch of `kernel` with `params` and storage `buffers` (bindings 1.. in order).
+    pub fn dispatch<P: Pod>(&mut self, kernel: Kernel, params: &P, buffers: &[&wgpu::Buffer], groups: [u32; 3]) -> Result<()> {
+        let max = self.ctx.limits.max_compute_workgroups_per_dimension;
+        if groups.iter().any(|&g| g > max) {
+            return Err(Error::Gpu(format!("{kernel:?}: dispatch {groups:?} exceeds the device limit of {max} per dimension")));
+        }
+        if buffers.len() != kernel.storage().len() || size_of::<P>() != kernel.params_size() {
+            return Err(Error::Gpu(format!("{kernel:?}: wrong bindings or params for this kernel")));
+        }
+        let align = self.ctx.limits.min_uniform_buffer_offset_alignment.max(16) as usize;
+        let params_offset = self.params.len().div_ceil(align) * align;
+        self.params.resize(params_offset, 0);
+        self.params.extend_from_slice(bytemuck::bytes_of(params));
+        self.ops.push(Op::Dispatch {
+            kernel,
+            params_offset: params_offset as u64,
+            params_size: size_of::<P>() as u64,
+            buffers: buffers.iter().map(|&b| b.clone()).collect(),
+            groups,
+        });
+        Ok(())
+    }
+
+    /// Copy `floats` values of `src` (from float `offset`) into the readback, at this point of the
+    /// command stream.
+    pub fn read(&mut self, src: &wgpu::Buffer, offset: usize, floats: usize) -> Slot {
+        let slot = Slot { offset: (self.readback_bytes / 4) as usize, len: floats };
+        if floats > 0 {
+            let bytes = floats as u64 * 4;
+            self.ops.push(Op::Copy { src: src.clone(), src_offset: offset as u64 * 4, dst_offset: self.readback_bytes, bytes });
+            self.readback_bytes += bytes;
+        }
+        slot
+    }
+
+    pub fn dispatch_count(&self) -> usize {
+        self.ops.iter().filter(|o| matches!(o, Op::Dispatch { .. })).count()
+    }
+
+    /// Encode everything into one command encoder, submit once, map the readback once and return it.
+    /// Validation and out-of-memory errors come back as `Err`, never as a panic.
+    pub async fn submit(self, scratch: &mut Scratch) -> Result<(Vec<f32>, SubmitStats)> {
+        let ctx = self.ctx;
+        ctx.health()?;
+        let device = &ctx.device;
+        let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let oom = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+
+        let params_len = (self.params.len().max(16)).div_ceil(16) as u64 * 16;
+        if scratch.params.as_ref().is_none_or(|b| b.size() < params_len) {
+            scratch.params = Some(device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("params"),
+                size: params_len,
+                usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+        let readback_len = self.readback_bytes.max(16).div_ceil(16) * 16;
+        if readback_len > ctx.limits.max_buffer_size {
+            return Err(Error::Gpu(format!(
+                "readback of {} bytes exceeds this device's maxBufferSize {}",
+                self.readback_bytes, ctx.limits.max_buffer_size
+            )));
+        }
+        if scratch.staging.as_ref().is_none_or(|b| b.size() < readback_len) {
+            scratch.staging = Some(device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("readback"),
+                size: readback_len,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            }));
+        }
+        let (Some(params), Some(staging)) = (scratch.params.as_ref(), scratch.staging.as_ref()) else {
+            return Err(Error::Gpu("scratch buffers missing".into()));
+        };
+
+        let mut stats = SubmitStats::default();
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
+        let mut i = 0;
+        while i < self.ops.len() {
+            match &self.ops[i] {
+                Op::Copy { src, src_offset, dst_offset, bytes } => {
+                    encoder.copy_buffer_to_buffer(src, *src_offset, staging, *dst_offset, *bytes);
+                    stats.copies += 1;
+                    i += 1;
+                }
+                Op::Dispatch { .. } => {
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+                    stats.compute_passes += 1;
+                    while let Some(Op::Dispatch { kernel, params_offset, params_size, buffers, groups }) = self.ops.get(i) {
+                        let mut entries = vec![wgpu::BindGroupEntry {
+                            binding: 0,
+                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                buffer: params,
+                                offset: *params_offset,
+                                size: NonZeroU64::new(*params_size),
+                            }),
+                        }];
+                        for (j, b) in buffers.iter().enumerate() {
+                            entries.push(wgpu::BindGroupEntry { binding: j as u32 + 1, resource: b.as_entire_binding() });
+                        }
+                        let bg = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                            label: Some(kernel.file()),
+                            layout: ctx.layout(*kernel),
+                            entries: &entries,
+                        });
+                        pass.set_pipeline(ctx.pipeline(*kernel));
+                        pass.set_bind_group(0, &bg, &[]);
+                        pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
+                        stats.dispatches += 1;
+                        i += 1;
+                    }
+                }
+            }
+        }
+        ctx.queue.write_buffer(params, 0, &self.params);
+        ctx.queue.submit([encoder.finish()]);
+        stats.submits = 1;
+        let oom = oom.pop();
+        let validation = validation.pop();
+        if let Some(e) = oom.await {
+            return Err(Error::Gpu(format!("out of GPU memory: {e}")));
+        }
+        if let Some(e) = validation.await {
+            return Err(Error::Gpu(format!("GPU validation error: {e}")));
+        }
+        let out = ctx.read_f32(staging, self.readback_bytes.max(4)).await?;
+        stats.readbacks = 1;
+        stats.readback_bytes = self.readback_bytes;
+        ctx.health()?;
+        Ok((out, stats))
+    }
+}
+
+fn u(v: usize) -> u32 {
+    v as u32
+}
+
+/// `out (m, n) = act(x (m, k) · wᵀ + bias)`, or `out += …` when `accumulate`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(
+    rec: &mut Recorder,
+    x: &wgpu::Buffer,
+    w: &wgpu::Buffer,
+    bias: Option<&wgpu::Buffer>,
+    out: &wgpu::Buffer,
+    (m, k, n): (usize, usize, usize),
+    act: u32,
+    accumulate: bool,
+) -> Result<()> {
+    let p = MatmulParams {
+        m: u(m),
+        n: u(n),
+        k: u(k),
+        act,
+        has_bias: bias.is_some() as u32,
+        accumulate: accumulate as u32,
+        vec4: (k % 4 == 0) as u32,
+        _pad: 0,
+    };
+    let dummy = &rec.ctx.dummy.clone();
+    rec.dispatch(Kernel::Matmul, &p, &[x, w, bias.unwrap_or(dummy), out, x, w], [u(n.div_ceil(64)), u(m.div_ceil(64)), 1])
+}
+
+/// Fused attention over `qkv (batch, seq, 3·heads·head_dim)` into `out (batch, seq, heads·head_dim)`;
+/// probabilities `(batch, heads, seq, seq)` into `probs` when given.
+#[allow(clippy::too_many_arguments)]
+pub fn attention(
+    rec: &mut Recorder,
+    qkv: &wgpu::Buffer,
+    lengths: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    probs: Option<&wgpu::Buffer>,
+    (batch, seq, heads, head_dim): (usize, usize, usize, usize),
+) -> Result<()> {
+    if head_dim == 0 || head_dim > MAX_HEAD_DIM {
+        return Err(Error::Gpu(format!("attention head size {head_dim} is outside 1..={MAX_HEAD_DIM} supported on the GPU")));
+    }
+    let p = AttentionParams {
+        batch: u(batch),
+        seq: u(seq),
+        heads: u(heads),
+        head_dim: u(head_dim),
+        scale: 1.0 / (head_dim as f32).sqrt(),
+        write_probs: probs.is_some() as u32,
+        _pad: [0; 2],
+    };
+    let dummy = &rec.ctx.dummy.clone();
+    rec.dispatch(Kernel::Attention, &p, &[qkv, lengths, out, probs.unwrap_or(dummy)], [u(seq.div_ceil(64)), u(heads), u(batch)])
+}
+
+/// LayerNorm of `x (rows, d)` into `out`; per-row mean and variance into `stats (2·rows)`.
+#[allow(clippy::too_many_arguments)]
+pub fn layer_norm(
+    rec: &mut Recorder,
+    x: &wgpu::Buffer,
+    weight: &wgpu::Buffer,
+    bias: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    stats: &wgpu::Buffer,
+    (rows, d): (usize, usize),
+    eps: f32,
+) -> Result<()> {
+    let g = rec.grid(rows)?;
+    rec.dispatch(Kernel::LayerNorm, &NormParams { rows: u(rows), d: u(d), eps, _pad: 0 }, &[x, weight, bias, out, stats], g)
+}
+
+/// BatchNorm of `x (rows, d)` with `stats (2·d)` = [mean | var] into `out`.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm(
+    rec: &mut Recorder,
+    x: &wgpu::Buffer,
+    stats: &wgpu::Buffer,
+    weight: &wgpu::Buffer,
+    bias: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    (rows, d): (usize, usize),
+    eps: f32,
+) -> Result<()> {
+    let g = rec.grid((rows * d).div_ceil(256))?;
+    rec.dispatch(Kernel::BatchNorm, &NormParams { rows: u(rows), d: u(d), eps, _pad: 0 }, &[x, stats, weight, bias, out], g)
+}
+
+/// Per-feature mean and biased variance of `x (rows, d)` into `stats (2·d)`.
+pub fn batch_stats(rec: &mut Recorder, x: &wgpu::Buffer, stats: &wgpu::Buffer, (rows, d): (usize, usize)) -> Result<()> {
+    rec.dispatch(Kernel::BatchStats, &StatsParams { rows: u(rows), d: u(d), _pad: [0; 2] }, &[x, stats], [u(d.div_ceil(64)), 1, 1])
+}
+
+/// `out (rows, d) = word[ids] · scale + position[s] (+ token_type[type_ids])`, rows = batch·seq.
+#[allow(clippy::too_many_arguments)]
+pub fn embed(
+    rec: &mut Recorder,
+    ids: &wgpu::Buffer,
+    types: Option<(&wgpu::Buffer, &wgpu::Buffer)>,
+    word: &wgpu::Buffer,
+    position: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    (rows, seq, d): (usize, usize, usize),
+    scale: f32,
+) -> Result<()> {
+    let p = EmbedParams { rows: u(rows), seq: u(seq), d: u(d), has_types: types.is_some() as u32, scale, _pad: [0; 3] };
+    let dummy = &rec.ctx.dummy.clone();
+    let (type_ids, table) = types.unwrap_or((dummy, dummy));
+    let g = rec.grid((rows * d).div_ceil(256))?;
+    rec.dispatch(Kernel::Embed, &p, &[ids, type_ids, word, position, table, out], g)
+}
+
+/// `(batch, d)`: mean over the first `lengths[b]` positions (`cls = false`) or the first position.
+pub fn pool(
+    rec: &mut Recorder,
+    x: &wgpu::Buffer,
+    lengths: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    (batch, seq, d): (usize, usize, usize),
+    cls: bool,
+) -> Result<()> {
+    let p = PoolParams { batch: u(batch), seq: u(seq), d: u(d), mode: cls as u32 };
+    rec.dispatch(Kernel::Pool, &p, &[x, lengths, out], [u(d.div_ceil(64)), u(batch), 1])
+}
+
+/// Row softmax of `x (rows, n)` into `out`.
+pub fn softmax(rec: &mut Recorder, x: &wgpu::Buffer, out: &wgpu::Buffer, (rows, n): (usize, usize)) -> Result<()> {
+    rec.dispatch(Kernel::Softmax, &SoftmaxParams { rows: u(rows), n: u(n), _pad: [0; 2] }, &[x, out], [u(rows.div_ceil(64)), 1, 1])
+}

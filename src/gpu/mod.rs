@@ -1,0 +1,17 @@
+//! The GPU backend: the whole encoder forward as WGSL compute shaders (one file per op in `shaders/`)
+//! through wgpu — WebGPU in the browser, Vulkan natively.
+//!
+//! - [`kernels`]: the kernel registry (sources, bindings, params structs).
+//! - [`context`]: device, queue, pipelines and layouts, built once; health (device lost / errors).
+//! - [`encode`]: recording a forward into one encoder, one submit, one readback; per-kernel helpers.
+//! - [`model`]: [`GpuModel`], weights uploaded once, activations reused, same `Output`/`Trace` as the CPU.
+//! - [`ops`]: single-kernel runners over host slices (used by the kernel tests).
+
+pub mod context;
+pub mod encode;
+pub mod kernels;
+pub mod model;
+pub mod ops;
+
+pub use context::GpuContext;
+pub use model::GpuModel;

@@ -1,0 +1,320 @@
+//! The BERT family through the one engine code path, against Hugging Face `transformers` and
+//! `sentence-transformers` (fixtures from `scripts/export_bert_fixtures.py`):
+//! - all-MiniLM-L6-v2 (read from `models/minilm/`, fetched by `scripts/get_minilm.py`, which
+//!   `./run.sh setup` runs; a missing model FAILS these tests): token ids, embedding output, every
+//!   layer's hidden states and attention, mean-pooled and L2-normalised sentence embedding, the BERT
+//!   pooler, and the MiniLM sentiment head's logits;
+//! - HF `config.json` parsing and the loader's errors on a tiny random BERT built here: missing tensor,
+//!   wrong shape, unknown `hidden_act`, `gamma`/`beta` LayerNorm names, the `bert.` prefix.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+#[path = "common/tiny_bert.rs"]
+mod tiny_bert;
+
+use common::{assert_close, real_rows, Fixture};
+use encoder_lens::config::{Activation, Pooling};
+use encoder_lens::hf::{index_weight_files, is_hf_bert_config};
+use encoder_lens::{Batch, Classifier, Config, ForwardOptions, HfFiles, HfOverrides, Trace};
+use safetensors::tensor::TensorView;
+use tiny_bert::{tiny_config, tiny_tensors, tiny_weights, TINY_VOCAB};
+use std::path::{Path, PathBuf};
+
+/// Sentence embeddings and logits: |Δ| <= 1e-5 (absolute).
+const OUT_TOL: (f32, f32) = (1e-5, 0.0);
+/// Hidden states (values up to ~10 in BERT's residual stream): 1e-4 + 1e-4·|ref|.
+const HIDDEN_TOL: (f32, f32) = (1e-4, 1e-4);
+/// Attention probabilities.
+const ATTN_TOL: (f32, f32) = (1e-5, 1e-4);
+
+const GOLDEN: Fixture = Fixture { bytes: include_bytes!("fixtures/golden/minilm.safetensors") };
+const GOLDEN_JSON: &str = include_str!("fixtures/golden/minilm.json");
+
+/// An HF folder read from disk the way the CLI reads it.
+struct Folder {
+    config: String,
+    vocab: String,
+    tokenizer_config: Option<String>,
+    sentence_bert_config: Option<String>,
+    pooling_config: Option<String>,
+    weights: Vec<Vec<u8>>,
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| {
+        panic!("{}: {e}. Fetch all-MiniLM-L6-v2 with `python3 scripts/get_minilm.py` (`./run.sh setup` does).", dir.join(name).display())
+    })
+}
+
+fn folder(dir: &Path) -> Folder {
+    let opt = |n: &str| std::fs::read_to_string(dir.join(n)).ok();
+    let files = match opt("model.safetensors.index.json") {
+        Some(index) => index_weight_files(&index).expect("index"),
+        None => vec!["model.safetensors".to_string()],
+    };
+    Folder {
+        config: read(dir, "config.json"),
+        vocab: read(dir, "vocab.txt"),
+        tokenizer_config: opt("tokenizer_config.json"),
+        sentence_bert_config: opt("sentence_bert_config.json"),
+        pooling_config: opt("1_Pooling/config.json"),
+        weights: files
+            .iter()
+            .map(|f| {
+                std::fs::read(dir.join(f)).unwrap_or_else(|e| {
+                    panic!("{}: {e}. Run `python3 scripts/get_minilm.py` (`./run.sh setup` does).", dir.join(f).display())
+                })
+            })
+            .collect(),
+    }
+}
+
+impl Folder {
+    fn files(&self) -> HfFiles<'_> {
+        HfFiles {
+            config_json: &self.config,
+            vocab_txt: &self.vocab,
+            weights: self.weights.iter().map(|w| &w[..]).collect(),
+            tokenizer_config_json: self.tokenizer_config.as_deref(),
+            sentence_bert_config_json: self.sentence_bert_config.as_deref(),
+            pooling_config_json: self.pooling_config.as_deref(),
+        }
+    }
+    fn load(&self, o: &HfOverrides) -> Classifier {
+        Classifier::from_hf(&self.files(), o).expect("HF folder loads")
+    }
+}
+
+fn minilm() -> Folder {
+    folder(&repo().join("models/minilm"))
+}
+
+fn batch_texts(k: usize) -> Vec<String> {
+    let meta: serde_json::Value = serde_json::from_str(GOLDEN_JSON).unwrap();
+    meta["batches"][k]["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn minilm_config_maps_onto_the_engine() {
+    let f = minilm();
+    assert!(is_hf_bert_config(&f.config));
+    let c = Config::from_hf_bert_json(&f.files(), &HfOverrides::default()).unwrap();
+    assert_eq!((c.vocab_size, c.hidden_size, c.num_heads, c.num_layers, c.ffn_size), (30522, 384, 12, 6, 1536));
+    assert_eq!(c.activation, Activation::Gelu);
+    assert_eq!(c.norm_eps, 1e-12);
+    assert_eq!(c.type_vocab_size, 2);
+    // sentence-transformers truncates at max_seq_length 256; the position table has 512 rows.
+    assert_eq!((c.max_len, c.max_position_embeddings), (256, Some(512)));
+    assert_eq!((c.pooling, c.pooler, c.labels.len(), c.lowercase), (Pooling::Mean, false, 0, true));
+    assert!(c.embedding_norm && !c.norm_first && !c.embedding_scale && !c.final_norm);
+}
+
+#[test]
+fn minilm_matches_transformers_layer_by_layer() {
+    let c = minilm().load(&HfOverrides::default());
+    assert_eq!(c.model.positional_table().shape, vec![512, 384]);
+    let n = GOLDEN.num_batches();
+    assert!(n >= 4, "fixture has {n} batches");
+    for k in 0..n {
+        let what = |s: &str| format!("minilm batch {k} {s}");
+        let batch = GOLDEN.batch(k);
+        let (b, s) = (batch.batch, batch.seq);
+        let (ours, _) = c.batch(&batch_texts(k)).unwrap();
+        assert_eq!(ours.ids, batch.ids, "{}", what("token ids"));
+        assert_eq!(ours.lengths, batch.lengths, "{}", what("lengths"));
+
+        let mut trace = Trace::default();
+        let out = c.model.forward(&batch, &ForwardOptions::default(), Some(&mut trace)).unwrap();
+        let real = |x: &[f32]| real_rows(x, b, s, &batch.lengths);
+        let (_, e) = GOLDEN.f32(&format!("b{k}.embeddings"));
+        assert_close(&what("embedding output"), &real(&trace.embeddings.as_ref().unwrap().data), &real(&e), 1e-5, 1e-5);
+        assert_eq!(trace.layers.len(), 6);
+        for (l, lt) in trace.layers.iter().enumerate() {
+            let (_, h) = GOLDEN.f32(&format!("b{k}.layer{l}.hidden"));
+            assert_close(&what(&format!("layer {l} hidden")), &real(&lt.hidden.data), &real(&h), HIDDEN_TOL.0, HIDDEN_TOL.1);
+            let (shape, a) = GOLDEN.f32(&format!("b{k}.layer{l}.attn"));
+            assert_eq!(lt.attention.shape, shape);
+            assert_eq!(shape[1], 12);
+            // Real query rows, all keys: HF's finfo.min mask and our -inf both give exactly 0 on padding.
+            let (mut ours_a, mut ref_a) = (Vec::new(), Vec::new());
+            for bi in 0..b {
+                for h in 0..12 {
+                    for i in 0..batch.lengths[bi] {
+                        let o = ((bi * 12 + h) * s + i) * s;
+                        ours_a.extend_from_slice(&lt.attention.data[o..o + s]);
+                        ref_a.extend_from_slice(&a[o..o + s]);
+                        assert!(a[o + batch.lengths[bi]..o + s].iter().all(|&p| p == 0.0));
+                        assert!(lt.attention.data[o + batch.lengths[bi]..o + s].iter().all(|&p| p == 0.0));
+                    }
+                }
+            }
+            assert_close(&what(&format!("layer {l} attention")), &ours_a, &ref_a, ATTN_TOL.0, ATTN_TOL.1);
+        }
+        let (_, pooled) = GOLDEN.f32(&format!("b{k}.pooled"));
+        assert_close(&what("mean pooled"), &out.pooled.data, &pooled, OUT_TOL.0, OUT_TOL.1);
+        assert!(out.logits.is_none());
+    }
+}
+
+#[test]
+fn minilm_sentence_embeddings_match_sentence_transformers() {
+    let c = minilm().load(&HfOverrides::default());
+    for k in 0..GOLDEN.num_batches() {
+        let texts = batch_texts(k);
+        let (_, want) = GOLDEN.f32(&format!("b{k}.embedding"));
+        let got: Vec<f32> = c.embed(&texts).unwrap().concat();
+        assert_close(&format!("minilm batch {k} sentence embedding"), &got, &want, OUT_TOL.0, OUT_TOL.1);
+        // One text at a time gives the same vectors as the padded batch.
+        for (i, t) in texts.iter().enumerate() {
+            let one = c.embed(&[t]).unwrap().concat();
+            assert_close(&format!("minilm batch {k} text {i} alone"), &one, &want[i * 384..(i + 1) * 384], OUT_TOL.0, OUT_TOL.1);
+        }
+    }
+}
+
+#[test]
+fn minilm_cls_pooler_matches_transformers_pooler_output() {
+    let o = HfOverrides { pooling: Some(Pooling::Cls), pooler: Some(true), max_len: None };
+    let c = minilm().load(&o);
+    for k in 0..GOLDEN.num_batches() {
+        let batch = GOLDEN.batch(k);
+        let out = c.model.forward(&batch, &ForwardOptions::default(), None).unwrap();
+        let (_, want) = GOLDEN.f32(&format!("b{k}.pooler_output"));
+        assert_close(&format!("minilm batch {k} pooler_output"), &out.pooled.data, &want, OUT_TOL.0, OUT_TOL.1);
+    }
+}
+
+#[test]
+fn minilm_sentiment_runs_end_to_end() {
+    let dir = repo().join("models/minilm-sentiment");
+    let f = folder(&dir);
+    assert_eq!(f.weights.len(), 2, "encoder from models/minilm + classifier.safetensors");
+    assert_eq!(f.vocab, read(&repo().join("models/minilm"), "vocab.txt"), "the committed vocab.txt is MiniLM's");
+    let c = f.load(&HfOverrides::default());
+    let cfg = c.config();
+    assert_eq!(cfg.labels, vec!["negative", "positive"]);
+    assert_eq!((cfg.pooling, cfg.pooler, cfg.max_len), (Pooling::Mean, false, 256));
+    let meta: serde_json::Value = serde_json::from_str(GOLDEN_JSON).unwrap();
+    for k in 0..GOLDEN.num_batches() {
+        let texts = batch_texts(k);
+        let r = c.classify(&texts, &ForwardOptions::default(), false).unwrap();
+        let (_, logits) = GOLDEN.f32(&format!("b{k}.logits"));
+        let (_, probs) = GOLDEN.f32(&format!("b{k}.probs"));
+        let batch = GOLDEN.batch(k);
+        let out = c.model.forward(&batch, &ForwardOptions::default(), None).unwrap();
+        assert_close(&format!("minilm-sentiment batch {k} logits"), &out.logits.unwrap().data, &logits, OUT_TOL.0, OUT_TOL.1);
+        let got: Vec<f32> = r.predictions.iter().flat_map(|p| p.probabilities.clone()).collect();
+        assert_close(&format!("minilm-sentiment batch {k} probs"), &got, &probs, OUT_TOL.0, OUT_TOL.1);
+        assert_eq!(meta["batches"][k]["probs"].as_array().unwrap().len(), texts.len());
+    }
+    // The obvious cases come out the obvious way.
+    let r = c.classify(&["A wonderful, heartfelt film.", "Terrible acting and a dull plot."], &ForwardOptions::default(), false).unwrap();
+    assert_eq!((r.predictions[0].label.as_str(), r.predictions[1].label.as_str()), ("positive", "negative"));
+}
+
+fn tiny(config: &str, weights: &[u8]) -> encoder_lens::Result<Classifier> {
+    let files = HfFiles { config_json: config, vocab_txt: TINY_VOCAB, weights: vec![weights], ..Default::default() };
+    Classifier::from_hf(&files, &HfOverrides::default())
+}
+
+fn tiny_logits(c: &Classifier) -> Vec<f32> {
+    let batch = Batch::from_rows(&[vec![2, 5, 6, 7, 8, 11, 3], vec![2, 6, 10, 9, 3]], 0).unwrap();
+    c.model.forward(&batch, &ForwardOptions::default(), None).unwrap().logits.unwrap().data
+}
+
+fn err(r: encoder_lens::Result<Classifier>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error, the model loaded"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn tiny_bert_loads_with_sequence_classification_defaults() {
+    let c = tiny(&tiny_config("gelu"), &tiny_weights(&tiny_tensors(), |n| n.to_string())).unwrap();
+    let cfg = c.config();
+    assert_eq!(cfg.labels, vec!["neg", "pos"]);
+    // BertForSequenceClassification without a sentence-transformers pooling config: [CLS] + pooler.
+    assert_eq!((cfg.pooling, cfg.pooler, cfg.max_len), (Pooling::Cls, true, 16));
+    let l = tiny_logits(&c);
+    assert_eq!(l.len(), 4);
+    assert!(l.iter().all(|v| v.is_finite()) && l[0] != l[2]);
+}
+
+#[test]
+fn missing_tensor_is_a_clear_error() {
+    let name = "bert.encoder.layer.1.attention.self.key.weight";
+    let t: Vec<_> = tiny_tensors().into_iter().filter(|(n, _)| n != name).collect();
+    let e = err(tiny(&tiny_config("gelu"), &tiny_weights(&t, |n| n.to_string())));
+    assert_eq!(e, format!("missing tensor `{name}` in weights"));
+}
+
+#[test]
+fn wrong_shape_is_a_clear_error() {
+    let name = "bert.encoder.layer.0.intermediate.dense.weight";
+    let t: Vec<_> =
+        tiny_tensors().into_iter().map(|(n, s)| if n == name { (n, vec![8, 16]) } else { (n, s) }).collect();
+    let e = err(tiny(&tiny_config("gelu"), &tiny_weights(&t, |n| n.to_string())));
+    assert_eq!(e, format!("tensor `{name}` has shape [8, 16], expected [16, 8]"));
+    // A position table shorter than max_position_embeddings.
+    let name = "bert.embeddings.position_embeddings.weight";
+    let t: Vec<_> = tiny_tensors().into_iter().map(|(n, s)| if n == name { (n, vec![8, 8]) } else { (n, s) }).collect();
+    let e = err(tiny(&tiny_config("gelu"), &tiny_weights(&t, |n| n.to_string())));
+    assert_eq!(e, format!("tensor `{name}` has shape [8, 8], expected [16, 8]"));
+}
+
+#[test]
+fn unknown_hidden_act_is_a_clear_error() {
+    let w = tiny_weights(&tiny_tensors(), |n| n.to_string());
+    let e = err(tiny(&tiny_config("swish"), &w));
+    assert!(e.contains("hidden_act `swish` is not supported"), "{e}");
+    for (act, want) in [("gelu_new", Activation::GeluTanh), ("gelu_pytorch_tanh", Activation::GeluTanh), ("relu", Activation::Relu)] {
+        assert_eq!(tiny(&tiny_config(act), &w).unwrap().config().activation, want);
+    }
+}
+
+#[test]
+fn other_config_errors_name_the_problem() {
+    let w = tiny_weights(&tiny_tensors(), |n| n.to_string());
+    let e = err(tiny(&tiny_config("gelu").replace("\"bert\"", "\"roberta\""), &w));
+    assert!(e.contains("model_type `roberta`"), "{e}");
+    let e = err(tiny(&tiny_config("gelu").replace("\"hidden_size\": 8,", ""), &w));
+    assert!(e.contains("missing field `hidden_size`"), "{e}");
+    let e = err(tiny(&tiny_config("gelu").replace("\"num_attention_heads\": 2", "\"num_attention_heads\": 3"), &w));
+    assert!(e.contains("num_heads (3) does not divide hidden_size (8)"), "{e}");
+    let e = err(tiny(&tiny_config("gelu").replace("\"pad_token_id\": 0,", "\"position_embedding_type\": \"relative_key\","), &w));
+    assert!(e.contains("position_embedding_type `relative_key`"), "{e}");
+    // Not BERT's vocab size.
+    let e = err(tiny(&tiny_config("gelu").replace("\"vocab_size\": 12", "\"vocab_size\": 13"), &w));
+    assert!(e.contains("bert.embeddings.word_embeddings.weight") || e.contains("vocab"), "{e}");
+    // The same tensor in two files.
+    let files = HfFiles { config_json: &tiny_config("gelu"), vocab_txt: TINY_VOCAB, weights: vec![&w, &w], ..Default::default() };
+    let e = err(Classifier::from_hf(&files, &HfOverrides::default()));
+    assert!(e.contains("appears in more than one weights file"), "{e}");
+}
+
+#[test]
+fn gamma_beta_names_and_unprefixed_names_load_the_same_model() {
+    let cfg = tiny_config("gelu");
+    let reference = tiny_logits(&tiny(&cfg, &tiny_weights(&tiny_tensors(), |n| n.to_string())).unwrap());
+    let old = tiny_weights(&tiny_tensors(), |n| n.replace("LayerNorm.weight", "LayerNorm.gamma").replace("LayerNorm.bias", "LayerNorm.beta"));
+    assert_eq!(tiny_logits(&tiny(&cfg, &old).unwrap()), reference);
+    let bare = tiny_weights(&tiny_tensors(), |n| n.strip_prefix("bert.").unwrap_or(n).to_string());
+    assert_eq!(tiny_logits(&tiny(&cfg, &bare).unwrap()), reference);
+    // Encoder and head in separate files (as models/minilm-sentiment is stored).
+    let (head, body): (Vec<_>, Vec<_>) = tiny_tensors().into_iter().partition(|(n, _)| n.starts_with("classifier"));
+    // Keep the LCG stream identical: serialise all, then split by name.
+    let all = tiny_weights(&tiny_tensors(), |n| n.to_string());
+    let st = safetensors::SafeTensors::deserialize(&all).unwrap();
+    let part = |names: &[(String, Vec<usize>)]| {
+        let v: Vec<(String, TensorView)> = names.iter().map(|(n, _)| (n.clone(), st.tensor(n).unwrap())).collect();
+        safetensors::serialize(v, None).unwrap()
+    };
+    let (h, b) = (part(&head), part(&body));
+    let files = HfFiles { config_json: &cfg, vocab_txt: TINY_VOCAB, weights: vec![&b, &h], ..Default::default() };
+    assert_eq!(tiny_logits(&Classifier::from_hf(&files, &HfOverrides::default()).unwrap()), reference);
+}

@@ -1,0 +1,411 @@
+//! GPU checks shared by the native tests (`tests/gpu.rs`, wgpu on Vulkan/lavapipe) and the browser tests
+//! (`tests/wasm_gpu.rs`, WebGPU on SwiftShader): every kernel against the CPU reference over random
+//! shapes (ragged sizes, sequence lengths 1, 7, 128, 300), whole models against the CPU and the PyTorch
+//! golden fixtures, one submit per forward, and the CPU fallback.
+#![allow(dead_code)]
+
+use crate::common::{assert_close, real_rows, ModelDir};
+use encoder_lens::config::{Activation, NormKind};
+use encoder_lens::cpu;
+use encoder_lens::gpu::kernels::act;
+use encoder_lens::gpu::{ops, GpuContext, GpuModel};
+use encoder_lens::{Backend, BatchNormStats, Engine, ForwardOptions, Trace};
+
+/// Kernel outputs vs the CPU reference: |Δ| <= 1e-4 + 1e-4·|ref|.
+const TOL: (f32, f32) = (1e-4, 1e-4);
+
+macro_rules! say {
+    ($($t:tt)*) => {{
+        #[cfg(target_arch = "wasm32")]
+        wasm_bindgen_test::console_log!($($t)*);
+        #[cfg(not(target_arch = "wasm32"))]
+        println!($($t)*);
+    }};
+}
+
+/// CI sets REQUIRE_GPU=1: then a missing adapter fails the test instead of skipping it.
+pub fn require_gpu() -> bool {
+    #[cfg(not(target_arch = "wasm32"))]
+    if std::env::var("REQUIRE_GPU").is_ok_and(|v| v == "1") {
+        return true;
+    }
+    option_env!("REQUIRE_GPU") == Some("1")
+}
+
+/// The platform's GPU, or `None` after printing `SKIPPED: <test>: <why>` (a failure under REQUIRE_GPU=1).
+pub async fn gpu_or_skip(test: &str) -> Option<GpuContext> {
+    match GpuContext::new(encoder_lens::gpu::context::default_backends()).await {
+        Ok(ctx) => {
+            say!("{test}: on {} — {}", ctx.backend_name(), ctx.adapter_name());
+            Some(ctx)
+        }
+        Err(e) => {
+            assert!(!require_gpu(), "{test}: REQUIRE_GPU=1 but no GPU: {e}");
+            say!("SKIPPED: {test}: {e}");
+            None
+        }
+    }
+}
+
+/// xorshift64*: reproducible random shapes and values without a dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// In `lo..=hi`.
+    pub fn int(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next() % (hi - lo + 1) as u64) as usize
+    }
+    pub fn pick<T: Copy>(&mut self, xs: &[T]) -> T {
+        xs[self.int(0, xs.len() - 1)]
+    }
+    /// Uniform in [-a, a).
+    pub fn f(&mut self, a: f32) -> f32 {
+        ((self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * a
+    }
+    pub fn vec(&mut self, n: usize, a: f32) -> Vec<f32> {
+        (0..n).map(|_| self.f(a)).collect()
+    }
+}
+
+/// Sequence lengths every sequence-shaped kernel is tried with, then random ones.
+const SEQS: [usize; 4] = [1, 7, 128, 300];
+
+fn seq_for(i: usize, rng: &mut Rng, max: usize) -> usize {
+    if i < SEQS.len() * 2 { SEQS[i % SEQS.len()].min(max) } else { rng.int(1, max) }
+}
+
+pub async fn matmul(ctx: &GpuContext, shapes: usize, max_dim: usize) {
+    let mut rng = Rng::new(1);
+    let acts = [act::NONE, act::RELU, act::GELU, act::GELU_TANH, act::TANH];
+    for i in 0..shapes {
+        let m = seq_for(i, &mut rng, max_dim);
+        // Alternate k divisible by 4 (vec4 loads) and ragged k; n ragged or a multiple of the tile.
+        let k = if i % 2 == 0 { 4 * rng.int(1, max_dim / 4) } else { rng.int(1, max_dim) };
+        let n = if i % 5 == 0 { 64 * rng.int(1, 3) } else { rng.int(1, max_dim) };
+        let a = acts[i % acts.len()];
+        let x = rng.vec(m * k, 1.0);
+        let w = rng.vec(n * k, 1.0);
+        let bias = (i % 3 != 2).then(|| rng.vec(n, 1.0));
+        let residual = (i % 4 == 1).then(|| rng.vec(m * n, 1.0));
+        let got = ops::linear(ctx, &x, &w, bias.as_deref(), residual.as_deref(), (m, k, n), a).await.expect("gpu linear");
+        let mut want = vec![0.0; m * n];
+        cpu::linear(&x, &w, bias.as_deref(), &mut want, m, k, n);
+        match a {
+            act::RELU => cpu::activation_inplace(&mut want, Activation::Relu),
+            act::GELU => cpu::activation_inplace(&mut want, Activation::Gelu),
+            act::GELU_TANH => cpu::activation_inplace(&mut want, Activation::GeluTanh),
+            act::TANH => want.iter_mut().for_each(|v| *v = v.tanh()),
+            _ => {}
+        }
+        if let Some(r) = &residual {
+            let mut acc = r.clone();
+            cpu::add_inplace(&mut acc, &want);
+            want = acc;
+        }
+        assert_close(&format!("matmul shape {i}: m {m} k {k} n {n} act {a} residual {}", residual.is_some()), &got, &want, TOL.0, TOL.1);
+    }
+    say!("matmul: {shapes} shapes match the CPU");
+}
+
+pub async fn attention(ctx: &GpuContext, shapes: usize, max_seq: usize) {
+    let mut rng = Rng::new(2);
+    for i in 0..shapes {
+        let seq = seq_for(i, &mut rng, max_seq);
+        let big = seq > 64;
+        let batch = rng.int(1, if big { 2 } else { 3 });
+        let heads = rng.int(1, if big { 2 } else { 4 });
+        let head_dim = rng.pick(&[1, 3, 8, 16, 17, 32, 64, if big { 32 } else { 128 }]);
+        let d = heads * head_dim;
+        let qkv = rng.vec(batch * seq * 3 * d, 2.0);
+        let lengths: Vec<usize> = (0..batch).map(|b| if b == 0 { seq } else { rng.int(1, seq) }).collect();
+        let with_probs = i % 3 != 2;
+        let (out, probs) = ops::attention(ctx, &qkv, &lengths, (batch, seq, heads, head_dim), with_probs).await.expect("gpu attention");
+        let mut want = vec![0.0; batch * seq * d];
+        let mut want_p = vec![0.0; batch * heads * seq * seq];
+        cpu::attention(&qkv, &lengths, batch, seq, heads, head_dim, &mut want, Some(&mut want_p));
+        let what = format!("attention shape {i}: batch {batch} seq {seq} heads {heads} head_dim {head_dim} lengths {lengths:?}");
+        assert_close(&format!("{what} output"), &out, &want, TOL.0, TOL.1);
+        if let Some(p) = probs {
+            assert_close(&format!("{what} probabilities"), &p, &want_p, 1e-5, 1e-4);
+            for (j, (&g, &c)) in p.iter().zip(&want_p).enumerate() {
+                assert!(c != 0.0 || g == 0.0, "{what}: masked key {j} has probability {g}");
+            }
+        }
+    }
+    say!("attention: {shapes} shapes match the CPU");
+}
+
+pub async fn norms(ctx: &GpuContext, shapes: usize, max_rows: usize) {
+    let mut rng = Rng::new(3);
+    for i in 0..shapes {
+        let rows = seq_for(i, &mut rng, max_rows) * rng.int(1, 2);
+        let d = if i % 4 == 0 { 64 * rng.int(1, 3) } else { rng.int(1, 300) };
+        let x: Vec<f32> = rng.vec(rows * d, 2.0).iter().map(|v| v + 0.5).collect();
+        let (w, b) = (rng.vec(d, 1.5), rng.vec(d, 0.5));
+        let eps = rng.pick(&[1e-5, 1e-12, 1e-3]);
+
+        let (out, mean, var) = ops::layer_norm(ctx, &x, &w, &b, (rows, d), eps).await.expect("gpu layer norm");
+        let (mut want, mut wm, mut wv) = (vec![0.0; rows * d], vec![0.0; rows], vec![0.0; rows]);
+        cpu::layer_norm(&x, &w, &b, &mut want, rows, d, eps, Some((&mut wm, &mut wv)));
+        let what = format!("norm shape {i}: rows {rows} d {d} eps {eps}");
+        // A constant row (d = 1) has variance 0 and is all bias; allow the 1/sqrt(eps) amplification.
+        let tol = if d < 4 { 1e-3 } else { TOL.0 };
+        assert_close(&format!("{what} layer norm"), &out, &want, tol, TOL.1);
+        assert_close(&format!("{what} layer norm mean"), &mean, &wm, TOL.0, TOL.1);
+        assert_close(&format!("{what} layer norm var"), &var, &wv, TOL.0, TOL.1);
+
+        let (gm, gv) = ops::batch_stats(ctx, &x, (rows, d)).await.expect("gpu batch stats");
+        let (mut cm, mut cv) = (vec![0.0; d], vec![0.0; d]);
+        cpu::batch_stats(&x, rows, d, &mut cm, &mut cv);
+        assert_close(&format!("{what} batch mean"), &gm, &cm, TOL.0, TOL.1);
+        assert_close(&format!("{what} batch var"), &gv, &cv, TOL.0, TOL.1);
+
+        let rv: Vec<f32> = rng.vec(d, 1.0).iter().map(|v| v.abs() + 0.1).collect();
+        let rm = rng.vec(d, 1.0);
+        let out = ops::batch_norm(ctx, &x, &rm, &rv, &w, &b, (rows, d), eps).await.expect("gpu batch norm");
+        let mut want = vec![0.0; rows * d];
+        cpu::batch_norm_eval(&x, &rm, &rv, &w, &b, &mut want, rows, d, eps);
+        assert_close(&format!("{what} batch norm"), &out, &want, TOL.0, TOL.1);
+    }
+    say!("layer norm, batch stats, batch norm: {shapes} shapes match the CPU");
+}
+
+pub async fn embed_pool_softmax(ctx: &GpuContext, shapes: usize, max_seq: usize) {
+    let mut rng = Rng::new(4);
+    for i in 0..shapes {
+        let seq = seq_for(i, &mut rng, max_seq);
+        let batch = rng.int(1, 3);
+        let d = if i % 3 == 0 { 2 * rng.int(1, 64) } else { rng.int(1, 130) };
+        let (vocab, types) = (rng.int(1, 60), rng.int(1, 3));
+        let rows = batch * seq;
+        let word = rng.vec(vocab * d, 1.0);
+        let pos = rng.vec(seq * d, 1.0);
+        let table = rng.vec(types * d, 1.0);
+        let ids: Vec<u32> = (0..rows).map(|_| rng.int(0, vocab - 1) as u32).collect();
+        let tids: Vec<u32> = (0..rows).map(|_| rng.int(0, types - 1) as u32).collect();
+        let with_types = i % 2 == 0;
+        let scale = if i % 2 == 0 { (d as f32).sqrt() } else { 1.0 };
+        let got = ops::embed(ctx, &ids, with_types.then_some((&tids[..], &table[..])), &word, &pos, (rows, seq, d), scale).await.expect("gpu embed");
+        // The CPU Embeddings::forward formula: word · scale + position, then + token type.
+        let mut want = vec![0.0; rows * d];
+        for r in 0..rows {
+            for j in 0..d {
+                let mut v = word[ids[r] as usize * d + j] * scale + pos[(r % seq) * d + j];
+                if with_types {
+                    v += table[tids[r] as usize * d + j];
+                }
+                want[r * d + j] = v;
+            }
+        }
+        let what = format!("shape {i}: batch {batch} seq {seq} d {d}");
+        assert_close(&format!("embed {what}"), &got, &want, 1e-6, 1e-6);
+
+        let lengths: Vec<usize> = (0..batch).map(|_| rng.int(1, seq)).collect();
+        for cls in [false, true] {
+            let got = ops::pool(ctx, &want, &lengths, (batch, seq, d), cls).await.expect("gpu pool");
+            let mut expect = vec![0.0f32; batch * d];
+            for b in 0..batch {
+                let o = &mut expect[b * d..(b + 1) * d];
+                if cls {
+                    o.copy_from_slice(&want[b * seq * d..b * seq * d + d]);
+                } else {
+                    for t in 0..lengths[b] {
+                        cpu::add_inplace(o, &want[(b * seq + t) * d..(b * seq + t + 1) * d]);
+                    }
+                    let inv = 1.0 / lengths[b] as f32;
+                    o.iter_mut().for_each(|v| *v *= inv);
+                }
+            }
+            assert_close(&format!("pool (cls {cls}) {what} lengths {lengths:?}"), &got, &expect, 1e-5, 1e-5);
+        }
+
+        let n = rng.int(1, 9);
+        let logits = rng.vec(rows * n, 8.0);
+        let got = ops::softmax(ctx, &logits, (rows, n)).await.expect("gpu softmax");
+        let mut expect = logits.clone();
+        expect.chunks_mut(n).for_each(cpu::softmax_inplace);
+        assert_close(&format!("softmax rows {rows} n {n}"), &got, &expect, 1e-6, 1e-5);
+    }
+    say!("embed, pool, softmax: {shapes} shapes match the CPU");
+}
+
+/// Dispatches a forward records: embed (+ embedding LN), per layer 2 norms (+ 2 batch-stat reductions
+/// for BatchNorm when tracing or in batch mode) + QKV, attention, out-proj, FFN1, FFN2, then final norm,
+/// pool, pooler, classifier, softmax.
+fn expected_dispatches(m: &ModelDir, stats: bool) -> usize {
+    let c: encoder_lens::Config = serde_json::from_str(m.config).expect("config");
+    let bn_stats = if c.norm == NormKind::Batch && stats { 2 } else { 0 };
+    let norm_extra = |present: bool| if present { 1 + bn_stats / 2 } else { 0 };
+    1 + c.embedding_norm as usize
+        + c.num_layers * (7 + bn_stats)
+        + norm_extra(c.final_norm)
+        + 1
+        + c.pooler as usize
+        + if c.labels.is_empty() { 0 } else { 2 }
+}
+
+/// GPU vs CPU vs PyTorch for every golden batch of a model: logits and probabilities (<= 1e-4 absolute),
+/// pooled and hidden states, and the whole trace. Returns the largest |GPU − CPU| logit difference.
+pub async fn model(m: &ModelDir, ctx: GpuContext) -> f32 {
+    let c = m.classifier();
+    let mut g = GpuModel::new(ctx, &c.model).expect("upload");
+    let fx = m.fixture();
+    let mut max_vs_cpu = 0.0f32;
+    let mut max_vs_torch = 0.0f32;
+    for k in 0..fx.num_batches() {
+        let batch = fx.batch(k);
+        let (b, s) = (batch.batch, batch.seq);
+        let what = |x: &str| format!("{} batch {k} (b {b} s {s}) {x}", m.name);
+        let opts = ForwardOptions::default();
+        // Alternate traced and untraced forwards: both paths, and buffer reuse across shapes.
+        let tracing = k % 2 == 0;
+        let mut gt = Trace::default();
+        let out = g.forward(&batch, &opts, tracing.then_some(&mut gt)).await.expect("gpu forward");
+        assert_eq!((g.last.submits, g.last.readbacks), (1, 1), "{}", what("one submit and one readback per forward"));
+        assert_eq!(g.last.dispatches, expected_dispatches(m, tracing), "{}", what("dispatch count"));
+        let mut ct = Trace::default();
+        let cpu_out = c.model.forward(&batch, &opts, Some(&mut ct)).expect("cpu forward");
+
+        let (gl, cl) = (&out.logits.as_ref().expect("logits").data, &cpu_out.logits.as_ref().expect("logits").data);
+        let (_, torch) = fx.f32(&format!("b{k}.logits"));
+        assert_close(&what("logits vs CPU"), gl, cl, 1e-4, 0.0);
+        assert_close(&what("logits vs PyTorch"), gl, &torch, 1e-4, 0.0);
+        let (_, torch_p) = fx.f32(&format!("b{k}.probs"));
+        assert_close(&what("probabilities vs PyTorch"), &out.probs.as_ref().expect("probs").data, &torch_p, 1e-4, 0.0);
+        for (x, y) in gl.iter().zip(cl) {
+            max_vs_cpu = max_vs_cpu.max((x - y).abs());
+        }
+        for (x, y) in gl.iter().zip(&torch) {
+            max_vs_torch = max_vs_torch.max((x - y).abs());
+        }
+        let real = |x: &[f32]| real_rows(x, b, s, &batch.lengths);
+        assert_close(&what("pooled vs CPU"), &out.pooled.data, &cpu_out.pooled.data, TOL.0, TOL.1);
+        assert_close(&what("final hidden vs CPU"), &real(&out.hidden.data), &real(&cpu_out.hidden.data), TOL.0, TOL.1);
+        if tracing {
+            compare_traces(&what("trace"), &gt, &ct, &batch.lengths);
+        }
+    }
+    say!("{}: GPU vs CPU max |Δlogit| {max_vs_cpu:.2e}, GPU vs PyTorch {max_vs_torch:.2e} over {} batches", m.name, fx.num_batches());
+
+    // Train-mode BatchNorm statistics (batch mode) on the GPU reduction kernel vs the CPU.
+    let texts = ["an absolute joy from start to finish", "a dull, lifeless waste of two hours", "fine"];
+    let (batch, _) = c.batch(&texts).expect("batch");
+    let opts = ForwardOptions { batch_norm: BatchNormStats::Batch };
+    let out = g.forward(&batch, &opts, None).await.expect("gpu forward, batch statistics");
+    let cpu_out = c.model.forward(&batch, &opts, None).expect("cpu forward");
+    assert_close(&format!("{} batch-statistics logits vs CPU", m.name), &out.logits.expect("logits").data, &cpu_out.logits.expect("logits").data, 1e-4, 0.0);
+    max_vs_cpu
+}
+
+fn compare_traces(what: &str, g: &Trace, c: &Trace, lengths: &[usize]) {
+    let (b, s) = (c.batch, c.seq);
+    let real = |x: &[f32]| real_rows(x, b, s, lengths);
+    assert_eq!((g.batch, g.seq, &g.lengths), (c.batch, c.seq, &c.lengths), "{what}: shape");
+    assert_eq!(g.positional, c.positional, "{what}: positional rows");
+    let (ge, ce) = (g.embeddings.as_ref().expect("embeddings"), c.embeddings.as_ref().expect("embeddings"));
+    assert_close(&format!("{what} embeddings"), &ge.data, &ce.data, 1e-5, 1e-5);
+    assert_eq!(g.layers.len(), c.layers.len(), "{what}: layers");
+    for (l, (gl, cl)) in g.layers.iter().zip(&c.layers).enumerate() {
+        assert_eq!(gl.attention.shape, cl.attention.shape, "{what}: layer {l} attention shape");
+        assert_close(&format!("{what} layer {l} attention"), &gl.attention.data, &cl.attention.data, 1e-5, 1e-4);
+        assert!(
+            gl.attention.data.iter().zip(&cl.attention.data).all(|(&x, &y)| y != 0.0 || x == 0.0),
+            "{what}: layer {l}: a masked key has non-zero probability"
+        );
+        assert_close(&format!("{what} layer {l} hidden"), &real(&gl.hidden.data), &real(&cl.hidden.data), TOL.0, TOL.1);
+        for (name, gn, cn) in [("norm1", &gl.norm1, &cl.norm1), ("norm2", &gl.norm2, &cl.norm2)] {
+            compare_norm(&format!("{what} layer {l} {name}"), gn, cn, &real);
+        }
+    }
+    match (&g.final_norm, &c.final_norm) {
+        (Some(gn), Some(cn)) => compare_norm(&format!("{what} final norm"), gn, cn, &real),
+        (None, None) => {}
+        _ => panic!("{what}: final norm present on one side only"),
+    }
+    assert_close(&format!("{what} pooled"), &g.pooled.as_ref().expect("pooled").data, &c.pooled.as_ref().expect("pooled").data, TOL.0, TOL.1);
+}
+
+fn compare_norm(what: &str, g: &encoder_lens::trace::NormTrace, c: &encoder_lens::trace::NormTrace, real: &dyn Fn(&[f32]) -> Vec<f32>) {
+    assert_eq!(g.kind, c.kind, "{what}: kind");
+    assert_eq!((&g.mean.shape, &g.var.shape), (&c.mean.shape, &c.var.shape), "{what}: stats shape");
+    assert_eq!((&g.running_mean, &g.running_var), (&c.running_mean, &c.running_var), "{what}: running stats");
+    match g.kind {
+        NormKind::Layer => {
+            assert_close(&format!("{what} mean"), &real(&g.mean.data), &real(&c.mean.data), TOL.0, TOL.1);
+            assert_close(&format!("{what} var"), &real(&g.var.data), &real(&c.var.data), TOL.0, TOL.1);
+        }
+        NormKind::Batch => {
+            // Batch statistics include padded positions, as on the CPU.
+            assert_close(&format!("{what} batch mean"), &g.mean.data, &c.mean.data, TOL.0, TOL.1);
+            assert_close(&format!("{what} batch var"), &g.var.data, &c.var.data, TOL.0, TOL.1);
+        }
+    }
+    assert_close(&format!("{what} input"), &real(&g.input.data), &real(&c.input.data), TOL.0, TOL.1);
+    assert_close(&format!("{what} output"), &real(&g.output.data), &real(&c.output.data), TOL.0, TOL.1);
+}
+
+const TEXTS: [&str; 3] = ["an absolute joy from start to finish", "a dull, lifeless waste of two hours", "great"];
+
+/// No adapter (wgpu asked for no backend at all): `auto` runs on the CPU, says why, and gives exactly
+/// the CPU's results; `gpu` is an error.
+pub async fn fallback_without_adapter(m: &ModelDir) {
+    let mut e = Engine::with_gpu_backends(m.classifier(), Backend::Auto, wgpu::Backends::empty()).await.expect("auto engine");
+    assert_eq!(e.backend(), "cpu");
+    let reason = e.fallback_reason().expect("a fallback reason").to_string();
+    assert!(reason.contains("no GPU adapter"), "reason: {reason}");
+    let got = e.classify(&TEXTS, &ForwardOptions::default(), true).await.expect("classify");
+    let want = m.classifier().classify(&TEXTS, &ForwardOptions::default(), true).expect("cpu classify");
+    for (g, w) in got.predictions.iter().zip(&want.predictions) {
+        assert_eq!(g.probabilities, w.probabilities, "fallback must be the CPU path exactly");
+        assert_eq!(g.label, w.label);
+    }
+    assert!(got.trace.is_some());
+    let forced = Engine::with_gpu_backends(m.classifier(), Backend::Gpu, wgpu::Backends::empty()).await;
+    assert!(matches!(forced, Err(encoder_lens::Error::Gpu(_))), "explicit gpu without an adapter must be an error");
+    let cpu = Engine::with_gpu_backends(m.classifier(), Backend::Cpu, wgpu::Backends::all()).await.expect("cpu engine");
+    assert_eq!((cpu.backend(), cpu.fallback_reason()), ("cpu", None));
+}
+
+/// The device is lost mid-session: the next forward runs on the CPU, reports why, and matches the CPU
+/// exactly (and the earlier GPU result within 1e-4).
+pub async fn fallback_after_device_loss(m: &ModelDir, test: &str) {
+    let mut e = match Engine::new(m.classifier(), Backend::Gpu).await {
+        Ok(e) => e,
+        Err(err) => {
+            assert!(!require_gpu(), "{test}: REQUIRE_GPU=1 but no GPU: {err}");
+            say!("SKIPPED: {test}: {err}");
+            return;
+        }
+    };
+    assert_ne!(e.backend(), "cpu");
+    let on_gpu = e.classify(&TEXTS, &ForwardOptions::default(), false).await.expect("gpu classify");
+    assert_eq!(e.gpu().expect("gpu").last.submits, 1);
+    e.gpu().expect("gpu").ctx.simulate_device_loss();
+    let after = e.classify(&TEXTS, &ForwardOptions::default(), false).await.expect("classify after loss");
+    assert_eq!(e.backend(), "cpu");
+    let reason = e.fallback_reason().expect("reason").to_string();
+    assert!(reason.contains("lost"), "reason: {reason}");
+    let cpu = m.classifier().classify(&TEXTS, &ForwardOptions::default(), false).expect("cpu");
+    for i in 0..TEXTS.len() {
+        assert_eq!(after.predictions[i].probabilities, cpu.predictions[i].probabilities, "after loss = CPU exactly");
+        assert_close("GPU before loss vs CPU after", &on_gpu.predictions[i].probabilities, &cpu.predictions[i].probabilities, 1e-4, 0.0);
+    }
+    say!("{test}: fell back with reason: {reason}");
+}
+
+/// A tensor larger than the storage-binding limit is refused with a clear error, not a validation crash.
+pub fn oversized_tensor_is_refused(ctx: &GpuContext) {
+    let limit = ctx.limits.max_storage_buffer_binding_size as u64;
+    let err = ctx.storage_buffer("too big", limit + 4, wgpu::BufferUsages::empty()).expect_err("must be refused");
+    let msg = err.to_string();
+    assert!(msg.contains("maxStorageBufferBindingSize") && msg.contains("too big"), "{msg}");
+}

@@ -1,0 +1,65 @@
+//! Every `shaders/*.wgsl` parses and validates with naga (the WGSL front end wgpu uses) — no GPU needed —
+//! and declares exactly the bindings and params size its `Kernel` registration says.
+#![cfg(not(target_arch = "wasm32"))]
+
+use encoder_lens::gpu::kernels::{Access, Kernel};
+use naga::valid::{Capabilities, ValidationFlags, Validator};
+use naga::{AddressSpace, StorageAccess};
+
+fn validate(name: &str, src: &str) -> naga::Module {
+    let module = naga::front::wgsl::parse_str(src).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    Validator::new(ValidationFlags::all(), Capabilities::empty())
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(src)));
+    module
+}
+
+#[test]
+fn every_shader_file_is_valid_wgsl_and_registered() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/shaders");
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .expect("shaders/ exists")
+        .map(|e| e.expect("dir entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".wgsl"))
+        .collect();
+    files.sort();
+    let mut registered: Vec<String> = Kernel::ALL.iter().map(|k| k.file().to_string()).collect();
+    registered.sort();
+    assert_eq!(files, registered, "shaders/ and Kernel::ALL disagree");
+    for f in &files {
+        let src = std::fs::read_to_string(format!("{dir}/{f}")).expect("read shader");
+        validate(f, &src);
+        // A header: the file starts with a comment saying what it computes, layouts, dispatch, bindings.
+        let header: String = src.lines().take_while(|l| l.starts_with("//")).collect::<Vec<_>>().join("\n");
+        for word in ["Layouts", "Dispatch", "Bindings"] {
+            assert!(header.contains(word), "{f}: header lacks `{word}`");
+        }
+    }
+}
+
+#[test]
+fn shader_bindings_match_the_kernel_registry() {
+    for k in Kernel::ALL {
+        let m = validate(k.file(), k.source());
+        let ep = m.entry_points.iter().find(|e| e.name == "main").unwrap_or_else(|| panic!("{}: no `main`", k.file()));
+        assert_eq!(ep.stage, naga::ShaderStage::Compute, "{}", k.file());
+        let mut seen = vec![false; k.storage().len() + 1];
+        for (_, var) in m.global_variables.iter() {
+            let Some(rb) = &var.binding else { continue };
+            assert_eq!(rb.group, 0, "{}: {:?}", k.file(), var.name);
+            let i = rb.binding as usize;
+            assert!(i < seen.len(), "{}: binding {i} not registered", k.file());
+            seen[i] = true;
+            if i == 0 {
+                assert_eq!(var.space, AddressSpace::Uniform, "{}: binding 0 must be the params uniform", k.file());
+                let size = m.types[var.ty].inner.size(m.to_ctx()) as usize;
+                assert_eq!(size, k.params_size(), "{}: params size in WGSL vs its Pod struct", k.file());
+            } else {
+                let AddressSpace::Storage { access } = var.space else { panic!("{}: binding {i} is not storage", k.file()) };
+                let want_write = k.storage()[i - 1] == Access::ReadWrite;
+                assert_eq!(access.contains(StorageAccess::STORE), want_write, "{}: binding {i} access", k.file());
+            }
+        }
+        assert!(seen.iter().all(|&s| s), "{}: registered binding missing in WGSL: {seen:?}", k.file());
+    }
+}

@@ -1,0 +1,92 @@
+//! The GPU backend in a real browser: WebGPU in headless Chromium (SwiftShader), via
+//! `wasm-pack test --headless --chrome`. The same checks as `tests/gpu.rs` (kernels vs the CPU over random
+//! shapes, models vs the CPU and PyTorch, fallback), plus the JS API's backend choice. Without WebGPU
+//! each test logs `SKIPPED: …` (and fails when built with REQUIRE_GPU=1).
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+#[path = "common/gpu_checks.rs"]
+mod gpu_checks;
+
+use encoder_lens::wasm::Engine;
+use wasm_bindgen::JsValue;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+macro_rules! gpu_test {
+    ($name:ident, |$ctx:ident| $body:expr) => {
+        #[wasm_bindgen_test]
+        async fn $name() {
+            let t0 = js_sys::Date::now();
+            let Some($ctx) = gpu_checks::gpu_or_skip(stringify!($name)).await else { return };
+            $body.await;
+            wasm_bindgen_test::console_log!("{}: {:.1} s", stringify!($name), (js_sys::Date::now() - t0) / 1e3);
+        }
+    };
+}
+
+// SwiftShader is a CPU emulation: the same 50 shapes per kernel as natively, sizes up to 300 where it
+// matters (sequence lengths 1, 7, 128, 300 are always included).
+gpu_test!(gpu_matmul_matches_cpu, |ctx| gpu_checks::matmul(&ctx, 50, 300));
+gpu_test!(gpu_attention_matches_cpu, |ctx| gpu_checks::attention(&ctx, 50, 300));
+gpu_test!(gpu_norms_match_cpu, |ctx| gpu_checks::norms(&ctx, 50, 300));
+gpu_test!(gpu_embed_pool_softmax_match_cpu, |ctx| gpu_checks::embed_pool_softmax(&ctx, 50, 300));
+gpu_test!(gpu_sentiment_ln_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[0], ctx).await; });
+gpu_test!(gpu_sentiment_bn_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[1], ctx).await; });
+gpu_test!(gpu_prenorm_gelu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx).await; });
+gpu_test!(gpu_prenorm_bn_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx).await; });
+gpu_test!(gpu_oversized_tensor_is_refused, |ctx| async { gpu_checks::oversized_tensor_is_refused(&ctx) });
+
+#[wasm_bindgen_test]
+async fn gpu_fallback_without_adapter() {
+    gpu_checks::fallback_without_adapter(&common::MODELS[2]).await;
+}
+
+#[wasm_bindgen_test]
+async fn gpu_fallback_after_device_loss() {
+    gpu_checks::fallback_after_device_loss(&common::MODELS[2], "gpu_fallback_after_device_loss").await;
+}
+
+fn get(v: &JsValue, key: &str) -> JsValue {
+    js_sys::Reflect::get(v, &JsValue::from_str(key)).expect("property")
+}
+
+fn probabilities(r: &JsValue) -> Vec<f32> {
+    let preds = js_sys::Array::from(&get(r, "predictions"));
+    preds
+        .iter()
+        .flat_map(|p| js_sys::Array::from(&get(&p, "probabilities")).iter().map(|v| v.as_f64().expect("number") as f32).collect::<Vec<_>>())
+        .collect()
+}
+
+/// The JS API: `create(…, "gpu")` runs on WebGPU and agrees with `create(…, "cpu")`; traces come back.
+#[wasm_bindgen_test]
+async fn js_api_backend_choice() {
+    let m = &common::MODELS[0];
+    let make = |b: &str| Engine::create(m.config.to_string(), m.weights.to_vec(), m.vocab.to_string(), Some(b.to_string()));
+    let cpu = make("cpu").await.map_err(JsValue::from).expect("cpu engine");
+    assert_eq!(cpu.backend().map_err(JsValue::from).expect("backend"), "cpu");
+    assert!(cpu.fallback_reason().map_err(JsValue::from).expect("reason").is_none());
+    let gpu = match make("gpu").await {
+        Ok(e) => e,
+        Err(e) => {
+            let e = JsValue::from(e);
+            assert!(!gpu_checks::require_gpu(), "REQUIRE_GPU=1 but no WebGPU: {e:?}");
+            wasm_bindgen_test::console_log!("SKIPPED: js_api_backend_choice: {e:?}");
+            return;
+        }
+    };
+    assert_eq!(gpu.backend().map_err(JsValue::from).expect("backend"), "webgpu");
+    let texts = js_sys::Array::of2(&"an absolute joy from start to finish".into(), &"a dull, lifeless waste of two hours".into());
+    let opts = js_sys::Object::new();
+    js_sys::Reflect::set(&opts, &"trace".into(), &JsValue::TRUE).expect("set");
+    let g = gpu.classify(texts.clone().into(), opts.clone().into()).await.map_err(JsValue::from).expect("gpu classify");
+    let c = cpu.classify(texts.into(), opts.into()).await.map_err(JsValue::from).expect("cpu classify");
+    common::assert_close("webgpu vs cpu probabilities", &probabilities(&g), &probabilities(&c), 1e-4, 0.0);
+    let layers = js_sys::Array::from(&get(&get(&g, "trace"), "layers"));
+    assert!(layers.length() > 0, "trace from the GPU has layers");
+    let auto = make("auto").await.map_err(JsValue::from).expect("auto engine");
+    assert_eq!(auto.backend().map_err(JsValue::from).expect("backend"), "webgpu");
+    assert!(make("tpu").await.is_err(), "unknown backend name is an error");
+}
