@@ -128,9 +128,20 @@ async function gpuForwards(mod, result) {
     for (const seq of SEQS) {
       const text = Array(Math.max(seq - 2, 0)).fill('the').join(' '); // [CLS] the … the [SEP]
       const tokens = engine.tokenize(text).length;
-      const t = await timeRounds({ gpu: () => engine.classify([text], {}) }, { minRounds: 3, minMs: 1000, maxRounds: 10 });
-      out.rows[model].push({ seq, tokens, ms: t.gpu.median });
-      log(`forward ${model} seq ${seq} WebGPU: ${t.gpu.median.toFixed(1)} ms (${tokens} tokens)`);
+      // A software adapter can take seconds per forward: 1 warm-up, then up to 5 runs within ~8 s, and
+      // longer sequences are skipped once one run exceeds 5 s.
+      await engine.classify([text], {});
+      const times = [];
+      const start = performance.now();
+      while (times.length < 5 && (times.length < 1 || performance.now() - start < 8000)) {
+        const t0 = performance.now();
+        await engine.classify([text], {});
+        times.push(performance.now() - t0);
+      }
+      const ms = median(times);
+      out.rows[model].push({ seq, tokens, ms, runs: times.length });
+      log(`forward ${model} seq ${seq} WebGPU: ${ms.toFixed(1)} ms (${tokens} tokens, ${times.length} runs)`);
+      if (Math.max(...times) > 5000) break;
     }
     engine.free();
   }
