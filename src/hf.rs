@@ -165,7 +165,13 @@ impl Config {
         let labels = match (classify, &hf.id2label, hf.num_labels) {
             (false, _, _) => Vec::new(),
             (true, Some(m), _) => labels_from_id2label(m)?,
-            (true, None, n) => (0..n.unwrap_or(2)).map(|i| format!("LABEL_{i}")).collect(),
+            (true, None, n) => {
+                let n = n.unwrap_or(2);
+                if n == 0 || n > 1 << 16 {
+                    return Err(Error::Config(format!("config.json: num_labels {n} is outside 1..=65536")));
+                }
+                (0..n).map(|i| format!("LABEL_{i}")).collect()
+            }
         };
 
         let tok: TokenizerConfig = match files.tokenizer_config_json {

@@ -21,9 +21,7 @@ pub struct Stats {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NormShift {
-    pub alone: Tensor,          // (n, d): the text's normalised output in a batch of one
-    pub together: Tensor,       // (n, d): the same rows when the batch also holds the companion text
-    pub diff: Tensor,           // (n, d): together − alone
+    pub diff: Tensor,           // (n, d): the text's normalised output in the two-text batch − alone
     pub token_shift: Vec<f32>,  // (n): max |together − alone| per token
     pub max_shift: f32,         // max over the whole (n, d)
     pub stats_alone: Stats,     // the statistics the norm used: LN per token (n), BN per feature (d)
@@ -52,7 +50,8 @@ pub struct BatchTest {
 pub struct Inspection {
     pub text: String,
     pub companion: String,
-    /// `[text]` alone in eval mode (BatchNorm uses its running statistics), with the full trace.
+    /// `[text]` alone in eval mode (BatchNorm uses its running statistics), with its trace trimmed to what the
+    /// page draws: attention, norm statistics and outputs (no embeddings, layer inputs or hidden states).
     pub result: Classification,
     /// Per layer, norm1/norm2: statistics of the normalised output of the text's tokens — per token `(n)` and
     /// per feature `(d)` — to set beside the input statistics in the trace.
@@ -100,6 +99,25 @@ fn first_rows(t: &Tensor, n: usize) -> Result<Tensor> {
     Ok(Tensor { shape: vec![n, d], data: data.to_vec() })
 }
 
+/// Drop what the page never draws, so less crosses into JavaScript.
+fn trim(t: &mut Trace, attention: bool) {
+    let empty = || Tensor::zeros(vec![0]);
+    t.embeddings = None;
+    t.positional = None;
+    t.pooled = None;
+    for l in &mut t.layers {
+        l.hidden = empty();
+        l.norm1.input = empty();
+        l.norm2.input = empty();
+        if !attention {
+            l.attention = empty();
+        }
+    }
+    if let Some(f) = t.final_norm.as_mut() {
+        f.input = empty();
+    }
+}
+
 /// Batch row 0 of a `(batch, ...)` tensor.
 fn first_item(t: &Tensor) -> Tensor {
     let n: usize = t.shape[1..].iter().product();
@@ -136,7 +154,7 @@ fn shift(a: &NormTrace, b: &NormTrace, n: usize) -> Result<NormShift> {
         diff.chunks(d.max(1)).map(|row| row.iter().map(|v| v.abs()).fold(0.0, f32::max)).collect();
     let max_shift = token_shift.iter().copied().fold(0.0, f32::max);
     let diff = Tensor { shape: vec![n, d], data: diff };
-    Ok(NormShift { alone, together, diff, token_shift, max_shift, stats_alone: used_stats(a, n), stats_together: used_stats(b, n) })
+    Ok(NormShift { diff, token_shift, max_shift, stats_alone: used_stats(a, n), stats_together: used_stats(b, n) })
 }
 
 fn traced(c: &Classifier, texts: &[&str], bn: BatchNormStats) -> Result<(Classification, Trace)> {
@@ -145,8 +163,9 @@ fn traced(c: &Classifier, texts: &[&str], bn: BatchNormStats) -> Result<(Classif
     Ok((r, tr))
 }
 
-/// Run everything the page shows for `text`; `companion` is the longer text of the batch experiment.
-pub fn inspect(c: &Classifier, text: &str, companion: &str) -> Result<Inspection> {
+/// Run everything the page shows for `text`; `companion` is the longer text of the batch experiment. Without
+/// `attention`, the attention maps are left out (the page's LN-vs-BN panel does not draw them).
+pub fn inspect(c: &Classifier, text: &str, companion: &str, attention: bool) -> Result<Inspection> {
     let result = c.classify(&[text], &ForwardOptions::default(), true)?;
     let tr = result.trace.as_ref().ok_or_else(|| Error::Input("no trace recorded".into()))?;
     let n = tr.lengths[0];
@@ -158,7 +177,11 @@ pub fn inspect(c: &Classifier, text: &str, companion: &str) -> Result<Inspection
         output_token_stats.push([row_stats(&outs[0].data, n, d), row_stats(&outs[1].data, n, d)]);
         output_feature_stats.push([col_stats(&outs[0].data, n, d), col_stats(&outs[1].data, n, d)]);
     }
-    let attention_mean = tr.layers.iter().map(|l| head_mean(&l.attention)).collect();
+    let attention_mean = if attention { tr.layers.iter().map(|l| head_mean(&l.attention)).collect() } else { vec![] };
+    let mut result = result;
+    if let Some(t) = result.trace.as_mut() {
+        trim(t, attention);
+    }
     let bn = BatchNormStats::Batch;
     let (mut alone, tr_alone) = traced(c, &[text], bn)?;
     let (mut together, tr_together) = traced(c, &[text, companion], bn)?;
@@ -172,7 +195,11 @@ pub fn inspect(c: &Classifier, text: &str, companion: &str) -> Result<Inspection
         together: together.predictions.swap_remove(0),
         together_seq: tr_together.seq,
         together_lengths: tr_together.lengths.clone(),
-        together_attention: tr_together.layers.iter().map(|l| first_item(&l.attention)).collect(),
+        together_attention: if attention {
+            tr_together.layers.iter().map(|l| first_item(&l.attention)).collect()
+        } else {
+            vec![]
+        },
         layers,
     };
     Ok(Inspection {
@@ -221,7 +248,7 @@ mod tests {
 
     #[test]
     fn layer_norm_output_does_not_depend_on_the_batch() {
-        let insp = inspect(&load("prenorm-gelu"), TEXT, LONG).unwrap();
+        let insp = inspect(&load("prenorm-gelu"), TEXT, LONG, true).unwrap();
         for (l, pair) in insp.batch_test.layers.iter().enumerate() {
             for s in pair {
                 assert!(s.max_shift < 1e-5, "layer {l}: LN output moved by {}", s.max_shift);
@@ -233,7 +260,7 @@ mod tests {
 
     #[test]
     fn batch_norm_output_shifts_with_the_batch() {
-        let insp = inspect(&load("prenorm-bn"), TEXT, LONG).unwrap();
+        let insp = inspect(&load("prenorm-bn"), TEXT, LONG, true).unwrap();
         let first = &insp.batch_test.layers[0][0];
         assert!(first.max_shift > 1e-2, "BN output moved only {}", first.max_shift);
         assert_eq!(first.stats_alone.mean.len(), 64);
@@ -256,12 +283,22 @@ mod tests {
     fn layer_norm_output_statistics_are_those_of_gamma_and_beta() {
         // With γ = 1, β = 0 the output of LN has mean 0 and variance ≈ 1 per token; in general it has the
         // mean of β + γ·x̂ — check against a direct computation on the trace.
-        let insp = inspect(&load("prenorm-gelu"), TEXT, LONG).unwrap();
+        let insp = inspect(&load("prenorm-gelu"), TEXT, LONG, true).unwrap();
         let tr = insp.result.trace.as_ref().unwrap();
         let out = &tr.layers[1].norm2.output;
         let d = out.last_dim();
         let m: f32 = out.data[..d].iter().sum::<f32>() / d as f32;
         assert!((insp.output_token_stats[1][1].mean[0] - m).abs() < 1e-5);
+    }
+
+    #[test]
+    fn without_attention_the_maps_are_left_out_and_the_rest_is_the_same() {
+        let c = load("prenorm-bn");
+        let (a, b) = (inspect(&c, TEXT, LONG, true).unwrap(), inspect(&c, TEXT, LONG, false).unwrap());
+        assert!(b.attention_mean.is_empty() && b.batch_test.together_attention.is_empty());
+        assert!(b.result.trace.as_ref().unwrap().layers.iter().all(|l| l.attention.is_empty()));
+        assert_eq!(a.batch_test.layers[1][1].diff, b.batch_test.layers[1][1].diff);
+        assert_eq!(a.result.predictions[0].probabilities, b.result.predictions[0].probabilities);
     }
 
     #[test]

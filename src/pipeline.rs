@@ -58,7 +58,12 @@ impl Classifier {
     }
 
     /// Build from the three files of a model folder, as bytes/text (native and browser alike).
+    /// A Hugging Face BERT `config.json` is recognised and read with [`Classifier::from_hf`] defaults.
     pub fn from_bytes(config_json: &str, weights: &[u8], vocab_txt: &str) -> Result<Self> {
+        if crate::hf::is_hf_bert_config(config_json) {
+            let files = crate::hf::HfFiles { config_json, vocab_txt, weights: vec![weights], ..Default::default() };
+            return Self::from_hf(&files, &crate::hf::HfOverrides::default());
+        }
         let config = Config::from_json(config_json)?;
         let tokenizer = Tokenizer::from_vocab_txt(vocab_txt, config.lowercase)?;
         let model = Model::from_bytes(config, weights)?;

@@ -9,16 +9,18 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;
+#[path = "common/hf_folder.rs"]
+mod hf_folder;
 #[path = "common/tiny_bert.rs"]
 mod tiny_bert;
 
 use common::{assert_close, real_rows, Fixture};
 use encoder_lens::config::{Activation, Pooling};
-use encoder_lens::hf::{index_weight_files, is_hf_bert_config};
+use encoder_lens::hf::is_hf_bert_config;
 use encoder_lens::{Batch, Classifier, Config, ForwardOptions, HfFiles, HfOverrides, Trace};
 use safetensors::tensor::TensorView;
 use tiny_bert::{tiny_config, tiny_tensors, tiny_weights, TINY_VOCAB};
-use std::path::{Path, PathBuf};
+use hf_folder::{folder, minilm, read, repo};
 
 /// Sentence embeddings and logits: |Δ| <= 1e-5 (absolute).
 const OUT_TOL: (f32, f32) = (1e-5, 0.0);
@@ -29,69 +31,6 @@ const ATTN_TOL: (f32, f32) = (1e-5, 1e-4);
 
 const GOLDEN: Fixture = Fixture { bytes: include_bytes!("fixtures/golden/minilm.safetensors") };
 const GOLDEN_JSON: &str = include_str!("fixtures/golden/minilm.json");
-
-/// An HF folder read from disk the way the CLI reads it.
-struct Folder {
-    config: String,
-    vocab: String,
-    tokenizer_config: Option<String>,
-    sentence_bert_config: Option<String>,
-    pooling_config: Option<String>,
-    weights: Vec<Vec<u8>>,
-}
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(dir: &Path, name: &str) -> String {
-    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| {
-        panic!("{}: {e}. Fetch all-MiniLM-L6-v2 with `python3 scripts/get_minilm.py` (`./run.sh setup` does).", dir.join(name).display())
-    })
-}
-
-fn folder(dir: &Path) -> Folder {
-    let opt = |n: &str| std::fs::read_to_string(dir.join(n)).ok();
-    let files = match opt("model.safetensors.index.json") {
-        Some(index) => index_weight_files(&index).expect("index"),
-        None => vec!["model.safetensors".to_string()],
-    };
-    Folder {
-        config: read(dir, "config.json"),
-        vocab: read(dir, "vocab.txt"),
-        tokenizer_config: opt("tokenizer_config.json"),
-        sentence_bert_config: opt("sentence_bert_config.json"),
-        pooling_config: opt("1_Pooling/config.json"),
-        weights: files
-            .iter()
-            .map(|f| {
-                std::fs::read(dir.join(f)).unwrap_or_else(|e| {
-                    panic!("{}: {e}. Run `python3 scripts/get_minilm.py` (`./run.sh setup` does).", dir.join(f).display())
-                })
-            })
-            .collect(),
-    }
-}
-
-impl Folder {
-    fn files(&self) -> HfFiles<'_> {
-        HfFiles {
-            config_json: &self.config,
-            vocab_txt: &self.vocab,
-            weights: self.weights.iter().map(|w| &w[..]).collect(),
-            tokenizer_config_json: self.tokenizer_config.as_deref(),
-            sentence_bert_config_json: self.sentence_bert_config.as_deref(),
-            pooling_config_json: self.pooling_config.as_deref(),
-        }
-    }
-    fn load(&self, o: &HfOverrides) -> Classifier {
-        Classifier::from_hf(&self.files(), o).expect("HF folder loads")
-    }
-}
-
-fn minilm() -> Folder {
-    folder(&repo().join("models/minilm"))
-}
 
 fn batch_texts(k: usize) -> Vec<String> {
     let meta: serde_json::Value = serde_json::from_str(GOLDEN_JSON).unwrap();
@@ -119,6 +58,7 @@ fn minilm_matches_transformers_layer_by_layer() {
     assert_eq!(c.model.positional_table().shape, vec![512, 384]);
     let n = GOLDEN.num_batches();
     assert!(n >= 4, "fixture has {n} batches");
+    let (mut max_e, mut max_h, mut max_a, mut max_p) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
     for k in 0..n {
         let what = |s: &str| format!("minilm batch {k} {s}");
         let batch = GOLDEN.batch(k);
@@ -131,11 +71,11 @@ fn minilm_matches_transformers_layer_by_layer() {
         let out = c.model.forward(&batch, &ForwardOptions::default(), Some(&mut trace)).unwrap();
         let real = |x: &[f32]| real_rows(x, b, s, &batch.lengths);
         let (_, e) = GOLDEN.f32(&format!("b{k}.embeddings"));
-        assert_close(&what("embedding output"), &real(&trace.embeddings.as_ref().unwrap().data), &real(&e), 1e-5, 1e-5);
+        max_e = max_e.max(assert_close(&what("embedding output"), &real(&trace.embeddings.as_ref().unwrap().data), &real(&e), 1e-5, 1e-5));
         assert_eq!(trace.layers.len(), 6);
         for (l, lt) in trace.layers.iter().enumerate() {
             let (_, h) = GOLDEN.f32(&format!("b{k}.layer{l}.hidden"));
-            assert_close(&what(&format!("layer {l} hidden")), &real(&lt.hidden.data), &real(&h), HIDDEN_TOL.0, HIDDEN_TOL.1);
+            max_h = max_h.max(assert_close(&what(&format!("layer {l} hidden")), &real(&lt.hidden.data), &real(&h), HIDDEN_TOL.0, HIDDEN_TOL.1));
             let (shape, a) = GOLDEN.f32(&format!("b{k}.layer{l}.attn"));
             assert_eq!(lt.attention.shape, shape);
             assert_eq!(shape[1], 12);
@@ -152,40 +92,45 @@ fn minilm_matches_transformers_layer_by_layer() {
                     }
                 }
             }
-            assert_close(&what(&format!("layer {l} attention")), &ours_a, &ref_a, ATTN_TOL.0, ATTN_TOL.1);
+            max_a = max_a.max(assert_close(&what(&format!("layer {l} attention")), &ours_a, &ref_a, ATTN_TOL.0, ATTN_TOL.1));
         }
         let (_, pooled) = GOLDEN.f32(&format!("b{k}.pooled"));
-        assert_close(&what("mean pooled"), &out.pooled.data, &pooled, OUT_TOL.0, OUT_TOL.1);
+        max_p = max_p.max(assert_close(&what("mean pooled"), &out.pooled.data, &pooled, OUT_TOL.0, OUT_TOL.1));
         assert!(out.logits.is_none());
     }
+    println!("minilm vs transformers, max |diff|: embedding output {max_e:e}, hidden states {max_h:e}, attention {max_a:e}, mean pooled {max_p:e}");
 }
 
 #[test]
 fn minilm_sentence_embeddings_match_sentence_transformers() {
     let c = minilm().load(&HfOverrides::default());
+    let mut max_d = 0.0f32;
     for k in 0..GOLDEN.num_batches() {
         let texts = batch_texts(k);
         let (_, want) = GOLDEN.f32(&format!("b{k}.embedding"));
         let got: Vec<f32> = c.embed(&texts).unwrap().concat();
-        assert_close(&format!("minilm batch {k} sentence embedding"), &got, &want, OUT_TOL.0, OUT_TOL.1);
+        max_d = max_d.max(assert_close(&format!("minilm batch {k} sentence embedding"), &got, &want, OUT_TOL.0, OUT_TOL.1));
         // One text at a time gives the same vectors as the padded batch.
         for (i, t) in texts.iter().enumerate() {
             let one = c.embed(&[t]).unwrap().concat();
             assert_close(&format!("minilm batch {k} text {i} alone"), &one, &want[i * 384..(i + 1) * 384], OUT_TOL.0, OUT_TOL.1);
         }
     }
+    println!("minilm sentence embedding vs sentence-transformers, max |diff| {max_d:e}");
 }
 
 #[test]
 fn minilm_cls_pooler_matches_transformers_pooler_output() {
     let o = HfOverrides { pooling: Some(Pooling::Cls), pooler: Some(true), max_len: None };
     let c = minilm().load(&o);
+    let mut max_d = 0.0f32;
     for k in 0..GOLDEN.num_batches() {
         let batch = GOLDEN.batch(k);
         let out = c.model.forward(&batch, &ForwardOptions::default(), None).unwrap();
         let (_, want) = GOLDEN.f32(&format!("b{k}.pooler_output"));
-        assert_close(&format!("minilm batch {k} pooler_output"), &out.pooled.data, &want, OUT_TOL.0, OUT_TOL.1);
+        max_d = max_d.max(assert_close(&format!("minilm batch {k} pooler_output"), &out.pooled.data, &want, OUT_TOL.0, OUT_TOL.1));
     }
+    println!("minilm [CLS] + pooler vs transformers pooler_output, max |diff| {max_d:e}");
 }
 
 #[test]
@@ -199,6 +144,7 @@ fn minilm_sentiment_runs_end_to_end() {
     assert_eq!(cfg.labels, vec!["negative", "positive"]);
     assert_eq!((cfg.pooling, cfg.pooler, cfg.max_len), (Pooling::Mean, false, 256));
     let meta: serde_json::Value = serde_json::from_str(GOLDEN_JSON).unwrap();
+    let mut max_d = 0.0f32;
     for k in 0..GOLDEN.num_batches() {
         let texts = batch_texts(k);
         let r = c.classify(&texts, &ForwardOptions::default(), false).unwrap();
@@ -206,11 +152,12 @@ fn minilm_sentiment_runs_end_to_end() {
         let (_, probs) = GOLDEN.f32(&format!("b{k}.probs"));
         let batch = GOLDEN.batch(k);
         let out = c.model.forward(&batch, &ForwardOptions::default(), None).unwrap();
-        assert_close(&format!("minilm-sentiment batch {k} logits"), &out.logits.unwrap().data, &logits, OUT_TOL.0, OUT_TOL.1);
+        max_d = max_d.max(assert_close(&format!("minilm-sentiment batch {k} logits"), &out.logits.unwrap().data, &logits, OUT_TOL.0, OUT_TOL.1));
         let got: Vec<f32> = r.predictions.iter().flat_map(|p| p.probabilities.clone()).collect();
         assert_close(&format!("minilm-sentiment batch {k} probs"), &got, &probs, OUT_TOL.0, OUT_TOL.1);
         assert_eq!(meta["batches"][k]["probs"].as_array().unwrap().len(), texts.len());
     }
+    println!("minilm-sentiment logits vs PyTorch, max |diff| {max_d:e}");
     // The obvious cases come out the obvious way.
     let r = c.classify(&["A wonderful, heartfelt film.", "Terrible acting and a dull plot."], &ForwardOptions::default(), false).unwrap();
     assert_eq!((r.predictions[0].label.as_str(), r.predictions[1].label.as_str()), ("positive", "negative"));
@@ -291,6 +238,11 @@ fn other_config_errors_name_the_problem() {
     // Not BERT's vocab size.
     let e = err(tiny(&tiny_config("gelu").replace("\"vocab_size\": 12", "\"vocab_size\": 13"), &w));
     assert!(e.contains("bert.embeddings.word_embeddings.weight") || e.contains("vocab"), "{e}");
+    let no_labels = tiny_config("gelu").replace(r#""id2label": {"0": "neg", "1": "pos"}, "label2id": {"neg": 0, "pos": 1}"#, r#""num_labels": 4000000000"#);
+    let e = err(tiny(&no_labels, &w));
+    assert!(e.contains("num_labels 4000000000 is outside"), "{e}");
+    let e = err(tiny(&tiny_config("gelu").replace(r#""1": "pos""#, r#""7": "pos""#), &w));
+    assert!(e.contains("id2label ids must be 0..2, got 7"), "{e}");
     // The same tensor in two files.
     let files = HfFiles { config_json: &tiny_config("gelu"), vocab_txt: TINY_VOCAB, weights: vec![&w, &w], ..Default::default() };
     let e = err(Classifier::from_hf(&files, &HfOverrides::default()));
@@ -317,4 +269,11 @@ fn gamma_beta_names_and_unprefixed_names_load_the_same_model() {
     let (h, b) = (part(&head), part(&body));
     let files = HfFiles { config_json: &cfg, vocab_txt: TINY_VOCAB, weights: vec![&b, &h], ..Default::default() };
     assert_eq!(tiny_logits(&Classifier::from_hf(&files, &HfOverrides::default()).unwrap()), reference);
+}
+
+#[test]
+fn from_bytes_recognises_an_hf_config() {
+    let (cfg, w) = (tiny_config("gelu"), tiny_weights(&tiny_tensors(), |n| n.to_string()));
+    let direct = tiny_logits(&Classifier::from_bytes(&cfg, &w, TINY_VOCAB).expect("from_bytes reads an HF folder"));
+    assert_eq!(direct, tiny_logits(&tiny(&cfg, &w).unwrap()));
 }

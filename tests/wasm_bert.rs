@@ -51,11 +51,11 @@ async fn create_hf_classifies_embeds_and_traces() {
     assert_eq!(Engine::hf_weight_files(index).map_err(JsValue::from).unwrap(), vec!["../base/model.safetensors", "classifier.safetensors"]);
 
     let (body, head) = split_weights();
-    let e = Engine::create_hf(files_js(&cfg), blobs(&[&body, &head])).await.map_err(JsValue::from).expect("createHf");
+    let e = Engine::create_hf(files_js(&cfg), blobs(&[&body, &head]), Some("cpu".into())).await.map_err(JsValue::from).expect("createHf");
     let texts: JsValue = ["the film was good !", "bad films"].iter().map(|t| JsValue::from_str(t)).collect::<js_sys::Array>().into();
     let opts = js_sys::Object::new();
     js_sys::Reflect::set(&opts, &"trace".into(), &JsValue::TRUE).unwrap();
-    let r = e.classify(texts.clone(), opts.into()).map_err(JsValue::from).expect("classify");
+    let r = e.classify(texts.clone(), opts.into()).await.map_err(JsValue::from).expect("classify");
     let labels: Vec<String> = js_sys::Array::from(&get(&r, "labels")).iter().map(|v| v.as_string().unwrap()).collect();
     assert_eq!(labels, ["neg", "pos"]);
 
@@ -86,12 +86,12 @@ async fn create_hf_classifies_embeds_and_traces() {
 #[wasm_bindgen_test]
 async fn create_hf_missing_tensor_is_a_clear_error() {
     let (body, _) = split_weights();
-    let err = match Engine::create_hf(files_js(&tiny_config("gelu")), blobs(&[&body])).await {
+    let err = match Engine::create_hf(files_js(&tiny_config("gelu")), blobs(&[&body]), None).await {
         Ok(_) => panic!("loaded without the classifier"),
         Err(e) => get(&JsValue::from(e), "message").as_string().unwrap(),
     };
     assert_eq!(err, "missing tensor `classifier.weight` in weights");
-    let err = match Engine::create_hf(files_js(&tiny_config("swish")), blobs(&[&body])).await {
+    let err = match Engine::create_hf(files_js(&tiny_config("swish")), blobs(&[&body]), None).await {
         Ok(_) => panic!("loaded with hidden_act swish"),
         Err(e) => get(&JsValue::from(e), "message").as_string().unwrap(),
     };

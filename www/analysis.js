@@ -57,16 +57,20 @@ async function timedClassify(engine, text, runs = 3) {
 export async function analyse(engines, text, companion = COMPANION) {
   const { primary } = engines;
   const timed = await timedClassify(primary.engine, text);
-  const inspection = slim(primary.engine.inspect(text, companion));
+  const t0 = performance.now();
+  const inspection = slim(primary.engine.inspect(text, companion, true));
   const compare = {};
   for (const role of ['ln', 'bn']) {
     const e = engines[role];
     if (!e) continue;
-    compare[role] = e.id === primary.id ? { id: e.id, same: true } : { id: e.id, ...slim(e.engine.inspect(text, companion)) };
+    compare[role] =
+      e.id === primary.id ? { id: e.id, same: true } : { id: e.id, ...slim(e.engine.inspect(text, companion, false)) };
   }
+  const inspectMs = performance.now() - t0;
   return {
     text,
     companion,
+    inspectMs,
     model: primary.id,
     prediction: timed.result.predictions[0],
     labels: timed.result.labels,

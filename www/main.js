@@ -6,7 +6,7 @@ import * as heatmap from './views/heatmap.js';
 import * as tokenlinks from './views/tokenlinks.js';
 import * as curves from './views/curves.js';
 import * as bars from './views/bars.js';
-import { scale, legend, extent, fmt } from './views/canvas.js';
+import { scale, legend, extent, fmt, quantileAbs } from './views/canvas.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -265,13 +265,14 @@ function renderAttention() {
 
   // Small multiples: one row per layer, one column per head, plus the head average.
   const grid = $('att-grid');
+  grid.closest('.att-grid-wrap').classList.toggle('many', H > 6);
   grid.replaceChildren();
   grid.style.gridTemplateColumns = `auto repeat(${H + 1}, auto)`;
   grid.append(el('span'));
   for (let h = 0; h < H; h++) grid.append(el('span', 'collab', `head ${h + 1}`));
   grid.append(el('span', 'collab', 'average'));
   const wrapW = grid.closest('.att-grid-wrap').clientWidth || 360;
-  const avail = Math.min(wrapW >= 880 ? wrapW * 0.3 : wrapW, 420) - 56;
+  const avail = (H > 6 ? wrapW : Math.min(wrapW >= 880 ? wrapW * 0.3 : wrapW, 420)) - 56;
   const cellPx = Math.max(22, Math.min(64, Math.floor(avail / (H + 1)) - 10));
   for (let l = 0; l < L; l++) {
     grid.append(el('span', 'rowlab', `layer ${l + 1}`));
@@ -348,14 +349,17 @@ function renderPositional() {
   sec.dataset.tokens = String(n);
   sec.dataset.kind = config.positional_encoding;
   const learned = config.positional_encoding === 'learned';
-  $('pe-caption').firstChild.textContent = learned
-    ? 'This model learned its position vectors in training (BERT-style): one trained row per position, added to each token embedding. '
-    : 'Attention by itself ignores order. The encoder adds a vector for each position to each token embedding: ';
+  $('pe-caption-sin').hidden = learned;
+  $('pe-caption-learned').hidden = !learned;
+  $('pe-foot').textContent = `The encoder adds the first ${n} rows of this table to the ${n} token embeddings of your text${
+    config.embedding_scale ? ` (which are first multiplied by √d = ${Number(Math.sqrt(D).toFixed(2))}, so the positions do not drown them)` : ''
+  }. The outlined band and square mark those rows.${learned ? ' Colours are clipped at the 99th percentile of |value|; a few outliers are larger.' : ''}`;
   $('pe-sim-caption').textContent = learned
     ? 'A learned table has no built-in structure; what it learned shows as the dot products between positions — nearby positions usually end up similar.'
     : 'For the sinusoidal table the dot product depends only on the distance p − q (a sum of cosines of it), so nearby positions look alike and the map is constant along diagonals: that is what lets attention learn relative position.';
-  const [lo, hi] = extent(pv.table.data);
-  const s = scale('div', lo, hi);
+  // A learned table has a few large outliers: clip the colours at the 99th percentile of |value|.
+  const lim = learned ? quantileAbs(pv.table.data, 0.99) : Math.max(...extent(pv.table.data).map(Math.abs));
+  const s = scale('div', -lim, lim);
   const tc = $('pe-table');
   const step = (k) => (k <= 16 ? 4 : k <= 64 ? 8 : k <= 256 ? 32 : 64);
   tc._tip = (h) => [['position', String(h.row)], ['dimension', String(h.col)], ['value', h.value.toFixed(4)]];
@@ -374,7 +378,8 @@ function renderPositional() {
   if (learned) keys.replaceChildren(...series.map((sr, i) => el('span', `k${i}`, sr.name)));
 
   const [slo, shi] = extent(pv.similarity.data);
-  const ss = slo < 0 ? scale('div', slo, shi) : scale('seq', slo, shi);
+  const slim = learned ? quantileAbs(pv.similarity.data, 0.99) : Math.max(Math.abs(slo), Math.abs(shi));
+  const ss = slo < 0 ? scale('div', -slim, slim) : scale('seq', slo, shi);
   const sc = $('pe-sim');
   sc._tip = (h) => [['positions', `${h.row} · ${h.col}`], ['PE·PE', h.value.toFixed(3)]];
   sc._hit = heatmap.draw(sc, { rows: L, cols: L, values: pv.similarity.data, scale: ss, width: Math.min(canvasWidth(sc), 300), highlightBlock: [0, n], ticks: { rows: step(L), cols: step(L) }, axis: { rows: 'position p', cols: 'position q' } });
@@ -412,7 +417,8 @@ function renderNorms() {
   const l = state.normLayer;
   const w = state.normWhich;
   const key = w ? 'norm2' : 'norm1';
-  $('companion').value !== state.analysis.companion && document.activeElement !== $('companion') && ($('companion').value = state.analysis.companion);
+  const comp = $('companion');
+  if (document.activeElement !== comp && comp.value !== state.analysis.companion) comp.value = state.analysis.companion;
 
   // Shared colour scale for both normalised outputs.
   const outs = [ln, bn].filter(Boolean).map((x) => {
@@ -521,10 +527,12 @@ function renderNorms() {
 
 function renderAll() {
   if (!state.analysis) return;
+  const t0 = performance.now();
   renderClassify();
   renderAttention();
   renderPositional();
   renderNorms();
+  $('result').dataset.renderMs = (performance.now() - t0).toFixed(1);
 }
 
 // ---------------------------------------------------------------- hover tooltips
@@ -617,7 +625,10 @@ async function runAnalysis(text) {
       return;
     }
     clearMessage('empty');
+    const t0 = performance.now();
     const a = await call('analyse', { model: state.model, text, companion: $('companion').value || undefined });
+    $('result').dataset.analyseMs = (performance.now() - t0).toFixed(1);
+    $('result').dataset.inspectMs = a.inspectMs.toFixed(1);
     state.analysis = a;
     state.info = a.info;
     state.live = true;
@@ -756,9 +767,10 @@ async function start() {
   state.manifest = init.manifest;
   const ms = $('model-select');
   ms.replaceChildren(...init.manifest.models.map((m) => {
-    const o = el('option', null, m.name);
+    const o = el('option', null, m.available === false ? `${m.name} — not on this server` : m.name);
     o.value = m.id;
     o.title = m.description || '';
+    o.disabled = m.available === false;
     return o;
   }));
   ms.value = init.manifest.default;
@@ -766,6 +778,7 @@ async function start() {
   $('backend-select').disabled = false;
   if (!init.webgpu) $('backend-select').querySelector('option[value="gpu"]').textContent = 'WebGPU (not in this browser)';
   await example;
+  if (!state.live && state.analysis) renderClassify(); // model names from the manifest
   if (!$('companion').value) $('companion').value = init.companion;
   if (await loadModel(init.manifest.default, state.backend)) await runAnalysis($('text').value);
 }

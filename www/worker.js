@@ -66,6 +66,9 @@ async function fetchCached(url, model, file) {
       return bytes;
     }
   }
+  // Announce the size first, so the progress bar's total counts every file from the start.
+  const expected = Number(version.split('-')[0]) || 0;
+  if (expected) progress(model, file, 0, expected, false);
   const resp = await fetch(url, { cache: 'no-store' });
   if (!resp.ok) throw new Error(`could not download ${url}: HTTP ${resp.status}`);
   const total = Number(resp.headers.get('content-length')) || 0;
@@ -93,18 +96,48 @@ async function fetchCached(url, model, file) {
   return bytes;
 }
 
+/** Text of an optional file, or undefined where it does not exist. */
+async function optionalText(url, id, label) {
+  try {
+    return new TextDecoder().decode(await fetchCached(url, id, label));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A model's files: this project's format (config.json, model.safetensors, vocab.txt), or a Hugging Face BERT
+ * folder (config.json, vocab.txt, optional tokenizer / sentence-transformers configs, and one or more
+ * safetensors files: `model.safetensors`, or those a `model.safetensors.index.json` lists).
+ */
 async function modelFiles(id) {
   if (files.has(id)) return files.get(id);
   const entry = manifest.models.find((m) => m.id === id);
   if (!entry) throw new Error(`unknown model "${id}"`);
   const base = entry.path.endsWith('/') ? entry.path : `${entry.path}/`;
+  // An entry may name its files (`files: { config, weights, vocab }`, relative to its path).
+  const name = (k, d) => `${base}${entry.files?.[k] || d}`;
   const text = (b) => new TextDecoder().decode(b);
-  const [config, weights, vocab] = await Promise.all([
-    fetchCached(`${base}config.json`, id, 'config.json').then(text),
-    fetchCached(`${base}model.safetensors`, id, 'model.safetensors'),
-    fetchCached(`${base}vocab.txt`, id, 'vocab.txt').then(text),
-  ]);
-  const f = { config, weights, vocab };
+  const config = text(await fetchCached(name('config', 'config.json'), id, 'config'));
+  let f;
+  if (typeof wasm.Engine.isHfBert === 'function' && wasm.Engine.isHfBert(config)) {
+    const [vocab, tokenizerConfig, sentenceBertConfig, poolingConfig, index] = await Promise.all([
+      fetchCached(name('vocab', 'vocab.txt'), id, 'vocab').then(text),
+      optionalText(`${base}tokenizer_config.json`, id, 'tokenizer_config'),
+      optionalText(`${base}sentence_bert_config.json`, id, 'sentence_bert_config'),
+      optionalText(`${base}1_Pooling/config.json`, id, 'pooling_config'),
+      entry.files?.weights ? undefined : optionalText(`${base}model.safetensors.index.json`, id, 'index'),
+    ]);
+    const list = index ? wasm.Engine.hfWeightFiles(index) : [entry.files?.weights || 'model.safetensors'];
+    const weights = await Promise.all(list.map((w) => fetchCached(new URL(w, new URL(base, self.location.href)).href, id, w)));
+    f = { hf: { config, vocab, tokenizerConfig, sentenceBertConfig, poolingConfig }, weights };
+  } else {
+    const [weights, vocab] = await Promise.all([
+      fetchCached(name('weights', 'model.safetensors'), id, 'weights'),
+      fetchCached(name('vocab', 'vocab.txt'), id, 'vocab').then(text),
+    ]);
+    f = { config, weights, vocab };
+  }
   files.set(id, f);
   return f;
 }
@@ -126,12 +159,13 @@ function backendLabel(engine) {
 
 /** Build an engine on `backend`; where the GPU cannot be had, build a CPU engine and say why. */
 async function createEngine(f, backend) {
+  const make = (b) => (f.hf ? wasm.Engine.createHf(f.hf, f.weights, b) : wasm.Engine.create(f.config, f.weights, f.vocab, b));
   try {
-    return { engine: await wasm.Engine.create(f.config, f.weights, f.vocab, backend), why: null };
+    return { engine: await make(backend), why: null };
   } catch (e) {
     if (backend === 'cpu') throw e;
     const why = e && e.message ? e.message : String(e);
-    return { engine: await wasm.Engine.create(f.config, f.weights, f.vocab, 'cpu'), why };
+    return { engine: await make('cpu'), why };
   }
 }
 
@@ -174,6 +208,15 @@ const handlers = {
     const r = await fetch('models.json', { cache: 'no-store' });
     if (!r.ok) throw new Error(`models.json: HTTP ${r.status}`);
     manifest = await r.json();
+    // Models whose files are not on the server (large checkpoints are not in the repository) are listed
+    // as unavailable rather than failing when picked.
+    await Promise.all(
+      manifest.models.map(async (m) => {
+        const base = m.path.endsWith('/') ? m.path : `${m.path}/`;
+        const res = await fetch(`${base}${m.files?.config || 'config.json'}`, { method: 'HEAD', cache: 'no-store' }).catch(() => null);
+        m.available = Boolean(res && res.ok);
+      }),
+    );
     return { manifest, flavour, webgpu: Boolean(self.navigator.gpu), companion: COMPANION };
   },
   async load({ model, backend }) {

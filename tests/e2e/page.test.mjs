@@ -3,7 +3,7 @@
 // of each panel to artifacts/screenshots/.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve, launch, watch, classify, shotDir, WWW } from './helpers.mjs';
 
@@ -11,8 +11,10 @@ const manifest = JSON.parse(readFileSync(join(WWW, 'models.json'), 'utf8'));
 const modelConfig = (id) => JSON.parse(readFileSync(join(WWW, manifest.models.find((m) => m.id === id).path, 'config.json'), 'utf8'));
 const config = modelConfig(manifest.default);
 
-// Files the page may ask for that need not exist: the relaxed-SIMD build and its detector.
-const OPTIONAL = /\/(simd-detect\.js|pkg-relaxed\/.*)$/;
+// Files the page may ask for that need not exist: the relaxed-SIMD build and its detector, and the files of
+// models listed in models.json but not on this server (large checkpoints are not in the repository).
+const absent = manifest.models.filter((m) => !existsSync(join(WWW, m.path, 'config.json')));
+const OPTIONAL = new RegExp(`/(simd-detect\\.js|pkg-relaxed/.*${absent.map((m) => `|${m.path}.*`).join('')})$`);
 
 // Clear-cut reviews, with the label both trained sentiment models give them.
 const SENTENCES = [
@@ -224,6 +226,12 @@ describe('the page', () => {
     assert.equal(srv.requests.get(`/${manifest.models[0].path}model.safetensors`), before, 'weights came from the cache');
   });
 
+  it('lists models whose files are absent as unavailable', async () => {
+    const options = await page.$$eval('#model-select option', (os) => os.map((o) => ({ id: o.value, disabled: o.disabled })));
+    assert.deepEqual(options.map((o) => o.id), manifest.models.map((m) => m.id));
+    for (const o of options) assert.equal(o.disabled, absent.some((m) => m.id === o.id), `${o.id} disabled iff absent`);
+  });
+
   it('has a strict CSP and raised no errors besides optional files', async () => {
     const csp = await page.getAttribute('meta[http-equiv="Content-Security-Policy"]', 'content');
     assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'/);
@@ -293,6 +301,27 @@ describe('the page without WebGPU', () => {
       const r = await classify(p, SENTENCES[1][0]);
       assert.equal(r.backend, 'cpu');
       assert.equal(r.label, SENTENCES[1][1]);
+    } finally {
+      await b.close();
+      await s.close();
+    }
+  });
+});
+
+describe('the page when the engine cannot start', () => {
+  it('keeps showing the pre-computed example and says why', async () => {
+    const s = await serve(WWW, { corrupt: (path) => /\/pkg(-relaxed)?\/encoder_lens_bg\.wasm$/.test(path) });
+    const b = await launch();
+    try {
+      const p = await b.newPage({ viewport: { width: 1280, height: 900 } });
+      await p.goto(s.url);
+      await p.waitForSelector('.msg.error', { timeout: 60000 });
+      assert.match(await p.textContent('#messages'), /engine could not start/i);
+      assert.equal(await p.getAttribute('#result', 'data-state'), 'example');
+      assert.match(await p.textContent('#status-text'), /pre-computed example/);
+      const ex = JSON.parse(readFileSync(join(WWW, 'example.json'), 'utf8'));
+      assert.equal(await p.getAttribute('#result', 'data-label'), ex.analysis.prediction.label);
+      assert.equal(Number(await p.getAttribute('#attention', 'data-layers')), ex.info.config.num_layers);
     } finally {
       await b.close();
       await s.close();

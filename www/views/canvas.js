@@ -72,6 +72,12 @@ export function extent(data) {
   return lo <= hi ? [lo, hi] : [0, 1];
 }
 
+/** The q-quantile of |value| (for clipping a colour scale past a few outliers); at least 1e-6. */
+export function quantileAbs(data, q) {
+  const a = Float64Array.from(data, Math.abs).sort();
+  return Math.max(1e-6, a[Math.min(a.length - 1, Math.floor(q * (a.length - 1)))] || 0);
+}
+
 export function fmt(v, digits = 3) {
   if (v === 0) return '0';
   const a = Math.abs(v);
