@@ -75,10 +75,10 @@ const f = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? '–
 const lines = [];
 lines.push(`${out.date.slice(0, 16).replace('T', ' ')} UTC · ${out.machine.cpu} (${out.machine.cores} cores, load average ${out.machine.loadavgAtEnd.map((x) => x.toFixed(1)).join(' ')}) · ${out.browser} · onnxruntime-web ${out.ortVersion}`);
 lines.push('');
-lines.push('Peak (register-only multiply-add loop, 1 thread; best of the samples taken between matmul rounds):');
+lines.push('Peak (the matmul microkernel on L1-resident panels, 1 thread; fastest of the runs interleaved with the matmuls):');
 for (const [k, v] of Object.entries(out.peak)) lines.push(`  ${k.padEnd(13)} ${f(v)} GFLOP/s`);
 lines.push('');
-lines.push('Matmul x(m,k)·Wᵀ(k→n)+b, GFLOP/s (% of the same build\'s peak measured in the same rounds):');
+lines.push('Matmul x(m,k)·Wᵀ(k→n)+b, GFLOP/s of the fastest run (% of the same build\'s peak in the same rounds):');
 lines.push('  shape (m×k×n)      scalar        simd128         relaxed-simd');
 for (const r of out.matmul) {
   const pct = (name) => (r.peakGflops[name] ? ` (${f((100 * r.gflops[name]) / r.peakGflops[name], 0)}%)` : '');
@@ -95,6 +95,16 @@ for (const [model, e] of Object.entries(out.forward)) {
   }
 }
 lines.push('');
-lines.push(`WebGPU: ${out.webgpu.available ? `adapter ${out.webgpu.vendor || ''} ${out.webgpu.architecture || ''}${out.webgpu.fallback ? ' (fallback/software)' : ''}` : `no adapter (${out.webgpu.why})`}; ${out.webgpu.forward}`);
+const adapter = out.webgpu.available
+  ? `adapter ${out.webgpu.vendor || ''} ${out.webgpu.architecture || ''}${out.webgpu.fallback ? ' (fallback/software)' : ''}`
+  : `no adapter (${out.webgpu.why})`;
+if (typeof out.webgpu.forward === 'string') {
+  lines.push(`WebGPU: ${adapter}; ${out.webgpu.forward}`);
+} else {
+  lines.push(`WebGPU forward, batch 1, median ms (${adapter}):`);
+  for (const [model, rows] of Object.entries(out.webgpu.forward.rows)) {
+    lines.push(`  ${model.padEnd(8)} ` + rows.map((r) => `seq ${r.seq}: ${f(r.ms, 1)}`).join(', '));
+  }
+}
 console.log('\n' + lines.join('\n'));
 console.log('\nwrote bench/results.json');

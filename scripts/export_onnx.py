@@ -60,7 +60,7 @@ def build(name, args):
             sd = load_file(os.path.join(src, "model.safetensors"))
             missing, unexpected = model.load_state_dict(sd, strict=False)
             assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
-        source = src if trained else "random weights (seed 1234), default config"
+        source = os.path.relpath(src, REPO) if trained else "random weights (seed 1234), default config"
     else:
         cfg = make_config(hidden_size=384, num_layers=6, num_heads=12, ffn_size=1536, activation="gelu",
                           max_len=max(SEQS))

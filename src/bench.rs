@@ -42,6 +42,15 @@ pub fn peak_flops_per_iter() -> f64 {
     }
 }
 
+/// Tuning: bytes of weight rows the SIMD matmul keeps in L2 per column block (see `cpu::simd128`).
+#[wasm_bindgen(js_name = setBlockBytes)]
+pub fn set_block_bytes(bytes: usize) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    cpu::simd128::set_b_block_bytes(bytes);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let _ = bytes;
+}
+
 fn fill(n: usize, seed: u32, scale: f32) -> Vec<f32> {
     let mut s = seed.max(1);
     (0..n)

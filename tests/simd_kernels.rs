@@ -99,9 +99,10 @@ fn linear_fused_matches_scalar_on_random_shapes() {
 #[wasm_bindgen_test]
 fn attention_matches_scalar_on_random_shapes() {
     let mut r = Rng(0x9e37_79b9);
-    for case in 0..60 {
+    for case in 0..80 {
         let batch = 1 + r.below(3);
-        let seq = [1, 2, 5, 8, 9, 16, 17, 31][r.below(8)];
+        // Lengths past 64 cover several key blocks of the streaming softmax.
+        let seq = [1, 2, 5, 8, 9, 16, 17, 31, 64, 65, 130, 200][r.below(12)];
         let heads = 1 + r.below(3);
         let dh = [1, 2, 3, 4, 7, 8, 16, 32][r.below(8)];
         let d = heads * dh;
@@ -202,15 +203,20 @@ fn model_matches_scalar(config: &str, weights: &[u8], vocab: &str) {
         let plain = c.model.forward(&batch, &opts, None).expect("simd forward without trace");
         let logits = |o: &encoder_lens::Output| o.logits.as_ref().expect("logits").data.clone();
         close("logits", &logits(&got), &logits(&want), 1e-5, 1e-5);
-        close("logits without trace", &logits(&plain), &logits(&got), 0.0, 0.0);
+        // Without a trace attention streams over key blocks (online softmax): same tolerance vs scalar.
+        close("logits without trace", &logits(&plain), &logits(&want), 1e-5, 1e-5);
+        close("hidden without trace", &plain.hidden.data, &want.hidden.data, 1e-4, 1e-4);
         close("probs", &got.probs.unwrap().data, &want.probs.unwrap().data, 1e-5, 1e-5);
         close("hidden", &got.hidden.data, &want.hidden.data, 1e-4, 1e-4);
         for (l, (a, b)) in tg.layers.iter().zip(&tw.layers).enumerate() {
-            close(&format!("layer {l} attention"), &a.attention.data, &b.attention.data, 1e-5, 1e-5);
+            // The golden tests' attention tolerance: sharp trained heads amplify FMA rounding in the scores.
+            close(&format!("layer {l} attention"), &a.attention.data, &b.attention.data, 1e-5, 1e-4);
         }
     }
     // One longer sequence (several query blocks, ragged tail).
-    let long: Vec<u32> = (0..61).map(|i| 5 + (i * 37 % 500) as u32).collect();
+    let n = 61.min(c.config().max_len); // past one 8-query block and, at max_len 128, ...
+    let n = if c.config().max_len >= 128 { 127 } else { n }; // ... past two 64-key blocks
+    let long: Vec<u32> = (0..n).map(|i| 5 + (i * 37 % 500) as u32).collect();
     let short: Vec<u32> = long[..23].to_vec();
     let batch = Batch::from_rows(&[long, short], 0).expect("batch");
     cpu::set_reference(true);
@@ -235,5 +241,23 @@ fn prenorm_bn_model_matches_scalar() {
         include_str!("fixtures/models/prenorm-bn/config.json"),
         include_bytes!("fixtures/models/prenorm-bn/model.safetensors"),
         include_str!("fixtures/models/prenorm-bn/vocab.txt"),
+    );
+}
+
+#[wasm_bindgen_test]
+fn sentiment_ln_model_matches_scalar() {
+    model_matches_scalar(
+        include_str!("../models/sentiment-ln/config.json"),
+        include_bytes!("../models/sentiment-ln/model.safetensors"),
+        include_str!("../models/sentiment-ln/vocab.txt"),
+    );
+}
+
+#[wasm_bindgen_test]
+fn sentiment_bn_model_matches_scalar() {
+    model_matches_scalar(
+        include_str!("../models/sentiment-bn/config.json"),
+        include_bytes!("../models/sentiment-bn/model.safetensors"),
+        include_str!("../models/sentiment-bn/vocab.txt"),
     );
 }

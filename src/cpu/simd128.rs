@@ -9,10 +9,11 @@
 //! the residual before one store. Blocking: a block of A panels sized for L2 is swept against each
 //! group of 4 B columns (which stays in L1).
 //!
-//! Attention: per (batch, head) and block of 8 queries, the 8 × len score strip is computed by the same
-//! microkernel straight into the packed layout the P · V product reads, softmax runs across lanes (one
-//! lane per query), and only that strip — 8 × seq floats — ever exists. The (heads, seq, seq) matrix is
-//! written only when the trace asks for it.
+//! Attention: per (batch, head) and block of 8 queries, scores come from the same microkernel straight
+//! into the packed layout the P · V product reads, and softmax runs across lanes (one lane per query).
+//! Without a trace it streams over blocks of 64 keys (online softmax: running max and sum per query,
+//! accumulators rescaled when the max grows), so only 8 × 64 scores ever exist; with a trace it computes
+//! the exact 8 × seq strip of probabilities and writes it into the (heads, seq, seq) trace.
 //!
 //! Scratch (packed panels, score strips, BatchNorm scale) lives in one thread-local arena that only grows,
 //! so repeated forwards allocate nothing here.
@@ -20,13 +21,24 @@
 use crate::config::Activation;
 use core::arch::wasm32::*;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
+/// k steps per iteration of the row-major-B microkernel.
+const KU: usize = 1;
 /// Rows per packed A panel (two f32x4 vectors).
 const MR: usize = 8;
 /// Columns per microkernel tile.
 const NR: usize = 4;
 /// Target bytes of packed A kept hot while B column groups sweep over it.
 const A_BLOCK_BYTES: usize = 192 * 1024;
+/// Target bytes of B (weight rows) kept in L2 while the A panels of a block sweep over them; a run-time
+/// setting so the benchmark can compare blockings in one page (`set_b_block_bytes`).
+static B_BLOCK_BYTES: AtomicUsize = AtomicUsize::new(64 * 1024);
+
+/// Set the B column-block size in bytes (at most 4 columns per block below 16 × k bytes).
+pub fn set_b_block_bytes(bytes: usize) {
+    B_BLOCK_BYTES.store(bytes, Ordering::Relaxed);
+}
 
 /// The build's multiply-add: `acc + a·b`.
 #[inline(always)]
@@ -120,7 +132,7 @@ pub fn exp4(x: v128) -> v128 {
     let r = f32x4_sub(x, f32x4_mul(n, f32x4_splat(0.693_359_4)));
     let r = f32x4_add(r, f32x4_mul(n, f32x4_splat(2.121_944_4e-4)));
     let mut p = f32x4_splat(1.987_569_1e-4);
-    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5.000_000_1e-1] {
+    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
         p = f32x4_add(f32x4_mul(p, r), f32x4_splat(c));
     }
     let y = f32x4_add(f32x4_add(f32x4_mul(f32x4_mul(p, r), r), r), f32x4_splat(1.0));
@@ -191,8 +203,8 @@ unsafe fn micro<const NC: usize>(ap: *const f32, b: *const f32, bsk: usize, bsj:
     acc
 }
 
-/// [`micro`] for B stored as rows along k (`b[c·ldb + kk]`: `x · Wᵀ`, `Q · Kᵀ`), k unrolled by 4 so the
-/// loads use constant offsets and the pointers move once per 4 steps.
+/// [`micro`] for B stored as rows along k (`b[c·ldb + kk]`: `x · Wᵀ`, `Q · Kᵀ`), `KU` k steps per
+/// iteration.
 #[inline(always)]
 unsafe fn micro_krows<const NC: usize>(ap: *const f32, b: *const f32, ldb: usize, k: usize) -> [[v128; 2]; NR] {
     let z = f32x4_splat(0.0);
@@ -202,10 +214,10 @@ unsafe fn micro_krows<const NC: usize>(ap: *const f32, b: *const f32, ldb: usize
         *p = b.add(c * ldb);
     }
     let mut a = ap;
-    let k4 = k / 4 * 4;
+    let k4 = k / KU * KU;
     let mut kk = 0;
     while kk < k4 {
-        for u in 0..4 {
+        for u in 0..KU {
             let a0 = ld(a.add(u * MR));
             let a1 = ld(a.add(u * MR + 4));
             for c in 0..NC {
@@ -215,10 +227,10 @@ unsafe fn micro_krows<const NC: usize>(ap: *const f32, b: *const f32, ldb: usize
             }
         }
         for p in bp.iter_mut().take(NC) {
-            *p = p.add(4);
+            *p = p.add(KU);
         }
-        a = a.add(4 * MR);
-        kk += 4;
+        a = a.add(KU * MR);
+        kk += KU;
     }
     while kk < k {
         let a0 = ld(a);
@@ -326,6 +338,7 @@ struct Epilogue<'a> {
 
 /// Store a microkernel tile: rows `i0..i0+rows`, columns `j0..j0+cols` of `out (·, ldc)`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
 unsafe fn store_tile(acc: &[[v128; 2]; NR], out: *mut f32, ldc: usize, i0: usize, rows: usize, j0: usize, cols: usize, ep: Epilogue) {
     let bias = match ep.bias {
         Some(b) if cols == NR => ld(b.as_ptr().add(j0)),
@@ -373,6 +386,7 @@ fn gemm(a: &[f32], lda: usize, b: &[f32], bsk: usize, bsj: usize, out: &mut [f32
     }
     let panels = m.div_ceil(MR);
     let block = (A_BLOCK_BYTES / (MR * k.max(1) * 4)).clamp(1, panels);
+    let nc = (B_BLOCK_BYTES.load(Ordering::Relaxed) / (k.max(1) * 4) / NR * NR).max(NR);
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         let packed = grow(&mut s.packed, block * MR * k);
@@ -383,19 +397,25 @@ fn gemm(a: &[f32], lda: usize, b: &[f32], bsk: usize, bsj: usize, out: &mut [f32
                 let i0 = p * MR;
                 pack_panel(a, lda, i0, (m - i0).min(MR), k, &mut packed[(p - p0) * MR * k..][..MR * k]);
             }
-            let mut j0 = 0;
-            while j0 < n {
-                let cols = (n - j0).min(NR);
+            // B in column blocks that stay in L2 while each A panel (in L1) meets all of the block's
+            // 4-column groups.
+            let mut jb = 0;
+            while jb < n {
+                let je = (jb + nc).min(n);
                 for p in p0..p1 {
                     let i0 = p * MR;
-                    unsafe {
-                        let ap = packed.as_ptr().add((p - p0) * MR * k);
-                        let bp = b.as_ptr().add(j0 * bsj);
-                        let acc = tile(ap, bp, bsk, bsj, k, cols);
-                        store_tile(&acc, out.as_mut_ptr(), ldc, i0, (m - i0).min(MR), j0, cols, ep);
+                    let ap = packed[(p - p0) * MR * k..].as_ptr();
+                    let mut j0 = jb;
+                    while j0 < je {
+                        let cols = (je - j0).min(NR);
+                        unsafe {
+                            let acc = tile(ap, b.as_ptr().add(j0 * bsj), bsk, bsj, k, cols);
+                            store_tile(&acc, out.as_mut_ptr(), ldc, i0, (m - i0).min(MR), j0, cols, ep);
+                        }
+                        j0 += NR;
                     }
                 }
-                j0 += NR;
+                jb = je;
             }
             p0 = p1;
         }
@@ -500,8 +520,11 @@ pub fn attention(
     let ld3 = 3 * d;
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
-        let strip = grow(&mut s.strip, (head_dim + seq) * MR);
-        let (qp, sp) = strip.split_at_mut(head_dim * MR); // qp (dh, 8) | sp (seq, 8)
+        // Without a trace only one key block of scores exists at a time; with one, the whole strip.
+        let keys = if probs.is_some() { seq } else { seq.min(KEY_BLOCK) };
+        let strip = grow(&mut s.strip, (2 * head_dim + keys) * MR);
+        let (qp, rest) = strip.split_at_mut(head_dim * MR); // qp (dh, 8)
+        let (ot, sp) = rest.split_at_mut(head_dim * MR); // ot (dh, 8): output accumulators | sp (keys, 8)
         for b in 0..batch {
             let len = lengths[b].min(seq);
             let base = b * seq * ld3;
@@ -517,6 +540,10 @@ pub fn attention(
                         for r in 0..rows {
                             o[r * d..r * d + head_dim].iter_mut().for_each(|v| *v = 0.0);
                         }
+                    } else if probs.is_none() {
+                        pack_panel(q, ld3, i0, rows, head_dim, qp);
+                        attend_streaming(qp, kmat, vmat, ld3, head_dim, len, scale, sp, ot);
+                        store_transposed(ot, head_dim, o, d, rows);
                     } else {
                         pack_panel(q, ld3, i0, rows, head_dim, qp);
                         scores_strip(qp, kmat, ld3, head_dim, len, scale, sp);
@@ -547,6 +574,86 @@ pub fn attention(
             }
         }
     });
+}
+
+/// Keys per block of the streaming softmax (scores of 8 queries × 64 keys = 2 KB).
+const KEY_BLOCK: usize = 64;
+
+/// Online-softmax attention for 8 packed queries `qp (dh, 8)` over keys/values `0..len`, one key block
+/// at a time (running max `m` and sum `l` per query lane, accumulators rescaled when the max grows).
+/// Leaves the normalised output transposed in `ot (dh, 8)`; `sp` holds one block of scores.
+#[allow(clippy::too_many_arguments)]
+fn attend_streaming(qp: &[f32], k: &[f32], v: &[f32], ld3: usize, dh: usize, len: usize, scale: f32, sp: &mut [f32], ot: &mut [f32]) {
+    let mut m = [f32x4_splat(f32::NEG_INFINITY); 2];
+    let mut l = [f32x4_splat(0.0); 2];
+    ot[..dh * MR].iter_mut().for_each(|x| *x = 0.0);
+    let mut j0 = 0;
+    while j0 < len {
+        let kl = (len - j0).min(KEY_BLOCK);
+        scores_strip(qp, &k[j0 * ld3..], ld3, dh, kl, scale, sp);
+        unsafe {
+            let p = sp.as_mut_ptr();
+            let mut bm = m;
+            for j in 0..kl {
+                for (h, b) in bm.iter_mut().enumerate() {
+                    *b = f32x4_max(*b, ld(p.add(j * MR + 4 * h)));
+                }
+            }
+            let alpha = [exp4(f32x4_sub(m[0], bm[0])), exp4(f32x4_sub(m[1], bm[1]))];
+            let mut sum = [f32x4_splat(0.0); 2];
+            for j in 0..kl {
+                for h in 0..2 {
+                    let q = p.add(j * MR + 4 * h);
+                    let e = exp4(f32x4_sub(ld(q), bm[h]));
+                    st(q, e);
+                    sum[h] = f32x4_add(sum[h], e);
+                }
+            }
+            for h in 0..2 {
+                l[h] = f32x4_add(f32x4_mul(l[h], alpha[h]), sum[h]);
+            }
+            m = bm;
+            let o = ot.as_mut_ptr();
+            let mut c0 = 0;
+            while c0 < dh {
+                let cols = (dh - c0).min(NR);
+                let acc = tile(sp.as_ptr(), v.as_ptr().add(j0 * ld3 + c0), ld3, 1, kl, cols);
+                for (c, a) in acc.iter().enumerate().take(cols) {
+                    let q = o.add((c0 + c) * MR);
+                    st(q, f32x4_add(f32x4_mul(ld(q), alpha[0]), a[0]));
+                    st(q.add(4), f32x4_add(f32x4_mul(ld(q.add(4)), alpha[1]), a[1]));
+                }
+                c0 += NR;
+            }
+        }
+        j0 += kl;
+    }
+    let inv = [f32x4_div(f32x4_splat(1.0), l[0]), f32x4_div(f32x4_splat(1.0), l[1])];
+    unsafe {
+        let o = ot.as_mut_ptr();
+        for c in 0..dh {
+            st(o.add(c * MR), f32x4_mul(ld(o.add(c * MR)), inv[0]));
+            st(o.add(c * MR + 4), f32x4_mul(ld(o.add(c * MR + 4)), inv[1]));
+        }
+    }
+}
+
+/// Write `ot (dh, 8)` (columns of 8 query rows) as rows `0..rows` of `o (·, ldo)`, columns `0..dh`.
+fn store_transposed(ot: &[f32], dh: usize, o: &mut [f32], ldo: usize, rows: usize) {
+    let ep = Epilogue { bias: None, act: None, accumulate: false };
+    let mut c0 = 0;
+    while c0 < dh {
+        let cols = (dh - c0).min(NR);
+        let mut acc = [[f32x4_splat(0.0); 2]; NR];
+        unsafe {
+            for (c, a) in acc.iter_mut().enumerate().take(cols) {
+                a[0] = ld(ot.as_ptr().add((c0 + c) * MR));
+                a[1] = ld(ot.as_ptr().add((c0 + c) * MR + 4));
+            }
+            store_tile(&acc, o.as_mut_ptr(), ldo, 0, rows, c0, cols, ep);
+        }
+        c0 += NR;
+    }
 }
 
 /// `sp (len, 8)`: scaled scores of the 8 packed queries `qp (dh, 8)` against keys `k (len, ·ldk)`.
@@ -747,9 +854,12 @@ pub const PEAK_FLOPS_PER_ITER: f64 = (2 * MR * NR * PEAK_K) as f64;
 pub fn peak_kernel(iters: u32, seed: f32) -> f32 {
     let a: Vec<f32> = (0..MR * PEAK_K).map(|i| seed + (i % 7) as f32 * 1e-3).collect();
     let b: Vec<f32> = (0..NR * PEAK_K).map(|i| 1.0 - (i % 5) as f32 * 1e-3).collect();
+    // Opaque depth: with a constant the compiler unrolls the whole panel into straight-line code that
+    // is not what the matmul runs.
+    let k = std::hint::black_box(PEAK_K);
     let mut s = f32x4_splat(0.0);
     for _ in 0..iters {
-        let acc = unsafe { micro_krows::<4>(a.as_ptr(), b.as_ptr(), PEAK_K, PEAK_K) };
+        let acc = unsafe { micro_krows::<4>(a.as_ptr(), b.as_ptr(), k, k) };
         for c in acc {
             s = f32x4_add(s, f32x4_add(c[0], c[1]));
         }
