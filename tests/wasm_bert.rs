@@ -62,7 +62,8 @@ async fn create_hf_classifies_embeds_and_traces() {
     // The same numbers as the library called directly.
     let files = HfFiles { config_json: &cfg, vocab_txt: TINY_VOCAB, weights: vec![&body, &head], ..Default::default() };
     let c = Classifier::from_hf(&files, &HfOverrides::default()).unwrap();
-    let want = c.classify(&["the film was good !", "bad films"], &ForwardOptions::default(), false).unwrap();
+    // Traced, as the JS call above: the same code path, so the same bits.
+    let want = c.classify(&["the film was good !", "bad films"], &ForwardOptions::default(), true).unwrap();
     let preds = js_sys::Array::from(&get(&r, "predictions"));
     for (i, p) in want.predictions.iter().enumerate() {
         let got: Vec<f32> = js_sys::Array::from(&get(&preds.get(i as u32), "probabilities")).iter().map(|v| v.as_f64().unwrap() as f32).collect();

@@ -11,9 +11,10 @@
 //!
 //! Attention: per (batch, head) and block of 8 queries, scores come from the same microkernel straight
 //! into the packed layout the P · V product reads, and softmax runs across lanes (one lane per query).
-//! Without a trace it streams over blocks of 64 keys (online softmax: running max and sum per query,
-//! accumulators rescaled when the max grows), so only 8 × 64 scores ever exist; with a trace it computes
-//! the exact 8 × seq strip of probabilities and writes it into the (heads, seq, seq) trace.
+//! The output streams over blocks of 64 keys (online softmax: running max and sum per query, accumulators
+//! rescaled when the max grows), so only 8 × 64 scores ever exist; when the trace asks for the
+//! probabilities, the exact 8 × seq strip is computed as well and written into the (heads, seq, seq)
+//! trace — the output is the same with or without a trace.
 //!
 //! Scratch (packed panels, score strips, BatchNorm scale) lives in one thread-local arena that only grows,
 //! so repeated forwards allocate nothing here.
@@ -540,25 +541,15 @@ pub fn attention(
                         for r in 0..rows {
                             o[r * d..r * d + head_dim].iter_mut().for_each(|v| *v = 0.0);
                         }
-                    } else if probs.is_none() {
+                    } else {
+                        // The output always comes from the streaming pass, so it is the same with and
+                        // without a trace; the trace's probabilities are the exact strip, computed apart.
                         pack_panel(q, ld3, i0, rows, head_dim, qp);
                         attend_streaming(qp, kmat, vmat, ld3, head_dim, len, scale, sp, ot);
                         store_transposed(ot, head_dim, o, d, rows);
-                    } else {
-                        pack_panel(q, ld3, i0, rows, head_dim, qp);
-                        scores_strip(qp, kmat, ld3, head_dim, len, scale, sp);
-                        softmax_lanes(&mut sp[..len * MR]);
-                        // out rows = P (rows, len) · V (len, dh): A = the strip, already packed.
-                        let ep = Epilogue { bias: None, act: None, accumulate: false };
-                        let mut j0 = 0;
-                        while j0 < head_dim {
-                            let cols = (head_dim - j0).min(NR);
-                            unsafe {
-                                let bp = vmat.as_ptr().add(j0);
-                                let acc = tile(sp.as_ptr(), bp, ld3, 1, len, cols);
-                                store_tile(&acc, o.as_mut_ptr(), d, 0, rows, j0, cols, ep);
-                            }
-                            j0 += NR;
+                        if probs.is_some() {
+                            scores_strip(qp, kmat, ld3, head_dim, len, scale, sp);
+                            softmax_lanes(&mut sp[..len * MR]);
                         }
                     }
                     if let Some(p) = probs.as_deref_mut() {
