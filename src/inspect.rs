@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{BatchNormStats, ForwardOptions};
+use crate::engine::Engine;
 use crate::pipeline::{Classification, Classifier, Prediction};
 use crate::tensor::Tensor;
 use crate::trace::{NormTrace, Trace};
@@ -165,8 +166,13 @@ fn traced(c: &Classifier, texts: &[&str], bn: BatchNormStats) -> Result<(Classif
 
 /// Run everything the page shows for `text`; `companion` is the longer text of the batch experiment. Without
 /// `attention`, the attention maps are left out (the page's LN-vs-BN panel does not draw them).
-pub fn inspect(c: &Classifier, text: &str, companion: &str, attention: bool) -> Result<Inspection> {
-    let result = c.classify(&[text], &ForwardOptions::default(), true)?;
+///
+/// The traced forward pass of `text` runs on the engine's backend, so on WebGPU the attention maps come from
+/// the fused attention kernel itself; the batch experiment (batch statistics, alone vs padded with
+/// `companion`) runs on the CPU reference path.
+pub async fn inspect(e: &mut Engine, text: &str, companion: &str, attention: bool) -> Result<Inspection> {
+    let result = e.classify(&[text], &ForwardOptions::default(), true).await?;
+    let c = &e.classifier;
     let tr = result.trace.as_ref().ok_or_else(|| Error::Input("no trace recorded".into()))?;
     let n = tr.lengths[0];
     let mut output_token_stats = Vec::new();
@@ -232,6 +238,12 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    /// `inspect` on the CPU backend, driven to completion.
+    fn run(name: &str, text: &str, companion: &str, attention: bool) -> Result<Inspection> {
+        let mut e = pollster::block_on(Engine::new(load(name), crate::engine::Backend::Cpu))?;
+        pollster::block_on(inspect(&mut e, text, companion, attention))
+    }
+
     fn load(name: &str) -> Classifier {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/models").join(name);
         let read = |f: &str| std::fs::read(dir.join(f)).unwrap();
@@ -248,7 +260,7 @@ mod tests {
 
     #[test]
     fn layer_norm_output_does_not_depend_on_the_batch() {
-        let insp = inspect(&load("prenorm-gelu"), TEXT, LONG, true).unwrap();
+        let insp = run("prenorm-gelu", TEXT, LONG, true).unwrap();
         for (l, pair) in insp.batch_test.layers.iter().enumerate() {
             for s in pair {
                 assert!(s.max_shift < 1e-5, "layer {l}: LN output moved by {}", s.max_shift);
@@ -260,7 +272,7 @@ mod tests {
 
     #[test]
     fn batch_norm_output_shifts_with_the_batch() {
-        let insp = inspect(&load("prenorm-bn"), TEXT, LONG, true).unwrap();
+        let insp = run("prenorm-bn", TEXT, LONG, true).unwrap();
         let first = &insp.batch_test.layers[0][0];
         assert!(first.max_shift > 1e-2, "BN output moved only {}", first.max_shift);
         assert_eq!(first.stats_alone.mean.len(), 64);
@@ -283,7 +295,7 @@ mod tests {
     fn layer_norm_output_statistics_are_those_of_gamma_and_beta() {
         // With γ = 1, β = 0 the output of LN has mean 0 and variance ≈ 1 per token; in general it has the
         // mean of β + γ·x̂ — check against a direct computation on the trace.
-        let insp = inspect(&load("prenorm-gelu"), TEXT, LONG, true).unwrap();
+        let insp = run("prenorm-gelu", TEXT, LONG, true).unwrap();
         let tr = insp.result.trace.as_ref().unwrap();
         let out = &tr.layers[1].norm2.output;
         let d = out.last_dim();
@@ -293,8 +305,7 @@ mod tests {
 
     #[test]
     fn without_attention_the_maps_are_left_out_and_the_rest_is_the_same() {
-        let c = load("prenorm-bn");
-        let (a, b) = (inspect(&c, TEXT, LONG, true).unwrap(), inspect(&c, TEXT, LONG, false).unwrap());
+        let (a, b) = (run("prenorm-bn", TEXT, LONG, true).unwrap(), run("prenorm-bn", TEXT, LONG, false).unwrap());
         assert!(b.attention_mean.is_empty() && b.batch_test.together_attention.is_empty());
         assert!(b.result.trace.as_ref().unwrap().layers.iter().all(|l| l.attention.is_empty()));
         assert_eq!(a.batch_test.layers[1][1].diff, b.batch_test.layers[1][1].diff);

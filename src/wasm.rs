@@ -161,8 +161,10 @@ impl Engine {
 
     /// Everything the page draws for `text` (see `inspect::Inspection`), including the batch experiment
     /// with `companion`; `attention: false` leaves the attention maps out.
-    pub fn inspect(&self, text: &str, companion: &str, attention: Option<bool>) -> Result<JsValue, JsError> {
-        self.with(|c| json_to_js(&crate::inspect::inspect(c, text, companion, attention.unwrap_or(true))?))
+    /// The traced forward runs on the engine's backend (WebGPU: attention from the fused kernel). Async.
+    pub async fn inspect(&self, text: String, companion: String, attention: Option<bool>) -> Result<JsValue, JsError> {
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        json_to_js(&crate::inspect::inspect(&mut engine, &text, &companion, attention.unwrap_or(true)).await?)
     }
 
     /// The positional table and its position-position dot products: `{ table, similarity }`.

@@ -58,13 +58,13 @@ export async function analyse(engines, text, companion = COMPANION) {
   const { primary } = engines;
   const timed = await timedClassify(primary.engine, text);
   const t0 = performance.now();
-  const inspection = slim(primary.engine.inspect(text, companion, true));
+  const inspection = slim(await primary.engine.inspect(text, companion, true));
   const compare = {};
   for (const role of ['ln', 'bn']) {
     const e = engines[role];
     if (!e) continue;
     compare[role] =
-      e.id === primary.id ? { id: e.id, same: true } : { id: e.id, ...slim(e.engine.inspect(text, companion, false)) };
+      e.id === primary.id ? { id: e.id, same: true } : { id: e.id, ...slim(await e.engine.inspect(text, companion, false)) };
   }
   const inspectMs = performance.now() - t0;
   return {
