@@ -6,18 +6,13 @@
 
 #![cfg(not(target_arch = "wasm32"))]
 
+mod common;
+
+use common::json_ids;
 use encoder_lens::Tokenizer;
-use std::io::Read;
 
 fn cases() -> Vec<serde_json::Value> {
-    let gz = include_bytes!("fixtures/tokenizer_minilm.jsonl.gz");
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(&gz[..]).read_to_string(&mut text).expect("gunzip fixture");
-    text.lines().map(|l| serde_json::from_str(l).expect("fixture line is JSON")).collect()
-}
-
-fn ids(v: &serde_json::Value) -> Vec<u32> {
-    v.as_array().expect("ids array").iter().map(|x| x.as_u64().expect("id") as u32).collect()
+    common::gz_jsonl(include_bytes!("fixtures/tokenizer_minilm.jsonl.gz"))
 }
 
 #[test]
@@ -31,13 +26,13 @@ fn minilm_ids_equal_hugging_face_tokenizers() {
     for (i, c) in cases.iter().enumerate() {
         let text = c["text"].as_str().expect("text");
         longest = longest.max(text.chars().count());
-        let want = ids(&c["ids"]);
+        let want = json_ids(&c["ids"]);
         let got = tok.encode(text, None).ids;
         if got != want {
             failures.push(format!("case {i} {:?}\n  expected {want:?}\n  actual   {got:?}", text.chars().take(80).collect::<String>()));
         }
         if let Some(m) = c.get("max_len").and_then(|m| m.as_u64()) {
-            let want = ids(&c["ids_truncated"]);
+            let want = json_ids(&c["ids_truncated"]);
             let enc = tok.encode(text, Some(m as usize));
             if enc.ids != want {
                 failures.push(format!("case {i} truncated to {m}: expected {want:?}, actual {:?}", enc.ids));

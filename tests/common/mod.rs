@@ -8,6 +8,45 @@ pub mod golden_checks;
 use encoder_lens::{Batch, Classifier};
 use safetensors::{Dtype, SafeTensors};
 
+/// One JSON object per line of a gzipped fixture (`tests/fixtures/*.jsonl.gz`).
+pub fn gz_jsonl(gz: &[u8]) -> Vec<serde_json::Value> {
+    use std::io::Read;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(gz).read_to_string(&mut text).expect("gunzip fixture");
+    text.lines().map(|l| serde_json::from_str(l).expect("fixture line is JSON")).collect()
+}
+
+/// A JSON array of token ids.
+pub fn json_ids(v: &serde_json::Value) -> Vec<u32> {
+    v.as_array().expect("ids array").iter().map(|x| x.as_u64().expect("id") as u32).collect()
+}
+
+/// Run the `classify` binary from the repository root with `args`, feeding `stdin` (closed either way).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn run_classify(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_classify"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run classify");
+    let mut pipe = child.stdin.take().unwrap();
+    if let Some(input) = stdin {
+        pipe.write_all(input).unwrap();
+    }
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+/// Process output as text.
+pub fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
 /// `|a − b| <= atol + rtol·|b|` element-wise; on failure, panics naming the first bad index, the expected
 /// and actual values, and the largest difference.
 pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], atol: f32, rtol: f32) -> f32 {
