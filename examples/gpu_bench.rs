@@ -35,10 +35,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             t0.elapsed().as_secs_f64() * 1e3 / reps as f64
         };
         let cpu_ms = time(&mut || {
-            cpu.model.forward(&batch, &opts, None).expect("cpu forward");
+            encoder_lens::cpu::forward(&cpu.model, &batch, &opts).expect("cpu forward");
         });
         let gpu_ms = time(&mut || {
-            pollster::block_on(gpu.forward(&batch, &opts, None)).expect("gpu forward");
+            pollster::block_on(gpu.forward(&batch, &opts)).expect("gpu forward");
         });
         let st = gpu.gpu().ok_or("GPU fell back")?.last;
         println!("{b:>6} {s:>5} {cpu_ms:>10.2} {gpu_ms:>10.2} {:>7.2} {:>11} {:>8} {:>9}", gpu_ms / cpu_ms, st.dispatches, st.submits, st.readbacks);

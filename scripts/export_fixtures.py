@@ -3,6 +3,7 @@
 Models: models/sentiment-ln, models/sentiment-bn (trained), plus two random-weight models created here:
   tests/fixtures/models/prenorm-gelu  (LayerNorm, norm_first, final_norm, gelu, mean pooling)
   tests/fixtures/models/prenorm-bn    (BatchNorm, norm_first, no final norm, gelu_tanh, cls pooling)
+  tests/fixtures/models/postnorm-silu (LayerNorm, post-norm, SiLU/swish, mean pooling, 3 heads)
 
 For every model, an explicit hand-written forward (below) computes all intermediates from the module's
 parameters; it is checked with torch.testing.assert_close against the real nn.Module forward
@@ -87,6 +88,8 @@ def act(name, x):
         return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
     if name == "gelu_tanh":
         return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)))
+    if name == "silu":
+        return x * torch.sigmoid(x)
     raise ValueError(name)
 
 
@@ -292,6 +295,18 @@ def make_random_models(vocab_path):
     d = os.path.join(REPO, "tests", "fixtures", "models", "prenorm-bn")
     save_model_dir(m, d, vocab_path)
     out["prenorm-bn"] = d
+    # (e) post-norm LayerNorm, SiLU (swish), mean pooling, 3 heads of 16
+    torch.manual_seed(SEED + 2)
+    gen = torch.Generator().manual_seed(SEED + 2)
+    cfg = make_config(vocab_size=vocab_size, hidden_size=48, num_heads=3, num_layers=2, ffn_size=80,
+                      activation="silu", norm="layer", norm_first=False, final_norm=False, max_len=64,
+                      pooling="mean")
+    m = EncoderClassifier(cfg)
+    perturb_(m, gen)
+    m.eval()
+    d = os.path.join(REPO, "tests", "fixtures", "models", "postnorm-silu")
+    save_model_dir(m, d, vocab_path)
+    out["postnorm-silu"] = d
     return out
 
 
@@ -340,6 +355,7 @@ def main():
     ap.add_argument("--ln-dir", default=os.path.join(REPO, "models", "sentiment-ln"))
     ap.add_argument("--bn-dir", default=os.path.join(REPO, "models", "sentiment-bn"))
     ap.add_argument("--only-random", action="store_true")
+    ap.add_argument("--only", help="export just this model's fixture (e.g. postnorm-silu)")
     ap.add_argument("--tol", type=float, default=2e-5)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -347,7 +363,9 @@ def main():
     vocab_path = os.path.join(REPO, "models", "vocab.txt")
     rnd = make_random_models(vocab_path)
     jobs = [] if args.only_random else [("sentiment-ln", args.ln_dir), ("sentiment-bn", args.bn_dir)]
-    jobs += [("prenorm-gelu", rnd["prenorm-gelu"]), ("prenorm-bn", rnd["prenorm-bn"])]
+    jobs += [(name, rnd[name]) for name in ("prenorm-gelu", "prenorm-bn", "postnorm-silu")]
+    if args.only:
+        jobs = [j for j in jobs if j[0] == args.only]
     for name, d in jobs:
         export(name, d, args.tol)
 

@@ -59,6 +59,8 @@ def activation_fn(name):
         return F.gelu  # exact (erf) GELU
     if name == "gelu_tanh":
         return functools.partial(F.gelu, approximate="tanh")
+    if name == "silu":
+        return F.silu
     raise ValueError(name)
 
 

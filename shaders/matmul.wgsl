@@ -5,7 +5,7 @@
 //   out (m, n) = out + act(x (m, k) · wᵀ + bias)      accumulate = 1 (fused residual add)
 //
 // Layouts (row-major f32): x (m, k); w (n, k), PyTorch nn.Linear layout; bias (n); out (m, n).
-// act: 0 identity, 1 ReLU, 2 GELU (erf), 3 GELU (tanh approximation), 4 tanh (BERT pooler).
+// act: 0 identity, 1 ReLU, 2 GELU (erf), 3 GELU (tanh approximation), 4 tanh (BERT pooler), 5 SiLU / swish.
 //
 // Dispatch: (ceil(n / 64), ceil(m / 64), 1) workgroups of 16 × 16 threads. A workgroup owns a 64 × 64
 // output tile and walks k in steps of 16, staging a 64 × 16 slice of x and of w in workgroup memory
@@ -60,6 +60,7 @@ fn activate(v: f32, act: u32) -> f32 {
             return 0.5 * v * (1.0 + tanh(clamp(inner, -15.0, 15.0)));
         }
         case 4u: { return tanh(clamp(v, -15.0, 15.0)); }
+        case 5u: { return v / (1.0 + exp(-v)); }
         default: { return v; }
     }
 }

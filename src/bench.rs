@@ -133,7 +133,7 @@ impl ForwardBench {
     pub fn forward(&self, seq: usize, reference: bool) -> Result<Vec<f32>, JsError> {
         let batch = Batch::from_rows(&[self.ids(seq)], self.model.config.pad_token_id)?;
         cpu::set_reference(reference);
-        let out = self.model.forward(&batch, &ForwardOptions::default(), None);
+        let out = cpu::forward(&self.model, &batch, &ForwardOptions::default());
         cpu::set_reference(false);
         Ok(out?.logits.map(|t| t.data).unwrap_or_default())
     }

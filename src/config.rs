@@ -11,6 +11,11 @@ pub enum Activation {
     Gelu,
     /// `F.gelu(x, approximate="tanh")` (HF `gelu_new` / `gelu_pytorch_tanh`).
     GeluTanh,
+    /// `F.silu(x) = x · sigmoid(x)` (swish; DeLighT's activation).
+    #[serde(alias = "swish")]
+    Silu,
+    /// `tanh(x)` (BERT's pooler).
+    Tanh,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

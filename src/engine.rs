@@ -1,14 +1,15 @@
-//! The engine the CLI and the browser use: a [`Classifier`] plus, when a GPU is there, a [`GpuModel`]
-//! built from the same weights. `auto` runs on WebGPU/Vulkan when an adapter and device are available
+//! The front door: the only API that runs a forward pass (classify, embed, and through it the page's
+//! inspection). A [`Classifier`] (tokenizer + model) plus the backend the model runs on: the CPU, or —
+//! when a GPU is there — a [`GpuBackend`] holding the same weights on the device. `auto` runs on WebGPU/Vulkan when an adapter and device are available
 //! and on the CPU otherwise; `gpu` and `cpu` force one. If the GPU fails mid-session (device lost, a
 //! dispatch or readback fails), that forward is re-run on the CPU, every later one runs there too, and
 //! [`Engine::fallback_reason`] says why.
 
 use crate::error::{Error, Result};
-use crate::gpu::{context::default_backends, GpuContext, GpuModel};
+use crate::gpu::{context::default_backends, GpuBackend, GpuContext};
 use crate::model::{Batch, ForwardOptions, Output};
 use crate::pipeline::{Classification, Classifier};
-use crate::trace::Trace;
+use crate::trace::TraceRequest;
 use serde::{Deserialize, Serialize};
 
 /// Which backend to run the forward pass on.
@@ -36,10 +37,12 @@ impl std::str::FromStr for Backend {
 
 pub struct Engine {
     pub classifier: Classifier,
-    gpu: Option<GpuModel>,
+    gpu: Option<GpuBackend>,
     fallback: Option<String>,
     /// Which backend ran the latest forward pass.
     last: &'static str,
+    /// Forward passes run so far (a batch counts once).
+    forwards: u64,
 }
 
 impl Engine {
@@ -59,11 +62,11 @@ impl Engine {
 
     /// As [`Engine::new`] with a GPU context made by the caller (or the reason there is none).
     pub fn with_context(classifier: Classifier, backend: Backend, ctx: Result<GpuContext>) -> Result<Self> {
-        let mut engine = Self { classifier, gpu: None, fallback: None, last: "cpu" };
+        let mut engine = Self::cpu(classifier);
         if backend == Backend::Cpu {
             return Ok(engine);
         }
-        match ctx.and_then(|ctx| GpuModel::new(ctx, &engine.classifier.model)) {
+        match ctx.and_then(|ctx| GpuBackend::new(ctx, &engine.classifier.model)) {
             Ok(g) => {
                 engine.last = g.ctx.backend_name();
                 engine.gpu = Some(g);
@@ -72,6 +75,11 @@ impl Engine {
             Err(e) => return Err(e),
         }
         Ok(engine)
+    }
+
+    /// An engine on the CPU backend (no GPU is asked for).
+    pub fn cpu(classifier: Classifier) -> Self {
+        Self { classifier, gpu: None, fallback: None, last: "cpu", forwards: 0 }
     }
 
     /// "webgpu" or "vulkan" while the GPU runs the forward pass, else "cpu".
@@ -90,17 +98,24 @@ impl Engine {
         self.last
     }
 
-    /// The GPU model while it is in use (its context, last submit statistics).
-    pub fn gpu(&self) -> Option<&GpuModel> {
+    /// The GPU backend while it is in use (its context, last submit statistics).
+    pub fn gpu(&self) -> Option<&GpuBackend> {
         self.gpu.as_ref()
+    }
+
+    /// Forward passes this engine has run (a batch counts once; a GPU pass re-run on the CPU counts once).
+    pub fn forward_count(&self) -> u64 {
+        self.forwards
     }
 
     /// One forward pass on the current backend. A GPU failure switches to the CPU for this call and all
     /// later ones; a batch over the GPU's limits runs on the CPU alone (the GPU stays for the next);
     /// input errors are returned as they are.
-    pub async fn forward(&mut self, batch: &Batch, opts: &ForwardOptions, mut trace: Option<&mut Trace>) -> Result<Output> {
+    pub async fn forward(&mut self, batch: &Batch, opts: &ForwardOptions) -> Result<Output> {
+        self.forwards += 1;
+        let model = &self.classifier.model;
         if let Some(g) = self.gpu.as_mut() {
-            match g.forward(batch, opts, trace.as_deref_mut()).await {
+            match model.forward(g, batch, opts).await {
                 Err(Error::Gpu(msg)) => {
                     self.fallback = Some(format!("GPU failed, running on the CPU from now on: {msg}"));
                     self.gpu = None;
@@ -114,22 +129,21 @@ impl Engine {
             }
         }
         self.last = "cpu";
-        self.classifier.model.forward(batch, opts, trace)
+        crate::cpu::forward(model, batch, opts)
     }
 
-    /// [`Classifier::classify`] on the current backend.
-    pub async fn classify<S: AsRef<str>>(&mut self, texts: &[S], opts: &ForwardOptions, trace: bool) -> Result<Classification> {
+    /// Classify `texts` as one padded batch, recording `trace`.
+    pub async fn classify<S: AsRef<str>>(&mut self, texts: &[S], opts: &ForwardOptions) -> Result<Classification> {
         self.classifier.check_classifier()?;
         let (batch, enc) = self.classifier.batch(texts)?;
-        let mut tr = trace.then(Trace::default);
-        let out = self.forward(&batch, opts, tr.as_mut()).await?;
-        self.classifier.classification(enc, out, tr)
+        let out = self.forward(&batch, opts).await?;
+        self.classifier.classification(enc, out)
     }
 
-    /// [`Classifier::embed`] on the current backend.
+    /// Pooled (per the config), L2-normalised sentence embeddings, one per text.
     pub async fn embed<S: AsRef<str>>(&mut self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
         let (batch, _) = self.classifier.batch(texts)?;
-        let out = self.forward(&batch, &ForwardOptions::default(), None).await?;
+        let out = self.forward(&batch, &ForwardOptions { trace: TraceRequest::NONE, ..Default::default() }).await?;
         Ok(self.classifier.embeddings(&out))
     }
 }

@@ -31,6 +31,10 @@ pub enum Error {
     #[error("token id {id} at position {pos} is outside the vocabulary of {vocab} tokens")]
     TokenId { id: u32, pos: usize, vocab: usize },
 
+    /// A forward pass produced NaN or infinite numbers.
+    #[error("non-finite result: {0}")]
+    NonFinite(String),
+
     #[error("GPU: {0}")]
     Gpu(String),
 

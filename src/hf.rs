@@ -13,14 +13,32 @@
 
 use crate::config::{Activation, Architecture, Config, NormKind, Pooling, PositionalEncoding};
 use crate::error::{Error, Result};
-use crate::model::Model;
-use crate::pipeline::Classifier;
-use crate::tokenizer::Tokenizer;
-use crate::weights::Weights;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// The files of an HF BERT folder, as text / bytes.
+/// One file of a model folder the engine reads.
+#[derive(Clone, Copy, Debug, serde::Serialize)]
+pub struct FolderFile {
+    /// Path relative to the folder.
+    pub path: &'static str,
+    /// The folder is unusable without it (weights: `model.safetensors` or the index naming the shards).
+    pub required: bool,
+    pub what: &'static str,
+}
+
+/// Every file of a model folder the engine reads — this project's format and Hugging Face BERT alike —
+/// in the order to fetch them. The CLI, the tests and the page's worker all read folders through this list.
+pub const FOLDER_FILES: [FolderFile; 7] = [
+    FolderFile { path: "config.json", required: true, what: "model configuration" },
+    FolderFile { path: "vocab.txt", required: true, what: "WordPiece vocabulary, one token per line" },
+    FolderFile { path: "model.safetensors", required: false, what: "weights (or the index below)" },
+    FolderFile { path: "model.safetensors.index.json", required: false, what: "weight shards: tensor name → file" },
+    FolderFile { path: "tokenizer_config.json", required: false, what: "HF tokenizer settings (lower-casing, max length)" },
+    FolderFile { path: "sentence_bert_config.json", required: false, what: "sentence-transformers max_seq_length" },
+    FolderFile { path: "1_Pooling/config.json", required: false, what: "sentence-transformers pooling mode" },
+];
+
+/// The files of a model folder (this project's format or HF BERT), as text / bytes.
 #[derive(Clone, Debug, Default)]
 pub struct HfFiles<'a> {
     pub config_json: &'a str,
@@ -119,8 +137,9 @@ pub fn activation_from_hf(name: &str) -> Result<Activation> {
         "gelu" | "gelu_python" => Ok(Activation::Gelu),
         "gelu_new" | "gelu_pytorch_tanh" => Ok(Activation::GeluTanh),
         "relu" => Ok(Activation::Relu),
+        "silu" | "swish" => Ok(Activation::Silu),
         other => Err(Error::Config(format!(
-            "config.json: hidden_act `{other}` is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)"
+            "config.json: hidden_act `{other}` is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu, silu)"
         ))),
     }
 }
@@ -271,17 +290,6 @@ pub fn is_hf_bert_config(config_json: &str) -> bool {
         || v.get("architectures")
             .and_then(|a| a.as_array())
             .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|s| s.starts_with("Bert"))))
-}
-
-impl Classifier {
-    /// Build from an HF BERT folder's files.
-    pub fn from_hf(files: &HfFiles, overrides: &HfOverrides) -> Result<Self> {
-        let config = Config::from_hf_bert_json(files, overrides)?;
-        let tokenizer = Tokenizer::from_vocab_txt(files.vocab_txt, config.lowercase)?;
-        let weights = Weights::from_parts(&files.weights)?;
-        let model = Model::from_weights(config, &weights)?;
-        Self::new(model, tokenizer)
-    }
 }
 
 /// The weight files an HF `model.safetensors.index.json` names, in order of first appearance (its

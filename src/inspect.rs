@@ -2,31 +2,28 @@
 //! the LayerNorm-vs-BatchNorm batch experiment (the same text normalised alone and in a batch with another,
 //! longer text), the statistics of each norm's output, and the positional table with its position-position
 //! dot products. Shapes are in the comments.
+//!
+//! One inspection is exactly three forward passes on the engine's backend: the traced eval-mode pass whose
+//! label, tokens, attention and norms the page shows, then the batch experiment's two (alone, together).
 
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::{BatchNormStats, ForwardOptions};
-use crate::engine::Engine;
 use crate::pipeline::{Classification, Classifier, Prediction};
 use crate::tensor::Tensor;
-use crate::trace::{NormTrace, Trace};
+use crate::config::NormKind;
+use crate::trace::{NormTrace, Stats, Trace, TraceRequest};
 use serde::Serialize;
-
-/// Mean and biased variance of a set of vectors.
-#[derive(Clone, Debug, Serialize)]
-pub struct Stats {
-    pub mean: Vec<f32>,
-    pub var: Vec<f32>,
-}
 
 /// One norm layer in the batch experiment, restricted to the text's own `n` tokens.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NormShift {
-    pub diff: Tensor,           // (n, d): the text's normalised output in the two-text batch − alone
-    pub token_shift: Vec<f32>,  // (n): max |together − alone| per token
-    pub max_shift: f32,         // max over the whole (n, d)
-    pub stats_alone: Stats,     // the statistics the norm used: LN per token (n), BN per feature (d)
-    pub stats_together: Stats,  // same, in the batch with the companion
+    pub diff: Tensor,          // (n, d): the text's normalised output in the two-text batch − alone
+    pub token_shift: Vec<f32>, // (n): max |together − alone| per token
+    pub max_shift: f32,        // max over the whole (n, d)
+    pub stats_alone: Stats,    // the statistics the norm used: LN per token (n), BN per feature (d)
+    pub stats_together: Stats, // same, in the batch with the companion
 }
 
 /// The same text classified alone and in a batch with `companion`, normalising BatchNorm with the batch's own
@@ -36,13 +33,31 @@ pub struct NormShift {
 pub struct BatchTest {
     pub batch_norm: BatchNormStats,
     pub alone: Prediction,
-    pub together: Prediction,        // the text's row of the two-text batch
-    pub together_seq: usize,         // padded length of the two-text batch
+    pub together: Prediction,         // the text's row of the two-text batch
+    pub together_seq: usize,          // padded length of the two-text batch
     pub together_lengths: Vec<usize>, // (2): real tokens of text and companion
     /// Per layer, the text's attention `(heads, together_seq, together_seq)` in the two-text batch: its padded
     /// key positions get weight 0.
     pub together_attention: Vec<Tensor>,
     pub layers: Vec<[NormShift; 2]>, // per layer: norm1, norm2
+}
+
+/// What an inspection computes; every part defaults to on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct InspectOptions {
+    /// Attention maps (per layer and head, and the head average).
+    pub attention: bool,
+    /// Norm statistics and outputs, and the statistics of the outputs.
+    pub norms: bool,
+    /// The LN-vs-BN batch experiment (one or two more forward passes; implies `norms`).
+    pub batch_test: bool,
+}
+
+impl Default for InspectOptions {
+    fn default() -> Self {
+        Self { attention: true, norms: true, batch_test: true }
+    }
 }
 
 /// Everything the page draws for one text and one model.
@@ -51,7 +66,7 @@ pub struct BatchTest {
 pub struct Inspection {
     pub text: String,
     pub companion: String,
-    /// `[text]` alone in eval mode (BatchNorm uses its running statistics), with its trace trimmed to what the
+    /// `[text]` alone in eval mode (BatchNorm uses its running statistics), with a trace of only what the
     /// page draws: attention, norm statistics and outputs (no embeddings, layer inputs or hidden states).
     pub result: Classification,
     /// Per layer, norm1/norm2: statistics of the normalised output of the text's tokens — per token `(n)` and
@@ -60,7 +75,9 @@ pub struct Inspection {
     pub output_feature_stats: Vec<[Stats; 2]>,
     /// Per layer, attention averaged over heads for the text: `(seq, seq)`.
     pub attention_mean: Vec<Tensor>,
-    pub batch_test: BatchTest,
+    pub batch_test: Option<BatchTest>,
+    /// Forward passes this inspection ran.
+    pub forwards: usize,
 }
 
 /// The positional table and how similar positions are to each other.
@@ -71,143 +88,71 @@ pub struct PositionalView {
     pub similarity: Tensor, // (max_len, max_len): dot product of the rows
 }
 
-/// Statistics of `rows` vectors of length `d` laid out in `x (rows, d)`: per row, or per column.
-fn row_stats(x: &[f32], rows: usize, d: usize) -> Stats {
-    let (mut mean, mut var) = (vec![0.0; rows], vec![0.0; rows]);
-    for r in 0..rows {
-        let v = &x[r * d..(r + 1) * d];
-        let m = v.iter().map(|&a| a as f64).sum::<f64>() / d as f64;
-        mean[r] = m as f32;
-        var[r] = (v.iter().map(|&a| (a as f64 - m).powi(2)).sum::<f64>() / d as f64) as f32;
-    }
-    Stats { mean, var }
-}
-
-fn col_stats(x: &[f32], rows: usize, d: usize) -> Stats {
-    let (mut mean, mut var) = (vec![0.0; d], vec![0.0; d]);
-    for j in 0..d {
-        let m = (0..rows).map(|r| x[r * d + j] as f64).sum::<f64>() / rows.max(1) as f64;
-        mean[j] = m as f32;
-        var[j] = ((0..rows).map(|r| (x[r * d + j] as f64 - m).powi(2)).sum::<f64>() / rows.max(1) as f64) as f32;
-    }
-    Stats { mean, var }
-}
-
-/// The first `n` token rows of batch row 0 of a `(batch, seq, d)` tensor.
-fn first_rows(t: &Tensor, n: usize) -> Result<Tensor> {
-    let d = t.last_dim();
-    let data = t.data.get(..n * d).ok_or_else(|| Error::Input("trace is shorter than the text".into()))?;
-    Ok(Tensor { shape: vec![n, d], data: data.to_vec() })
-}
-
-/// Drop what the page never draws, so less crosses into JavaScript.
-fn trim(t: &mut Trace, attention: bool) {
-    let empty = || Tensor::zeros(vec![0]);
-    t.embeddings = None;
-    t.positional = None;
-    t.pooled = None;
-    for l in &mut t.layers {
-        l.hidden = empty();
-        l.norm1.input = empty();
-        l.norm2.input = empty();
-        if !attention {
-            l.attention = empty();
-        }
-    }
-    if let Some(f) = t.final_norm.as_mut() {
-        f.input = empty();
-    }
-}
-
 /// Batch row 0 of a `(batch, ...)` tensor.
 fn first_item(t: &Tensor) -> Tensor {
     let n: usize = t.shape[1..].iter().product();
     Tensor { shape: t.shape[1..].to_vec(), data: t.data[..n].to_vec() }
 }
 
-/// Batch row 0 of `(batch, heads, s, s)` attention, averaged over heads: `(s, s)`.
-fn head_mean(t: &Tensor) -> Tensor {
-    let (h, s) = (t.shape[1], t.shape[2]);
-    let mut m = vec![0.0f32; s * s];
-    for head in t.data[..h * s * s].chunks(s * s) {
-        m.iter_mut().zip(head).for_each(|(a, &b)| *a += b / h as f32);
-    }
-    Tensor { shape: vec![s, s], data: m }
-}
-
-/// The statistics a norm used, for batch row 0's first `n` tokens (LN) or all features (BN).
-fn used_stats(t: &NormTrace, n: usize) -> Stats {
-    match t.mean.shape.len() {
-        2 => Stats { mean: t.mean.data[..n].to_vec(), var: t.var.data[..n].to_vec() },
-        _ => Stats { mean: t.mean.data.clone(), var: t.var.data.clone() },
-    }
-}
-
-fn norms(tr: &Trace) -> impl Iterator<Item = [&NormTrace; 2]> {
-    tr.layers.iter().map(|l| [&l.norm1, &l.norm2])
+fn norms_of(tr: &Trace) -> Result<Vec<[&NormTrace; 2]>> {
+    tr.layers
+        .iter()
+        .map(|l| match (&l.norm1, &l.norm2) {
+            (Some(a), Some(b)) => Ok([a, b]),
+            _ => Err(Error::Input("the trace has no norm statistics".into())),
+        })
+        .collect()
 }
 
 fn shift(a: &NormTrace, b: &NormTrace, n: usize) -> Result<NormShift> {
-    let (alone, together) = (first_rows(&a.output, n)?, first_rows(&b.output, n)?);
-    let d = alone.last_dim();
-    let diff: Vec<f32> = together.data.iter().zip(&alone.data).map(|(b, a)| b - a).collect();
-    let token_shift: Vec<f32> =
-        diff.chunks(d.max(1)).map(|row| row.iter().map(|v| v.abs()).fold(0.0, f32::max)).collect();
+    let short = || Error::Input("trace is shorter than the text".into());
+    let (alone, together) = (a.output_rows(n).ok_or_else(short)?, b.output_rows(n).ok_or_else(short)?);
+    let d = a.output.last_dim();
+    let diff: Vec<f32> = together.iter().zip(alone).map(|(b, a)| b - a).collect();
+    let token_shift: Vec<f32> = diff.chunks(d.max(1)).map(|row| row.iter().map(|v| v.abs()).fold(0.0, f32::max)).collect();
     let max_shift = token_shift.iter().copied().fold(0.0, f32::max);
     let diff = Tensor { shape: vec![n, d], data: diff };
-    Ok(NormShift { diff, token_shift, max_shift, stats_alone: used_stats(a, n), stats_together: used_stats(b, n) })
+    Ok(NormShift { diff, token_shift, max_shift, stats_alone: a.used_stats(n), stats_together: b.used_stats(n) })
 }
 
-fn traced(c: &Classifier, texts: &[&str], bn: BatchNormStats) -> Result<(Classification, Trace)> {
-    let mut r = c.classify(texts, &ForwardOptions { batch_norm: bn }, true)?;
+async fn traced(e: &mut Engine, texts: &[&str], opts: ForwardOptions) -> Result<(Classification, Trace)> {
+    let mut r = e.classify(texts, &opts).await?;
     let tr = r.trace.take().ok_or_else(|| Error::Input("no trace recorded".into()))?;
     Ok((r, tr))
 }
 
-/// Run everything the page shows for `text`; `companion` is the longer text of the batch experiment. Without
-/// `attention`, the attention maps are left out (the page's LN-vs-BN panel does not draw them).
-///
-/// The traced forward pass of `text` runs on the engine's backend, so on WebGPU the attention maps come from
-/// the fused attention kernel itself; the batch experiment (batch statistics, alone vs padded with
-/// `companion`) runs on the CPU reference path.
-pub async fn inspect(e: &mut Engine, text: &str, companion: &str, attention: bool) -> Result<Inspection> {
-    let result = e.classify(&[text], &ForwardOptions::default(), true).await?;
-    let c = &e.classifier;
+/// Run what the page shows for `text`; `companion` is the longer text of the batch experiment. Every
+/// forward runs on the engine's backend (on WebGPU the attention maps come from the fused attention kernel
+/// itself): one traced eval-mode pass — label, tokens, attention and norms from the same pass — then, for the
+/// batch experiment, the text alone and together with `companion` with BatchNorm on batch statistics. A model
+/// without BatchNorm normalises the same way in both modes, so its eval pass is reused as "alone": two
+/// passes for LayerNorm models, three for BatchNorm ones, one without the batch experiment.
+pub async fn inspect(e: &mut Engine, text: &str, companion: &str, opts: InspectOptions) -> Result<Inspection> {
+    let norms = opts.norms || opts.batch_test;
+    let page = TraceRequest { attention: opts.attention, norms, ..TraceRequest::NONE };
+    let start = e.forward_count();
+    let result = e.classify(&[text], &ForwardOptions::default().traced(page)).await?;
     let tr = result.trace.as_ref().ok_or_else(|| Error::Input("no trace recorded".into()))?;
     let n = tr.lengths[0];
-    let mut output_token_stats = Vec::new();
-    let mut output_feature_stats = Vec::new();
-    for pair in norms(tr) {
-        let outs = [first_rows(&pair[0].output, n)?, first_rows(&pair[1].output, n)?];
-        let d = outs[0].last_dim();
-        output_token_stats.push([row_stats(&outs[0].data, n, d), row_stats(&outs[1].data, n, d)]);
-        output_feature_stats.push([col_stats(&outs[0].data, n, d), col_stats(&outs[1].data, n, d)]);
+    let (mut output_token_stats, mut output_feature_stats) = (Vec::new(), Vec::new());
+    if opts.norms {
+        for pair in norms_of(tr)? {
+            let short = || Error::Input("trace is shorter than the text".into());
+            let ((t1, f1), (t2, f2)) = (pair[0].output_stats(n).ok_or_else(short)?, pair[1].output_stats(n).ok_or_else(short)?);
+            output_token_stats.push([t1, t2]);
+            output_feature_stats.push([f1, f2]);
+        }
     }
-    let attention_mean = if attention { tr.layers.iter().map(|l| head_mean(&l.attention)).collect() } else { vec![] };
+    let attention_mean = tr.layers.iter().filter_map(|l| l.head_mean()).collect();
+    let batch_test = if opts.batch_test { Some(batch_test(e, &result, text, companion, page).await?) } else { None };
     let mut result = result;
-    if let Some(t) = result.trace.as_mut() {
-        trim(t, attention);
+    if !opts.norms {
+        // Asked for only to compute the batch experiment.
+        if let Some(t) = result.trace.as_mut() {
+            t.layers.iter_mut().for_each(|l| (l.norm1, l.norm2) = (None, None));
+            t.final_norm = None;
+        }
     }
-    let bn = BatchNormStats::Batch;
-    let (mut alone, tr_alone) = traced(c, &[text], bn)?;
-    let (mut together, tr_together) = traced(c, &[text, companion], bn)?;
-    let layers = norms(&tr_alone)
-        .zip(norms(&tr_together))
-        .map(|(a, b)| Ok([shift(a[0], b[0], n)?, shift(a[1], b[1], n)?]))
-        .collect::<Result<Vec<_>>>()?;
-    let batch_test = BatchTest {
-        batch_norm: bn,
-        alone: alone.predictions.swap_remove(0),
-        together: together.predictions.swap_remove(0),
-        together_seq: tr_together.seq,
-        together_lengths: tr_together.lengths.clone(),
-        together_attention: if attention {
-            tr_together.layers.iter().map(|l| first_item(&l.attention)).collect()
-        } else {
-            vec![]
-        },
-        layers,
-    };
     Ok(Inspection {
         text: text.to_string(),
         companion: companion.to_string(),
@@ -216,6 +161,38 @@ pub async fn inspect(e: &mut Engine, text: &str, companion: &str, attention: boo
         output_feature_stats,
         attention_mean,
         batch_test,
+        forwards: (e.forward_count() - start) as usize,
+    })
+}
+
+/// The LN-vs-BN experiment for `text` (whose eval-mode classification with norms traced is `eval`).
+async fn batch_test(e: &mut Engine, eval: &Classification, text: &str, companion: &str, page: TraceRequest) -> Result<BatchTest> {
+    let bn = BatchNormStats::Batch;
+    let experiment = ForwardOptions { batch_norm: bn, trace: page };
+    let has_batch_norm = e.classifier.config().norm == NormKind::Batch;
+    let (alone, tr_alone) = if has_batch_norm {
+        traced(e, &[text], ForwardOptions { trace: TraceRequest { attention: false, ..page }, ..experiment }).await?
+    } else {
+        let mut c = eval.clone();
+        let tr = c.trace.take().ok_or_else(|| Error::Input("no trace recorded".into()))?;
+        (c, tr)
+    };
+    let (mut together, tr_together) = traced(e, &[text, companion], experiment).await?;
+    let n = tr_alone.lengths[0];
+    let layers = norms_of(&tr_alone)?
+        .into_iter()
+        .zip(norms_of(&tr_together)?)
+        .map(|(a, b)| Ok([shift(a[0], b[0], n)?, shift(a[1], b[1], n)?]))
+        .collect::<Result<Vec<_>>>()?;
+    let mut alone = alone;
+    Ok(BatchTest {
+        batch_norm: bn,
+        alone: alone.predictions.swap_remove(0),
+        together: together.predictions.swap_remove(0),
+        together_seq: tr_together.seq,
+        together_lengths: tr_together.lengths.clone(),
+        together_attention: tr_together.layers.iter().filter_map(|l| l.attention.as_ref().map(first_item)).collect(),
+        layers,
     })
 }
 
@@ -240,8 +217,12 @@ mod tests {
 
     /// `inspect` on the CPU backend, driven to completion.
     fn run(name: &str, text: &str, companion: &str, attention: bool) -> Result<Inspection> {
-        let mut e = pollster::block_on(Engine::new(load(name), crate::engine::Backend::Cpu))?;
-        pollster::block_on(inspect(&mut e, text, companion, attention))
+        let mut e = Engine::cpu(load(name));
+        let insp = pollster::block_on(inspect(&mut e, text, companion, InspectOptions { attention, ..Default::default() }))?;
+        // LayerNorm models reuse the eval pass as "alone"; BatchNorm models run it with batch statistics.
+        let want = if e.classifier.config().norm == NormKind::Batch { 3 } else { 2 };
+        assert_eq!((e.forward_count(), insp.forwards), (want, want as usize), "forward passes of one inspection");
+        Ok(insp)
     }
 
     fn load(name: &str) -> Classifier {
@@ -261,19 +242,19 @@ mod tests {
     #[test]
     fn layer_norm_output_does_not_depend_on_the_batch() {
         let insp = run("prenorm-gelu", TEXT, LONG, true).unwrap();
-        for (l, pair) in insp.batch_test.layers.iter().enumerate() {
+        for (l, pair) in insp.batch_test.as_ref().unwrap().layers.iter().enumerate() {
             for s in pair {
                 assert!(s.max_shift < 1e-5, "layer {l}: LN output moved by {}", s.max_shift);
             }
         }
-        let (a, b) = (&insp.batch_test.alone.probabilities, &insp.batch_test.together.probabilities);
+        let (a, b) = (&insp.batch_test.as_ref().unwrap().alone.probabilities, &insp.batch_test.as_ref().unwrap().together.probabilities);
         assert!((a[0] - b[0]).abs() < 1e-5, "LN probabilities moved: {a:?} vs {b:?}");
     }
 
     #[test]
     fn batch_norm_output_shifts_with_the_batch() {
         let insp = run("prenorm-bn", TEXT, LONG, true).unwrap();
-        let first = &insp.batch_test.layers[0][0];
+        let first = &insp.batch_test.as_ref().unwrap().layers[0][0];
         assert!(first.max_shift > 1e-2, "BN output moved only {}", first.max_shift);
         assert_eq!(first.stats_alone.mean.len(), 64);
         assert_ne!(first.stats_alone.mean, first.stats_together.mean);
@@ -281,8 +262,8 @@ mod tests {
         let n = insp.result.trace.as_ref().unwrap().lengths[0];
         assert_eq!(insp.output_token_stats[0][0].mean.len(), n);
         // The padded copy of the text's attention puts no weight on padding keys, and rows sum to 1.
-        let s2 = insp.batch_test.together_seq;
-        let att = &insp.batch_test.together_attention[0];
+        let s2 = insp.batch_test.as_ref().unwrap().together_seq;
+        let att = &insp.batch_test.as_ref().unwrap().together_attention[0];
         assert_eq!(att.shape, vec![2, s2, s2]);
         assert!(s2 > n);
         let row: f32 = att.data[..s2].iter().sum();
@@ -297,7 +278,7 @@ mod tests {
         // mean of β + γ·x̂ — check against a direct computation on the trace.
         let insp = run("prenorm-gelu", TEXT, LONG, true).unwrap();
         let tr = insp.result.trace.as_ref().unwrap();
-        let out = &tr.layers[1].norm2.output;
+        let out = &tr.layers[1].norm2.as_ref().unwrap().output;
         let d = out.last_dim();
         let m: f32 = out.data[..d].iter().sum::<f32>() / d as f32;
         assert!((insp.output_token_stats[1][1].mean[0] - m).abs() < 1e-5);
@@ -306,10 +287,25 @@ mod tests {
     #[test]
     fn without_attention_the_maps_are_left_out_and_the_rest_is_the_same() {
         let (a, b) = (run("prenorm-bn", TEXT, LONG, true).unwrap(), run("prenorm-bn", TEXT, LONG, false).unwrap());
-        assert!(b.attention_mean.is_empty() && b.batch_test.together_attention.is_empty());
-        assert!(b.result.trace.as_ref().unwrap().layers.iter().all(|l| l.attention.is_empty()));
-        assert_eq!(a.batch_test.layers[1][1].diff, b.batch_test.layers[1][1].diff);
+        assert!(b.attention_mean.is_empty() && b.batch_test.as_ref().unwrap().together_attention.is_empty());
+        assert!(b.result.trace.as_ref().unwrap().layers.iter().all(|l| l.attention.is_none()));
+        assert_eq!(a.batch_test.as_ref().unwrap().layers[1][1].diff, b.batch_test.as_ref().unwrap().layers[1][1].diff);
         assert_eq!(a.result.predictions[0].probabilities, b.result.predictions[0].probabilities);
+    }
+
+    #[test]
+    fn without_the_batch_test_an_inspection_is_one_forward() {
+        let mut e = Engine::cpu(load("prenorm-bn"));
+        let opts = InspectOptions { batch_test: false, norms: false, attention: true };
+        let insp = pollster::block_on(inspect(&mut e, TEXT, LONG, opts)).unwrap();
+        assert_eq!((e.forward_count(), insp.forwards), (1, 1));
+        assert!(insp.batch_test.is_none() && insp.output_token_stats.is_empty());
+        let tr = insp.result.trace.as_ref().unwrap();
+        assert!(tr.layers.iter().all(|l| l.attention.is_some() && l.norm1.is_none()));
+        // The same label and attention as the full inspection's eval pass.
+        let full = run("prenorm-bn", TEXT, LONG, true).unwrap();
+        assert_eq!(insp.result.predictions[0].probabilities, full.result.predictions[0].probabilities);
+        assert_eq!(insp.attention_mean, full.attention_mean);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! encoder-lens: a Transformer encoder text classifier that computes what PyTorch computes, on the CPU
 //! (scalar reference + SIMD) and on WebGPU, and records what happens inside it for the page to draw.
 
+pub mod batch;
 pub mod config;
 pub mod cpu;
 pub mod engine;
@@ -18,6 +19,8 @@ pub mod inspect;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod embedded;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod folder;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
@@ -29,8 +32,9 @@ pub use config::Config;
 pub use engine::{Backend, Engine};
 pub use error::{Error, Result};
 pub use hf::{HfFiles, HfOverrides};
-pub use model::{Batch, BatchNormStats, ForwardOptions, Model, Output};
+pub use batch::Batch;
+pub use model::{BatchNormStats, ForwardOptions, Model, Output};
 pub use pipeline::{Classification, Classifier, Prediction};
 pub use tensor::Tensor;
 pub use tokenizer::{Encoding, Tokenizer};
-pub use trace::Trace;
+pub use trace::{Trace, TraceRequest};

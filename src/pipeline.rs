@@ -1,10 +1,15 @@
-//! Text in, labels out: tokenizer + model + softmax, with the limits that keep bad input from hurting.
+//! Text in, labels out, around the forward pass: a model folder's files → tokenizer + model
+//! ([`Classifier`]); texts → a padded [`Batch`] with the limits that keep bad input from hurting; a
+//! forward's [`Output`] → labelled predictions or sentence embeddings. The forward itself runs in
+//! [`crate::Engine`], on its backend.
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::{Batch, ForwardOptions, Model, Output};
+use crate::hf::{HfFiles, HfOverrides};
+use crate::model::{Batch, Model, Output};
 use crate::tokenizer::Tokenizer;
 use crate::trace::Trace;
+use crate::weights::Weights;
 use serde::Serialize;
 
 /// Longest text accepted, in bytes. Longer text is an error; anything up to it is tokenized in full and
@@ -60,13 +65,26 @@ impl Classifier {
     /// Build from the three files of a model folder, as bytes/text (native and browser alike).
     /// A Hugging Face BERT `config.json` is recognised and read with [`Classifier::from_hf`] defaults.
     pub fn from_bytes(config_json: &str, weights: &[u8], vocab_txt: &str) -> Result<Self> {
-        if crate::hf::is_hf_bert_config(config_json) {
-            let files = crate::hf::HfFiles { config_json, vocab_txt, weights: vec![weights], ..Default::default() };
-            return Self::from_hf(&files, &crate::hf::HfOverrides::default());
+        Self::from_files(&HfFiles { config_json, vocab_txt, weights: vec![weights], ..Default::default() })
+    }
+
+    /// Build from a model folder's files (see [`crate::hf::FOLDER_FILES`]): this project's format, or a
+    /// Hugging Face BERT folder when `config.json` says so.
+    pub fn from_files(files: &HfFiles) -> Result<Self> {
+        if crate::hf::is_hf_bert_config(files.config_json) {
+            return Self::from_hf(files, &HfOverrides::default());
         }
-        let config = Config::from_json(config_json)?;
-        let tokenizer = Tokenizer::from_vocab_txt(vocab_txt, config.lowercase)?;
-        let model = Model::from_bytes(config, weights)?;
+        let config = Config::from_json(files.config_json)?;
+        let tokenizer = Tokenizer::from_vocab_txt(files.vocab_txt, config.lowercase)?;
+        let model = Model::from_weights(config, &Weights::from_parts(&files.weights)?)?;
+        Self::new(model, tokenizer)
+    }
+
+    /// Build from an HF BERT folder's files.
+    pub fn from_hf(files: &HfFiles, overrides: &HfOverrides) -> Result<Self> {
+        let config = Config::from_hf_bert_json(files, overrides)?;
+        let tokenizer = Tokenizer::from_vocab_txt(files.vocab_txt, config.lowercase)?;
+        let model = Model::from_weights(config, &Weights::from_parts(&files.weights)?)?;
         Self::new(model, tokenizer)
     }
 
@@ -100,15 +118,6 @@ impl Classifier {
         Ok((Batch::from_rows(&rows, self.tokenizer.pad_id())?, enc))
     }
 
-    /// Classify `texts` as one padded batch. With `trace`, records what the page draws.
-    pub fn classify<S: AsRef<str>>(&self, texts: &[S], opts: &ForwardOptions, trace: bool) -> Result<Classification> {
-        self.check_classifier()?;
-        let (batch, enc) = self.batch(texts)?;
-        let mut tr = trace.then(Trace::default);
-        let out = self.model.forward(&batch, opts, tr.as_mut())?;
-        self.classification(enc, out, tr)
-    }
-
     pub(crate) fn check_classifier(&self) -> Result<()> {
         if self.model.classifier.is_none() {
             return Err(Error::Config("this model has no classifier head (no labels); use embed".into()));
@@ -116,9 +125,14 @@ impl Classifier {
         Ok(())
     }
 
-    /// Predictions from a forward pass's output (whichever backend ran it).
-    pub fn classification(&self, enc: Vec<crate::tokenizer::Encoding>, out: Output, trace: Option<Trace>) -> Result<Classification> {
+    /// Predictions from a forward pass's output (whichever backend ran it). Logits that are not finite
+    /// (NaN weights, overflow) are an error, never a label.
+    pub fn classification(&self, enc: Vec<crate::tokenizer::Encoding>, mut out: Output) -> Result<Classification> {
+        let trace = out.trace.take();
         let probs = out.probs.ok_or_else(|| Error::Config("model produced no probabilities".into()))?;
+        if let Some(l) = out.logits.iter().flat_map(|l| l.data.iter()).chain(&probs.data).find(|v| !v.is_finite()) {
+            return Err(Error::NonFinite(format!("the model's logits are not finite ({l}): its weights or activations overflowed or hold NaN")));
+        }
         let labels = self.model.config.labels.clone();
         let n = labels.len();
         let predictions = enc
@@ -138,13 +152,6 @@ impl Classifier {
             })
             .collect();
         Ok(Classification { labels, predictions, trace })
-    }
-
-    /// Mean-pooled (per the config), L2-normalised sentence embeddings, one per text.
-    pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>> {
-        let (batch, _) = self.batch(texts)?;
-        let out = self.model.forward(&batch, &ForwardOptions::default(), None)?;
-        Ok(self.embeddings(&out))
     }
 
     /// The L2-normalised pooled vectors of a forward pass's output.

@@ -3,6 +3,7 @@
 
 use crate::engine::Backend;
 use crate::model::{BatchNormStats, ForwardOptions};
+use crate::trace::TraceRequest;
 use crate::pipeline::Classifier;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -141,16 +142,31 @@ impl Engine {
         } else {
             serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("bad options: {e}")))?
         };
-        let fwd = ForwardOptions { batch_norm: opts.batch_norm };
+        let trace = if opts.trace { TraceRequest::ALL } else { TraceRequest::NONE };
+        let fwd = ForwardOptions { batch_norm: opts.batch_norm, trace };
         let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
-        to_js(&engine.classify(&texts, &fwd, opts.trace).await?)
+        to_js(&engine.classify(&texts, &fwd).await?)
     }
 
-    /// L2-normalised pooled sentence embeddings, one array per text.
-    pub fn embed(&self, texts: JsValue) -> Result<JsValue, JsError> {
+    /// L2-normalised pooled sentence embeddings, one array per text, computed on the engine's backend. Async.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn embed(&self, texts: JsValue) -> Result<JsValue, JsError> {
         let texts: Vec<String> = serde_wasm_bindgen::from_value(texts)
             .map_err(|e| JsError::new(&format!("texts must be an array of strings: {e}")))?;
-        self.with(|c| to_js(&c.embed(&texts)?))
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        to_js(&engine.embed(&texts).await?)
+    }
+
+    /// Forward passes this engine has run since it was created (a batch counts once).
+    #[wasm_bindgen(js_name = forwardCount)]
+    pub fn forward_count(&self) -> Result<f64, JsError> {
+        Ok(self.inner.try_borrow().map_err(|_| busy())?.forward_count() as f64)
+    }
+
+    /// The files of a model folder the engine reads, in fetch order: `[{ path, required, what }]`.
+    #[wasm_bindgen(js_name = modelFiles)]
+    pub fn model_files() -> Result<JsValue, JsError> {
+        to_js(&crate::hf::FOLDER_FILES)
     }
 
     /// The positional table `(max_len, d)` the model adds: `{ shape, data }`.
@@ -160,11 +176,18 @@ impl Engine {
     }
 
     /// Everything the page draws for `text` (see `inspect::Inspection`), including the batch experiment
-    /// with `companion`; `attention: false` leaves the attention maps out.
+    /// with `companion`. `options`: `false` leaves the attention maps out (as before), or an object
+    /// `{ attention?, norms?, batchTest? }` (each default true): without `batchTest` it is one forward.
     /// The traced forward runs on the engine's backend (WebGPU: attention from the fused kernel). Async.
-    pub async fn inspect(&self, text: String, companion: String, attention: Option<bool>) -> Result<JsValue, JsError> {
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn inspect(&self, text: String, companion: String, options: JsValue) -> Result<JsValue, JsError> {
+        let opts = match options.as_bool() {
+            Some(attention) => crate::inspect::InspectOptions { attention, ..Default::default() },
+            None if options.is_undefined() || options.is_null() => Default::default(),
+            None => serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("bad inspect options: {e}")))?,
+        };
         let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
-        json_to_js(&crate::inspect::inspect(&mut engine, &text, &companion, attention.unwrap_or(true)).await?)
+        json_to_js(&crate::inspect::inspect(&mut engine, &text, &companion, opts).await?)
     }
 
     /// The positional table and its position-position dot products: `{ table, similarity }`.

@@ -59,27 +59,46 @@ impl<'a> Weights<'a> {
         Scope { w: self, prefix: prefix.to_string() }
     }
 
-    /// The tensor `name` as f32, which must have exactly `shape`.
-    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+    /// The tensor `name`, which must have exactly `shape`, in the float type the file stores it in.
+    pub fn get_stored(&self, name: &str, shape: &[usize]) -> Result<Stored> {
         let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
         if view.shape() != shape {
-            return Err(Error::TensorShape {
-                name: name.to_string(),
-                expected: shape.to_vec(),
-                actual: view.shape().to_vec(),
-            });
+            return Err(Error::TensorShape { name: name.to_string(), expected: shape.to_vec(), actual: view.shape().to_vec() });
         }
         let raw = view.data();
-        let data: Vec<f32> = match view.dtype() {
-            Dtype::F32 => raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
-            Dtype::F16 => raw.chunks_exact(2).map(|b| f16_to_f32(u16::from_le_bytes([b[0], b[1]]))).collect(),
-            Dtype::BF16 => raw
-                .chunks_exact(2)
-                .map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))
-                .collect(),
+        let halves = || raw.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
+        Ok(match view.dtype() {
+            Dtype::F32 => Stored::F32(raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
+            Dtype::F16 => Stored::F16(halves()),
+            Dtype::BF16 => Stored::BF16(halves()),
             other => return Err(Error::TensorDtype { name: name.to_string(), dtype: format!("{other:?}") }),
-        };
-        Tensor::new(shape.to_vec(), data)
+        })
+    }
+
+    /// The tensor `name` widened to f32, which must have exactly `shape`.
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        Tensor::new(shape.to_vec(), self.get_stored(name, shape)?.to_f32())
+    }
+}
+
+/// A tensor's values in the float type its file stores them in.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stored {
+    F32(Vec<f32>),
+    /// IEEE half-precision bit patterns.
+    F16(Vec<u16>),
+    /// bfloat16 bit patterns (the upper half of an f32).
+    BF16(Vec<u16>),
+}
+
+impl Stored {
+    /// The values as f32 (exact: every f16 and bf16 value is an f32).
+    pub fn to_f32(self) -> Vec<f32> {
+        match self {
+            Stored::F32(v) => v,
+            Stored::F16(v) => v.into_iter().map(f16_to_f32).collect(),
+            Stored::BF16(v) => v.into_iter().map(|h| f32::from_bits((h as u32) << 16)).collect(),
+        }
     }
 }
 
@@ -104,6 +123,10 @@ impl<'w, 'a> Scope<'w, 'a> {
 
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         self.w.get(&self.path(name), shape)
+    }
+
+    pub fn get_stored(&self, name: &str, shape: &[usize]) -> Result<Stored> {
+        self.w.get_stored(&self.path(name), shape)
     }
 
     pub fn contains(&self, name: &str) -> bool {

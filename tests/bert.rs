@@ -14,13 +14,13 @@ mod hf_folder;
 #[path = "common/tiny_bert.rs"]
 mod tiny_bert;
 
-use common::{assert_close, real_rows, Fixture};
+use common::{assert_close, cpu_engine, ready, real_rows, traced_forward, Fixture};
 use encoder_lens::config::{Activation, Pooling};
 use encoder_lens::hf::is_hf_bert_config;
-use encoder_lens::{Batch, Classifier, Config, ForwardOptions, HfFiles, HfOverrides, Trace};
+use encoder_lens::{Batch, Classifier, Config, ForwardOptions, HfFiles, HfOverrides};
 use safetensors::tensor::TensorView;
 use tiny_bert::{tiny_config, tiny_tensors, tiny_weights, TINY_VOCAB};
-use hf_folder::{folder, minilm, read, repo};
+use hf_folder::{folder, load, minilm, read, repo};
 
 /// Sentence embeddings and logits: |Δ| <= 1e-5 (absolute).
 const OUT_TOL: (f32, f32) = (1e-5, 0.0);
@@ -40,7 +40,7 @@ fn batch_texts(k: usize) -> Vec<String> {
 #[test]
 fn minilm_config_maps_onto_the_engine() {
     let f = minilm();
-    assert!(is_hf_bert_config(&f.config));
+    assert!(is_hf_bert_config(f.text("config.json").unwrap()));
     let c = Config::from_hf_bert_json(&f.files(), &HfOverrides::default()).unwrap();
     assert_eq!((c.vocab_size, c.hidden_size, c.num_heads, c.num_layers, c.ffn_size), (30522, 384, 12, 6, 1536));
     assert_eq!(c.activation, Activation::Gelu);
@@ -54,7 +54,7 @@ fn minilm_config_maps_onto_the_engine() {
 
 #[test]
 fn minilm_matches_transformers_layer_by_layer() {
-    let c = minilm().load(&HfOverrides::default());
+    let c = load(&minilm(), &HfOverrides::default());
     assert_eq!(c.model.positional_table().shape, vec![512, 384]);
     let n = GOLDEN.num_batches();
     assert!(n >= 4, "fixture has {n} batches");
@@ -67,17 +67,16 @@ fn minilm_matches_transformers_layer_by_layer() {
         assert_eq!(ours.ids, batch.ids, "{}", what("token ids"));
         assert_eq!(ours.lengths, batch.lengths, "{}", what("lengths"));
 
-        let mut trace = Trace::default();
-        let out = c.model.forward(&batch, &ForwardOptions::default(), Some(&mut trace)).unwrap();
+        let (out, trace) = traced_forward(&c, &batch, &ForwardOptions::default());
         let real = |x: &[f32]| real_rows(x, b, s, &batch.lengths);
         let (_, e) = GOLDEN.f32(&format!("b{k}.embeddings"));
         max_e = max_e.max(assert_close(&what("embedding output"), &real(&trace.embeddings.as_ref().unwrap().data), &real(&e), 1e-5, 1e-5));
         assert_eq!(trace.layers.len(), 6);
         for (l, lt) in trace.layers.iter().enumerate() {
             let (_, h) = GOLDEN.f32(&format!("b{k}.layer{l}.hidden"));
-            max_h = max_h.max(assert_close(&what(&format!("layer {l} hidden")), &real(&lt.hidden.data), &real(&h), HIDDEN_TOL.0, HIDDEN_TOL.1));
+            max_h = max_h.max(assert_close(&what(&format!("layer {l} hidden")), &real(&lt.hidden.as_ref().unwrap().data), &real(&h), HIDDEN_TOL.0, HIDDEN_TOL.1));
             let (shape, a) = GOLDEN.f32(&format!("b{k}.layer{l}.attn"));
-            assert_eq!(lt.attention.shape, shape);
+            assert_eq!(lt.attention.as_ref().unwrap().shape, shape);
             assert_eq!(shape[1], 12);
             // Real query rows, all keys: HF's finfo.min mask and our -inf both give exactly 0 on padding.
             let (mut ours_a, mut ref_a) = (Vec::new(), Vec::new());
@@ -85,10 +84,10 @@ fn minilm_matches_transformers_layer_by_layer() {
                 for h in 0..12 {
                     for i in 0..batch.lengths[bi] {
                         let o = ((bi * 12 + h) * s + i) * s;
-                        ours_a.extend_from_slice(&lt.attention.data[o..o + s]);
+                        ours_a.extend_from_slice(&lt.attention.as_ref().unwrap().data[o..o + s]);
                         ref_a.extend_from_slice(&a[o..o + s]);
                         assert!(a[o + batch.lengths[bi]..o + s].iter().all(|&p| p == 0.0));
-                        assert!(lt.attention.data[o + batch.lengths[bi]..o + s].iter().all(|&p| p == 0.0));
+                        assert!(lt.attention.as_ref().unwrap().data[o + batch.lengths[bi]..o + s].iter().all(|&p| p == 0.0));
                     }
                 }
             }
@@ -103,16 +102,16 @@ fn minilm_matches_transformers_layer_by_layer() {
 
 #[test]
 fn minilm_sentence_embeddings_match_sentence_transformers() {
-    let c = minilm().load(&HfOverrides::default());
+    let mut e = cpu_engine(load(&minilm(), &HfOverrides::default()));
     let mut max_d = 0.0f32;
     for k in 0..GOLDEN.num_batches() {
         let texts = batch_texts(k);
         let (_, want) = GOLDEN.f32(&format!("b{k}.embedding"));
-        let got: Vec<f32> = c.embed(&texts).unwrap().concat();
+        let got: Vec<f32> = ready(e.embed(&texts)).unwrap().concat();
         max_d = max_d.max(assert_close(&format!("minilm batch {k} sentence embedding"), &got, &want, OUT_TOL.0, OUT_TOL.1));
         // One text at a time gives the same vectors as the padded batch.
         for (i, t) in texts.iter().enumerate() {
-            let one = c.embed(&[t]).unwrap().concat();
+            let one = ready(e.embed(&[t])).unwrap().concat();
             assert_close(&format!("minilm batch {k} text {i} alone"), &one, &want[i * 384..(i + 1) * 384], OUT_TOL.0, OUT_TOL.1);
         }
     }
@@ -122,11 +121,11 @@ fn minilm_sentence_embeddings_match_sentence_transformers() {
 #[test]
 fn minilm_cls_pooler_matches_transformers_pooler_output() {
     let o = HfOverrides { pooling: Some(Pooling::Cls), pooler: Some(true), max_len: None };
-    let c = minilm().load(&o);
+    let c = load(&minilm(), &o);
     let mut max_d = 0.0f32;
     for k in 0..GOLDEN.num_batches() {
         let batch = GOLDEN.batch(k);
-        let out = c.model.forward(&batch, &ForwardOptions::default(), None).unwrap();
+        let out = encoder_lens::cpu::forward(&c.model, &batch, &ForwardOptions::default()).unwrap();
         let (_, want) = GOLDEN.f32(&format!("b{k}.pooler_output"));
         max_d = max_d.max(assert_close(&format!("minilm batch {k} pooler_output"), &out.pooled.data, &want, OUT_TOL.0, OUT_TOL.1));
     }
@@ -138,20 +137,21 @@ fn minilm_sentiment_runs_end_to_end() {
     let dir = repo().join("models/minilm-sentiment");
     let f = folder(&dir);
     assert_eq!(f.weights.len(), 2, "encoder from models/minilm + classifier.safetensors");
-    assert_eq!(f.vocab, read(&repo().join("models/minilm"), "vocab.txt"), "the committed vocab.txt is MiniLM's");
-    let c = f.load(&HfOverrides::default());
+    assert_eq!(f.text("vocab.txt").unwrap(), read(&repo().join("models/minilm"), "vocab.txt"), "the committed vocab.txt is MiniLM's");
+    let c = load(&f, &HfOverrides::default());
     let cfg = c.config();
     assert_eq!(cfg.labels, vec!["negative", "positive"]);
     assert_eq!((cfg.pooling, cfg.pooler, cfg.max_len), (Pooling::Mean, false, 256));
     let meta: serde_json::Value = serde_json::from_str(GOLDEN_JSON).unwrap();
+    let mut e = cpu_engine(c);
     let mut max_d = 0.0f32;
     for k in 0..GOLDEN.num_batches() {
         let texts = batch_texts(k);
-        let r = c.classify(&texts, &ForwardOptions::default(), false).unwrap();
+        let r = ready(e.classify(&texts, &ForwardOptions::default())).unwrap();
         let (_, logits) = GOLDEN.f32(&format!("b{k}.logits"));
         let (_, probs) = GOLDEN.f32(&format!("b{k}.probs"));
         let batch = GOLDEN.batch(k);
-        let out = c.model.forward(&batch, &ForwardOptions::default(), None).unwrap();
+        let out = encoder_lens::cpu::forward(&e.classifier.model, &batch, &ForwardOptions::default()).unwrap();
         max_d = max_d.max(assert_close(&format!("minilm-sentiment batch {k} logits"), &out.logits.unwrap().data, &logits, OUT_TOL.0, OUT_TOL.1));
         let got: Vec<f32> = r.predictions.iter().flat_map(|p| p.probabilities.clone()).collect();
         assert_close(&format!("minilm-sentiment batch {k} probs"), &got, &probs, OUT_TOL.0, OUT_TOL.1);
@@ -159,7 +159,7 @@ fn minilm_sentiment_runs_end_to_end() {
     }
     println!("minilm-sentiment logits vs PyTorch, max |diff| {max_d:e}");
     // The obvious cases come out the obvious way.
-    let r = c.classify(&["A wonderful, heartfelt film.", "Terrible acting and a dull plot."], &ForwardOptions::default(), false).unwrap();
+    let r = ready(e.classify(&["A wonderful, heartfelt film.", "Terrible acting and a dull plot."], &ForwardOptions::default())).unwrap();
     assert_eq!((r.predictions[0].label.as_str(), r.predictions[1].label.as_str()), ("positive", "negative"));
 }
 
@@ -170,7 +170,7 @@ fn tiny(config: &str, weights: &[u8]) -> encoder_lens::Result<Classifier> {
 
 fn tiny_logits(c: &Classifier) -> Vec<f32> {
     let batch = Batch::from_rows(&[vec![2, 5, 6, 7, 8, 11, 3], vec![2, 6, 10, 9, 3]], 0).unwrap();
-    c.model.forward(&batch, &ForwardOptions::default(), None).unwrap().logits.unwrap().data
+    encoder_lens::cpu::forward(&c.model, &batch, &ForwardOptions::default()).unwrap().logits.unwrap().data
 }
 
 fn err(r: encoder_lens::Result<Classifier>) -> String {
@@ -217,8 +217,8 @@ fn wrong_shape_is_a_clear_error() {
 #[test]
 fn unknown_hidden_act_is_a_clear_error() {
     let w = tiny_weights(&tiny_tensors(), |n| n.to_string());
-    let e = err(tiny(&tiny_config("swish"), &w));
-    assert!(e.contains("hidden_act `swish` is not supported"), "{e}");
+    let e = err(tiny(&tiny_config("mish"), &w));
+    assert!(e.contains("hidden_act `mish` is not supported"), "{e}");
     for (act, want) in [("gelu_new", Activation::GeluTanh), ("gelu_pytorch_tanh", Activation::GeluTanh), ("relu", Activation::Relu)] {
         assert_eq!(tiny(&tiny_config(act), &w).unwrap().config().activation, want);
     }

@@ -1,6 +1,6 @@
 //! The engine against the PyTorch reference (`scripts/export_fixtures.py`): token ids, embeddings, every
 //! layer's hidden states, attention probabilities and norm statistics, pooled vector, logits and
-//! probabilities, for two trained models (LayerNorm, BatchNorm; post-norm) and two random pre-norm models.
+//! probabilities, for two trained models (LayerNorm, BatchNorm; post-norm) two random pre-norm models and a random post-norm SiLU model.
 //! Runs natively and, through `tests/wasm.rs`, in the browser.
 #![cfg(not(target_arch = "wasm32"))]
 
@@ -25,6 +25,11 @@ fn prenorm_gelu_matches_pytorch() {
 #[test]
 fn prenorm_bn_matches_pytorch() {
     golden_checks::check_model(&common::MODELS[3]);
+}
+
+#[test]
+fn postnorm_silu_matches_pytorch() {
+    golden_checks::check_model(&common::MODELS[4]);
 }
 
 #[test]

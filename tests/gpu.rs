@@ -39,6 +39,7 @@ gpu_test!(sentiment_ln_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks:
 gpu_test!(sentiment_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[1], ctx, 2, (0, 1)).await; });
 gpu_test!(prenorm_gelu_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx, 2, (0, 1)).await; });
 gpu_test!(prenorm_bn_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx, 2, (0, 1)).await; });
+gpu_test!(postnorm_silu_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[4], ctx, 2, (0, 1)).await; });
 gpu_test!(bert_like_model_on_gpu_matches_cpu, |ctx| gpu_checks::bert_like(&tiny_bert_classifier(), ctx));
 gpu_test!(oversized_tensor_is_refused, |ctx| gpu_checks::oversized_tensor_is_refused(&common::MODELS[2], ctx));
 

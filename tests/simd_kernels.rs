@@ -6,7 +6,7 @@
 
 use encoder_lens::config::Activation;
 use encoder_lens::cpu::{self, scalar, simd128};
-use encoder_lens::{Batch, BatchNormStats, Classifier, ForwardOptions, Trace};
+use encoder_lens::{Batch, BatchNormStats, Classifier, ForwardOptions, TraceRequest};
 use wasm_bindgen_test::*;
 
 /// xorshift32 → uniform in [-1, 1).
@@ -193,24 +193,26 @@ fn model_matches_scalar(config: &str, weights: &[u8], vocab: &str) {
     ];
     let (batch, _) = c.batch(&texts).expect("batch");
     for bn in [BatchNormStats::Running, BatchNormStats::Batch] {
-        let opts = ForwardOptions { batch_norm: bn };
+        let opts = ForwardOptions { batch_norm: bn, trace: TraceRequest::ALL };
         cpu::set_reference(true);
-        let mut tw = Trace::default();
-        let want = c.model.forward(&batch, &opts, Some(&mut tw)).expect("scalar forward");
+        let mut want = encoder_lens::cpu::forward(&c.model, &batch, &opts).expect("scalar forward");
         cpu::set_reference(false);
-        let mut tg = Trace::default();
-        let got = c.model.forward(&batch, &opts, Some(&mut tg)).expect("simd forward");
-        let plain = c.model.forward(&batch, &opts, None).expect("simd forward without trace");
+        let mut got = encoder_lens::cpu::forward(&c.model, &batch, &opts).expect("simd forward");
+        let (tw, tg) = (want.trace.take().expect("trace"), got.trace.take().expect("trace"));
+        // Only the final hidden states asked for (no attention probabilities, no norm copies).
+        let hidden_only = ForwardOptions { trace: TraceRequest { hidden: true, ..TraceRequest::NONE }, ..opts };
+        let plain = encoder_lens::cpu::forward(&c.model, &batch, &hidden_only).expect("simd forward without trace");
         let logits = |o: &encoder_lens::Output| o.logits.as_ref().expect("logits").data.clone();
         close("logits", &logits(&got), &logits(&want), 1e-5, 1e-5);
         // A trace only adds outputs: the logits are bit-identical with and without it.
         close("logits without trace", &logits(&plain), &logits(&got), 0.0, 0.0);
-        close("hidden without trace", &plain.hidden.data, &got.hidden.data, 0.0, 0.0);
-        close("probs", &got.probs.unwrap().data, &want.probs.unwrap().data, 1e-5, 1e-5);
-        close("hidden", &got.hidden.data, &want.hidden.data, 1e-4, 1e-4);
+        let hidden = |o: &encoder_lens::Output| o.hidden.as_ref().expect("hidden").data.clone();
+        close("hidden without trace", &hidden(&plain), &hidden(&got), 0.0, 0.0);
+        close("probs", &got.probs.as_ref().unwrap().data, &want.probs.as_ref().unwrap().data, 1e-5, 1e-5);
+        close("hidden", &hidden(&got), &hidden(&want), 1e-4, 1e-4);
         for (l, (a, b)) in tg.layers.iter().zip(&tw.layers).enumerate() {
             // The golden tests' attention tolerance: sharp trained heads amplify FMA rounding in the scores.
-            close(&format!("layer {l} attention"), &a.attention.data, &b.attention.data, 1e-5, 1e-4);
+            close(&format!("layer {l} attention"), &a.attention.as_ref().unwrap().data, &b.attention.as_ref().unwrap().data, 1e-5, 1e-4);
         }
     }
     // One longer sequence (several query blocks, ragged tail).
@@ -220,9 +222,9 @@ fn model_matches_scalar(config: &str, weights: &[u8], vocab: &str) {
     let short: Vec<u32> = long[..23].to_vec();
     let batch = Batch::from_rows(&[long, short], 0).expect("batch");
     cpu::set_reference(true);
-    let want = c.model.forward(&batch, &ForwardOptions::default(), None).expect("scalar forward");
+    let want = encoder_lens::cpu::forward(&c.model, &batch, &ForwardOptions::default()).expect("scalar forward");
     cpu::set_reference(false);
-    let got = c.model.forward(&batch, &ForwardOptions::default(), None).expect("simd forward");
+    let got = encoder_lens::cpu::forward(&c.model, &batch, &ForwardOptions::default()).expect("simd forward");
     close("long logits", &got.logits.unwrap().data, &want.logits.unwrap().data, 1e-5, 1e-5);
 }
 

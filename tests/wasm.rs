@@ -25,6 +25,7 @@ fn golden_sentiment_bn() {
 fn golden_prenorm_models() {
     golden_checks::check_model(&common::MODELS[2]);
     golden_checks::check_model(&common::MODELS[3]);
+    golden_checks::check_model(&common::MODELS[4]);
 }
 
 #[wasm_bindgen_test]

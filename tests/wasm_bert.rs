@@ -3,11 +3,12 @@
 //! `isHfBert`, `hfWeightFiles`, `embed`, and a clear error for a missing tensor.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
 #[path = "common/tiny_bert.rs"]
 mod tiny_bert;
 
 use encoder_lens::wasm::Engine;
-use encoder_lens::{Classifier, ForwardOptions, HfFiles, HfOverrides};
+use encoder_lens::{Classifier, ForwardOptions, HfFiles, HfOverrides, TraceRequest};
 use tiny_bert::{tiny_config, tiny_tensors, tiny_weights, TINY_VOCAB};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_test::*;
@@ -63,7 +64,8 @@ async fn create_hf_classifies_embeds_and_traces() {
     let files = HfFiles { config_json: &cfg, vocab_txt: TINY_VOCAB, weights: vec![&body, &head], ..Default::default() };
     let c = Classifier::from_hf(&files, &HfOverrides::default()).unwrap();
     // Traced, as the JS call above: the same code path, so the same bits.
-    let want = c.classify(&["the film was good !", "bad films"], &ForwardOptions::default(), true).unwrap();
+    let traced = ForwardOptions::default().traced(TraceRequest::ALL);
+    let want = common::ready(common::cpu_engine(c).classify(&["the film was good !", "bad films"], &traced)).unwrap();
     let preds = js_sys::Array::from(&get(&r, "predictions"));
     for (i, p) in want.predictions.iter().enumerate() {
         let got: Vec<f32> = js_sys::Array::from(&get(&preds.get(i as u32), "probabilities")).iter().map(|v| v.as_f64().unwrap() as f32).collect();
@@ -77,7 +79,8 @@ async fn create_hf_classifies_embeds_and_traces() {
     let pe_shape: Vec<f64> = js_sys::Array::from(&get(&pe, "shape")).iter().map(|v| v.as_f64().unwrap()).collect();
     assert_eq!(pe_shape, vec![16.0, 8.0], "the learned position table");
 
-    let emb = js_sys::Array::from(&e.embed(texts).map_err(JsValue::from).expect("embed"));
+    let emb = js_sys::Array::from(&e.embed(texts).await.map_err(JsValue::from).expect("embed"));
+    assert_eq!(e.forward_count().map_err(JsValue::from).unwrap(), 2.0, "classify and embed: one forward each");
     assert_eq!(emb.length(), 2);
     let v: Vec<f64> = js_sys::Array::from(&emb.get(0)).iter().map(|x| x.as_f64().unwrap()).collect();
     assert_eq!(v.len(), 8);
@@ -92,9 +95,9 @@ async fn create_hf_missing_tensor_is_a_clear_error() {
         Err(e) => get(&JsValue::from(e), "message").as_string().unwrap(),
     };
     assert_eq!(err, "missing tensor `classifier.weight` in weights");
-    let err = match Engine::create_hf(files_js(&tiny_config("swish")), blobs(&[&body]), None).await {
-        Ok(_) => panic!("loaded with hidden_act swish"),
+    let err = match Engine::create_hf(files_js(&tiny_config("mish")), blobs(&[&body]), None).await {
+        Ok(_) => panic!("loaded with hidden_act mish"),
         Err(e) => get(&JsValue::from(e), "message").as_string().unwrap(),
     };
-    assert!(err.contains("hidden_act `swish`"), "{err}");
+    assert!(err.contains("hidden_act `mish`"), "{err}");
 }

@@ -16,6 +16,7 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
+    use encoder_lens::folder::Folder;
     use encoder_lens::{embedded, Backend, Classifier, Engine, ForwardOptions};
     use std::io::{BufRead, Write};
     use std::process::ExitCode;
@@ -76,44 +77,9 @@ mod cli {
             None => embedded::SENTIMENT_LN.load().map_err(|e| e.to_string()),
             Some(dir) => {
                 let dir = std::path::Path::new(dir);
-                let read = |f: &str| std::fs::read(dir.join(f)).map_err(|e| format!("{}: {e}", dir.join(f).display()));
-                let text = |f: &str| {
-                    String::from_utf8(read(f)?).map_err(|_| format!("{}: not valid UTF-8", dir.join(f).display()))
-                };
-                let config = text("config.json")?;
-                if encoder_lens::hf::is_hf_bert_config(&config) {
-                    return load_hf(dir, config);
-                }
-                Classifier::from_bytes(&config, &read("model.safetensors")?, &text("vocab.txt")?)
-                    .map_err(|e| format!("{}: {e}", dir.display()))
+                Folder::read(dir).and_then(|f| f.classifier()).map_err(|e| format!("{}: {e}", dir.display()))
             }
         }
-    }
-
-    /// A Hugging Face BERT folder: weights from `model.safetensors` or the files its
-    /// `model.safetensors.index.json` names; the tokenizer and sentence-transformers configs when present.
-    fn load_hf(dir: &std::path::Path, config: String) -> Result<Classifier, String> {
-        use encoder_lens::hf::{index_weight_files, HfFiles, HfOverrides};
-        let path = |f: &str| dir.join(f);
-        let read = |f: &str| std::fs::read(path(f)).map_err(|e| format!("{}: {e}", path(f).display()));
-        let text = |f: &str| String::from_utf8(read(f)?).map_err(|_| format!("{}: not valid UTF-8", path(f).display()));
-        let optional = |f: &str| if path(f).is_file() { text(f).map(Some) } else { Ok(None) };
-        let weight_files = match optional("model.safetensors.index.json")? {
-            Some(index) => index_weight_files(&index).map_err(|e| format!("{}: {e}", dir.display()))?,
-            None => vec!["model.safetensors".to_string()],
-        };
-        let weights = weight_files.iter().map(|f| read(f)).collect::<Result<Vec<_>, _>>()?;
-        let (vocab, tokenizer_config) = (text("vocab.txt")?, optional("tokenizer_config.json")?);
-        let (sentence_bert, pooling) = (optional("sentence_bert_config.json")?, optional("1_Pooling/config.json")?);
-        let files = HfFiles {
-            config_json: &config,
-            vocab_txt: &vocab,
-            weights: weights.iter().map(|w| &w[..]).collect(),
-            tokenizer_config_json: tokenizer_config.as_deref(),
-            sentence_bert_config_json: sentence_bert.as_deref(),
-            pooling_config_json: pooling.as_deref(),
-        };
-        Classifier::from_hf(&files, &HfOverrides::default()).map_err(|e| format!("{}: {e}", dir.display()))
     }
 
     fn print_embedding(e: &mut Engine, text: &str, out: &mut impl Write) -> Result<(), String> {
@@ -128,7 +94,7 @@ mod cli {
             return Err("this model has no classifier head (no labels): use --embed".into());
         }
         let t0 = Instant::now();
-        let r = pollster::block_on(e.classify(&[text], &ForwardOptions::default(), false)).map_err(|e| e.to_string())?;
+        let r = pollster::block_on(e.classify(&[text], &ForwardOptions::default())).map_err(|e| e.to_string())?;
         let ms = t0.elapsed().as_secs_f64() * 1e3;
         let p = &r.predictions[0];
         let line = if json {

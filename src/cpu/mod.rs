@@ -8,10 +8,13 @@
 use crate::config::Activation;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub mod backend;
 pub mod scalar;
+pub mod scratch;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
 
+pub use backend::{forward, CpuBackend};
 pub use scalar::batch_stats;
 
 static REFERENCE: AtomicBool = AtomicBool::new(false);

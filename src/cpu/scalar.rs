@@ -221,11 +221,18 @@ pub fn gelu_tanh(x: f32) -> f32 {
     0.5 * x * (1.0 + (K * (x + 0.044_715 * x * x * x)).tanh())
 }
 
+/// `x · sigmoid(x)` (PyTorch `F.silu`, a.k.a. swish).
+pub fn silu(x: f32) -> f32 {
+    x / (1.0 + (-x).exp())
+}
+
 pub fn activation_inplace(x: &mut [f32], act: Activation) {
     match act {
         Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),
         Activation::Gelu => x.iter_mut().for_each(|v| *v = gelu(*v)),
         Activation::GeluTanh => x.iter_mut().for_each(|v| *v = gelu_tanh(*v)),
+        Activation::Silu => x.iter_mut().for_each(|v| *v = silu(*v)),
+        Activation::Tanh => x.iter_mut().for_each(|v| *v = v.tanh()),
     }
 }
 

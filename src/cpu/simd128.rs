@@ -180,6 +180,8 @@ fn act4(v: v128, act: Activation) -> v128 {
             let inner = f32x4_mul(f32x4_splat(0.797_884_6), f32x4_add(v, f32x4_mul(f32x4_splat(0.044_715), x3)));
             f32x4_mul(f32x4_mul(f32x4_splat(0.5), v), f32x4_add(f32x4_splat(1.0), tanh4(inner)))
         }
+        Activation::Silu => f32x4_div(v, f32x4_add(f32x4_splat(1.0), exp4(f32x4_neg(v)))),
+        Activation::Tanh => tanh4(v),
     }
 }
 

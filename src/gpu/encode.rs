@@ -47,16 +47,16 @@ pub struct SubmitStats {
     pub readback_bytes: u64,
 }
 
-pub struct Recorder<'a> {
-    pub ctx: &'a GpuContext,
+pub struct Recorder {
+    pub ctx: GpuContext,
     ops: Vec<Op>,
     params: Vec<u8>,
     readback_bytes: u64,
 }
 
-impl<'a> Recorder<'a> {
-    pub fn new(ctx: &'a GpuContext) -> Self {
-        Self { ctx, ops: Vec::new(), params: Vec::new(), readback_bytes: 0 }
+impl Recorder {
+    pub fn new(ctx: &GpuContext) -> Self {
+        Self { ctx: ctx.clone(), ops: Vec::new(), params: Vec::new(), readback_bytes: 0 }
     }
 
     /// Workgroup counts `[gx, gy, 1]` covering `groups` workgroups within the per-dimension limit.
@@ -112,7 +112,7 @@ impl<'a> Recorder<'a> {
     /// Encode everything into one command encoder, submit once, map the readback once and return it.
     /// Validation and out-of-memory errors come back as `Err`, never as a panic.
     pub async fn submit(self, scratch: &mut Scratch) -> Result<(Vec<f32>, SubmitStats)> {
-        let ctx = self.ctx;
+        let ctx = &self.ctx;
         ctx.health()?;
         let device = &ctx.device;
         let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);

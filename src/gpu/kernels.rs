@@ -115,6 +115,7 @@ pub mod act {
     pub const GELU: u32 = 2;
     pub const GELU_TANH: u32 = 3;
     pub const TANH: u32 = 4;
+    pub const SILU: u32 = 5;
 }
 
 #[repr(C)]

@@ -4,14 +4,15 @@
 //! - [`kernels`]: the kernel registry (sources, bindings, params structs).
 //! - [`context`]: device, queue, pipelines and layouts, built once; health (device lost / errors).
 //! - [`encode`]: recording a forward into one encoder, one submit, one readback; per-kernel helpers.
-//! - [`model`]: [`GpuModel`], weights uploaded once, activations reused, same `Output`/`Trace` as the CPU.
+//! - [`backend`]: [`GpuBackend`], the model's ops recorded into one command stream; parameters uploaded
+//!   once, activations pooled.
 //! - [`ops`]: single-kernel runners over host slices (used by the kernel tests).
 
+pub mod backend;
 pub mod context;
 pub mod encode;
 pub mod kernels;
-pub mod model;
 pub mod ops;
 
 pub use context::GpuContext;
-pub use model::GpuModel;
+pub use backend::GpuBackend;

@@ -10,7 +10,7 @@ fn out_buf(ctx: &GpuContext, name: &str, floats: usize) -> Result<wgpu::Buffer> 
     ctx.storage_buffer(name, floats as u64 * 4, wgpu::BufferUsages::empty())
 }
 
-async fn run(rec: Recorder<'_>) -> Result<Vec<f32>> {
+async fn run(rec: Recorder) -> Result<Vec<f32>> {
     Ok(rec.submit(&mut Scratch::default()).await?.0)
 }
 

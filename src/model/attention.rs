@@ -1,11 +1,11 @@
-//! `nn.MultiheadAttention` self-attention: packed `in_proj` (q, k, v) then `out_proj`.
+//! `nn.MultiheadAttention` self-attention: packed `in_proj` (q, k, v), attention, then `out_proj`.
 
+use crate::model::backend::Backend;
+use crate::batch::Batch;
 use crate::config::{Architecture, Config};
-use crate::cpu;
 use crate::error::Result;
 use crate::model::linear::Linear;
-use crate::model::scratch;
-use crate::tensor::Tensor;
+use crate::model::param::{Param, Weight};
 use crate::weights::Scope;
 
 #[derive(Clone, Debug)]
@@ -20,23 +20,13 @@ impl SelfAttention {
         let d = c.hidden_size;
         let in_proj = match c.architecture {
             Architecture::EncoderClassifier => Linear {
-                weight: w.get("in_proj_weight", &[3 * d, d])?,
-                bias: Some(w.get("in_proj_bias", &[3 * d])?),
+                weight: Weight::F32(Param::new(w.get("in_proj_weight", &[3 * d, d])?)),
+                bias: Some(Param::new(w.get("in_proj_bias", &[3 * d])?)),
             },
+            // HF keeps query, key and value separate; stack them in PyTorch's packed order.
             Architecture::Bert => {
-                // HF keeps query, key and value separate; stack them in PyTorch's packed order.
                 let s = w.pp("self");
-                let (q, k, v) = (Linear::load(&s.pp("query"), d, d)?, Linear::load(&s.pp("key"), d, d)?, Linear::load(&s.pp("value"), d, d)?);
-                let cat = |f: fn(&Linear) -> &Tensor| -> Vec<f32> {
-                    [f(&q), f(&k), f(&v)].iter().flat_map(|t| t.data.iter().copied()).collect()
-                };
-                Linear {
-                    weight: Tensor { shape: vec![3 * d, d], data: cat(|l| &l.weight) },
-                    bias: Some(Tensor {
-                        shape: vec![3 * d],
-                        data: [&q, &k, &v].iter().flat_map(|l| l.bias.iter().flat_map(|b| b.data.iter().copied())).collect(),
-                    }),
-                }
+                Linear::stack(&[Linear::load(&s.pp("query"), d, d)?, Linear::load(&s.pp("key"), d, d)?, Linear::load(&s.pp("value"), d, d)?])
             }
         };
         let out_proj = match c.architecture {
@@ -46,24 +36,21 @@ impl SelfAttention {
         Ok(Self { in_proj, out_proj, heads: c.num_heads })
     }
 
-    /// `x (batch·seq, d)` → `(batch·seq, d)`; `probs (batch, heads, seq, seq)` when asked.
-    pub fn forward(&self, x: &[f32], batch: usize, seq: usize, lengths: &[usize], probs: Option<&mut [f32]>) -> Vec<f32> {
-        let rows = batch * seq;
-        let mut out = vec![0.0; rows * self.out_proj.out_dim()];
-        self.forward_add(x, batch, seq, lengths, probs, &mut out);
-        out
+    pub fn params(&self) -> Vec<&Param> {
+        let mut p = self.in_proj.params();
+        p.extend(self.out_proj.params());
+        p
     }
 
-    /// `acc += self_attention(x)`: the residual is added in `out_proj`'s epilogue.
-    pub fn forward_add(&self, x: &[f32], batch: usize, seq: usize, lengths: &[usize], probs: Option<&mut [f32]>, acc: &mut [f32]) {
-        let rows = batch * seq;
-        let d = self.out_proj.out_dim();
-        let mut qkv = scratch::take(rows * 3 * d); // (batch, seq, 3d)
-        self.in_proj.forward_into(x, rows, &mut qkv, None, false);
-        let mut ctx = scratch::take(rows * d); // (batch, seq, d), heads concatenated
-        cpu::attention(&qkv, lengths, batch, seq, self.heads, d / self.heads, &mut ctx, probs);
-        self.out_proj.forward_into(&ctx, rows, acc, None, true);
-        scratch::give(qkv);
-        scratch::give(ctx);
+    /// `acc (batch·seq, d) += out_proj(attention(in_proj(x)))`: the residual is added in `out_proj`'s
+    /// epilogue. `x` may be `acc` itself (post-norm): it is read before `acc` is written. Returns the
+    /// attention probabilities `(batch, heads, seq, seq)` when `probs`.
+    pub fn forward_add<B: Backend>(&self, be: &mut B, x: Option<&B::Tensor>, acc: &mut B::Tensor, batch: &Batch, probs: bool) -> Result<Option<B::Pending>> {
+        let qkv = be.linear(x.unwrap_or(acc), &self.in_proj, None)?; // (batch·seq, 3d)
+        let (ctx, p) = be.attention(&qkv, batch, self.heads, probs)?; // (batch·seq, d), heads concatenated
+        be.release(qkv);
+        be.linear_add(&ctx, &self.out_proj, acc)?;
+        be.release(ctx);
+        Ok(p)
     }
 }

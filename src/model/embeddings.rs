@@ -1,20 +1,24 @@
 //! Token embedding (optionally scaled by sqrt(d)), positional encoding (sinusoidal or learned), optional
 //! token-type embedding and LayerNorm (BERT).
 
+use crate::model::backend::Backend;
+use crate::batch::Batch;
 use crate::config::{Architecture, Config, NormKind, PositionalEncoding};
 use crate::error::{Error, Result};
 use crate::model::norm::Norm;
-use crate::model::Batch;
+use crate::model::param::Param;
+use crate::model::BatchNormStats;
 use crate::tensor::Tensor;
+use crate::trace::TraceRequest;
 use crate::weights::Scope;
 
 #[derive(Clone, Debug)]
 pub struct Embeddings {
-    pub word: Tensor,               // (vocab, d)
-    pub position: Tensor,           // (position_rows, d): the sinusoidal table or the learned one
-    pub token_type: Option<Tensor>, // (type_vocab, d)
-    pub norm: Option<Norm>,         // LayerNorm after the sum (BERT)
-    pub scale: f32,                 // sqrt(d) or 1
+    pub word: Param,               // (vocab, d)
+    pub position: Param,           // (position_rows, d): the sinusoidal table or the learned one
+    pub token_type: Option<Param>, // (type_vocab, d)
+    pub norm: Option<Norm>,        // LayerNorm after the sum (BERT)
+    pub scale: f32,                // sqrt(d) or 1
     pub positional: PositionalEncoding,
 }
 
@@ -38,9 +42,7 @@ impl Embeddings {
     pub fn load(w: &Scope, c: &Config) -> Result<Self> {
         let d = c.hidden_size;
         let (word_name, pos_name, type_name, norm_name) = match c.architecture {
-            Architecture::EncoderClassifier => {
-                ("embedding", "position_embedding", "token_type_embedding", "embedding_norm")
-            }
+            Architecture::EncoderClassifier => ("embedding", "position_embedding", "token_type_embedding", "embedding_norm"),
             Architecture::Bert => {
                 ("embeddings.word_embeddings", "embeddings.position_embeddings", "embeddings.token_type_embeddings", "embeddings.LayerNorm")
             }
@@ -49,19 +51,12 @@ impl Embeddings {
             PositionalEncoding::Sinusoidal => sinusoidal_table(c.max_len, d),
             PositionalEncoding::Learned => w.pp(pos_name).get("weight", &[c.position_rows(), d])?,
         };
-        let token_type = if c.type_vocab_size > 0 {
-            Some(w.pp(type_name).get("weight", &[c.type_vocab_size, d])?)
-        } else {
-            None
-        };
-        let norm = if c.embedding_norm {
-            Some(Norm::load(&w.pp(norm_name), NormKind::Layer, d, c.norm_eps)?)
-        } else {
-            None
-        };
+        let token_type =
+            if c.type_vocab_size > 0 { Some(Param::new(w.pp(type_name).get("weight", &[c.type_vocab_size, d])?)) } else { None };
+        let norm = if c.embedding_norm { Some(Norm::load(&w.pp(norm_name), NormKind::Layer, d, c.norm_eps)?) } else { None };
         Ok(Self {
-            word: w.pp(word_name).get("weight", &[c.vocab_size, d])?,
-            position,
+            word: Param::new(w.pp(word_name).get("weight", &[c.vocab_size, d])?),
+            position: Param::new(position),
             token_type,
             norm,
             scale: if c.embedding_scale { (d as f32).sqrt() } else { 1.0 },
@@ -70,43 +65,46 @@ impl Embeddings {
     }
 
     pub fn dim(&self) -> usize {
-        self.word.shape[1]
+        self.word.shape()[1]
     }
 
-    /// `(batch·seq, d)` embeddings of the padded batch. Ids are checked against the vocabulary.
-    pub fn forward(&self, batch: &Batch) -> Result<Vec<f32>> {
-        let d = self.dim();
-        let vocab = self.word.shape[0];
-        let mut x = crate::model::scratch::take(batch.batch * batch.seq * d); // every element is written below
-        for b in 0..batch.batch {
-            for s in 0..batch.seq {
-                let row = b * batch.seq + s;
-                let id = batch.ids[row];
-                if id as usize >= vocab {
-                    return Err(Error::TokenId { id, pos: s, vocab });
-                }
-                let e = self.word.row(id as usize);
-                let p = self.position.row(s);
-                let out = &mut x[row * d..(row + 1) * d];
-                for i in 0..d {
-                    out[i] = e[i] * self.scale + p[i];
-                }
-                if let Some(tt) = &self.token_type {
-                    let t = batch.type_ids.as_ref().map_or(0, |t| t[row]) as usize;
-                    if t >= tt.shape[0] {
-                        return Err(Error::Input(format!("token type {t} is outside type_vocab_size {}", tt.shape[0])));
-                    }
-                    for (o, v) in out.iter_mut().zip(tt.row(t)) {
-                        *o += v;
-                    }
-                }
+    pub fn vocab(&self) -> usize {
+        self.word.shape()[0]
+    }
+
+    pub fn params(&self) -> Vec<&Param> {
+        let mut p = vec![&self.word, &self.position];
+        p.extend(&self.token_type);
+        if let Some(n) = &self.norm {
+            p.extend(n.params());
+        }
+        p
+    }
+
+    /// Every id inside the vocabulary, every token type inside the type vocabulary: checked on the host,
+    /// once, before any backend reads them.
+    pub fn check_ids(&self, batch: &Batch) -> Result<()> {
+        let vocab = self.vocab();
+        if let Some((row, &id)) = batch.ids.iter().enumerate().find(|(_, &id)| id as usize >= vocab) {
+            return Err(Error::TokenId { id, pos: row % batch.seq, vocab });
+        }
+        let types = self.token_type.as_ref().map_or(1, |t| t.shape()[0]);
+        if let Some(&bad) = batch.type_ids.iter().flatten().find(|&&t| t as usize >= types) {
+            return Err(Error::Input(format!("token type {bad} is outside type_vocab_size {types}")));
+        }
+        Ok(())
+    }
+
+    /// `(batch·seq, d)` embeddings of the padded batch (after BERT's LayerNorm, which the trace does not record).
+    pub fn forward<B: Backend>(&self, be: &mut B, batch: &Batch) -> Result<B::Tensor> {
+        let x = be.embed(self, batch)?;
+        match &self.norm {
+            None => Ok(x),
+            Some(n) => {
+                let (y, _) = n.forward(be, &x, batch, BatchNormStats::Running, &TraceRequest::NONE)?;
+                be.release(x);
+                Ok(y)
             }
         }
-        if let Some(n) = &self.norm {
-            // The embedding LayerNorm is not part of the trace's per-layer statistics.
-            let y = n.forward(&x, batch.batch, batch.seq, crate::model::BatchNormStats::Running, false).0;
-            crate::model::scratch::give(std::mem::replace(&mut x, y));
-        }
-        Ok(x)
     }
 }

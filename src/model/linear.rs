@@ -1,43 +1,43 @@
-//! `nn.Linear`: weight (out, in), optional bias (out).
+//! `nn.Linear`: weight `(out, in)` in a [`Weight`] storage, optional bias `(out)`.
 
-use crate::config::Activation;
-use crate::cpu;
 use crate::error::Result;
+use crate::model::param::{Param, Weight};
 use crate::tensor::Tensor;
 use crate::weights::Scope;
 
 #[derive(Clone, Debug)]
 pub struct Linear {
-    pub weight: Tensor, // (out, in)
-    pub bias: Option<Tensor>, // (out)
+    pub weight: Weight,       // (out, in)
+    pub bias: Option<Param>,  // (out)
 }
 
 impl Linear {
     pub fn load(w: &Scope, in_dim: usize, out_dim: usize) -> Result<Self> {
-        Ok(Self { weight: w.get("weight", &[out_dim, in_dim])?, bias: Some(w.get("bias", &[out_dim])?) })
+        let shape = [out_dim, in_dim];
+        Ok(Self { weight: Weight::from_stored(&shape, w.get_stored("weight", &shape)?), bias: Some(Param::new(w.get("bias", &[out_dim])?)) })
+    }
+
+    /// Several linears with the same input stacked into one: weights `(Σ out, in)`, biases concatenated
+    /// (e.g. BERT's separate query, key and value in PyTorch's packed `in_proj` order).
+    pub fn stack(parts: &[Linear]) -> Self {
+        let in_dim = parts.first().map_or(0, Linear::in_dim);
+        let out: usize = parts.iter().map(Linear::out_dim).sum();
+        let weight = parts.iter().flat_map(|l| l.weight.param().data().iter().copied()).collect();
+        let bias = parts.iter().all(|l| l.bias.is_some()).then(|| {
+            Param::new(Tensor { shape: vec![out], data: parts.iter().flat_map(|l| l.bias.iter().flat_map(|b| b.data().iter().copied())).collect() })
+        });
+        Self { weight: Weight::F32(Param::new(Tensor { shape: vec![out, in_dim], data: weight })), bias }
     }
 
     pub fn in_dim(&self) -> usize {
-        self.weight.shape[1]
+        self.weight.shape()[1]
     }
 
     pub fn out_dim(&self) -> usize {
-        self.weight.shape[0]
+        self.weight.shape()[0]
     }
 
-    /// `x (rows, in)` → `(rows, out)`.
-    pub fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
-        let (k, n) = (self.in_dim(), self.out_dim());
-        let mut out = vec![0.0; rows * n];
-        cpu::linear(x, &self.weight.data, self.bias.as_ref().map(|b| &b.data[..]), &mut out, rows, k, n);
-        out
-    }
-
-    /// `out = act(x · Wᵀ + b)`, or with `accumulate` `out += x · Wᵀ + b` (a residual added in the
-    /// matmul's epilogue): `x (rows, in)`, `out (rows, out)`.
-    pub fn forward_into(&self, x: &[f32], rows: usize, out: &mut [f32], act: Option<Activation>, accumulate: bool) {
-        let (k, n) = (self.in_dim(), self.out_dim());
-        let bias = self.bias.as_ref().map(|b| &b.data[..]);
-        cpu::linear_fused(x, &self.weight.data, bias, out, rows, k, n, act, accumulate);
+    pub fn params(&self) -> Vec<&Param> {
+        std::iter::once(self.weight.param()).chain(&self.bias).collect()
     }
 }

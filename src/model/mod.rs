@@ -1,72 +1,28 @@
-//! The encoder classifier. The struct tree mirrors the checkpoint's name tree; `load` takes safetensors
-//! bytes and a validated [`Config`]; `forward` runs the CPU reference path and can fill a [`Trace`].
+//! The encoder classifier, defined once. The struct tree mirrors the checkpoint's name tree; `load` takes
+//! safetensors bytes and a validated [`Config`]; [`Model::forward`] is the order of operations —
+//! embeddings → layers → final norm → pooling → pooler → classifier → softmax — written once for every
+//! [`Backend`] (CPU: eager kernels; GPU: one recorded command stream).
 
 pub mod attention;
+pub mod backend;
 pub mod embeddings;
 pub mod layer;
 pub mod linear;
 pub mod norm;
-pub mod scratch;
+pub mod param;
 
-use crate::config::{Architecture, Config, Pooling};
-use crate::cpu;
-use crate::error::{Error, Result};
+use backend::Backend;
+use crate::config::{Activation, Architecture, Config};
+use crate::error::Result;
 use crate::tensor::Tensor;
-use crate::trace::Trace;
+use crate::trace::{Trace, TraceRequest};
 use crate::weights::Weights;
+pub use crate::batch::Batch;
 use embeddings::Embeddings;
 use layer::EncoderLayer;
 use linear::Linear;
 use norm::Norm;
-
-/// A padded batch of token ids.
-#[derive(Clone, Debug)]
-pub struct Batch {
-    pub ids: Vec<u32>,               // (batch, seq), padded with pad_token_id
-    pub type_ids: Option<Vec<u32>>,  // (batch, seq)
-    pub lengths: Vec<usize>,         // (batch): real tokens per row
-    pub batch: usize,
-    pub seq: usize,
-}
-
-impl Batch {
-    /// Pad `rows` of ids to the longest one.
-    pub fn from_rows(rows: &[Vec<u32>], pad: u32) -> Result<Self> {
-        if rows.is_empty() {
-            return Err(Error::Input("a batch needs at least one sequence".into()));
-        }
-        let seq = rows.iter().map(Vec::len).max().unwrap_or(0);
-        if seq == 0 {
-            return Err(Error::Input("a sequence needs at least one token".into()));
-        }
-        let mut ids = vec![pad; rows.len() * seq];
-        for (b, r) in rows.iter().enumerate() {
-            ids[b * seq..b * seq + r.len()].copy_from_slice(r);
-        }
-        Ok(Self { ids, type_ids: None, lengths: rows.iter().map(Vec::len).collect(), batch: rows.len(), seq })
-    }
-
-    pub(crate) fn check(&self, max_len: usize) -> Result<()> {
-        if self.batch == 0 || self.seq == 0 {
-            return Err(Error::Input("empty batch".into()));
-        }
-        if self.seq > max_len {
-            return Err(Error::Input(format!("sequence of {} tokens is longer than max_len {max_len}", self.seq)));
-        }
-        if self.ids.len() != self.batch * self.seq || self.lengths.len() != self.batch {
-            return Err(Error::Input("batch ids/lengths do not match its shape".into()));
-        }
-        if let Some(t) = &self.type_ids {
-            if t.len() != self.ids.len() {
-                return Err(Error::Input("type_ids do not match the batch shape".into()));
-            }
-        }
-        if let Some(&l) = self.lengths.iter().find(|&&l| l == 0 || l > self.seq) {
-            return Err(Error::Input(format!("sequence length {l} is outside 1..={}", self.seq)));
-        }
-        Ok(())
-    }
-}
+use param::Param;
 
 /// Which statistics BatchNorm layers normalise with.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -80,17 +36,41 @@ pub enum BatchNormStats {
     Batch,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+/// How to run one forward pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ForwardOptions {
     pub batch_norm: BatchNormStats,
+    /// What to record besides the outputs.
+    pub trace: TraceRequest,
 }
 
+impl ForwardOptions {
+    /// These options, recording `trace`.
+    pub fn traced(self, trace: TraceRequest) -> Self {
+        Self { trace, ..self }
+    }
+}
+
+/// What a forward pass returns. `T` is a host [`Tensor`], or a backend's pending read while it runs.
 #[derive(Clone, Debug)]
-pub struct Output {
-    pub hidden: Tensor,         // (batch, seq, d): final hidden states
-    pub pooled: Tensor,         // (batch, d): after pooling (and pooler, if any)
-    pub logits: Option<Tensor>, // (batch, labels)
-    pub probs: Option<Tensor>,  // (batch, labels): softmax(logits)
+pub struct Output<T = Tensor> {
+    pub hidden: Option<T>, // (batch, seq, d): final hidden states, when `trace.hidden` was asked for
+    pub pooled: T,         // (batch, d): after pooling (and pooler, if any)
+    pub logits: Option<T>, // (batch, labels)
+    pub probs: Option<T>,  // (batch, labels): softmax(logits)
+    pub trace: Option<Trace<T>>,
+}
+
+impl<T> Output<T> {
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Output<U> {
+        Output {
+            hidden: self.hidden.map(&mut f),
+            pooled: f(self.pooled),
+            logits: self.logits.map(&mut f),
+            probs: self.probs.map(&mut f),
+            trace: self.trace.map(|t| t.map(&mut f)),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -123,84 +103,82 @@ impl Model {
             Architecture::EncoderClassifier => root.pp("encoder.layers"),
             Architecture::Bert => root.pp("encoder.layer"),
         };
-        let layers = (0..c.num_layers)
-            .map(|i| EncoderLayer::load(&layer_root.pp(&i.to_string()), c))
-            .collect::<Result<Vec<_>>>()?;
-        let final_norm =
-            if c.final_norm { Some(Norm::load(&root.pp("encoder.norm"), c.norm, d, c.norm_eps)?) } else { None };
+        let layers = (0..c.num_layers).map(|i| EncoderLayer::load(&layer_root.pp(&i.to_string()), c)).collect::<Result<Vec<_>>>()?;
+        let final_norm = if c.final_norm { Some(Norm::load(&root.pp("encoder.norm"), c.norm, d, c.norm_eps)?) } else { None };
         let pooler = if c.pooler { Some(Linear::load(&root.pp("pooler.dense"), d, d)?) } else { None };
-        let classifier = if c.labels.is_empty() {
-            None
-        } else {
-            Some(Linear::load(&w.pp("classifier"), d, c.num_labels())?)
-        };
+        let classifier = if c.labels.is_empty() { None } else { Some(Linear::load(&w.pp("classifier"), d, c.num_labels())?) };
         Ok(Self { config, embeddings, layers, final_norm, pooler, classifier })
     }
 
     /// The positional table the model adds, `(max_len, d)`: sinusoidal or learned.
     pub fn positional_table(&self) -> &Tensor {
-        &self.embeddings.position
+        &self.embeddings.position.tensor
     }
 
-    pub fn forward(&self, batch: &Batch, opts: &ForwardOptions, mut trace: Option<&mut Trace>) -> Result<Output> {
-        batch.check(self.config.max_len)?;
-        let (b, s, d) = (batch.batch, batch.seq, self.config.hidden_size);
-        let mut x = self.embeddings.forward(batch)?;
-        if let Some(t) = trace.as_deref_mut() {
-            *t = Trace::new(batch);
-            t.positional = Some(Tensor { shape: vec![s, d], data: self.embeddings.position.data[..s * d].to_vec() });
-            t.embeddings = Some(Tensor { shape: vec![b, s, d], data: x.clone() });
-        }
-        for layer in &self.layers {
-            x = layer.forward(x, b, s, &batch.lengths, opts.batch_norm, trace.as_deref_mut().map(|t| &mut t.layers));
+    /// Every parameter tensor (what a backend uploads once).
+    pub fn params(&self) -> Vec<&Param> {
+        let mut p = self.embeddings.params();
+        for l in &self.layers {
+            p.extend(l.params());
         }
         if let Some(n) = &self.final_norm {
-            let (y, nt) = n.forward(&x, b, s, opts.batch_norm, trace.is_some());
-            scratch::give(std::mem::replace(&mut x, y));
-            if let Some(t) = trace.as_deref_mut() {
+            p.extend(n.params());
+        }
+        for l in self.pooler.iter().chain(&self.classifier) {
+            p.extend(l.params());
+        }
+        p
+    }
+
+    /// The forward pass on backend `be`: records (GPU) or runs (CPU) every op, then [`Backend::finish`]es.
+    pub async fn forward<B: Backend>(&self, be: &mut B, batch: &Batch, opts: &ForwardOptions) -> Result<Output> {
+        let pending = self.record(be, batch, opts)?;
+        let fetched = be.finish().await?;
+        Ok(pending.map(|p| be.fetch(&fetched, p)))
+    }
+
+    /// The order of operations, written once. Returns the pending reads of the outputs and the trace.
+    pub fn record<B: Backend>(&self, be: &mut B, batch: &Batch, opts: &ForwardOptions) -> Result<Output<B::Pending>> {
+        batch.check(self.config.max_len)?;
+        self.embeddings.check_ids(batch)?;
+        be.begin(batch)?;
+        let req = &opts.trace;
+        let (b, s, d) = (batch.batch, batch.seq, self.config.hidden_size);
+        let mut x = self.embeddings.forward(be, batch)?; // (batch·seq, d)
+        let mut trace = req.any().then(|| Trace::new(b, s, batch.lengths.clone()));
+        if let Some(t) = trace.as_mut().filter(|_| req.embeddings) {
+            let pe = self.positional_table();
+            t.positional = Some(Tensor { shape: vec![s, d], data: pe.data[..s * d].to_vec() });
+            t.embeddings = Some(be.read(&x, vec![b, s, d]));
+        }
+        for layer in &self.layers {
+            x = layer.forward(be, x, batch, opts, trace.as_mut().map(|t| &mut t.layers))?;
+        }
+        if let Some(n) = &self.final_norm {
+            let (y, nt) = n.forward(be, &x, batch, opts.batch_norm, req)?;
+            be.release(std::mem::replace(&mut x, y));
+            if let Some(t) = trace.as_mut() {
                 t.final_norm = nt;
             }
         }
-        let mut pooled = self.pool(&x, batch);
+        let hidden = req.hidden.then(|| be.read(&x, vec![b, s, d]));
+        let mut pooled = be.pool(&x, batch, self.config.pooling)?; // (batch, d)
+        be.release(x);
         if let Some(p) = &self.pooler {
-            pooled = p.forward(&pooled, b);
-            pooled.iter_mut().for_each(|v| *v = v.tanh());
+            let y = be.linear(&pooled, p, Some(Activation::Tanh))?;
+            be.release(std::mem::replace(&mut pooled, y));
         }
-        let (logits, probs) = match &self.classifier {
-            Some(c) => {
-                let logits = c.forward(&pooled, b);
-                let n = c.out_dim();
-                let mut probs = logits.clone();
-                probs.chunks_mut(n).for_each(cpu::softmax_inplace);
-                (Some(Tensor { shape: vec![b, n], data: logits }), Some(Tensor { shape: vec![b, n], data: probs }))
-            }
-            None => (None, None),
-        };
-        let pooled = Tensor { shape: vec![b, d], data: pooled };
-        if let Some(t) = trace {
-            t.pooled = Some(pooled.clone());
+        let (mut logits, mut probs) = (None, None);
+        if let Some(c) = &self.classifier {
+            let l = be.linear(&pooled, c, None)?; // (batch, labels)
+            let p = be.softmax(&l, c.out_dim())?;
+            logits = Some(be.read(&l, vec![b, c.out_dim()]));
+            probs = Some(be.read(&p, vec![b, c.out_dim()]));
+            be.release(l);
+            be.release(p);
         }
-        Ok(Output { hidden: Tensor { shape: vec![b, s, d], data: x }, pooled, logits, probs })
-    }
-
-    /// `(batch, d)`: mean over real tokens, or the first token.
-    fn pool(&self, x: &[f32], batch: &Batch) -> Vec<f32> {
-        let (s, d) = (batch.seq, self.config.hidden_size);
-        let mut out = vec![0.0f32; batch.batch * d];
-        for b in 0..batch.batch {
-            let o = &mut out[b * d..(b + 1) * d];
-            match self.config.pooling {
-                Pooling::Cls => o.copy_from_slice(&x[b * s * d..b * s * d + d]),
-                Pooling::Mean => {
-                    let len = batch.lengths[b];
-                    for t in 0..len {
-                        cpu::add_inplace(o, &x[(b * s + t) * d..(b * s + t + 1) * d]);
-                    }
-                    let inv = 1.0 / len as f32;
-                    o.iter_mut().for_each(|v| *v *= inv);
-                }
-            }
-        }
-        out
+        let pooled_read = be.read(&pooled, vec![b, d]);
+        be.release(pooled);
+        Ok(Output { hidden, pooled: pooled_read, logits, probs, trace })
     }
 }

@@ -1,45 +1,43 @@
 //! The two normalisations the page compares: LayerNorm (per token) and BatchNorm1d over features
 //! (eval mode: running statistics; optionally this batch's statistics, as in training).
 
+use crate::model::backend::Backend;
+use crate::batch::Batch;
 use crate::config::NormKind;
-use crate::cpu;
 use crate::error::Result;
-use crate::model::{scratch, BatchNormStats};
+use crate::model::param::Param;
+use crate::model::BatchNormStats;
 use crate::tensor::Tensor;
-use crate::trace::NormTrace;
+use crate::trace::{NormTrace, TraceRequest};
 use crate::weights::Scope;
 
 #[derive(Clone, Debug)]
 pub enum Norm {
     Layer {
-        weight: Tensor, // (d)
-        bias: Tensor,   // (d)
+        weight: Param, // (d)
+        bias: Param,   // (d)
         eps: f32,
     },
     Batch {
-        weight: Tensor,       // (d)
-        bias: Tensor,         // (d)
-        running_mean: Tensor, // (d)
-        running_var: Tensor,  // (d)
+        weight: Param,  // (d)
+        bias: Param,    // (d)
+        running: Param, // (2, d): [running_mean; running_var]
         eps: f32,
     },
 }
 
 impl Norm {
     pub fn load(w: &Scope, kind: NormKind, d: usize, eps: f32) -> Result<Self> {
+        let p = |name: &str| Ok::<_, crate::Error>(Param::new(w.get(name, &[d])?));
         Ok(match kind {
             // Older BERT checkpoints (TF-converted) name the LayerNorm parameters `gamma` / `beta`.
-            NormKind::Layer if !w.contains("weight") && w.contains("gamma") => {
-                Norm::Layer { weight: w.get("gamma", &[d])?, bias: w.get("beta", &[d])?, eps }
+            NormKind::Layer if !w.contains("weight") && w.contains("gamma") => Norm::Layer { weight: p("gamma")?, bias: p("beta")?, eps },
+            NormKind::Layer => Norm::Layer { weight: p("weight")?, bias: p("bias")?, eps },
+            NormKind::Batch => {
+                let (mean, var) = (w.get("running_mean", &[d])?, w.get("running_var", &[d])?);
+                let running = Tensor { shape: vec![2, d], data: mean.data.into_iter().chain(var.data).collect() };
+                Norm::Batch { weight: p("weight")?, bias: p("bias")?, running: Param::new(running), eps }
             }
-            NormKind::Layer => Norm::Layer { weight: w.get("weight", &[d])?, bias: w.get("bias", &[d])?, eps },
-            NormKind::Batch => Norm::Batch {
-                weight: w.get("weight", &[d])?,
-                bias: w.get("bias", &[d])?,
-                running_mean: w.get("running_mean", &[d])?,
-                running_var: w.get("running_var", &[d])?,
-                eps,
-            },
         })
     }
 
@@ -50,60 +48,55 @@ impl Norm {
         }
     }
 
-    /// Normalise `x (batch·seq, d)`. With `trace`, also returns the statistics used and both sides.
-    pub fn forward(
+    pub fn eps(&self) -> f32 {
+        match self {
+            Norm::Layer { eps, .. } | Norm::Batch { eps, .. } => *eps,
+        }
+    }
+
+    /// BatchNorm's running mean and variance, `(d)` each.
+    pub fn running(&self) -> Option<(&[f32], &[f32])> {
+        match self {
+            Norm::Batch { running, .. } => Some(running.data().split_at(running.data().len() / 2)),
+            Norm::Layer { .. } => None,
+        }
+    }
+
+    pub fn params(&self) -> Vec<&Param> {
+        match self {
+            Norm::Layer { weight, bias, .. } => vec![weight, bias],
+            Norm::Batch { weight, bias, running, .. } => vec![weight, bias, running],
+        }
+    }
+
+    /// Normalise `x (batch·seq, d)`; with `req.norms`, record the statistics used and the output (and the
+    /// input with `req.norm_inputs`).
+    pub fn forward<B: Backend>(
         &self,
-        x: &[f32],
-        batch: usize,
-        seq: usize,
+        be: &mut B,
+        x: &B::Tensor,
+        batch: &Batch,
         bn: BatchNormStats,
-        trace: bool,
-    ) -> (Vec<f32>, Option<NormTrace>) {
-        let rows = batch * seq;
-        let d = x.len() / rows.max(1);
-        let mut out = scratch::take(x.len());
-        let t = match self {
-            Norm::Layer { weight, bias, eps } => {
-                // Per-row statistics are only kept for the trace.
-                let (mut mean, mut var) = if trace { (vec![0.0; rows], vec![0.0; rows]) } else { (Vec::new(), Vec::new()) };
-                let stats = trace.then_some((&mut mean[..], &mut var[..]));
-                cpu::layer_norm(x, &weight.data, &bias.data, &mut out, rows, d, *eps, stats);
-                trace.then(|| NormTrace {
-                    kind: NormKind::Layer,
-                    mean: Tensor { shape: vec![batch, seq], data: mean },
-                    var: Tensor { shape: vec![batch, seq], data: var },
-                    running_mean: None,
-                    running_var: None,
-                    input: Tensor { shape: vec![batch, seq, d], data: x.to_vec() },
-                    output: Tensor::zeros(vec![0]),
+        req: &TraceRequest,
+    ) -> Result<(B::Tensor, Option<NormTrace<B::Pending>>)> {
+        let (b, s, d) = (batch.batch, batch.seq, self.params()[0].data().len());
+        let input = (req.norms && req.norm_inputs).then(|| be.read(x, vec![b, s, d]));
+        let (y, stats) = be.norm(x, self, batch, bn, req.norms)?;
+        let trace = match stats {
+            Some([mean, var]) if req.norms => {
+                let running = self.running().map(|(m, v)| (Tensor { shape: vec![d], data: m.to_vec() }, Tensor { shape: vec![d], data: v.to_vec() }));
+                Some(NormTrace {
+                    kind: self.kind(),
+                    mean,
+                    var,
+                    running_mean: running.as_ref().map(|r| r.0.clone()),
+                    running_var: running.map(|r| r.1),
+                    input,
+                    output: be.read(&y, vec![b, s, d]),
                 })
             }
-            Norm::Batch { weight, bias, running_mean, running_var, eps } => {
-                let need_batch = trace || bn == BatchNormStats::Batch;
-                let (mut mean, mut var) = (vec![0.0; d], vec![0.0; d]);
-                if need_batch {
-                    cpu::batch_stats(x, rows, d, &mut mean, &mut var);
-                }
-                let (m, v) = match bn {
-                    BatchNormStats::Running => (&running_mean.data[..], &running_var.data[..]),
-                    BatchNormStats::Batch => (&mean[..], &var[..]),
-                };
-                cpu::batch_norm_eval(x, m, v, &weight.data, &bias.data, &mut out, rows, d, *eps);
-                trace.then(|| NormTrace {
-                    kind: NormKind::Batch,
-                    mean: Tensor { shape: vec![d], data: mean },
-                    var: Tensor { shape: vec![d], data: var },
-                    running_mean: Some(running_mean.clone()),
-                    running_var: Some(running_var.clone()),
-                    input: Tensor { shape: vec![batch, seq, d], data: x.to_vec() },
-                    output: Tensor::zeros(vec![0]),
-                })
-            }
+            _ => None,
         };
-        let t = t.map(|mut t| {
-            t.output = Tensor { shape: vec![batch, seq, d], data: out.clone() };
-            t
-        });
-        (out, t)
+        Ok((y, trace))
     }
 }

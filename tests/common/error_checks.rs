@@ -48,7 +48,7 @@ fn weights_with(edit: impl FnOnce(&mut HashMap<String, (Dtype, Vec<usize>, Vec<u
 pub fn config_errors() {
     let m = base();
     expect_err(load(&config_json(|c| c["num_heads"] = 3.into()), m.weights, m.vocab), "does not divide");
-    expect_err(load(&config_json(|c| c["activation"] = "swish".into()), m.weights, m.vocab), "unknown variant `swish`");
+    expect_err(load(&config_json(|c| c["activation"] = "mish".into()), m.weights, m.vocab), "unknown variant `mish`");
     expect_err(load(&config_json(|c| c["norm"] = "group".into()), m.weights, m.vocab), "unknown variant `group`");
     expect_err(load(&config_json(|c| c["max_len"] = 1.into()), m.weights, m.vocab), "max_len");
     expect_err(load(&config_json(|c| c["norm_eps"] = 0.0.into()), m.weights, m.vocab), "norm_eps");
@@ -104,7 +104,7 @@ pub fn weight_errors() {
         *e = (Dtype::F16, e.1.clone(), vals);
     });
     let c = load(m.config, &half, m.vocab).expect("f16 tensor loads");
-    assert!(c.model.classifier.as_ref().unwrap().bias.as_ref().unwrap().data.iter().all(|&v| v == 1.0));
+    assert!(c.model.classifier.as_ref().unwrap().bias.as_ref().unwrap().data().iter().all(|&v| v == 1.0));
 }
 
 pub fn vocab_errors() {
@@ -117,9 +117,10 @@ pub fn vocab_errors() {
 }
 
 pub fn text_inputs() {
-    let c = base().classifier();
+    let mut e = super::cpu_engine(base().classifier());
+    let c = &mut e;
     let opts = ForwardOptions::default();
-    let max_len = c.config().max_len;
+    let max_len = c.classifier.config().max_len;
     let mega = "a wonderful film ".repeat(1 << 16); // ~1.1 MB
     let texts = [
         "",
@@ -133,7 +134,7 @@ pub fn text_inputs() {
         "\u{e0080}\u{378}",
         mega.as_str(),
     ];
-    let r = c.classify(&texts, &opts, false).expect("odd texts classify");
+    let r = super::ready(c.classify(&texts, &opts)).expect("odd texts classify");
     for (t, p) in texts.iter().zip(&r.predictions) {
         let sum: f32 = p.probabilities.iter().sum();
         assert!((sum - 1.0).abs() < 1e-5, "{t:?}: probabilities sum to {sum}");
@@ -147,12 +148,12 @@ pub fn text_inputs() {
 
     // Over the size limit: a clear error.
     let huge = "x".repeat(encoder_lens::pipeline::MAX_TEXT_BYTES + 1);
-    let e = c.classify(&[huge.as_str()], &opts, false).unwrap_err().to_string();
+    let e = super::ready(c.classify(&[huge.as_str()], &opts)).unwrap_err().to_string();
     assert!(e.contains("longer than"), "{e}");
     let none: [&str; 0] = [];
-    assert!(c.classify(&none, &opts, false).unwrap_err().to_string().contains("no texts"));
+    assert!(super::ready(c.classify(&none, &opts)).unwrap_err().to_string().contains("no texts"));
     let many = vec!["x"; encoder_lens::pipeline::MAX_BATCH + 1];
-    assert!(c.classify(&many, &opts, false).unwrap_err().to_string().contains("at most"));
+    assert!(super::ready(c.classify(&many, &opts)).unwrap_err().to_string().contains("at most"));
 }
 
 pub fn batch_errors() {
@@ -160,15 +161,15 @@ pub fn batch_errors() {
     let opts = ForwardOptions::default();
     let vocab = c.config().vocab_size as u32;
     let bad_id = Batch::from_rows(&[vec![2, vocab + 5, 3]], 0).unwrap();
-    let e = c.model.forward(&bad_id, &opts, None).unwrap_err().to_string();
+    let e = encoder_lens::cpu::forward(&c.model, &bad_id, &opts).unwrap_err().to_string();
     assert!(e.contains("outside the vocabulary"), "{e}");
     let too_long = Batch::from_rows(&[vec![2; c.config().max_len + 1]], 0).unwrap();
-    assert!(c.model.forward(&too_long, &opts, None).unwrap_err().to_string().contains("longer than max_len"));
+    assert!(encoder_lens::cpu::forward(&c.model, &too_long, &opts).unwrap_err().to_string().contains("longer than max_len"));
     assert!(Batch::from_rows(&[], 0).is_err());
     assert!(Batch::from_rows(&[vec![]], 0).is_err());
     let mut inconsistent = Batch::from_rows(&[vec![2, 3]], 0).unwrap();
     inconsistent.lengths = vec![5];
-    assert!(c.model.forward(&inconsistent, &opts, None).is_err());
+    assert!(encoder_lens::cpu::forward(&c.model, &inconsistent, &opts).is_err());
     inconsistent.lengths = vec![0];
-    assert!(c.model.forward(&inconsistent, &opts, None).is_err());
+    assert!(encoder_lens::cpu::forward(&c.model, &inconsistent, &opts).is_err());
 }

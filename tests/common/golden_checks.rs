@@ -1,8 +1,8 @@
 //! Golden comparisons shared by the native tests and the browser tests.
 
-use super::{assert_close, real_rows, ModelDir};
+use super::{assert_close, cpu_engine, ready, real_rows, traced_forward, ModelDir};
 use encoder_lens::config::NormKind;
-use encoder_lens::{ForwardOptions, Trace};
+use encoder_lens::ForwardOptions;
 
 /// Logits and probabilities: |Δ| <= 1e-5 + 1e-5·|ref|.
 pub const LOGIT_TOL: (f32, f32) = (1e-5, 1e-5);
@@ -29,8 +29,7 @@ pub fn check_model(m: &ModelDir) {
         assert_eq!(ours.ids, batch.ids, "{}", what("token ids"));
         assert_eq!(ours.lengths, batch.lengths, "{}", what("lengths"));
 
-        let mut trace = Trace::default();
-        let out = c.model.forward(&batch, &ForwardOptions::default(), Some(&mut trace)).expect("forward");
+        let (out, trace) = traced_forward(&c, &batch, &ForwardOptions::default());
         let real = |x: &[f32]| real_rows(x, b, s, &batch.lengths);
         let (_, emb) = fx.f32(&format!("b{k}.embeddings"));
         assert_close(&what("embeddings"), &real(&trace.embeddings.as_ref().unwrap().data), &real(&emb), 1e-5, 1e-5);
@@ -38,10 +37,12 @@ pub fn check_model(m: &ModelDir) {
         assert_eq!(trace.layers.len(), c.config().num_layers);
         for (l, lt) in trace.layers.iter().enumerate() {
             let (_, h) = fx.f32(&format!("b{k}.layer{l}.hidden"));
-            let dh = assert_close(&what(&format!("layer {l} hidden")), &real(&lt.hidden.data), &real(&h), HIDDEN_TOL.0, HIDDEN_TOL.1);
+            let hidden = lt.hidden.as_ref().expect("hidden");
+            let dh = assert_close(&what(&format!("layer {l} hidden")), &real(&hidden.data), &real(&h), HIDDEN_TOL.0, HIDDEN_TOL.1);
+            let attention = lt.attention.as_ref().expect("attention");
             max_hidden = max_hidden.max(dh);
             let (shape, a) = fx.f32(&format!("b{k}.layer{l}.attn"));
-            assert_eq!(lt.attention.shape, shape, "{}", what("attention shape"));
+            assert_eq!(attention.shape, shape, "{}", what("attention shape"));
             let heads = shape[1];
             // Compare query rows of real tokens (all keys; masked keys must be exactly 0 on our side).
             let (mut ours_a, mut ref_a) = (Vec::new(), Vec::new());
@@ -49,14 +50,15 @@ pub fn check_model(m: &ModelDir) {
                 for h in 0..heads {
                     for i in 0..batch.lengths[bi] {
                         let o = ((bi * heads + h) * s + i) * s;
-                        ours_a.extend_from_slice(&lt.attention.data[o..o + s]);
+                        ours_a.extend_from_slice(&attention.data[o..o + s]);
                         ref_a.extend_from_slice(&a[o..o + s]);
-                        assert!(lt.attention.data[o + batch.lengths[bi]..o + s].iter().all(|&p| p == 0.0));
+                        assert!(attention.data[o + batch.lengths[bi]..o + s].iter().all(|&p| p == 0.0));
                     }
                 }
             }
             max_attn = max_attn.max(assert_close(&what(&format!("layer {l} attention")), &ours_a, &ref_a, 1e-5, 1e-4));
             for (n, nt) in [("norm1", &lt.norm1), ("norm2", &lt.norm2)] {
+                let nt = nt.as_ref().expect("norm trace");
                 check_norm(&what(&format!("layer {l} {n}")), nt, &fx, &format!("b{k}.layer{l}.{n}"), &batch.lengths, b, s);
             }
         }
@@ -104,7 +106,7 @@ fn check_norm(
 
 /// Every text of every multi-text batch gives the same logits alone as inside the padded batch.
 pub fn check_batch_independence(m: &ModelDir) {
-    let c = m.classifier();
+    let mut e = cpu_engine(m.classifier());
     let meta: serde_json::Value = serde_json::from_str(m.golden_json).expect("golden json");
     let mut checked = 0;
     for batch in meta["batches"].as_array().unwrap() {
@@ -112,9 +114,9 @@ pub fn check_batch_independence(m: &ModelDir) {
         if texts.len() < 2 {
             continue;
         }
-        let together = c.classify(&texts, &ForwardOptions::default(), false).unwrap();
+        let together = ready(e.classify(&texts, &ForwardOptions::default())).unwrap();
         for (i, t) in texts.iter().enumerate() {
-            let alone = c.classify(&[*t], &ForwardOptions::default(), false).unwrap();
+            let alone = ready(e.classify(&[*t], &ForwardOptions::default())).unwrap();
             assert_close(
                 &format!("{}: text {i} alone vs in a batch of {}", m.name, texts.len()),
                 &together.predictions[i].probabilities,

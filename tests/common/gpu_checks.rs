@@ -8,8 +8,8 @@ use crate::common::{assert_close, real_rows, ModelDir};
 use encoder_lens::config::{Activation, NormKind};
 use encoder_lens::cpu;
 use encoder_lens::gpu::kernels::act;
-use encoder_lens::gpu::{ops, GpuContext, GpuModel};
-use encoder_lens::{Backend, BatchNormStats, Engine, ForwardOptions, Trace};
+use encoder_lens::gpu::{ops, GpuBackend, GpuContext};
+use encoder_lens::{Backend, BatchNormStats, Engine, ForwardOptions, Trace, TraceRequest};
 
 /// Kernel outputs vs the CPU reference: |Δ| <= 1e-4 + 1e-4·|ref|.
 const TOL: (f32, f32) = (1e-4, 1e-4);
@@ -284,7 +284,7 @@ fn expected_dispatches(m: &ModelDir, stats: bool) -> usize {
 /// larger models over several tests to stay under its per-test timeout).
 pub async fn model(m: &ModelDir, ctx: GpuContext, trace_every: usize, part: (usize, usize)) -> f32 {
     let c = m.classifier();
-    let mut g = GpuModel::new(ctx, &c.model).expect("upload");
+    let mut g = GpuBackend::new(ctx, &c.model).expect("upload");
     let fx = m.fixture();
     let mut max_vs_cpu = 0.0f32;
     let mut max_vs_torch = 0.0f32;
@@ -298,12 +298,12 @@ pub async fn model(m: &ModelDir, ctx: GpuContext, trace_every: usize, part: (usi
         let opts = ForwardOptions::default();
         // Alternate traced and untraced forwards: both paths, and buffer reuse across shapes.
         let tracing = k % trace_every == 0;
-        let mut gt = Trace::default();
-        let out = g.forward(&batch, &opts, tracing.then_some(&mut gt)).await.expect("gpu forward");
+        let gpu_opts = if tracing { opts.traced(TraceRequest::ALL) } else { opts };
+        let mut out = c.model.forward(&mut g, &batch, &gpu_opts).await.expect("gpu forward");
         assert_eq!((g.last.submits, g.last.readbacks), (1, 1), "{}", what("one submit and one readback per forward"));
         assert_eq!(g.last.dispatches, expected_dispatches(m, tracing), "{}", what("dispatch count"));
-        let mut ct = Trace::default();
-        let cpu_out = c.model.forward(&batch, &opts, Some(&mut ct)).expect("cpu forward");
+        assert_eq!(out.trace.is_some(), tracing, "{}", what("a trace exactly when asked for"));
+        let (cpu_out, ct) = crate::common::traced_forward(&c, &batch, &opts);
 
         let (gl, cl) = (&out.logits.as_ref().expect("logits").data, &cpu_out.logits.as_ref().expect("logits").data);
         let (_, torch) = fx.f32(&format!("b{k}.logits"));
@@ -319,9 +319,12 @@ pub async fn model(m: &ModelDir, ctx: GpuContext, trace_every: usize, part: (usi
         }
         let real = |x: &[f32]| real_rows(x, b, s, &batch.lengths);
         assert_close(&what("pooled vs CPU"), &out.pooled.data, &cpu_out.pooled.data, TRACE_TOL.0, TRACE_TOL.1);
-        assert_close(&what("final hidden vs CPU"), &real(&out.hidden.data), &real(&cpu_out.hidden.data), TRACE_TOL.0, TRACE_TOL.1);
-        if tracing {
+        if let Some(gt) = out.trace.take() {
+            let (gh, ch) = (out.hidden.as_ref().expect("hidden"), cpu_out.hidden.as_ref().expect("hidden"));
+            assert_close(&what("final hidden vs CPU"), &real(&gh.data), &real(&ch.data), TRACE_TOL.0, TRACE_TOL.1);
             compare_traces(&what("trace"), &gt, &ct, &batch.lengths);
+        } else {
+            assert!(out.hidden.is_none(), "{}", what("no hidden states read back unless asked for"));
         }
     }
     say!("{}: GPU vs CPU max |Δlogit| {max_vs_cpu:.2e}, GPU vs PyTorch {max_vs_torch:.2e} over {checked} batches", m.name);
@@ -329,9 +332,9 @@ pub async fn model(m: &ModelDir, ctx: GpuContext, trace_every: usize, part: (usi
     // Train-mode BatchNorm statistics (batch mode) on the GPU reduction kernel vs the CPU.
     let texts = ["an absolute joy from start to finish", "a dull, lifeless waste of two hours", "fine"];
     let (batch, _) = c.batch(&texts).expect("batch");
-    let opts = ForwardOptions { batch_norm: BatchNormStats::Batch };
-    let out = g.forward(&batch, &opts, None).await.expect("gpu forward, batch statistics");
-    let cpu_out = c.model.forward(&batch, &opts, None).expect("cpu forward");
+    let opts = ForwardOptions { batch_norm: BatchNormStats::Batch, ..Default::default() };
+    let out = c.model.forward(&mut g, &batch, &opts).await.expect("gpu forward, batch statistics");
+    let cpu_out = encoder_lens::cpu::forward(&c.model, &batch, &opts).expect("cpu forward");
     assert_close(&format!("{} batch-statistics logits vs CPU", m.name), &out.logits.expect("logits").data, &cpu_out.logits.expect("logits").data, 1e-4, 0.0);
     max_vs_cpu
 }
@@ -345,15 +348,17 @@ fn compare_traces(what: &str, g: &Trace, c: &Trace, lengths: &[usize]) {
     assert_close(&format!("{what} embeddings"), &ge.data, &ce.data, 1e-5, 1e-5);
     assert_eq!(g.layers.len(), c.layers.len(), "{what}: layers");
     for (l, (gl, cl)) in g.layers.iter().zip(&c.layers).enumerate() {
-        assert_eq!(gl.attention.shape, cl.attention.shape, "{what}: layer {l} attention shape");
-        assert_close(&format!("{what} layer {l} attention"), &gl.attention.data, &cl.attention.data, 1e-5, 1e-4);
+        let (ga, ca) = (gl.attention.as_ref().expect("attention"), cl.attention.as_ref().expect("attention"));
+        assert_eq!(ga.shape, ca.shape, "{what}: layer {l} attention shape");
+        assert_close(&format!("{what} layer {l} attention"), &ga.data, &ca.data, 1e-5, 1e-4);
         assert!(
-            gl.attention.data.iter().zip(&cl.attention.data).all(|(&x, &y)| y != 0.0 || x == 0.0),
+            ga.data.iter().zip(&ca.data).all(|(&x, &y)| y != 0.0 || x == 0.0),
             "{what}: layer {l}: a masked key has non-zero probability"
         );
-        assert_close(&format!("{what} layer {l} hidden"), &real(&gl.hidden.data), &real(&cl.hidden.data), TRACE_TOL.0, TRACE_TOL.1);
+        let (gh, ch) = (gl.hidden.as_ref().expect("hidden"), cl.hidden.as_ref().expect("hidden"));
+        assert_close(&format!("{what} layer {l} hidden"), &real(&gh.data), &real(&ch.data), TRACE_TOL.0, TRACE_TOL.1);
         for (name, gn, cn) in [("norm1", &gl.norm1, &cl.norm1), ("norm2", &gl.norm2, &cl.norm2)] {
-            compare_norm(&format!("{what} layer {l} {name}"), gn, cn, &real);
+            compare_norm(&format!("{what} layer {l} {name}"), gn.as_ref().expect("norm"), cn.as_ref().expect("norm"), &real);
         }
     }
     match (&g.final_norm, &c.final_norm) {
@@ -361,7 +366,6 @@ fn compare_traces(what: &str, g: &Trace, c: &Trace, lengths: &[usize]) {
         (None, None) => {}
         _ => panic!("{what}: final norm present on one side only"),
     }
-    assert_close(&format!("{what} pooled"), &g.pooled.as_ref().expect("pooled").data, &c.pooled.as_ref().expect("pooled").data, TRACE_TOL.0, TRACE_TOL.1);
 }
 
 fn compare_norm(what: &str, g: &encoder_lens::trace::NormTrace, c: &encoder_lens::trace::NormTrace, real: &dyn Fn(&[f32]) -> Vec<f32>) {
@@ -379,7 +383,8 @@ fn compare_norm(what: &str, g: &encoder_lens::trace::NormTrace, c: &encoder_lens
             assert_close(&format!("{what} batch var"), &g.var.data, &c.var.data, TRACE_TOL.0, TRACE_TOL.1);
         }
     }
-    assert_close(&format!("{what} input"), &real(&g.input.data), &real(&c.input.data), TRACE_TOL.0, TRACE_TOL.1);
+    let (gi, ci) = (g.input.as_ref().expect("norm input"), c.input.as_ref().expect("norm input"));
+    assert_close(&format!("{what} input"), &real(&gi.data), &real(&ci.data), TRACE_TOL.0, TRACE_TOL.1);
     assert_close(&format!("{what} output"), &real(&g.output.data), &real(&c.output.data), TRACE_TOL.0, TRACE_TOL.1);
 }
 
@@ -392,8 +397,9 @@ pub async fn fallback_without_adapter(m: &ModelDir) {
     assert_eq!(e.backend(), "cpu");
     let reason = e.fallback_reason().expect("a fallback reason").to_string();
     assert!(reason.contains("no GPU adapter"), "reason: {reason}");
-    let got = e.classify(&TEXTS, &ForwardOptions::default(), true).await.expect("classify");
-    let want = m.classifier().classify(&TEXTS, &ForwardOptions::default(), true).expect("cpu classify");
+    let traced = ForwardOptions::default().traced(TraceRequest::ALL);
+    let got = e.classify(&TEXTS, &traced).await.expect("classify");
+    let want = crate::common::ready(Engine::cpu(m.classifier()).classify(&TEXTS, &traced)).expect("cpu classify");
     for (g, w) in got.predictions.iter().zip(&want.predictions) {
         assert_eq!(g.probabilities, w.probabilities, "fallback must be the CPU path exactly");
         assert_eq!(g.label, w.label);
@@ -417,14 +423,14 @@ pub async fn fallback_after_device_loss(m: &ModelDir, test: &str) {
         }
     };
     assert_ne!(e.backend(), "cpu");
-    let on_gpu = e.classify(&TEXTS, &ForwardOptions::default(), false).await.expect("gpu classify");
+    let on_gpu = e.classify(&TEXTS, &ForwardOptions::default()).await.expect("gpu classify");
     assert_eq!(e.gpu().expect("gpu").last.submits, 1);
     e.gpu().expect("gpu").ctx.simulate_device_loss();
-    let after = e.classify(&TEXTS, &ForwardOptions::default(), false).await.expect("classify after loss");
+    let after = e.classify(&TEXTS, &ForwardOptions::default()).await.expect("classify after loss");
     assert_eq!(e.backend(), "cpu");
     let reason = e.fallback_reason().expect("reason").to_string();
     assert!(reason.contains("lost"), "reason: {reason}");
-    let cpu = m.classifier().classify(&TEXTS, &ForwardOptions::default(), false).expect("cpu");
+    let cpu = crate::common::ready(Engine::cpu(m.classifier()).classify(&TEXTS, &ForwardOptions::default())).expect("cpu");
     for i in 0..TEXTS.len() {
         assert_eq!(after.predictions[i].probabilities, cpu.predictions[i].probabilities, "after loss = CPU exactly");
         assert_close("GPU before loss vs CPU after", &on_gpu.predictions[i].probabilities, &cpu.predictions[i].probabilities, 1e-4, 0.0);
@@ -443,13 +449,13 @@ pub async fn oversized_tensor_is_refused(m: &ModelDir, mut ctx: GpuContext) {
 
     // Pretend the device allows only as much as the largest weight (the word embeddings).
     let c = m.classifier();
-    let largest = c.model.embeddings.word.data.len() as u64 * 4;
+    let largest = c.model.embeddings.word.data().len() as u64 * 4;
     ctx.limits.max_storage_buffer_binding_size = largest;
     let mut e = Engine::with_context(m.classifier(), Backend::Gpu, Ok(ctx)).expect("gpu engine");
     let gpu_name = e.backend();
     let opts = ForwardOptions::default();
     let small = ["fine"];
-    e.classify(&small, &opts, false).await.expect("small batch");
+    e.classify(&small, &opts).await.expect("small batch");
     assert_eq!(e.last_backend(), gpu_name);
     // Enough rows that the (rows, 3d) QKV activations exceed the limit.
     let cfg = c.config();
@@ -458,32 +464,31 @@ pub async fn oversized_tensor_is_refused(m: &ModelDir, mut ctx: GpuContext) {
     let n = rows_needed.div_ceil(cfg.max_len).min(encoder_lens::pipeline::MAX_BATCH);
     let texts: Vec<&str> = vec![long.as_str(); n];
     assert!(n * cfg.max_len >= rows_needed, "test setup: batch too small to exceed the limit");
-    let big = e.classify(&texts, &opts, false).await.expect("big batch runs on the CPU");
+    let big = e.classify(&texts, &opts).await.expect("big batch runs on the CPU");
     assert_eq!(e.last_backend(), "cpu");
     assert_eq!(e.backend(), gpu_name, "the GPU stays in use");
     let reason = e.fallback_reason().expect("reason").to_string();
     assert!(reason.contains("ran on the CPU") && reason.contains("maxStorageBufferBindingSize"), "{reason}");
-    let want = c.classify(&texts, &opts, false).expect("cpu");
+    let want = crate::common::ready(Engine::cpu(m.classifier()).classify(&texts, &opts)).expect("cpu");
     assert_eq!(big.predictions[0].probabilities, want.predictions[0].probabilities);
-    e.classify(&small, &opts, false).await.expect("small batch again");
+    e.classify(&small, &opts).await.expect("small batch again");
     assert_eq!(e.last_backend(), gpu_name);
 }
 
 /// A BERT-style model (learned positions, token types, embedding LayerNorm, tanh pooler, GELU) on the GPU
 /// vs the CPU: logits and the whole trace, with token types 0 and 1 in the batch.
 pub async fn bert_like(c: &encoder_lens::Classifier, ctx: GpuContext) {
-    let mut g = GpuModel::new(ctx, &c.model).expect("upload");
+    let mut g = GpuBackend::new(ctx, &c.model).expect("upload");
     let (mut batch, _) = c.batch(&["the film was good !", "bad films", "the"]).expect("batch");
     batch.type_ids = Some((0..batch.ids.len()).map(|i| (i % batch.seq >= 3) as u32).collect());
     for trace in [false, true] {
         let opts = ForwardOptions::default();
-        let mut gt = Trace::default();
-        let out = g.forward(&batch, &opts, trace.then_some(&mut gt)).await.expect("gpu forward");
-        let mut ct = Trace::default();
-        let want = c.model.forward(&batch, &opts, Some(&mut ct)).expect("cpu forward");
+        let gpu_opts = if trace { opts.traced(TraceRequest::ALL) } else { opts };
+        let mut out = c.model.forward(&mut g, &batch, &gpu_opts).await.expect("gpu forward");
+        let (want, ct) = crate::common::traced_forward(c, &batch, &opts);
         assert_close("bert-like logits vs CPU", &out.logits.expect("logits").data, &want.logits.expect("logits").data, 1e-4, 0.0);
         assert_close("bert-like pooled vs CPU", &out.pooled.data, &want.pooled.data, TOL.0, TOL.1);
-        if trace {
+        if let Some(gt) = out.trace.take() {
             compare_traces("bert-like trace", &gt, &ct, &batch.lengths);
         }
     }

@@ -5,7 +5,7 @@
 pub mod error_checks;
 pub mod golden_checks;
 
-use encoder_lens::{Batch, Classifier};
+use encoder_lens::{Batch, Classifier, Engine, ForwardOptions, Output, Trace, TraceRequest};
 use safetensors::{Dtype, SafeTensors};
 
 /// One JSON object per line of a gzipped fixture (`tests/fixtures/*.jsonl.gz`).
@@ -40,6 +40,28 @@ pub fn run_classify(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output
     }
     drop(pipe);
     child.wait_with_output().unwrap()
+}
+
+/// The value of a future that completes without waiting — the CPU backend's forward, classify and
+/// embed — on any target (natively and in the browser), without an executor.
+pub fn ready<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("a CPU forward pass had to wait"),
+    }
+}
+
+/// An engine on the CPU backend.
+pub fn cpu_engine(c: Classifier) -> Engine {
+    Engine::cpu(c)
+}
+
+/// A CPU forward recording everything, with its trace.
+pub fn traced_forward(c: &Classifier, batch: &Batch, opts: &ForwardOptions) -> (Output, Trace) {
+    let mut out = encoder_lens::cpu::forward(&c.model, batch, &opts.traced(TraceRequest::ALL)).expect("traced forward");
+    let trace = out.trace.take().expect("trace");
+    (out, trace)
 }
 
 /// Process output as text.
@@ -165,9 +187,10 @@ macro_rules! model_dir {
     };
 }
 
-pub const MODELS: [ModelDir; 4] = [
+pub const MODELS: [ModelDir; 5] = [
     model_dir!("sentiment-ln", "models/sentiment-ln"),
     model_dir!("sentiment-bn", "models/sentiment-bn"),
     model_dir!("prenorm-gelu", "tests/fixtures/models/prenorm-gelu"),
     model_dir!("prenorm-bn", "tests/fixtures/models/prenorm-bn"),
+    model_dir!("postnorm-silu", "tests/fixtures/models/postnorm-silu"),
 ];

@@ -1,0 +1,156 @@
+//! The CPU backend: every op runs at once on host memory with the kernels [`super`] selects (scalar
+//! reference, SIMD128 or relaxed SIMD). Activations come from a small buffer pool ([`super::scratch`]), so
+//! repeated forwards do not allocate; a read is a copy made on the spot.
+
+use crate::model::backend::Backend;
+use crate::batch::Batch;
+use crate::config::{Activation, Pooling};
+use crate::cpu::{self, scratch};
+use crate::error::Result;
+use crate::model::embeddings::Embeddings;
+use crate::model::linear::Linear;
+use crate::model::norm::Norm;
+use crate::model::param::Weight;
+use crate::model::{BatchNormStats, ForwardOptions, Model, Output};
+use crate::tensor::Tensor;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuBackend;
+
+/// `model`'s forward pass on the CPU backend, which runs every op at once (nothing to await).
+pub fn forward(model: &Model, batch: &Batch, opts: &ForwardOptions) -> Result<Output> {
+    model.record(&mut CpuBackend, batch, opts)
+}
+
+fn bias(l: &Linear) -> Option<&[f32]> {
+    l.bias.as_ref().map(|b| b.data())
+}
+
+fn weights(l: &Linear) -> &[f32] {
+    match &l.weight {
+        Weight::F32(p) => p.data(),
+    }
+}
+
+impl Backend for CpuBackend {
+    type Tensor = Vec<f32>;
+    type Pending = Tensor;
+    type Fetched = ();
+
+    fn begin(&mut self, _batch: &Batch) -> Result<()> {
+        Ok(())
+    }
+
+    fn embed(&mut self, e: &Embeddings, batch: &Batch) -> Result<Vec<f32>> {
+        let d = e.dim();
+        let mut x = scratch::take(batch.rows() * d); // every element is written below
+        for (row, out) in x.chunks_exact_mut(d).enumerate() {
+            let word = e.word.tensor.row(batch.ids[row] as usize);
+            let pos = e.position.tensor.row(row % batch.seq);
+            for i in 0..d {
+                out[i] = word[i] * e.scale + pos[i];
+            }
+            if let Some(tt) = &e.token_type {
+                let t = batch.type_ids.as_ref().map_or(0, |t| t[row]) as usize;
+                cpu::add_inplace(out, tt.tensor.row(t));
+            }
+        }
+        Ok(x)
+    }
+
+    fn linear(&mut self, x: &Vec<f32>, l: &Linear, act: Option<Activation>) -> Result<Vec<f32>> {
+        let (k, n) = (l.in_dim(), l.out_dim());
+        let rows = x.len() / k;
+        let mut out = scratch::take(rows * n);
+        cpu::linear_fused(x, weights(l), bias(l), &mut out, rows, k, n, act, false);
+        Ok(out)
+    }
+
+    fn linear_add(&mut self, x: &Vec<f32>, l: &Linear, acc: &mut Vec<f32>) -> Result<()> {
+        let (k, n) = (l.in_dim(), l.out_dim());
+        cpu::linear_fused(x, weights(l), bias(l), acc, x.len() / k, k, n, None, true);
+        Ok(())
+    }
+
+    fn attention(&mut self, qkv: &Vec<f32>, batch: &Batch, heads: usize, probs: bool) -> Result<(Vec<f32>, Option<Tensor>)> {
+        let (b, s) = (batch.batch, batch.seq);
+        let d = qkv.len() / (3 * batch.rows());
+        let mut p = probs.then(|| Tensor::zeros(vec![b, heads, s, s]));
+        let mut ctx = scratch::take(batch.rows() * d);
+        cpu::attention(qkv, &batch.lengths, b, s, heads, d / heads, &mut ctx, p.as_mut().map(|t| &mut t.data[..]));
+        Ok((ctx, p))
+    }
+
+    fn norm(&mut self, x: &Vec<f32>, n: &Norm, batch: &Batch, bn: BatchNormStats, stats: bool) -> Result<(Vec<f32>, Option<[Tensor; 2]>)> {
+        let d = n.params()[0].data().len();
+        let rows = x.len() / d;
+        let mut out = scratch::take(x.len());
+        let stats = match n {
+            Norm::Layer { weight, bias, eps } => {
+                // Per-row statistics are only kept for the trace.
+                let mut s = stats.then(|| [Tensor::zeros(vec![batch.batch, batch.seq]), Tensor::zeros(vec![batch.batch, batch.seq])]);
+                let slices = s.as_mut().map(|[m, v]| (&mut m.data[..], &mut v.data[..]));
+                cpu::layer_norm(x, weight.data(), bias.data(), &mut out, rows, d, *eps, slices);
+                s
+            }
+            Norm::Batch { weight, bias, eps, .. } => {
+                let (mut mean, mut var) = (Tensor::zeros(vec![d]), Tensor::zeros(vec![d]));
+                if stats || bn == BatchNormStats::Batch {
+                    cpu::batch_stats(x, rows, d, &mut mean.data, &mut var.data);
+                }
+                let (m, v) = match (bn, n.running()) {
+                    (BatchNormStats::Running, Some(r)) => r,
+                    _ => (&mean.data[..], &var.data[..]),
+                };
+                cpu::batch_norm_eval(x, m, v, weight.data(), bias.data(), &mut out, rows, d, *eps);
+                stats.then_some([mean, var])
+            }
+        };
+        Ok((out, stats))
+    }
+
+    fn pool(&mut self, x: &Vec<f32>, batch: &Batch, pooling: Pooling) -> Result<Vec<f32>> {
+        let (s, d) = (batch.seq, x.len() / batch.rows());
+        let mut out = vec![0.0f32; batch.batch * d];
+        for (b, o) in out.chunks_exact_mut(d).enumerate() {
+            match pooling {
+                Pooling::Cls => o.copy_from_slice(&x[b * s * d..b * s * d + d]),
+                Pooling::Mean => {
+                    let len = batch.lengths[b];
+                    for t in 0..len {
+                        cpu::add_inplace(o, &x[(b * s + t) * d..(b * s + t + 1) * d]);
+                    }
+                    let inv = 1.0 / len as f32;
+                    o.iter_mut().for_each(|v| *v *= inv);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn softmax(&mut self, x: &Vec<f32>, n: usize) -> Result<Vec<f32>> {
+        let mut p = x.clone();
+        p.chunks_mut(n).for_each(cpu::softmax_inplace);
+        Ok(p)
+    }
+
+    fn read(&mut self, x: &Vec<f32>, shape: Vec<usize>) -> Tensor {
+        Tensor { shape, data: x.clone() }
+    }
+
+    fn host(&mut self, t: Tensor) -> Tensor {
+        t
+    }
+
+    fn release(&mut self, x: Vec<f32>) {
+        scratch::give(x);
+    }
+
+    async fn finish(&mut self) -> Result<()> {
+        Ok(())
+    }
+
+    fn fetch(&self, _: &(), p: Tensor) -> Tensor {
+        p
+    }
+}

@@ -1,0 +1,257 @@
+//! The GPU backend. [`GpuBackend::new`] uploads every parameter of a model once; during a forward each op
+//! of [`Backend`] records one dispatch (or a readback copy) into a [`Recorder`], with activations taken
+//! from a buffer pool reused across forwards; [`Backend::finish`] encodes everything into one command
+//! encoder, submits once and maps one readback buffer.
+
+use crate::model::backend::Backend;
+use crate::batch::Batch;
+use crate::config::{Activation, Pooling};
+use crate::error::{Error, Result};
+use crate::gpu::context::GpuContext;
+use crate::gpu::encode::{self, Recorder, Scratch, Slot, SubmitStats};
+use crate::gpu::kernels::{act, MAX_HEAD_DIM};
+use crate::model::embeddings::Embeddings;
+use crate::model::linear::Linear;
+use crate::model::norm::Norm;
+use crate::model::param::{Param, ParamId};
+use crate::model::{BatchNormStats, Model};
+use crate::tensor::Tensor;
+use std::collections::HashMap;
+
+/// An activation on the device: `len` floats at the start of `buf` (pooled, possibly larger).
+pub struct GpuTensor {
+    buf: wgpu::Buffer,
+    len: usize,
+}
+
+/// A host copy asked for during the forward.
+pub enum GpuPending {
+    /// `shape`'s floats at `slot` of the readback.
+    Device(Slot, Vec<usize>),
+    Host(Tensor),
+}
+
+/// The per-forward inputs, sized for the largest batch seen.
+struct Inputs {
+    rows: usize,            // capacity in batch·seq rows
+    batch: usize,           // capacity in sequences
+    ids: wgpu::Buffer,      // (rows) u32
+    type_ids: wgpu::Buffer, // (rows) u32
+    lengths: wgpu::Buffer,  // (batch) u32
+}
+
+/// Most idle activation buffers kept between forwards.
+const MAX_POOLED: usize = 24;
+
+pub struct GpuBackend {
+    pub ctx: GpuContext,
+    weights: HashMap<ParamId, wgpu::Buffer>,
+    pool: Vec<GpuTensor>,
+    inputs: Option<Inputs>,
+    rec: Option<Recorder>,
+    scratch: Scratch,
+    /// What the last forward did.
+    pub last: SubmitStats,
+}
+
+fn act_code(a: Option<Activation>) -> u32 {
+    match a {
+        None => act::NONE,
+        Some(Activation::Relu) => act::RELU,
+        Some(Activation::Gelu) => act::GELU,
+        Some(Activation::GeluTanh) => act::GELU_TANH,
+        Some(Activation::Tanh) => act::TANH,
+        Some(Activation::Silu) => act::SILU,
+    }
+}
+
+impl GpuBackend {
+    /// Upload `model`'s parameters to the device of `ctx` (once).
+    pub fn new(ctx: GpuContext, model: &Model) -> Result<Self> {
+        let c = &model.config;
+        if c.head_dim() > MAX_HEAD_DIM {
+            return Err(Error::Gpu(format!("head size {} is larger than the GPU kernel's {MAX_HEAD_DIM}", c.head_dim())));
+        }
+        let mut weights = HashMap::new();
+        for p in model.params() {
+            if !weights.contains_key(&p.id) {
+                weights.insert(p.id, ctx.upload("parameter", p.data())?);
+            }
+        }
+        Ok(Self { ctx, weights, pool: Vec::new(), inputs: None, rec: None, scratch: Scratch::default(), last: SubmitStats::default() })
+    }
+
+    fn weight(&self, p: &Param) -> Result<&wgpu::Buffer> {
+        self.weights.get(&p.id).ok_or_else(|| Error::Gpu("a parameter of this model was never uploaded (another model's layer?)".into()))
+    }
+
+    fn rec(&mut self) -> Result<&mut Recorder> {
+        self.rec.as_mut().ok_or_else(|| Error::Gpu("GPU op outside a forward pass (begin was not called)".into()))
+    }
+
+    fn inputs(&self) -> Result<&Inputs> {
+        self.inputs.as_ref().ok_or_else(|| Error::Gpu("no input buffers".into()))
+    }
+
+    /// A device buffer of at least `len` floats, from the pool when one fits.
+    fn alloc(&mut self, len: usize) -> Result<GpuTensor> {
+        let best = self.pool.iter().enumerate().filter(|(_, t)| t.buf.size() >= len as u64 * 4).min_by_key(|(_, t)| t.buf.size());
+        if let Some((i, _)) = best {
+            let mut t = self.pool.swap_remove(i);
+            t.len = len;
+            return Ok(t);
+        }
+        Ok(GpuTensor { buf: self.ctx.storage_buffer("activation", len as u64 * 4, wgpu::BufferUsages::empty())?, len })
+    }
+
+    fn matmul(&mut self, x: &GpuTensor, l: &Linear, out: &GpuTensor, act: u32, accumulate: bool) -> Result<()> {
+        let (k, n) = (l.in_dim(), l.out_dim());
+        let w = self.weight(l.weight.param())?.clone();
+        let b = l.bias.as_ref().map(|b| self.weight(b).cloned()).transpose()?;
+        encode::matmul(self.rec()?, &x.buf, &w, b.as_ref(), &out.buf, (x.len / k, k, n), act, accumulate)
+    }
+}
+
+impl Backend for GpuBackend {
+    type Tensor = GpuTensor;
+    type Pending = GpuPending;
+    type Fetched = Vec<f32>;
+
+    fn begin(&mut self, batch: &Batch) -> Result<()> {
+        self.ctx.health()?;
+        let (rows, b) = (batch.rows(), batch.batch);
+        if self.inputs.as_ref().is_none_or(|i| i.rows < rows || i.batch < b) {
+            let (rows, b) = self.inputs.as_ref().map_or((rows, b), |i| (i.rows.max(rows), i.batch.max(b)));
+            let f = |name: &str, n: usize| self.ctx.storage_buffer(name, n as u64 * 4, wgpu::BufferUsages::empty());
+            self.inputs = Some(Inputs { rows, batch: b, ids: f("ids", rows)?, type_ids: f("type ids", rows)?, lengths: f("lengths", b)? });
+        }
+        let i = self.inputs()?;
+        let q = &self.ctx.queue;
+        q.write_buffer(&i.ids, 0, bytemuck::cast_slice(&batch.ids));
+        let types: Vec<u32> = batch.type_ids.clone().unwrap_or_else(|| vec![0; rows]);
+        q.write_buffer(&i.type_ids, 0, bytemuck::cast_slice(&types));
+        let lengths: Vec<u32> = batch.lengths.iter().map(|&l| l as u32).collect();
+        q.write_buffer(&i.lengths, 0, bytemuck::cast_slice(&lengths));
+        self.rec = Some(Recorder::new(&self.ctx));
+        Ok(())
+    }
+
+    fn embed(&mut self, e: &Embeddings, batch: &Batch) -> Result<GpuTensor> {
+        let d = e.dim();
+        let out = self.alloc(batch.rows() * d)?;
+        let (word, position) = (self.weight(&e.word)?.clone(), self.weight(&e.position)?.clone());
+        let table = e.token_type.as_ref().map(|t| self.weight(t).cloned()).transpose()?;
+        let i = self.inputs()?;
+        let (ids, type_ids) = (i.ids.clone(), i.type_ids.clone());
+        let types = table.as_ref().map(|t| (&type_ids, t));
+        encode::embed(self.rec()?, &ids, types, &word, &position, &out.buf, (batch.rows(), batch.seq, d), e.scale)?;
+        Ok(out)
+    }
+
+    fn linear(&mut self, x: &GpuTensor, l: &Linear, act: Option<Activation>) -> Result<GpuTensor> {
+        let out = self.alloc(x.len / l.in_dim() * l.out_dim())?;
+        self.matmul(x, l, &out, act_code(act), false)?;
+        Ok(out)
+    }
+
+    fn linear_add(&mut self, x: &GpuTensor, l: &Linear, acc: &mut GpuTensor) -> Result<()> {
+        self.matmul(x, l, acc, act::NONE, true)
+    }
+
+    fn attention(&mut self, qkv: &GpuTensor, batch: &Batch, heads: usize, probs: bool) -> Result<(GpuTensor, Option<GpuPending>)> {
+        let (b, s) = (batch.batch, batch.seq);
+        let d = qkv.len / (3 * batch.rows());
+        let ctx = self.alloc(batch.rows() * d)?;
+        let p = if probs { Some(self.alloc(b * heads * s * s)?) } else { None };
+        let lengths = self.inputs()?.lengths.clone();
+        encode::attention(self.rec()?, &qkv.buf, &lengths, &ctx.buf, p.as_ref().map(|p| &p.buf), (b, s, heads, d / heads))?;
+        let read = p.map(|p| {
+            let r = self.read(&p, vec![b, heads, s, s]);
+            self.release(p);
+            r
+        });
+        Ok((ctx, read))
+    }
+
+    fn norm(&mut self, x: &GpuTensor, n: &Norm, batch: &Batch, bn: BatchNormStats, stats: bool) -> Result<(GpuTensor, Option<[GpuPending; 2]>)> {
+        let out = self.alloc(x.len)?;
+        let (rows, d) = (batch.rows(), x.len / batch.rows());
+        // LayerNorm: per-row (2·rows) [mean | var], shaped (batch, seq); BatchNorm: this batch's (2·d).
+        let (s, count, shape) = match n {
+            Norm::Layer { weight, bias, eps } => {
+                let s = self.alloc(2 * rows)?;
+                let (w, b) = (self.weight(weight)?.clone(), self.weight(bias)?.clone());
+                encode::layer_norm(self.rec()?, &x.buf, &w, &b, &out.buf, &s.buf, (rows, d), *eps)?;
+                (s, rows, vec![batch.batch, batch.seq])
+            }
+            Norm::Batch { weight, bias, running, eps } => {
+                let s = self.alloc(2 * d)?;
+                if stats || bn == BatchNormStats::Batch {
+                    encode::batch_stats(self.rec()?, &x.buf, &s.buf, (rows, d))?;
+                }
+                let (w, b, r) = (self.weight(weight)?.clone(), self.weight(bias)?.clone(), self.weight(running)?.clone());
+                let used = if bn == BatchNormStats::Batch { &s.buf } else { &r };
+                encode::batch_norm(self.rec()?, &x.buf, used, &w, &b, &out.buf, (rows, d), *eps)?;
+                (s, d, vec![d])
+            }
+        };
+        let read = if stats {
+            let rec = self.rec()?;
+            let (mean, var) = (rec.read(&s.buf, 0, count), rec.read(&s.buf, count, count));
+            Some([GpuPending::Device(mean, shape.clone()), GpuPending::Device(var, shape)])
+        } else {
+            None
+        };
+        self.release(s);
+        Ok((out, read))
+    }
+
+    fn pool(&mut self, x: &GpuTensor, batch: &Batch, pooling: Pooling) -> Result<GpuTensor> {
+        let d = x.len / batch.rows();
+        let out = self.alloc(batch.batch * d)?;
+        let lengths = self.inputs()?.lengths.clone();
+        encode::pool(self.rec()?, &x.buf, &lengths, &out.buf, (batch.batch, batch.seq, d), pooling == Pooling::Cls)?;
+        Ok(out)
+    }
+
+    fn softmax(&mut self, x: &GpuTensor, n: usize) -> Result<GpuTensor> {
+        let out = self.alloc(x.len)?;
+        encode::softmax(self.rec()?, &x.buf, &out.buf, (x.len / n, n))?;
+        Ok(out)
+    }
+
+    fn read(&mut self, x: &GpuTensor, shape: Vec<usize>) -> GpuPending {
+        match self.rec.as_mut() {
+            Some(r) => GpuPending::Device(r.read(&x.buf, 0, x.len), shape),
+            None => GpuPending::Host(Tensor::zeros(vec![0])),
+        }
+    }
+
+    fn host(&mut self, t: Tensor) -> GpuPending {
+        GpuPending::Host(t)
+    }
+
+    fn release(&mut self, x: GpuTensor) {
+        if self.pool.len() >= MAX_POOLED {
+            // Keep the larger buffers: drop the smallest idle one.
+            if let Some((i, _)) = self.pool.iter().enumerate().min_by_key(|(_, t)| t.buf.size()) {
+                self.pool.swap_remove(i);
+            }
+        }
+        self.pool.push(x);
+    }
+
+    async fn finish(&mut self) -> Result<Vec<f32>> {
+        let rec = self.rec.take().ok_or_else(|| Error::Gpu("finish without a forward pass".into()))?;
+        let (data, stats) = rec.submit(&mut self.scratch).await?;
+        self.last = stats;
+        Ok(data)
+    }
+
+    fn fetch(&self, fetched: &Vec<f32>, p: GpuPending) -> Tensor {
+        match p {
+            GpuPending::Device(slot, shape) => Tensor { shape, data: slot.get(fetched).to_vec() },
+            GpuPending::Host(t) => t,
+        }
+    }
+}
