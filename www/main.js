@@ -187,7 +187,7 @@ async function runAnalysis(text) {
   const renderMs = render();
   r.dataset.renderMs = Object.values(renderMs).reduce((x, y) => x + y, 0).toFixed(1);
   setStatus('ready', `Ready · ${modelName(state.model)} · ${a.info.backendLabel}`);
-  const timing = { clickMs: received - t0, workMs: a.workMs, inspectMs: a.inspectMs, transferMs, renderMs, forwards: { ...a.forwards } };
+  const timing = { clickMs: received - t0, workMs: a.workMs, inspectMs: a.inspectMs, transferMs, renderMs, forwards: { ...a.forwards }, engines: a.engines };
   if (comparing) a.comparing = drawCompare(a, comparing);
   else if (state.normsVisible) fetchCompare(a); // the panel came into view meanwhile
   if (!a.comparing) {

@@ -19,6 +19,8 @@ const files = new Map(); // model id -> { config, weights, vocab }
 const engines = new Map(); // `${model}|${backend}` -> { engine, info }
 const failed = new Map(); // model id -> why it could not be loaded (comparison models are not retried)
 let backendChoice = 'auto';
+let autoRunsOn = null; // where the last 'auto' engine ran: 'gpu' | 'cpu'
+let autoFallback = self.navigator.gpu ? null : 'this browser has no WebGPU'; // and why not on the GPU
 
 /** Load the relaxed-SIMD build where the browser runs it and it was built; otherwise the SIMD128 build. */
 async function loadWasm() {
@@ -175,11 +177,16 @@ async function createEngine(f, backend) {
 async function engineFor(id, backend = backendChoice) {
   const key = `${id}|${backend}`;
   if (engines.has(key)) return engines.get(key);
-  // One engine per model and backend that runs: an 'auto' engine that runs on the CPU is the 'cpu' one too.
+  // One engine per model and backend that runs: where 'auto' runs on the CPU (no WebGPU, or an earlier 'auto'
+  // engine fell back), the 'auto' and 'cpu' engines of a model are one.
+  const runs = backend === 'auto' ? autoRunsOn || (self.navigator.gpu ? null : 'cpu') : backend;
   for (const rec of engines.values()) {
-    if (rec.info.model === id && rec.info.backend === backend) {
-      engines.set(key, rec);
-      return rec;
+    if (rec.info.model === id && rec.info.backend === runs) {
+      // Same engine; this request's own account of what was asked and why it runs where it does.
+      const fallbackReason = rec.info.fallbackReason || (backend === 'auto' && runs === 'cpu' ? autoFallback : null);
+      const same = { ...rec, info: { ...rec.info, requested: backend, fallbackReason } };
+      engines.set(key, same);
+      return same;
     }
   }
   let engine;
@@ -207,11 +214,19 @@ async function engineFor(id, backend = backendChoice) {
     fallbackReason: fallback || null,
     config: engine.config(),
   };
+  if (backend === 'auto') [autoRunsOn, autoFallback] = [ran.id, fallback || null];
   const rec = { engine: counted(engine), info, positional: null };
   engines.set(key, rec);
   return rec;
 }
 
+
+/** The engines built so far, one entry each: 'model|backend it runs on'. */
+function enginesRunning() {
+  const seen = new Map();
+  for (const rec of engines.values()) seen.set(rec.engine, `${rec.info.model}|${rec.info.backend}`);
+  return [...seen.values()];
+}
 
 /** Where a model plays a role in the LN-vs-BN panel ('layer' | 'batch'): { id, engine } or undefined. */
 async function roleEngine(norm, primaryId) {
@@ -296,7 +311,7 @@ const handlers = {
       return { ...v, inspectForwards: forwardsOf(rec.engine) - before };
     };
     const { value, forwards } = await countingForwards([primary], () => remembered(`${model}|${rec.info.backend}|${c}|${text}`, run));
-    return { ...value, forwards, info: rec.info };
+    return { ...value, forwards, info: rec.info, engines: enginesRunning() };
   },
   /** The LN-vs-BN panel's comparison models for `text` (3 forwards each that is not the primary model). */
   async compare({ model, text, companion }) {
