@@ -231,9 +231,11 @@ function enginesRunning() {
 /** Where a model plays a role in the LN-vs-BN panel ('layer' | 'batch'): { id, engine } or undefined. */
 async function roleEngine(norm, primaryId) {
   const m = manifest.models.find((x) => x.compare === norm);
-  if (!m || (m.id !== primaryId && failed.has(m.id))) return undefined;
+  if (!m) return undefined;
+  if (m.id === primaryId) return { id: m.id }; // the panel draws the primary's own inspection
+  if (failed.has(m.id)) return undefined;
   try {
-    return { id: m.id, engine: (await engineFor(m.id, m.id === primaryId ? backendChoice : 'cpu')).engine };
+    return { id: m.id, engine: (await engineFor(m.id, 'cpu')).engine };
   } catch {
     return undefined; // the comparison model failed to load; the panel says so
   }
@@ -317,7 +319,7 @@ const handlers = {
   async compare({ model, text, companion }) {
     const c = companion || COMPANION;
     const roles = { ln: await roleEngine('layer', model), bn: await roleEngine('batch', model) };
-    const others = Object.values(roles).filter((e) => e && e.id !== model);
+    const others = Object.values(roles).filter((e) => e?.engine);
     const run = () => compare(roles, model, text, c);
     const key = `${others.map((e) => e.id).join(',')}|${model}|${c}|${text}`;
     const { value, forwards } = await countingForwards(others, () => remembered(key, run));
