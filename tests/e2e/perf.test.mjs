@@ -181,6 +181,20 @@ describe('the page per keystroke (CPU backend)', () => {
     await page.waitForFunction((s) => document.getElementById('result').dataset.drawnSeq !== s, before, { timeout: 60000 });
     const f = JSON.parse(await page.$eval('#result', (r) => r.dataset.forwards));
     assert.deepEqual(f, { [manifest.default]: 3 });
+    // Latest keystroke wins: five texts in quick succession draw only the last; the ones queued behind the
+    // running one are skipped by the worker and the running one's answer is dropped.
+    const seq0 = Number(await page.$eval('#result', (r) => r.dataset.seq));
+    const burst = TEXTS.slice(3, 8);
+    await page.evaluate((texts) => {
+      for (const t of texts) {
+        document.getElementById('text').value = t;
+        document.getElementById('classify-btn').click();
+      }
+    }, burst);
+    await page.waitForFunction((t) => document.getElementById('result').dataset.text === t, burst.at(-1), { timeout: 60000 });
+    await page.waitForTimeout(300);
+    assert.equal(Number(await page.$eval('#result', (r) => r.dataset.seq)), seq0 + 1, 'one analysis drawn for the burst');
+    assert.equal(await page.$eval('#result', (r) => r.dataset.text), burst.at(-1));
     // One engine per model and backend: the comparison model made primary (and back) is not built again.
     const other = manifest.models.find((m) => m.compare && m.id !== manifest.default);
     await normsInView(page, true);
