@@ -196,7 +196,11 @@ async function runAnalysis(text) {
     return;
   }
   const c = await a.comparing;
-  if (!c) return;
+  if (!c) {
+    // Superseded (a newer analysis draws itself) or failed (the panel keeps its last drawing, marked stale).
+    if (state.analysis === a) drawn(a, { ...timing, totalMs: performance.now() - t0, compared: false });
+    return;
+  }
   Object.assign(timing.forwards, c.forwards);
   timing.compare = { workMs: c.workMs, renderMs: c.renderMs };
   timing.totalMs = performance.now() - t0;
