@@ -160,11 +160,12 @@ async function runAnalysis(text) {
   clearMessage('empty');
   const t0 = performance.now();
   const args = { model: state.model, text, companion: $('companion').value || undefined };
-  // The comparison models' request goes out at once: the worker runs it while this thread draws the rest.
+  const analysing = rpc.call('analyse', args, { lane: 'text' });
+  // The comparison models' request goes out right behind it: the worker runs it while this thread draws.
   const comparing = state.normsVisible ? requestCompare(args) : null;
   let a;
   try {
-    a = await rpc.call('analyse', args, { lane: 'text' });
+    a = await analysing;
   } catch (e) {
     if (!e.stale) showMessage('error', `Could not classify: ${e.message}`, 'analyse');
     return;
