@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 const www = resolve(process.argv[2] || join(import.meta.dirname, '..', 'www'));
 const wasm = await import(join(www, 'pkg', 'encoder_lens.js'));
 wasm.initSync({ module: readFileSync(join(www, 'pkg', 'encoder_lens_bg.wasm')) });
-const { analyse, DEFAULT_TEXT, COMPANION } = await import(join(www, 'analysis.js'));
+const { analyse, compare, DEFAULT_TEXT, COMPANION } = await import(join(www, 'analysis.js'));
 
 const manifest = JSON.parse(readFileSync(join(www, 'models.json'), 'utf8'));
 const load = async (id) => {
@@ -29,8 +29,9 @@ const role = async (norm) => {
   if (!m) return undefined;
   return m.id === primary.id ? primary : load(m.id);
 };
-const analysis = await analyse({ primary, ln: await role('layer'), bn: await role('batch') }, DEFAULT_TEXT, COMPANION);
-analysis.ms = null; // not measured here: the page labels the example as pre-computed
+const analysis = await analyse(primary, DEFAULT_TEXT, COMPANION);
+analysis.compare = await compare({ ln: await role('layer'), bn: await role('batch') }, primary.id, DEFAULT_TEXT, COMPANION);
+analysis.inspectMs = null; // not measured here: the page labels the example as pre-computed
 const example = {
   note: 'Pre-computed by scripts/make_example.mjs from the engine; the page shows it until the model has loaded.',
   info: { model: primary.id, backend: 'example', backendLabel: 'pre-computed example', config: primary.engine.config() },
@@ -40,4 +41,4 @@ const example = {
 // Four significant digits are plenty for drawing and keep the file small.
 const json = JSON.stringify(example, (_, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v));
 writeFileSync(join(www, 'example.json'), json);
-console.log(`wrote ${join(www, 'example.json')} (${(json.length / 1024).toFixed(0)} KB): "${DEFAULT_TEXT}" → ${analysis.prediction.label}`);
+console.log(`wrote ${join(www, 'example.json')} (${(json.length / 1024).toFixed(0)} KB): "${DEFAULT_TEXT}" → ${analysis.inspection.result.predictions[0].label}`);

@@ -1,6 +1,11 @@
 // What one analysis of a text is: the engine calls the page needs, composed. Shared by worker.js and by
 // scripts/make_example.mjs (which writes www/example.json), so the pre-computed example has exactly the shape
 // the live page draws. No model math here: every number comes from the engine.
+//
+// One keystroke runs one `inspect` per model drawn (3 forwards: the traced eval-mode forward, whose prediction
+// is the label and whose trace is the heatmaps, plus the batch-statistics forwards alone and with the
+// companion). The LN-vs-BN panel's comparison models are inspected separately (`compare`), without attention
+// maps, only when that panel is drawn.
 
 /** The longer text of the LayerNorm-vs-BatchNorm batch experiment (editable on the page). */
 export const COMPANION =
@@ -9,74 +14,73 @@ export const COMPANION =
 /** The sentence the page opens with (and the pre-computed example). */
 export const DEFAULT_TEXT = 'A quiet, beautifully acted film that stays with you.';
 
-/** Drop what the page never draws (layer inputs, hidden states) so less crosses the worker boundary. */
-function slim(inspection) {
+/** Drop what the page never draws, so less crosses the worker boundary. */
+export function slim(inspection) {
+  delete inspection.outputFeatureStats;
+  delete inspection.text;
+  delete inspection.companion;
   const tr = inspection.result.trace;
   if (tr) {
     delete tr.embeddings;
     delete tr.positional; // the page draws the whole table from positionalView()
     delete tr.pooled;
+    delete tr.final_norm;
     for (const l of tr.layers) {
       delete l.hidden;
-      delete l.norm1.input;
-      delete l.norm2.input;
+      for (const nt of [l.norm1, l.norm2]) delete nt.input;
     }
-    for (const pair of inspection.batchTest.layers) {
-      for (const sh of pair) {
-        delete sh.alone;
-        delete sh.together;
-      }
-    }
-    if (tr.final_norm) {
-      delete tr.final_norm.input;
-      delete tr.final_norm.output;
+  }
+  for (const p of inspection.result.predictions) delete p.ids;
+  const bt = inspection.batchTest;
+  delete bt.togetherLengths;
+  for (const pair of bt.layers) {
+    for (const sh of pair) {
+      delete sh.alone;
+      delete sh.together;
+      delete sh.statsAlone;
+      delete sh.statsTogether;
+      delete sh.tokenShift;
     }
   }
   return inspection;
 }
 
-/** Run `engine.classify` `runs` times (within a small time budget) and report the median ms. */
-async function timedClassify(engine, text, runs = 3) {
-  const times = [];
-  let result;
-  const start = performance.now();
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    result = await engine.classify([text], { trace: false });
-    times.push(performance.now() - t0);
-    if (performance.now() - start > 150) break;
+/** Drop the norm traces and the batch experiment's norm shifts: what only the LN-vs-BN panel draws. */
+function withoutNorms(inspection) {
+  delete inspection.outputTokenStats;
+  for (const l of inspection.result.trace.layers) {
+    delete l.norm1;
+    delete l.norm2;
   }
-  times.sort((a, b) => a - b);
-  return { result, ms: times[Math.floor(times.length / 2)], runs: times.length };
+  inspection.batchTest.layers = [];
+  return inspection;
 }
 
 /**
- * Everything the page shows for `text`.
- * engines: { primary: {id, engine}, ln?: {id, engine}, bn?: {id, engine} }.
+ * Everything the page shows for `text` with the model `primary` ({ id, engine }): one `inspect`.
+ * The label, probabilities and tokens are those of `inspection.result.predictions[0]`, the traced forward
+ * that also gives the heatmaps. `inspectMs`: wall time of the inspect call (3 forwards and serialisation).
+ * `norms: false` (a model the LN-vs-BN panel does not show) leaves out what only that panel draws.
  */
-export async function analyse(engines, text, companion = COMPANION) {
-  const { primary } = engines;
-  const timed = await timedClassify(primary.engine, text);
+export async function analyse(primary, text, companion = COMPANION, { norms = true } = {}) {
   const t0 = performance.now();
-  const inspection = slim(await primary.engine.inspect(text, companion, true));
-  const compare = {};
+  const raw = await primary.engine.inspect(text, companion, true);
+  const inspectMs = performance.now() - t0;
+  const inspection = slim(raw);
+  return { text, companion, model: primary.id, inspectMs, inspection: norms ? inspection : withoutNorms(inspection) };
+}
+
+/**
+ * The LN-vs-BN panel's two models for `text`: engines { ln?: {id, engine}, bn?: {id, engine} }. A role played
+ * by the primary model (`primaryId`) is `{ id, same: true }` (the panel uses the primary's inspection); a role
+ * without a model is left out.
+ */
+export async function compare(engines, primaryId, text, companion = COMPANION) {
+  const out = {};
   for (const role of ['ln', 'bn']) {
     const e = engines[role];
     if (!e) continue;
-    compare[role] =
-      e.id === primary.id ? { id: e.id, same: true } : { id: e.id, ...slim(await e.engine.inspect(text, companion, false)) };
+    out[role] = e.id === primaryId ? { id: e.id, same: true } : { id: e.id, ...slim(await e.engine.inspect(text, companion, false)) };
   }
-  const inspectMs = performance.now() - t0;
-  return {
-    text,
-    companion,
-    inspectMs,
-    model: primary.id,
-    prediction: timed.result.predictions[0],
-    labels: timed.result.labels,
-    ms: timed.ms,
-    runs: timed.runs,
-    inspection,
-    compare,
-  };
+  return out;
 }

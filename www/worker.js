@@ -2,10 +2,13 @@
 // in the Cache API so a reload does not download them again), builds one engine per model and backend, and
 // answers the page's requests. The main thread only renders.
 //
-// Protocol: the page posts { id, type, ...args }; the worker answers { id, ok: true, value } or
-// { id, ok: false, error }, and posts { type: 'progress', ... } while downloading.
+// Protocol (www/rpc.js is the page's side): the page posts { id, type, lane?, ...args }; the worker answers
+// { id, ok: true, value } or { id, ok: false, error }, and posts { type: 'progress', ... } while downloading.
+// Requests run one at a time, in order (an engine runs one call at a time); a queued request on a lane that a
+// newer request has since joined is skipped and answered { id, stale: true }: only the latest keystroke runs.
 
-import { analyse, COMPANION } from './analysis.js';
+import { analyse, compare, COMPANION } from './analysis.js';
+import { counted, forwardsOf } from './forwards.js';
 
 const CACHE_NAME = 'encoder-lens-models-v1';
 
@@ -16,6 +19,8 @@ const files = new Map(); // model id -> { config, weights, vocab }
 const engines = new Map(); // `${model}|${backend}` -> { engine, info }
 const failed = new Map(); // model id -> why it could not be loaded (comparison models are not retried)
 let backendChoice = 'auto';
+let autoRunsOn = null; // where the last 'auto' engine ran: 'gpu' | 'cpu'
+let autoFallback = self.navigator.gpu ? null : 'this browser has no WebGPU'; // and why not on the GPU
 
 /** Load the relaxed-SIMD build where the browser runs it and it was built; otherwise the SIMD128 build. */
 async function loadWasm() {
@@ -172,6 +177,18 @@ async function createEngine(f, backend) {
 async function engineFor(id, backend = backendChoice) {
   const key = `${id}|${backend}`;
   if (engines.has(key)) return engines.get(key);
+  // One engine per model and backend that runs: where 'auto' runs on the CPU (no WebGPU, or an earlier 'auto'
+  // engine fell back), the 'auto' and 'cpu' engines of a model are one.
+  const runs = backend === 'auto' ? autoRunsOn || (self.navigator.gpu ? null : 'cpu') : backend;
+  for (const rec of engines.values()) {
+    if (rec.info.model === id && rec.info.backend === runs) {
+      // Same engine; this request's own account of what was asked and why it runs where it does.
+      const fallbackReason = rec.info.fallbackReason || (backend === 'auto' && runs === 'cpu' ? autoFallback : null);
+      const same = { ...rec, info: { ...rec.info, requested: backend, fallbackReason } };
+      engines.set(key, same);
+      return same;
+    }
+  }
   let engine;
   let why;
   try {
@@ -197,9 +214,67 @@ async function engineFor(id, backend = backendChoice) {
     fallbackReason: fallback || null,
     config: engine.config(),
   };
-  const rec = { engine, info, positional: null };
+  if (backend === 'auto') [autoRunsOn, autoFallback] = [ran.id, fallback || null];
+  const rec = { engine: counted(engine), info, positional: null };
   engines.set(key, rec);
   return rec;
+}
+
+
+/** The engines built so far, one entry each: 'model|backend it runs on'. */
+function enginesRunning() {
+  const seen = new Map();
+  for (const rec of engines.values()) seen.set(rec.engine, `${rec.info.model}|${rec.info.backend}`);
+  return [...seen.values()];
+}
+
+/** Where a model plays a role in the LN-vs-BN panel ('layer' | 'batch'): { id, engine } or undefined. */
+async function roleEngine(norm, primaryId) {
+  const m = manifest.models.find((x) => x.compare === norm);
+  if (!m) return undefined;
+  if (m.id === primaryId) return { id: m.id }; // the panel draws the primary's own inspection
+  if (failed.has(m.id)) return undefined;
+  try {
+    return { id: m.id, engine: (await engineFor(m.id, 'cpu')).engine };
+  } catch {
+    return undefined; // the comparison model failed to load; the panel says so
+  }
+}
+
+/**
+ * Tensors ({ shape, data: number[] }) become Float32Arrays (the engine's own precision): the structured clone
+ * to the page copies them as one block instead of number by number.
+ */
+function pack(v) {
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = pack(v[i]);
+    return v;
+  }
+  if (v && typeof v === 'object') {
+    if (Array.isArray(v.shape) && Array.isArray(v.data)) return { shape: v.shape, data: Float32Array.from(v.data) };
+    for (const k of Object.keys(v)) v[k] = pack(v[k]);
+  }
+  return v;
+}
+
+/** Recent packed answers by (model, backend, companion, text): a repeated question runs no forward. */
+const recent = new Map();
+async function remembered(key, run) {
+  let v = recent.get(key);
+  if (v) recent.delete(key);
+  else v = pack(await run());
+  recent.set(key, v);
+  while (recent.size > 6) recent.delete(recent.keys().next().value);
+  return v;
+}
+
+/** Run `work` on `engines` and say how many forwards each ran: { modelId: n }. */
+async function countingForwards(engines, work) {
+  const before = engines.map((e) => forwardsOf(e.engine));
+  const value = await work();
+  const forwards = {};
+  engines.forEach((e, i) => (forwards[e.id] = (forwards[e.id] || 0) + forwardsOf(e.engine) - before[i]));
+  return { value, forwards };
 }
 
 const handlers = {
@@ -222,36 +297,66 @@ const handlers = {
   async load({ model, backend }) {
     if (backend) backendChoice = backend;
     const rec = await engineFor(model);
-    if (!rec.positional) rec.positional = rec.engine.positionalView();
+    if (!rec.positional) rec.positional = pack(rec.engine.positionalView());
     return { ...rec.info, positional: rec.positional };
   },
+  /** The primary model's analysis of `text`: one inspect (3 forwards), or none for a repeated question. */
   async analyse({ model, text, companion }) {
-    const primary = await engineFor(model);
-    const role = (norm) => manifest.models.find((m) => m.compare === norm);
-    const pick = async (norm) => {
-      const m = role(norm);
-      if (!m || (m.id !== model && failed.has(m.id))) return undefined;
-      try {
-        return { id: m.id, engine: (await engineFor(m.id, m.id === model ? backendChoice : 'cpu')).engine };
-      } catch {
-        return undefined; // the comparison model failed to load; the panel says so
-      }
+    const rec = await engineFor(model);
+    const c = companion || COMPANION;
+    const primary = { id: model, engine: rec.engine };
+    // A model that plays no part in the LN-vs-BN panel sends no norm traces.
+    const norms = Boolean(manifest.models.find((m) => m.id === model)?.compare);
+    const run = async () => {
+      const before = forwardsOf(rec.engine);
+      const v = await analyse(primary, text, c, { norms });
+      return { ...v, inspectForwards: forwardsOf(rec.engine) - before };
     };
-    const result = await analyse(
-      { primary: { id: model, engine: primary.engine }, ln: await pick('layer'), bn: await pick('batch') },
-      text,
-      companion || COMPANION,
-    );
-    return { ...result, info: primary.info };
+    const { value, forwards } = await countingForwards([primary], () => remembered(`${model}|${rec.info.backend}|${c}|${text}`, run));
+    return { ...value, forwards, info: rec.info, engines: enginesRunning() };
+  },
+  /** The LN-vs-BN panel's comparison models for `text` (3 forwards each that is not the primary model). */
+  async compare({ model, text, companion }) {
+    const c = companion || COMPANION;
+    const roles = { ln: await roleEngine('layer', model), bn: await roleEngine('batch', model) };
+    const others = Object.values(roles).filter((e) => e?.engine);
+    const run = () => compare(roles, model, text, c);
+    const key = `${others.map((e) => e.id).join(',')}|${model}|${c}|${text}`;
+    const { value, forwards } = await countingForwards(others, () => remembered(key, run));
+    return { text, companion: c, model, roles: value, forwards };
   },
 };
 
-self.onmessage = async (ev) => {
-  const { id, type, ...args } = ev.data;
-  try {
-    const value = await handlers[type](args);
-    self.postMessage({ id, ok: true, value });
-  } catch (e) {
-    self.postMessage({ id, ok: false, error: e && e.message ? e.message : String(e) });
+const queue = [];
+const newest = new Map(); // lane -> id of its newest request
+let busy = false;
+
+async function drain() {
+  if (busy) return;
+  busy = true;
+  while (queue.length) {
+    const { id, type, lane, ...args } = queue.shift();
+    if (lane && newest.get(lane) !== id) {
+      self.postMessage({ id, stale: true });
+      continue;
+    }
+    try {
+      const t0 = performance.now();
+      let value = await handlers[type](args);
+      if (type === 'analyse' || type === 'compare') {
+        // When the page got it, in the page's clock: timeOrigin + now is the same instant in both.
+        value = { ...value, workMs: performance.now() - t0, sentAt: performance.timeOrigin + performance.now() };
+      }
+      self.postMessage({ id, ok: true, value });
+    } catch (e) {
+      self.postMessage({ id, ok: false, error: e && e.message ? e.message : String(e) });
+    }
   }
+  busy = false;
+}
+
+self.onmessage = (ev) => {
+  if (ev.data.lane) newest.set(ev.data.lane, ev.data.id);
+  queue.push(ev.data);
+  drain();
 };

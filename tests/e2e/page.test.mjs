@@ -85,7 +85,7 @@ describe('the page', () => {
       const bars = await page.$$eval('#probs .prob', (els) => els.map((e) => Number(e.dataset.prob)));
       assert.deepEqual(bars, r.probabilities);
       const meta = await page.textContent('#meta');
-      assert.match(meta, /Forward [\d.]+ ms/);
+      assert.match(meta, /Analysis [\d.]+ ms · 3 forwards/);
       assert.match(meta, /CPU|WebGPU/);
     }
     await shoot('cpu');
@@ -94,10 +94,11 @@ describe('the page', () => {
   it('the example on disk is what the engine computes for its text', async () => {
     const ex = JSON.parse(readFileSync(join(WWW, 'example.json'), 'utf8'));
     const r = await classify(page, ex.analysis.text);
-    ex.analysis.prediction.probabilities.forEach((p, i) =>
+    const expected = ex.analysis.inspection.result.predictions[0];
+    expected.probabilities.forEach((p, i) =>
       assert.ok(Math.abs(p - r.probabilities[i]) <= 1e-4 + 1e-3 * Math.abs(p), `example p[${i}] ${p} vs live ${r.probabilities[i]}`),
     );
-    assert.equal(ex.analysis.prediction.label, r.label);
+    assert.equal(expected.label, r.label);
   });
 
   it('shows layers × heads attention maps of the right token count', async () => {
@@ -143,6 +144,12 @@ describe('the page', () => {
   });
 
   it('LayerNorm vs BatchNorm: LN output stays put in a batch, BN output shifts', async () => {
+    // The panel runs its comparison models once it is on screen.
+    await page.locator('#norms').scrollIntoViewIfNeeded();
+    await page.waitForFunction(() => {
+      const n = document.getElementById('norms').dataset;
+      return n.stale === 'false' && n.text === document.getElementById('result').dataset.text;
+    }, null, { timeout: 60000 });
     const n = await page.$eval('#norms', (e) => ({ ...e.dataset }));
     assert.equal(n.ready, 'true');
     assert.ok(Number(n.lnMaxShift) < 1e-5, `LN output moved by ${n.lnMaxShift}`);
@@ -320,7 +327,7 @@ describe('the page when the engine cannot start', () => {
       assert.equal(await p.getAttribute('#result', 'data-state'), 'example');
       assert.match(await p.textContent('#status-text'), /pre-computed example/);
       const ex = JSON.parse(readFileSync(join(WWW, 'example.json'), 'utf8'));
-      assert.equal(await p.getAttribute('#result', 'data-label'), ex.analysis.prediction.label);
+      assert.equal(await p.getAttribute('#result', 'data-label'), ex.analysis.inspection.result.predictions[0].label);
       assert.equal(Number(await p.getAttribute('#attention', 'data-layers')), ex.info.config.num_layers);
     } finally {
       await b.close();

@@ -55,6 +55,25 @@ export function scale(kind, min, max) {
     return `rgb(${c[0]},${c[1]},${c[2]})`;
   };
   f.rgb = rgb;
+  // The scale sampled at 256 levels, for painting many cells: paint(values, rgba, n) fills an RGBA byte array
+  // with the colours of the first n values.
+  let lut = null;
+  f.paint = (values, rgba, n = values.length) => {
+    if (!lut) {
+      lut = new Uint8ClampedArray(256 * 3);
+      for (let i = 0; i < 256; i++) lut.set(rgb(lo + (span * i) / 255), 3 * i);
+    }
+    const k = 255 / span;
+    for (let i = 0, o = 0; i < n; i++, o += 4) {
+      let t = (values[i] - lo) * k;
+      t = t >= 0 ? (t < 255 ? Math.round(t) : 255) : 0; // NaN → 0, like rgb()
+      const j = 3 * t;
+      rgba[o] = lut[j];
+      rgba[o + 1] = lut[j + 1];
+      rgba[o + 2] = lut[j + 2];
+      rgba[o + 3] = 255;
+    }
+  };
   f.kind = kind;
   f.lo = lo;
   f.hi = hi;
@@ -65,7 +84,8 @@ export function scale(kind, min, max) {
 export function extent(data) {
   let lo = Infinity;
   let hi = -Infinity;
-  for (const v of data) {
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
     if (v < lo) lo = v;
     if (v > hi) hi = v;
   }
@@ -91,10 +111,12 @@ export function legend(canvas, s, width = 180, caption = '') {
   const ctx = setup(canvas, width, h);
   const barX = 4;
   const barW = width - 8;
-  for (let i = 0; i < barW; i++) {
-    ctx.fillStyle = s(s.lo + ((s.hi - s.lo) * i) / (barW - 1));
-    ctx.fillRect(barX + i, 4, 1.2, 9);
-  }
+  // The scale is linear between evenly spaced colour stops from lo to hi: a canvas gradient through the
+  // same stops paints the same colours.
+  const g = ctx.createLinearGradient(barX, 0, barX + barW, 0);
+  STOPS[s.kind].forEach((c, i, all) => g.addColorStop(i / (all.length - 1), c));
+  ctx.fillStyle = g;
+  ctx.fillRect(barX, 4, barW, 9);
   ctx.strokeStyle = '#c9ccd6';
   ctx.lineWidth = 0.5;
   ctx.strokeRect(barX + 0.25, 4.25, barW - 0.5, 8.5);
@@ -116,12 +138,21 @@ export function legend(canvas, s, width = 180, caption = '') {
   canvas.setAttribute('aria-label', `colour scale from ${fmt(s.lo)} to ${fmt(s.hi)} ${caption}`);
 }
 
-/** Fit `text` into `maxWidth` pixels, eliding the middle. */
+/** Fit `text` into `maxWidth` pixels, eliding the end (remembered per font, width and text). */
+const clipped = new Map();
 export function clip(ctx, text, maxWidth) {
-  if (ctx.measureText(text).width <= maxWidth) return text;
-  let t = text;
-  while (t.length > 1 && ctx.measureText(`${t}…`).width > maxWidth) t = t.slice(0, -1);
-  return `${t}…`;
+  const key = `${ctx.font}|${maxWidth}|${text}`;
+  let out = clipped.get(key);
+  if (out !== undefined) return out;
+  if (ctx.measureText(text).width <= maxWidth) out = text;
+  else {
+    let t = text;
+    while (t.length > 1 && ctx.measureText(`${t}…`).width > maxWidth) t = t.slice(0, -1);
+    out = `${t}…`;
+  }
+  if (clipped.size > 5000) clipped.clear();
+  clipped.set(key, out);
+  return out;
 }
 
 export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';

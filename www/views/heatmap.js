@@ -24,6 +24,26 @@ function hatch(ctx, x, y, w, h) {
 }
 
 /**
+ * The cells: one pixel per value in an offscreen canvas (scaled up without smoothing when drawn). Kept on the
+ * canvas and reused while the same values go through the same scale (a panel redrawn for a new highlight).
+ */
+function raster(canvas, values, rows, cols, scale) {
+  const r = canvas._raster;
+  if (r && r.values === values && r.rows === rows && r.cols === cols && r.kind === scale.kind && r.lo === scale.lo && r.hi === scale.hi) return r.off;
+  const img = new ImageData(cols, rows);
+  scale.paint(values, img.data, rows * cols);
+  let off = r?.off;
+  if (off && off.width === cols && off.height === rows) off.ctx.putImageData(img, 0, 0);
+  else {
+    off = new OffscreenCanvas(cols, rows);
+    off.ctx = off.getContext('2d');
+    off.ctx.putImageData(img, 0, 0);
+  }
+  canvas._raster = { values, rows, cols, kind: scale.kind, lo: scale.lo, hi: scale.hi, off };
+  return off;
+}
+
+/**
  * data: { rows, cols, values (row-major), scale, width, height?, rowLabels?, colLabels?, mutedRows?, mutedCols?
  *         (index → true), highlightRows?: [from, to), highlightCols?: [from, to), selected?: {row, col},
  *         highlightBlock?: [from, to) on both axes, labelSize?, grid?, ticks?: { rows?: step, cols?: step },
@@ -49,22 +69,8 @@ export function draw(canvas, data) {
   const ctx = setup(canvas, width, height);
   ctx.font = `${fs}px ${FONT}`;
 
-  // Cells: one pixel per value in an offscreen image, scaled up without smoothing.
-  const img = new ImageData(cols, rows);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      const [R, G, B] = scale.rgb(values[r * cols + c]);
-      const o = (r * cols + c) * 4;
-      img.data[o] = R;
-      img.data[o + 1] = G;
-      img.data[o + 2] = B;
-      img.data[o + 3] = 255;
-    }
-  }
-  const off = new OffscreenCanvas(cols, rows);
-  off.getContext('2d').putImageData(img, 0, 0);
   ctx.imageSmoothingEnabled = false;
-  ctx.drawImage(off, left, top, cw * cols, ch * rows);
+  ctx.drawImage(raster(canvas, values, rows, cols, scale), left, top, cw * cols, ch * rows);
 
   if (data.grid && cw >= 6 && ch >= 6) {
     ctx.strokeStyle = 'rgba(255,255,255,0.7)';
