@@ -2,7 +2,7 @@
 //! the engine reads ([`FOLDER_FILES`]). The browser fetches the same list (`Engine.modelFiles()`).
 
 use crate::error::{Error, Result};
-use crate::hf::{index_weight_files, HfFiles, FOLDER_FILES};
+use crate::hf::{is_hf_bert_config, weight_files, HfFiles, FOLDER_FILES, INDEX_FILE, WEIGHTS_FILE};
 use crate::pipeline::Classifier;
 use std::path::Path;
 
@@ -17,24 +17,25 @@ fn io(path: &Path, e: impl std::fmt::Display) -> Error {
 }
 
 impl Folder {
-    /// Read `dir`: every text file of [`FOLDER_FILES`] that exists (the required ones must), and the
-    /// weights — `model.safetensors`, or the files `model.safetensors.index.json` names.
+    /// Read `dir`: `config.json`, then every other text file of [`FOLDER_FILES`] the folder's format has
+    /// (the required ones must exist), and the weights — `model.safetensors`, or the files
+    /// `model.safetensors.index.json` names.
     pub fn read(dir: &Path) -> Result<Self> {
-        let mut texts = Vec::new();
-        for f in FOLDER_FILES.iter().filter(|f| f.path != "model.safetensors") {
-            let path = dir.join(f.path);
-            if !f.required && !path.is_file() {
-                continue;
-            }
+        let read_text = |p: &str| -> Result<String> {
+            let path = dir.join(p);
             let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
-            texts.push((f.path, String::from_utf8(bytes).map_err(|_| io(&path, "not valid UTF-8"))?));
+            String::from_utf8(bytes).map_err(|_| io(&path, "not valid UTF-8"))
+        };
+        let config = read_text("config.json")?;
+        let hf = is_hf_bert_config(&config);
+        let mut texts = vec![("config.json", config)];
+        for f in FOLDER_FILES.iter().filter(|f| f.path != "config.json" && f.path != WEIGHTS_FILE && (hf || !f.hf_only)) {
+            if f.required || dir.join(f.path).is_file() {
+                texts.push((f.path, read_text(f.path)?));
+            }
         }
         let mut folder = Self { texts, weights: Vec::new() };
-        let weight_files = match folder.text("model.safetensors.index.json") {
-            Some(index) => index_weight_files(index)?,
-            None => vec!["model.safetensors".to_string()],
-        };
-        for f in weight_files {
+        for f in weight_files(folder.text(INDEX_FILE))? {
             let path = dir.join(&f);
             folder.weights.push(std::fs::read(&path).map_err(|e| io(&path, e))?);
         }
@@ -46,19 +47,12 @@ impl Folder {
         self.texts.iter().find(|(p, _)| *p == path).map(|(_, t)| t.as_str())
     }
 
-    pub fn files(&self) -> HfFiles<'_> {
-        HfFiles {
-            config_json: self.text("config.json").unwrap_or_default(),
-            vocab_txt: self.text("vocab.txt").unwrap_or_default(),
-            weights: self.weights.iter().map(|w| &w[..]).collect(),
-            tokenizer_config_json: self.text("tokenizer_config.json"),
-            sentence_bert_config_json: self.text("sentence_bert_config.json"),
-            pooling_config_json: self.text("1_Pooling/config.json"),
-        }
+    pub fn files(&self) -> Result<HfFiles<'_>> {
+        HfFiles::from_texts(|p| self.text(p), self.weights.iter().map(|w| &w[..]).collect())
     }
 
     /// The folder as a classifier (either format).
     pub fn classifier(&self) -> Result<Classifier> {
-        Classifier::from_files(&self.files())
+        Classifier::from_files(&self.files()?)
     }
 }

@@ -23,20 +23,50 @@ pub struct FolderFile {
     pub path: &'static str,
     /// The folder is unusable without it (weights: `model.safetensors` or the index naming the shards).
     pub required: bool,
+    /// Only Hugging Face folders have it (a reader asks for it only when `config.json` is HF BERT's).
+    pub hf_only: bool,
     pub what: &'static str,
 }
 
 /// Every file of a model folder the engine reads — this project's format and Hugging Face BERT alike —
 /// in the order to fetch them. The CLI, the tests and the page's worker all read folders through this list.
 pub const FOLDER_FILES: [FolderFile; 7] = [
-    FolderFile { path: "config.json", required: true, what: "model configuration" },
-    FolderFile { path: "vocab.txt", required: true, what: "WordPiece vocabulary, one token per line" },
-    FolderFile { path: "model.safetensors", required: false, what: "weights (or the index below)" },
-    FolderFile { path: "model.safetensors.index.json", required: false, what: "weight shards: tensor name → file" },
-    FolderFile { path: "tokenizer_config.json", required: false, what: "HF tokenizer settings (lower-casing, max length)" },
-    FolderFile { path: "sentence_bert_config.json", required: false, what: "sentence-transformers max_seq_length" },
-    FolderFile { path: "1_Pooling/config.json", required: false, what: "sentence-transformers pooling mode" },
+    FolderFile { path: "config.json", required: true, hf_only: false, what: "model configuration" },
+    FolderFile { path: "vocab.txt", required: true, hf_only: false, what: "WordPiece vocabulary, one token per line" },
+    FolderFile { path: WEIGHTS_FILE, required: false, hf_only: false, what: "weights (or the index below)" },
+    FolderFile { path: INDEX_FILE, required: false, hf_only: true, what: "weight shards: tensor name → file" },
+    FolderFile { path: "tokenizer_config.json", required: false, hf_only: true, what: "HF tokenizer settings (lower-casing, max length)" },
+    FolderFile { path: "sentence_bert_config.json", required: false, hf_only: true, what: "sentence-transformers max_seq_length" },
+    FolderFile { path: "1_Pooling/config.json", required: false, hf_only: true, what: "sentence-transformers pooling mode" },
 ];
+
+/// The single weights file of a folder without an index.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// The index naming a sharded (or split base + head) folder's weight files.
+pub const INDEX_FILE: &str = "model.safetensors.index.json";
+
+/// The weight files to read, given the folder's index (when it has one): relative paths, in order.
+pub fn weight_files(index_json: Option<&str>) -> Result<Vec<String>> {
+    match index_json {
+        Some(index) => index_weight_files(index),
+        None => Ok(vec![WEIGHTS_FILE.to_string()]),
+    }
+}
+
+impl<'a> HfFiles<'a> {
+    /// A folder's files from its texts by [`FOLDER_FILES`] path (`text(path)`) and its weight files.
+    pub fn from_texts(text: impl Fn(&str) -> Option<&'a str>, weights: Vec<&'a [u8]>) -> Result<Self> {
+        let required = |p: &str| text(p).ok_or_else(|| Error::Config(format!("the model folder has no {p}")));
+        Ok(Self {
+            config_json: required("config.json")?,
+            vocab_txt: required("vocab.txt")?,
+            weights,
+            tokenizer_config_json: text("tokenizer_config.json"),
+            sentence_bert_config_json: text("sentence_bert_config.json"),
+            pooling_config_json: text("1_Pooling/config.json"),
+        })
+    }
+}
 
 /// The files of a model folder (this project's format or HF BERT), as text / bytes.
 #[derive(Clone, Debug, Default)]

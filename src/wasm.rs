@@ -102,6 +102,20 @@ impl Engine {
         Ok(Engine { inner: RefCell::new(inner) })
     }
 
+    /// Build an engine from any model folder this engine reads (this project's format or a Hugging Face
+    /// BERT folder): `texts` maps each text file's path in the folder (as `Engine.modelFiles()` lists them:
+    /// `config.json`, `vocab.txt`, …) to its content; `weights` is an array of `Uint8Array` safetensors files
+    /// (`model.safetensors`, or those `hfWeightFiles(index)` names). `backend` as in `create`.
+    pub async fn load(texts: JsValue, weights: js_sys::Array, backend: Option<String>) -> Result<Engine, JsError> {
+        let texts: std::collections::HashMap<String, String> =
+            serde_wasm_bindgen::from_value(texts).map_err(|e| JsError::new(&format!("texts must map file paths to strings: {e}")))?;
+        let blobs: Vec<Vec<u8>> = weights.iter().map(|w| js_sys::Uint8Array::new(&w).to_vec()).collect();
+        let files = crate::hf::HfFiles::from_texts(|p| texts.get(p).map(String::as_str), blobs.iter().map(|b| &b[..]).collect())?;
+        let classifier = Classifier::from_files(&files)?;
+        let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
+        Ok(Engine { inner: RefCell::new(crate::engine::Engine::new(classifier, backend).await?) })
+    }
+
     /// True when `config.json` describes an HF BERT model (use `createHf`), false for this project's format.
     #[wasm_bindgen(js_name = isHfBert)]
     pub fn is_hf_bert(config_json: &str) -> bool {

@@ -67,12 +67,17 @@ impl<'a> Weights<'a> {
         }
         let raw = view.data();
         let halves = || raw.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
-        Ok(match view.dtype() {
+        let stored = match view.dtype() {
             Dtype::F32 => Stored::F32(raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
             Dtype::F16 => Stored::F16(halves()),
             Dtype::BF16 => Stored::BF16(halves()),
             other => return Err(Error::TensorDtype { name: name.to_string(), dtype: format!("{other:?}") }),
-        })
+        };
+        // A NaN or infinite weight would only show up later as a confident-looking answer from a broken model.
+        if let Some((i, v)) = stored.first_non_finite() {
+            return Err(Error::NonFinite(format!("tensor `{name}` holds {v} at index {i}: the weights file is broken")));
+        }
+        Ok(stored)
     }
 
     /// The tensor `name` widened to f32, which must have exactly `shape`.
@@ -92,6 +97,18 @@ pub enum Stored {
 }
 
 impl Stored {
+    /// The first NaN or infinite value, with its index.
+    pub fn first_non_finite(&self) -> Option<(usize, f32)> {
+        let half = |v: &[u16], exp_mask: u16, widen: fn(u16) -> f32| {
+            v.iter().position(|&h| h & exp_mask == exp_mask).map(|i| (i, widen(v[i])))
+        };
+        match self {
+            Stored::F32(v) => v.iter().position(|x| !x.is_finite()).map(|i| (i, v[i])),
+            Stored::F16(v) => half(v, 0x7c00, f16_to_f32),
+            Stored::BF16(v) => half(v, 0x7f80, |h| f32::from_bits((h as u32) << 16)),
+        }
+    }
+
     /// The values as f32 (exact: every f16 and bf16 value is an f32).
     pub fn to_f32(self) -> Vec<f32> {
         match self {

@@ -41,7 +41,7 @@ fn batch_texts(k: usize) -> Vec<String> {
 fn minilm_config_maps_onto_the_engine() {
     let f = minilm();
     assert!(is_hf_bert_config(f.text("config.json").unwrap()));
-    let c = Config::from_hf_bert_json(&f.files(), &HfOverrides::default()).unwrap();
+    let c = Config::from_hf_bert_json(&f.files().unwrap(), &HfOverrides::default()).unwrap();
     assert_eq!((c.vocab_size, c.hidden_size, c.num_heads, c.num_layers, c.ffn_size), (30522, 384, 12, 6, 1536));
     assert_eq!(c.activation, Activation::Gelu);
     assert_eq!(c.norm_eps, 1e-12);

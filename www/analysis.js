@@ -2,9 +2,9 @@
 // scripts/make_example.mjs (which writes www/example.json), so the pre-computed example has exactly the shape
 // the live page draws. No model math here: every number comes from the engine.
 //
-// One keystroke runs one `inspect` per model drawn (3 forwards: the traced eval-mode forward, whose prediction
-// is the label and whose trace is the heatmaps, plus the batch-statistics forwards alone and with the
-// companion). The LN-vs-BN panel's comparison models are inspected separately (`compare`), without attention
+// One keystroke runs one `inspect` per model drawn: the traced eval-mode forward, whose prediction is the label
+// and whose trace is the heatmaps, plus the batch experiment — with the companion, and (BatchNorm models only)
+// alone with batch statistics; a LayerNorm model's eval forward is its "alone". 2 forwards (LN) or 3 (BN). The LN-vs-BN panel's comparison models are inspected separately (`compare`), without attention
 // maps, only when that panel is drawn.
 
 /** The longer text of the LayerNorm-vs-BatchNorm batch experiment (editable on the page). */
@@ -27,7 +27,7 @@ export function slim(inspection) {
     delete tr.final_norm;
     for (const l of tr.layers) {
       delete l.hidden;
-      for (const nt of [l.norm1, l.norm2]) delete nt.input;
+      for (const nt of [l.norm1, l.norm2]) if (nt) delete nt.input;
     }
   }
   for (const p of inspection.result.predictions) delete p.ids;
@@ -48,10 +48,6 @@ export function slim(inspection) {
 /** Drop the norm traces and the batch experiment's norm shifts: what only the LN-vs-BN panel draws. */
 function withoutNorms(inspection) {
   delete inspection.outputTokenStats;
-  for (const l of inspection.result.trace.layers) {
-    delete l.norm1;
-    delete l.norm2;
-  }
   inspection.batchTest.layers = [];
   return inspection;
 }
@@ -59,12 +55,12 @@ function withoutNorms(inspection) {
 /**
  * Everything the page shows for `text` with the model `primary` ({ id, engine }): one `inspect`.
  * The label, probabilities and tokens are those of `inspection.result.predictions[0]`, the traced forward
- * that also gives the heatmaps. `inspectMs`: wall time of the inspect call (3 forwards and serialisation).
- * `norms: false` (a model the LN-vs-BN panel does not show) leaves out what only that panel draws.
+ * that also gives the heatmaps. `inspectMs`: wall time of the inspect call (its forwards and serialisation).
+ * `norms: false` (a model the LN-vs-BN panel does not show): the engine leaves out what only that panel draws.
  */
 export async function analyse(primary, text, companion = COMPANION, { norms = true } = {}) {
   const t0 = performance.now();
-  const raw = await primary.engine.inspect(text, companion, true);
+  const raw = await primary.engine.inspect(text, companion, { attention: true, norms, batchTest: true });
   const inspectMs = performance.now() - t0;
   const inspection = slim(raw);
   return { text, companion, model: primary.id, inspectMs, inspection: norms ? inspection : withoutNorms(inspection) };
@@ -80,7 +76,7 @@ export async function compare(engines, primaryId, text, companion = COMPANION) {
   for (const role of ['ln', 'bn']) {
     const e = engines[role];
     if (!e) continue;
-    out[role] = e.id === primaryId ? { id: e.id, same: true } : { id: e.id, ...slim(await e.engine.inspect(text, companion, false)) };
+    out[role] = e.id === primaryId ? { id: e.id, same: true } : { id: e.id, ...slim(await e.engine.inspect(text, companion, { attention: false })) };
   }
   return out;
 }

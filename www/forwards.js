@@ -1,8 +1,8 @@
 // How many forward passes an engine has run: the page's budget is at most 3 per model drawn per keystroke, and
 // the end-to-end test checks it. The engine's own `forwardCount()` (forwards since creation, a batched forward
 // counted once) is the truth where the wasm build has it; for an older build, `counted()` wraps the engine's
-// forward-running methods and counts what each runs: classify = 1 (one padded batch), inspect = 3 (the traced
-// eval forward + the batch-statistics forward alone + the same with the companion), embed = 1.
+// forward-running methods and counts what each runs: classify = 1 (one padded batch), inspect = 3 (at most: the
+// traced eval forward + the batch-statistics forward alone + the same with the companion), embed = 1.
 
 const COST = { classify: 1, inspect: 3, embed: 1 };
 const counts = new WeakMap(); // engine -> forwards counted by the wrappers

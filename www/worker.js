@@ -29,7 +29,7 @@ async function loadWasm() {
     if (await detect.relaxedSimdSupported()) {
       const m = await import('./pkg-relaxed/encoder_lens.js');
       // A stale relaxed build without the page's methods is not used.
-      if (typeof m.Engine?.prototype?.inspect !== 'function') throw new Error('relaxed build lacks inspect()');
+      if (typeof m.Engine?.load !== 'function') throw new Error('relaxed build lacks Engine.load()');
       await m.default();
       wasm = m;
       flavour = 'relaxed SIMD';
@@ -111,38 +111,31 @@ async function optionalText(url, id, label) {
 }
 
 /**
- * A model's files: this project's format (config.json, model.safetensors, vocab.txt), or a Hugging Face BERT
- * folder (config.json, vocab.txt, optional tokenizer / sentence-transformers configs, and one or more
- * safetensors files: `model.safetensors`, or those a `model.safetensors.index.json` lists).
+ * A model's files, read through the engine's own list of a folder's files (`Engine.modelFiles()`, the list the
+ * CLI and the tests read too): `config.json` first, then the other text files its format has (Hugging Face
+ * BERT folders: tokenizer / sentence-transformers configs and a weight index, when present), then the weights
+ * — `model.safetensors`, or the files `model.safetensors.index.json` names.
  */
 async function modelFiles(id) {
   if (files.has(id)) return files.get(id);
   const entry = manifest.models.find((m) => m.id === id);
   if (!entry) throw new Error(`unknown model "${id}"`);
-  const base = entry.path.endsWith('/') ? entry.path : `${entry.path}/`;
-  // An entry may name its files (`files: { config, weights, vocab }`, relative to its path).
-  const name = (k, d) => `${base}${entry.files?.[k] || d}`;
+  const base = new URL(entry.path.endsWith('/') ? entry.path : `${entry.path}/`, self.location.href);
+  const url = (path) => new URL(path, base).href;
   const text = (b) => new TextDecoder().decode(b);
-  const config = text(await fetchCached(name('config', 'config.json'), id, 'config'));
-  let f;
-  if (typeof wasm.Engine.isHfBert === 'function' && wasm.Engine.isHfBert(config)) {
-    const [vocab, tokenizerConfig, sentenceBertConfig, poolingConfig, index] = await Promise.all([
-      fetchCached(name('vocab', 'vocab.txt'), id, 'vocab').then(text),
-      optionalText(`${base}tokenizer_config.json`, id, 'tokenizer_config'),
-      optionalText(`${base}sentence_bert_config.json`, id, 'sentence_bert_config'),
-      optionalText(`${base}1_Pooling/config.json`, id, 'pooling_config'),
-      entry.files?.weights ? undefined : optionalText(`${base}model.safetensors.index.json`, id, 'index'),
-    ]);
-    const list = index ? wasm.Engine.hfWeightFiles(index) : [entry.files?.weights || 'model.safetensors'];
-    const weights = await Promise.all(list.map((w) => fetchCached(new URL(w, new URL(base, self.location.href)).href, id, w)));
-    f = { hf: { config, vocab, tokenizerConfig, sentenceBertConfig, poolingConfig }, weights };
-  } else {
-    const [weights, vocab] = await Promise.all([
-      fetchCached(name('weights', 'model.safetensors'), id, 'weights'),
-      fetchCached(name('vocab', 'vocab.txt'), id, 'vocab').then(text),
-    ]);
-    f = { config, weights, vocab };
-  }
+  const texts = { 'config.json': text(await fetchCached(url('config.json'), id, 'config.json')) };
+  const hf = wasm.Engine.isHfBert(texts['config.json']);
+  const wanted = wasm.Engine.modelFiles().filter((f) => !(f.path in texts) && f.path !== 'model.safetensors' && (hf || !f.hf_only));
+  await Promise.all(
+    wanted.map(async (f) => {
+      const t = f.required ? text(await fetchCached(url(f.path), id, f.path)) : await optionalText(url(f.path), id, f.path);
+      if (t !== undefined) texts[f.path] = t;
+    }),
+  );
+  const index = texts['model.safetensors.index.json'];
+  const list = index ? wasm.Engine.hfWeightFiles(index) : ['model.safetensors'];
+  const weights = await Promise.all(list.map((w) => fetchCached(url(w), id, w)));
+  const f = { texts, weights };
   files.set(id, f);
   return f;
 }
@@ -164,7 +157,7 @@ function backendLabel(engine) {
 
 /** Build an engine on `backend`; where the GPU cannot be had, build a CPU engine and say why. */
 async function createEngine(f, backend) {
-  const make = (b) => (f.hf ? wasm.Engine.createHf(f.hf, f.weights, b) : wasm.Engine.create(f.config, f.weights, f.vocab, b));
+  const make = (b) => wasm.Engine.load(f.texts, f.weights, b);
   try {
     return { engine: await make(backend), why: null };
   } catch (e) {
@@ -288,7 +281,7 @@ const handlers = {
     await Promise.all(
       manifest.models.map(async (m) => {
         const base = m.path.endsWith('/') ? m.path : `${m.path}/`;
-        const res = await fetch(`${base}${m.files?.config || 'config.json'}`, { method: 'HEAD', cache: 'no-store' }).catch(() => null);
+        const res = await fetch(`${base}config.json`, { method: 'HEAD', cache: 'no-store' }).catch(() => null);
         m.available = Boolean(res && res.ok);
       }),
     );

@@ -97,6 +97,32 @@ pub fn weight_errors() {
     });
     expect_err(load(m.config, &wrong_dtype, m.vocab), "`classifier.bias` has dtype I32");
 
+    // NaN or infinite weights are refused at load, naming the tensor (f32, and f16's all-ones exponent).
+    for (dtype, bad) in [(Dtype::F32, f32::NAN.to_le_bytes().to_vec()), (Dtype::F32, f32::INFINITY.to_le_bytes().to_vec()), (Dtype::F16, 0x7e00u16.to_le_bytes().to_vec())] {
+        let broken = weights_with(|w| {
+            let e = w.get_mut("classifier.bias").unwrap();
+            let n = e.2.len() / 4;
+            let size = if dtype == Dtype::F16 { 2 } else { 4 };
+            let mut vals: Vec<u8> = (0..n).flat_map(|_| if size == 2 { 0x3c00u16.to_le_bytes().to_vec() } else { 1.0f32.to_le_bytes().to_vec() }).collect();
+            vals[size..2 * size].copy_from_slice(&bad);
+            *e = (dtype, e.1.clone(), vals);
+        });
+        let err = match load(m.config, &broken, m.vocab) {
+            Ok(_) => panic!("{dtype:?} weights with a non-finite value loaded"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("`classifier.bias`") && err.contains("index 1") && err.contains("non-finite"), "{err}");
+    }
+
+    // Finite weights whose logits overflow: the forward returns an error, never a label.
+    let huge = weights_with(|w| {
+        let e = w.get_mut("classifier.weight").unwrap();
+        e.2 = e.2.chunks_exact(4).flat_map(|_| 3.0e38f32.to_le_bytes()).collect();
+    });
+    let mut engine = super::cpu_engine(load(m.config, &huge, m.vocab).expect("finite weights load"));
+    let err = super::ready(engine.classify(&["a fine film"], &ForwardOptions::default())).map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("not finite"), "{err}");
+
     // f16 weights are accepted and converted.
     let half = weights_with(|w| {
         let e = w.get_mut("classifier.bias").unwrap();

@@ -23,7 +23,7 @@ pub fn folder(dir: &Path) -> Folder {
 
 /// The folder as a classifier, with `o` overriding what its files imply.
 pub fn load(f: &Folder, o: &HfOverrides) -> Classifier {
-    Classifier::from_hf(&f.files(), o).expect("HF folder loads")
+    Classifier::from_hf(&f.files().expect("folder files"), o).expect("HF folder loads")
 }
 
 pub fn minilm() -> Folder {
