@@ -253,21 +253,25 @@ def save_model_dir(model, out_dir, vocab_path):
     shutil.copy(vocab_path, os.path.join(out_dir, "vocab.txt"))
 
 
+def random_layer_norm_model(name, seed, vocab_path, **config):
+    """A random LayerNorm model (seeded, weights perturbed) saved to tests/fixtures/models/<name>."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    m = EncoderClassifier(make_config(**config))
+    perturb_(m, gen)
+    m.eval()
+    d = os.path.join(REPO, "tests", "fixtures", "models", name)
+    save_model_dir(m, d, vocab_path)
+    return d
+
+
 def make_random_models(vocab_path):
     vocab_size = sum(1 for _ in open(vocab_path, encoding="utf-8"))
     out = {}
     # (c) pre-norm LayerNorm + final norm, exact GELU, mean pooling
-    torch.manual_seed(SEED)
-    gen = torch.Generator().manual_seed(SEED)
-    cfg = make_config(vocab_size=vocab_size, hidden_size=64, num_heads=4, num_layers=2, ffn_size=128,
-                      activation="gelu", norm="layer", norm_first=True, final_norm=True, max_len=64,
-                      pooling="mean")
-    m = EncoderClassifier(cfg)
-    perturb_(m, gen)
-    m.eval()
-    d = os.path.join(REPO, "tests", "fixtures", "models", "prenorm-gelu")
-    save_model_dir(m, d, vocab_path)
-    out["prenorm-gelu"] = d
+    out["prenorm-gelu"] = random_layer_norm_model(
+        "prenorm-gelu", SEED, vocab_path, vocab_size=vocab_size, hidden_size=64, num_heads=4, num_layers=2,
+        ffn_size=128, activation="gelu", norm="layer", norm_first=True, final_norm=True, max_len=64, pooling="mean")
     # (d) pre-norm BatchNorm, tanh-GELU, CLS pooling; running stats from real text
     torch.manual_seed(SEED + 1)
     gen = torch.Generator().manual_seed(SEED + 1)
@@ -296,17 +300,9 @@ def make_random_models(vocab_path):
     save_model_dir(m, d, vocab_path)
     out["prenorm-bn"] = d
     # (e) post-norm LayerNorm, SiLU (swish), mean pooling, 3 heads of 16
-    torch.manual_seed(SEED + 2)
-    gen = torch.Generator().manual_seed(SEED + 2)
-    cfg = make_config(vocab_size=vocab_size, hidden_size=48, num_heads=3, num_layers=2, ffn_size=80,
-                      activation="silu", norm="layer", norm_first=False, final_norm=False, max_len=64,
-                      pooling="mean")
-    m = EncoderClassifier(cfg)
-    perturb_(m, gen)
-    m.eval()
-    d = os.path.join(REPO, "tests", "fixtures", "models", "postnorm-silu")
-    save_model_dir(m, d, vocab_path)
-    out["postnorm-silu"] = d
+    out["postnorm-silu"] = random_layer_norm_model(
+        "postnorm-silu", SEED + 2, vocab_path, vocab_size=vocab_size, hidden_size=48, num_heads=3, num_layers=2,
+        ffn_size=80, activation="silu", norm="layer", norm_first=False, final_norm=False, max_len=64, pooling="mean")
     return out
 
 
