@@ -32,6 +32,7 @@ export function slim(inspection) {
   }
   for (const p of inspection.result.predictions) delete p.ids;
   const bt = inspection.batchTest;
+  if (!bt) return inspection;
   delete bt.togetherLengths;
   for (const pair of bt.layers) {
     for (const sh of pair) {
@@ -48,7 +49,7 @@ export function slim(inspection) {
 /** Drop the norm traces and the batch experiment's norm shifts: what only the LN-vs-BN panel draws. */
 function withoutNorms(inspection) {
   delete inspection.outputTokenStats;
-  inspection.batchTest.layers = [];
+  if (inspection.batchTest) inspection.batchTest.layers = [];
   return inspection;
 }
 
@@ -57,10 +58,12 @@ function withoutNorms(inspection) {
  * The label, probabilities and tokens are those of `inspection.result.predictions[0]`, the traced forward
  * that also gives the heatmaps. `inspectMs`: wall time of the inspect call (its forwards and serialisation).
  * `norms: false` (a model the LN-vs-BN panel does not show): the engine leaves out what only that panel draws.
+ * `batchTest: false` (no norms, and the attention panel's padded view is off): no batch experiment, so the
+ * inspect is the one traced forward.
  */
-export async function analyse(primary, text, companion = COMPANION, { norms = true } = {}) {
+export async function analyse(primary, text, companion = COMPANION, { norms = true, batchTest = true } = {}) {
   const t0 = performance.now();
-  const raw = await primary.engine.inspect(text, companion, { attention: true, norms, batchTest: true });
+  const raw = await primary.engine.inspect(text, companion, { attention: true, norms, batchTest: norms || batchTest });
   const inspectMs = performance.now() - t0;
   const inspection = slim(raw);
   return { text, companion, model: primary.id, inspectMs, inspection: norms ? inspection : withoutNorms(inspection) };

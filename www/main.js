@@ -115,6 +115,8 @@ const ui = {
     tip.style.top = `${y}px`;
   },
   hideTip: () => (tip.hidden = true),
+  /** Analyse the current text again (a panel needs more than the last analysis has). */
+  reanalyse: () => runAnalysis($('text').value),
   local(ev) {
     const r = ev.currentTarget.getBoundingClientRect();
     return [ev.clientX - r.left, ev.clientY - r.top];
@@ -159,7 +161,7 @@ async function runAnalysis(text) {
   }
   clearMessage('empty');
   const t0 = performance.now();
-  const args = { model: state.model, text, companion: $('companion').value || undefined };
+  const args = { model: state.model, text, companion: $('companion').value || undefined, padded: attention.padded() };
   const analysing = rpc.call('analyse', args, { lane: 'text' });
   // The comparison models' request goes out right behind it: the worker runs it while this thread draws.
   const comparing = state.normsVisible ? requestCompare(args) : null;

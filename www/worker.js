@@ -294,18 +294,21 @@ const handlers = {
     return { ...rec.info, positional: rec.positional };
   },
   /** The primary model's analysis of `text`: one inspect (3 forwards), or none for a repeated question. */
-  async analyse({ model, text, companion }) {
+  async analyse({ model, text, companion, padded = true }) {
     const rec = await engineFor(model);
     const c = companion || COMPANION;
     const primary = { id: model, engine: rec.engine };
     // A model that plays no part in the LN-vs-BN panel sends no norm traces.
     const norms = Boolean(manifest.models.find((m) => m.id === model)?.compare);
+    // The batch experiment feeds panel 4 (norms) and the attention panel's padded view only.
+    const batchTest = norms || padded;
     const run = async () => {
       const before = forwardsOf(rec.engine);
-      const v = await analyse(primary, text, c, { norms });
+      const v = await analyse(primary, text, c, { norms, batchTest });
       return { ...v, inspectForwards: forwardsOf(rec.engine) - before };
     };
-    const { value, forwards } = await countingForwards([primary], () => remembered(`${model}|${rec.info.backend}|${c}|${text}`, run));
+    const key = `${model}|${rec.info.backend}|${c}|${batchTest}|${text}`;
+    const { value, forwards } = await countingForwards([primary], () => remembered(key, run));
     return { ...value, forwards, info: rec.info, engines: enginesRunning() };
   },
   /** The LN-vs-BN panel's comparison models for `text` (3 forwards each that is not the primary model). */

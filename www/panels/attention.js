@@ -27,7 +27,7 @@ function attentionData(a) {
   const trace = insp.result.trace;
   const tokens = insp.result.predictions[0].tokens;
   const n = trace.lengths[0];
-  if (view.padded) {
+  if (view.padded && insp.batchTest) {
     const bt = insp.batchTest;
     const s = bt.togetherSeq;
     const toks = tokens.concat(Array(s - n).fill('[PAD]'));
@@ -167,6 +167,9 @@ function setFocus(f) {
   renderMain();
 }
 
+/** Whether the padded batch view is on (it needs the batch experiment in the analysis). */
+export const padded = () => view.padded;
+
 export function wire(r, ui) {
   root = r;
   const map = $('att-map');
@@ -203,6 +206,8 @@ export function wire(r, ui) {
     view.padded = ev.target.checked;
     if (view.padded && view.sel.head < 0) view.sel.head = 0;
     view.focus = null;
-    if (current) render(root, current);
+    // The padded view draws the batch experiment, which an analysis leaves out while nothing shows it.
+    if (view.padded && current?.live && !current.inspection.batchTest) ui.reanalyse();
+    else if (current) render(root, current);
   });
 }
