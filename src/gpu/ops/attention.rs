@@ -79,3 +79,8 @@ pub async fn run(
     let all = read_back(rec).await?;
     Ok((o.get(&all).to_vec(), p.map(|p| p.get(&all).to_vec())))
 }
+
+#[test]
+fn params_match_the_shader() {
+    super::check_params(&SHADER, fields!(AttentionParams; batch, seq, heads, head_dim, scale, write_probs));
+}

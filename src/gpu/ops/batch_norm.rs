@@ -45,3 +45,8 @@ pub async fn run(ctx: &GpuContext, x: &[f32], mean: &[f32], var: &[f32], w: &[f3
     rec.read(&out, 0, rows * d);
     read_back(rec).await
 }
+
+#[test]
+fn params_match_the_shader() {
+    super::check_params(&SHADER, fields!(NormParams; rows, d, eps));
+}

@@ -39,3 +39,8 @@ pub async fn run(ctx: &GpuContext, x: &[f32], (rows, d): (usize, usize)) -> Resu
     let all = read_back(rec).await?;
     Ok((m.get(&all).to_vec(), v.get(&all).to_vec()))
 }
+
+#[test]
+fn params_match_the_shader() {
+    super::check_params(&SHADER, fields!(StatsParams; rows, d));
+}

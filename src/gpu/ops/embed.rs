@@ -63,3 +63,8 @@ pub async fn run(
     rec.read(&out, 0, rows * d);
     read_back(rec).await
 }
+
+#[test]
+fn params_match_the_shader() {
+    super::check_params(&SHADER, fields!(EmbedParams; rows, seq, d, has_types, scale));
+}

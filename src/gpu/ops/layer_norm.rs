@@ -52,3 +52,8 @@ pub async fn run(ctx: &GpuContext, x: &[f32], w: &[f32], b: &[f32], (rows, d): (
     let all = read_back(rec).await?;
     Ok((o.get(&all).to_vec(), m.get(&all).to_vec(), v.get(&all).to_vec()))
 }
+
+#[test]
+fn params_match_the_shader() {
+    super::check_params(&SHADER, fields!(NormParams; rows, d, eps));
+}

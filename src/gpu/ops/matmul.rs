@@ -88,3 +88,8 @@ pub async fn run(
     rec.read(&out, 0, m * n);
     read_back(rec).await
 }
+
+#[test]
+fn params_match_the_shader() {
+    super::check_params(&SHADER, fields!(MatmulParams; m, n, k, act, has_bias, accumulate, vec4));
+}

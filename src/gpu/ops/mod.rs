@@ -7,6 +7,13 @@
 //! [`Kernel`] is the one table registering them: WGSL file (included as written, never edited at run
 //! time), bindings and params size per kernel, taken from each op's [`Shader`].
 
+/// `&[(name, byte offset)]` of the listed fields of a params struct, for [`check_params`] in each op's
+/// test.
+#[cfg(test)]
+macro_rules! fields {
+    ($t:ty; $($f:ident),+) => { &[$((stringify!($f), std::mem::offset_of!($t, $f))),+] };
+}
+
 pub mod attention;
 pub mod batch_norm;
 pub mod batch_stats;
@@ -118,4 +125,21 @@ fn out_buffer(ctx: &GpuContext, name: &str, floats: usize) -> Result<wgpu::Buffe
 /// Submit a runner's recording and return its readback.
 async fn read_back(rec: Recorder) -> Result<Vec<f32>> {
     Ok(rec.submit(&mut Scratch::default()).await?.0)
+}
+
+/// An op's test, no adapter needed: the shader's `var<uniform> params` struct (reflected by naga) has
+/// the registered size and, apart from `_pad…` members, exactly `fields` — same names, same byte
+/// offsets — so a reordered or retyped-to-a-different-size field fails here, not as wrong numbers on a
+/// GPU. (Bindings and access are checked for every kernel in `tests/shaders.rs`.)
+#[cfg(test)]
+fn check_params(shader: &Shader, fields: &[(&str, usize)]) {
+    let module = naga::front::wgsl::parse_str(shader.source).unwrap_or_else(|e| panic!("{}: {}", shader.file, e.emit_to_string(shader.source)));
+    let params = module.global_variables.iter().find(|(_, v)| v.space == naga::AddressSpace::Uniform).map(|(_, v)| v.ty);
+    let Some(naga::TypeInner::Struct { members, span }) = params.map(|ty| &module.types[ty].inner) else {
+        panic!("{}: no uniform params struct", shader.file);
+    };
+    assert_eq!(*span as usize, shader.params_size, "{}: params size in WGSL vs its Pod struct", shader.file);
+    let wgsl: Vec<(&str, usize)> =
+        members.iter().filter_map(|m| m.name.as_deref().filter(|n| !n.starts_with('_')).map(|n| (n, m.offset as usize))).collect();
+    assert_eq!(wgsl, fields, "{}: params members (name, offset) in WGSL vs its Pod struct", shader.file);
 }

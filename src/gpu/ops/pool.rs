@@ -48,3 +48,8 @@ pub async fn run(ctx: &GpuContext, x: &[f32], lengths: &[usize], (batch, seq, d)
     rec.read(&out, 0, batch * d);
     read_back(rec).await
 }
+
+#[test]
+fn params_match_the_shader() {
+    super::check_params(&SHADER, fields!(PoolParams; batch, seq, d, mode));
+}

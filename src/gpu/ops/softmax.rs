@@ -37,3 +37,8 @@ pub async fn run(ctx: &GpuContext, x: &[f32], (rows, n): (usize, usize)) -> Resu
     rec.read(&out, 0, rows * n);
     read_back(rec).await
 }
+
+#[test]
+fn params_match_the_shader() {
+    super::check_params(&SHADER, fields!(SoftmaxParams; rows, n));
+}
