@@ -2,7 +2,7 @@
 //! and declares exactly the bindings and params size its `Kernel` registration says.
 #![cfg(not(target_arch = "wasm32"))]
 
-use encoder_lens::gpu::kernels::{Access, Kernel};
+use encoder_lens::gpu::ops::{Access, Kernel};
 use naga::valid::{Capabilities, ValidationFlags, Validator};
 use naga::{AddressSpace, StorageAccess};
 

@@ -8,8 +8,8 @@ use crate::batch::Batch;
 use crate::config::{Activation, Pooling};
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::encode::{self, Recorder, Scratch, Slot, SubmitStats};
-use crate::gpu::kernels::{act, MAX_HEAD_DIM};
+use crate::gpu::encode::{Recorder, Scratch, Slot, SubmitStats};
+use crate::gpu::ops::{self, attention::MAX_HEAD_DIM, matmul::act};
 use crate::model::embeddings::Embeddings;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
@@ -108,7 +108,7 @@ impl GpuBackend {
         let (k, n) = (l.in_dim(), l.out_dim());
         let w = self.weight(l.weight.param())?.clone();
         let b = l.bias.as_ref().map(|b| self.weight(b).cloned()).transpose()?;
-        encode::matmul(self.rec()?, &x.buf, &w, b.as_ref(), &out.buf, (x.len / k, k, n), act, accumulate)
+        ops::matmul::record(self.rec()?, &x.buf, &w, b.as_ref(), &out.buf, (x.len / k, k, n), act, accumulate)
     }
 }
 
@@ -144,7 +144,7 @@ impl Backend for GpuBackend {
         let i = self.inputs()?;
         let (ids, type_ids) = (i.ids.clone(), i.type_ids.clone());
         let types = table.as_ref().map(|t| (&type_ids, t));
-        encode::embed(self.rec()?, &ids, types, &word, &position, &out.buf, (batch.rows(), batch.seq, d), e.scale)?;
+        ops::embed::record(self.rec()?, &ids, types, &word, &position, &out.buf, (batch.rows(), batch.seq, d), e.scale)?;
         Ok(out)
     }
 
@@ -164,7 +164,7 @@ impl Backend for GpuBackend {
         let ctx = self.alloc(batch.rows() * d)?;
         let p = if probs { Some(self.alloc(b * heads * s * s)?) } else { None };
         let lengths = self.inputs()?.lengths.clone();
-        encode::attention(self.rec()?, &qkv.buf, &lengths, &ctx.buf, p.as_ref().map(|p| &p.buf), (b, s, heads, d / heads))?;
+        ops::attention::record(self.rec()?, &qkv.buf, &lengths, &ctx.buf, p.as_ref().map(|p| &p.buf), (b, s, heads, d / heads))?;
         let read = p.map(|p| {
             let r = self.read(&p, vec![b, heads, s, s]);
             self.release(p);
@@ -181,17 +181,17 @@ impl Backend for GpuBackend {
             Norm::Layer { weight, bias, eps } => {
                 let s = self.alloc(2 * rows)?;
                 let (w, b) = (self.weight(weight)?.clone(), self.weight(bias)?.clone());
-                encode::layer_norm(self.rec()?, &x.buf, &w, &b, &out.buf, &s.buf, (rows, d), *eps)?;
+                ops::layer_norm::record(self.rec()?, &x.buf, &w, &b, &out.buf, &s.buf, (rows, d), *eps)?;
                 (s, rows, vec![batch.batch, batch.seq])
             }
             Norm::Batch { weight, bias, running, eps } => {
                 let s = self.alloc(2 * d)?;
                 if stats || bn == BatchNormStats::Batch {
-                    encode::batch_stats(self.rec()?, &x.buf, &s.buf, (rows, d))?;
+                    ops::batch_stats::record(self.rec()?, &x.buf, &s.buf, (rows, d))?;
                 }
                 let (w, b, r) = (self.weight(weight)?.clone(), self.weight(bias)?.clone(), self.weight(running)?.clone());
                 let used = if bn == BatchNormStats::Batch { &s.buf } else { &r };
-                encode::batch_norm(self.rec()?, &x.buf, used, &w, &b, &out.buf, (rows, d), *eps)?;
+                ops::batch_norm::record(self.rec()?, &x.buf, used, &w, &b, &out.buf, (rows, d), *eps)?;
                 (s, d, vec![d])
             }
         };
@@ -210,13 +210,13 @@ impl Backend for GpuBackend {
         let d = x.len / batch.rows();
         let out = self.alloc(batch.batch * d)?;
         let lengths = self.inputs()?.lengths.clone();
-        encode::pool(self.rec()?, &x.buf, &lengths, &out.buf, (batch.batch, batch.seq, d), pooling == Pooling::Cls)?;
+        ops::pool::record(self.rec()?, &x.buf, &lengths, &out.buf, (batch.batch, batch.seq, d), pooling == Pooling::Cls)?;
         Ok(out)
     }
 
     fn softmax(&mut self, x: &GpuTensor, n: usize) -> Result<GpuTensor> {
         let out = self.alloc(x.len)?;
-        encode::softmax(self.rec()?, &x.buf, &out.buf, (x.len / n, n))?;
+        ops::softmax::record(self.rec()?, &x.buf, &out.buf, (x.len / n, n))?;
         Ok(out)
     }
 

@@ -3,7 +3,7 @@
 //! error nobody caught) so the engine can fall back to the CPU with the reason.
 
 use crate::error::{Error, Result};
-use crate::gpu::kernels::{Access, Kernel};
+use crate::gpu::ops::{Access, Kernel};
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 

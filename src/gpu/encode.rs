@@ -1,12 +1,12 @@
 //! Recording one forward's GPU work: dispatches (kernel, params, buffers, workgroups) and readback copies
 //! are collected first, then encoded into ONE command encoder — consecutive dispatches share a compute
 //! pass, copies sit between passes — with every dispatch's params in one uniform buffer written once,
-//! ONE submit, and ONE mapped readback of everything requested. Also the per-kernel `record_*` helpers
-//! that bind buffers in each shader's binding order.
+//! ONE submit, and ONE mapped readback of everything requested. Each op's `record` function
+//! (`crate::gpu::ops::<op>::record`) binds its buffers in its shader's order and queues its dispatch here.
 
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
-use crate::gpu::kernels::*;
+use crate::gpu::ops::Kernel;
 use bytemuck::Pod;
 use std::num::NonZeroU64;
 
@@ -202,135 +202,4 @@ impl Recorder {
         ctx.health()?;
         Ok((out, stats))
     }
-}
-
-fn u(v: usize) -> u32 {
-    v as u32
-}
-
-/// `out (m, n) = act(x (m, k) · wᵀ + bias)`, or `out += …` when `accumulate`.
-#[allow(clippy::too_many_arguments)]
-pub fn matmul(
-    rec: &mut Recorder,
-    x: &wgpu::Buffer,
-    w: &wgpu::Buffer,
-    bias: Option<&wgpu::Buffer>,
-    out: &wgpu::Buffer,
-    (m, k, n): (usize, usize, usize),
-    act: u32,
-    accumulate: bool,
-) -> Result<()> {
-    let p = MatmulParams {
-        m: u(m),
-        n: u(n),
-        k: u(k),
-        act,
-        has_bias: bias.is_some() as u32,
-        accumulate: accumulate as u32,
-        vec4: (k % 4 == 0) as u32,
-        _pad: 0,
-    };
-    let dummy = &rec.ctx.dummy.clone();
-    rec.dispatch(Kernel::Matmul, &p, &[x, w, bias.unwrap_or(dummy), out, x, w], [u(n.div_ceil(64)), u(m.div_ceil(64)), 1])
-}
-
-/// Fused attention over `qkv (batch, seq, 3·heads·head_dim)` into `out (batch, seq, heads·head_dim)`;
-/// probabilities `(batch, heads, seq, seq)` into `probs` when given.
-#[allow(clippy::too_many_arguments)]
-pub fn attention(
-    rec: &mut Recorder,
-    qkv: &wgpu::Buffer,
-    lengths: &wgpu::Buffer,
-    out: &wgpu::Buffer,
-    probs: Option<&wgpu::Buffer>,
-    (batch, seq, heads, head_dim): (usize, usize, usize, usize),
-) -> Result<()> {
-    if head_dim == 0 || head_dim > MAX_HEAD_DIM {
-        return Err(Error::Gpu(format!("attention head size {head_dim} is outside 1..={MAX_HEAD_DIM} supported on the GPU")));
-    }
-    let p = AttentionParams {
-        batch: u(batch),
-        seq: u(seq),
-        heads: u(heads),
-        head_dim: u(head_dim),
-        scale: 1.0 / (head_dim as f32).sqrt(),
-        write_probs: probs.is_some() as u32,
-        _pad: [0; 2],
-    };
-    let dummy = &rec.ctx.dummy.clone();
-    rec.dispatch(Kernel::Attention, &p, &[qkv, lengths, out, probs.unwrap_or(dummy)], [u(seq.div_ceil(64)), u(heads), u(batch)])
-}
-
-/// LayerNorm of `x (rows, d)` into `out`; per-row mean and variance into `stats (2·rows)`.
-#[allow(clippy::too_many_arguments)]
-pub fn layer_norm(
-    rec: &mut Recorder,
-    x: &wgpu::Buffer,
-    weight: &wgpu::Buffer,
-    bias: &wgpu::Buffer,
-    out: &wgpu::Buffer,
-    stats: &wgpu::Buffer,
-    (rows, d): (usize, usize),
-    eps: f32,
-) -> Result<()> {
-    let g = rec.grid(rows)?;
-    rec.dispatch(Kernel::LayerNorm, &NormParams { rows: u(rows), d: u(d), eps, _pad: 0 }, &[x, weight, bias, out, stats], g)
-}
-
-/// BatchNorm of `x (rows, d)` with `stats (2·d)` = [mean | var] into `out`.
-#[allow(clippy::too_many_arguments)]
-pub fn batch_norm(
-    rec: &mut Recorder,
-    x: &wgpu::Buffer,
-    stats: &wgpu::Buffer,
-    weight: &wgpu::Buffer,
-    bias: &wgpu::Buffer,
-    out: &wgpu::Buffer,
-    (rows, d): (usize, usize),
-    eps: f32,
-) -> Result<()> {
-    let g = rec.grid((rows * d).div_ceil(256))?;
-    rec.dispatch(Kernel::BatchNorm, &NormParams { rows: u(rows), d: u(d), eps, _pad: 0 }, &[x, stats, weight, bias, out], g)
-}
-
-/// Per-feature mean and biased variance of `x (rows, d)` into `stats (2·d)`.
-pub fn batch_stats(rec: &mut Recorder, x: &wgpu::Buffer, stats: &wgpu::Buffer, (rows, d): (usize, usize)) -> Result<()> {
-    rec.dispatch(Kernel::BatchStats, &StatsParams { rows: u(rows), d: u(d), _pad: [0; 2] }, &[x, stats], [u(d.div_ceil(64)), 1, 1])
-}
-
-/// `out (rows, d) = word[ids] · scale + position[s] (+ token_type[type_ids])`, rows = batch·seq.
-#[allow(clippy::too_many_arguments)]
-pub fn embed(
-    rec: &mut Recorder,
-    ids: &wgpu::Buffer,
-    types: Option<(&wgpu::Buffer, &wgpu::Buffer)>,
-    word: &wgpu::Buffer,
-    position: &wgpu::Buffer,
-    out: &wgpu::Buffer,
-    (rows, seq, d): (usize, usize, usize),
-    scale: f32,
-) -> Result<()> {
-    let p = EmbedParams { rows: u(rows), seq: u(seq), d: u(d), has_types: types.is_some() as u32, scale, _pad: [0; 3] };
-    let dummy = &rec.ctx.dummy.clone();
-    let (type_ids, table) = types.unwrap_or((dummy, dummy));
-    let g = rec.grid((rows * d).div_ceil(256))?;
-    rec.dispatch(Kernel::Embed, &p, &[ids, type_ids, word, position, table, out], g)
-}
-
-/// `(batch, d)`: mean over the first `lengths[b]` positions (`cls = false`) or the first position.
-pub fn pool(
-    rec: &mut Recorder,
-    x: &wgpu::Buffer,
-    lengths: &wgpu::Buffer,
-    out: &wgpu::Buffer,
-    (batch, seq, d): (usize, usize, usize),
-    cls: bool,
-) -> Result<()> {
-    let p = PoolParams { batch: u(batch), seq: u(seq), d: u(d), mode: cls as u32 };
-    rec.dispatch(Kernel::Pool, &p, &[x, lengths, out], [u(d.div_ceil(64)), u(batch), 1])
-}
-
-/// Row softmax of `x (rows, n)` into `out`.
-pub fn softmax(rec: &mut Recorder, x: &wgpu::Buffer, out: &wgpu::Buffer, (rows, n): (usize, usize)) -> Result<()> {
-    rec.dispatch(Kernel::Softmax, &SoftmaxParams { rows: u(rows), n: u(n), _pad: [0; 2] }, &[x, out], [u(rows.div_ceil(64)), 1, 1])
 }

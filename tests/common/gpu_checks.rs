@@ -7,8 +7,8 @@
 use crate::common::{assert_close, real_rows, ModelDir};
 use encoder_lens::config::{Activation, NormKind};
 use encoder_lens::cpu;
-use encoder_lens::gpu::kernels::act;
-use encoder_lens::gpu::{ops, GpuBackend, GpuContext};
+use encoder_lens::gpu::ops::{self, matmul::act};
+use encoder_lens::gpu::{GpuBackend, GpuContext};
 use encoder_lens::{Backend, BatchNormStats, Engine, ForwardOptions, Trace, TraceRequest};
 
 /// Kernel outputs vs the CPU reference: |Δ| <= 1e-4 + 1e-4·|ref|.
@@ -120,7 +120,7 @@ pub async fn matmul(ctx: &GpuContext, shapes: usize, max_m: usize, max_dim: usiz
         let w = rng.vec(n * k, 1.0);
         let bias = (i % 3 != 2).then(|| rng.vec(n, 1.0));
         let residual = (i % 4 == 1).then(|| rng.vec(m * n, 1.0));
-        let got = ops::linear(ctx, &x, &w, bias.as_deref(), residual.as_deref(), (m, k, n), a).await.expect("gpu linear");
+        let got = ops::matmul::run(ctx, &x, &w, bias.as_deref(), residual.as_deref(), (m, k, n), a).await.expect("gpu linear");
         let mut want = vec![0.0; m * n];
         cpu::linear(&x, &w, bias.as_deref(), &mut want, m, k, n);
         match a {
@@ -152,7 +152,7 @@ pub async fn attention(ctx: &GpuContext, shapes: usize, max_seq: usize) {
         let qkv = rng.vec(batch * seq * 3 * d, 2.0);
         let lengths: Vec<usize> = (0..batch).map(|b| if b == 0 { seq } else { rng.int(1, seq) }).collect();
         let with_probs = i % 3 != 2;
-        let (out, probs) = ops::attention(ctx, &qkv, &lengths, (batch, seq, heads, head_dim), with_probs).await.expect("gpu attention");
+        let (out, probs) = ops::attention::run(ctx, &qkv, &lengths, (batch, seq, heads, head_dim), with_probs).await.expect("gpu attention");
         let mut want = vec![0.0; batch * seq * d];
         let mut want_p = vec![0.0; batch * heads * seq * seq];
         cpu::attention(&qkv, &lengths, batch, seq, heads, head_dim, &mut want, Some(&mut want_p));
@@ -177,7 +177,7 @@ pub async fn norms(ctx: &GpuContext, shapes: usize, max_rows: usize) {
         let (w, b) = (rng.vec(d, 1.5), rng.vec(d, 0.5));
         let eps = rng.pick(&[1e-5, 1e-12, 1e-3]);
 
-        let (out, mean, var) = ops::layer_norm(ctx, &x, &w, &b, (rows, d), eps).await.expect("gpu layer norm");
+        let (out, mean, var) = ops::layer_norm::run(ctx, &x, &w, &b, (rows, d), eps).await.expect("gpu layer norm");
         let (mut want, mut wm, mut wv) = (vec![0.0; rows * d], vec![0.0; rows], vec![0.0; rows]);
         cpu::layer_norm(&x, &w, &b, &mut want, rows, d, eps, Some((&mut wm, &mut wv)));
         let what = format!("norm shape {i}: rows {rows} d {d} eps {eps}");
@@ -187,7 +187,7 @@ pub async fn norms(ctx: &GpuContext, shapes: usize, max_rows: usize) {
         assert_close(&format!("{what} layer norm mean"), &mean, &wm, TOL.0, TOL.1);
         assert_close(&format!("{what} layer norm var"), &var, &wv, TOL.0, TOL.1);
 
-        let (gm, gv) = ops::batch_stats(ctx, &x, (rows, d)).await.expect("gpu batch stats");
+        let (gm, gv) = ops::batch_stats::run(ctx, &x, (rows, d)).await.expect("gpu batch stats");
         let (mut cm, mut cv) = (vec![0.0; d], vec![0.0; d]);
         cpu::batch_stats(&x, rows, d, &mut cm, &mut cv);
         assert_close(&format!("{what} batch mean"), &gm, &cm, TOL.0, TOL.1);
@@ -195,7 +195,7 @@ pub async fn norms(ctx: &GpuContext, shapes: usize, max_rows: usize) {
 
         let rv: Vec<f32> = rng.vec(d, 1.0).iter().map(|v| v.abs() + 0.1).collect();
         let rm = rng.vec(d, 1.0);
-        let out = ops::batch_norm(ctx, &x, &rm, &rv, &w, &b, (rows, d), eps).await.expect("gpu batch norm");
+        let out = ops::batch_norm::run(ctx, &x, &rm, &rv, &w, &b, (rows, d), eps).await.expect("gpu batch norm");
         let mut want = vec![0.0; rows * d];
         cpu::batch_norm_eval(&x, &rm, &rv, &w, &b, &mut want, rows, d, eps);
         assert_close(&format!("{what} batch norm"), &out, &want, TOL.0, TOL.1);
@@ -218,7 +218,7 @@ pub async fn embed_pool_softmax(ctx: &GpuContext, shapes: usize, max_seq: usize)
         let tids: Vec<u32> = (0..rows).map(|_| rng.int(0, types - 1) as u32).collect();
         let with_types = i % 2 == 0;
         let scale = if i % 2 == 0 { (d as f32).sqrt() } else { 1.0 };
-        let got = ops::embed(ctx, &ids, with_types.then_some((&tids[..], &table[..])), &word, &pos, (rows, seq, d), scale).await.expect("gpu embed");
+        let got = ops::embed::run(ctx, &ids, with_types.then_some((&tids[..], &table[..])), &word, &pos, (rows, seq, d), scale).await.expect("gpu embed");
         // The CPU Embeddings::forward formula: word · scale + position, then + token type.
         let mut want = vec![0.0; rows * d];
         for r in 0..rows {
@@ -235,7 +235,7 @@ pub async fn embed_pool_softmax(ctx: &GpuContext, shapes: usize, max_seq: usize)
 
         let lengths: Vec<usize> = (0..batch).map(|_| rng.int(1, seq)).collect();
         for cls in [false, true] {
-            let got = ops::pool(ctx, &want, &lengths, (batch, seq, d), cls).await.expect("gpu pool");
+            let got = ops::pool::run(ctx, &want, &lengths, (batch, seq, d), cls).await.expect("gpu pool");
             let mut expect = vec![0.0f32; batch * d];
             for b in 0..batch {
                 let o = &mut expect[b * d..(b + 1) * d];
@@ -254,7 +254,7 @@ pub async fn embed_pool_softmax(ctx: &GpuContext, shapes: usize, max_seq: usize)
 
         let n = rng.int(1, 9);
         let logits = rng.vec(rows * n, 8.0);
-        let got = ops::softmax(ctx, &logits, (rows, n)).await.expect("gpu softmax");
+        let got = ops::softmax::run(ctx, &logits, (rows, n)).await.expect("gpu softmax");
         let mut expect = logits.clone();
         expect.chunks_mut(n).for_each(cpu::softmax_inplace);
         assert_close(&format!("softmax rows {rows} n {n}"), &got, &expect, 1e-6, 1e-5);

@@ -1,0 +1,95 @@
+//! `shaders/matmul.wgsl`: tiled `out (m, n) = act(x (m, k) · wᵀ + bias)`, or `out += …` (the fused
+//! residual add), with 64×64 output tiles per workgroup.
+
+use super::Access::{Read as R, ReadWrite as RW};
+use super::{out_buffer, read_back, u, Kernel, Shader};
+use crate::error::Result;
+use crate::gpu::context::GpuContext;
+use crate::gpu::encode::Recorder;
+use bytemuck::{Pod, Zeroable};
+
+pub const SHADER: Shader = Shader {
+    file: "matmul.wgsl",
+    source: include_str!("../../../shaders/matmul.wgsl"),
+    // x, w, bias, out, x as vec4, w as vec4
+    storage: &[R, R, R, RW, R, R],
+    params_size: size_of::<MatmulParams>(),
+};
+
+/// Epilogue activation codes of `matmul.wgsl`.
+pub mod act {
+    pub const NONE: u32 = 0;
+    pub const RELU: u32 = 1;
+    pub const GELU: u32 = 2;
+    pub const GELU_TANH: u32 = 3;
+    pub const TANH: u32 = 4;
+    pub const SILU: u32 = 5;
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub struct MatmulParams {
+    pub m: u32,
+    pub n: u32,
+    pub k: u32,
+    pub act: u32,
+    pub has_bias: u32,
+    pub accumulate: u32,
+    pub vec4: u32,
+    pub _pad: u32,
+}
+
+/// `out (m, n) = act(x (m, k) · wᵀ + bias)`, or `out += …` when `accumulate`.
+#[allow(clippy::too_many_arguments)]
+pub fn record(
+    rec: &mut Recorder,
+    x: &wgpu::Buffer,
+    w: &wgpu::Buffer,
+    bias: Option<&wgpu::Buffer>,
+    out: &wgpu::Buffer,
+    (m, k, n): (usize, usize, usize),
+    act: u32,
+    accumulate: bool,
+) -> Result<()> {
+    let p = MatmulParams {
+        m: u(m),
+        n: u(n),
+        k: u(k),
+        act,
+        has_bias: bias.is_some() as u32,
+        accumulate: accumulate as u32,
+        vec4: (k % 4 == 0) as u32,
+        _pad: 0,
+    };
+    let dummy = &rec.ctx.dummy.clone();
+    rec.dispatch(Kernel::Matmul, &p, &[x, w, bias.unwrap_or(dummy), out, x, w], [u(n.div_ceil(64)), u(m.div_ceil(64)), 1])
+}
+
+/// Over host slices: `act(x (m, k) · wᵀ + bias)`, plus `residual` when given (the fused epilogue).
+/// `act` as in [`act`].
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    ctx: &GpuContext,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    residual: Option<&[f32]>,
+    (m, k, n): (usize, usize, usize),
+    act: u32,
+) -> Result<Vec<f32>> {
+    let (xb, wb) = (ctx.upload("x", x)?, ctx.upload("w", w)?);
+    let bb = bias.map(|b| ctx.upload("bias", b)).transpose()?;
+    let out = match residual {
+        Some(r) => ctx.upload("out", r)?,
+        None => out_buffer(ctx, "out", m * n)?,
+    };
+    let mut rec = Recorder::new(ctx);
+    record(&mut rec, &xb, &wb, bb.as_ref(), &out, (m, k, n), act, residual.is_some())?;
+    rec.read(&out, 0, m * n);
+    read_back(rec).await
+}
+
+#[test]
+fn params_match_the_shader() {
+    super::check_params(&SHADER, fields!(MatmulParams; m, n, k, act, has_bias, accumulate, vec4));
+}

@@ -1,0 +1,145 @@
+//! The GPU ops, one module per compute kernel beside its shader in `shaders/` (ratchet's `ops/*.rs`):
+//! each holds the `Pod` mirror of its `var<uniform> params`, its storage binding list, its `record`
+//! function (binds buffers in the shader's order and queues one dispatch on a [`Recorder`]) and its
+//! host-slice `run`ner (upload, record, submit, read back — used by the kernel tests, never on the
+//! forward path, which keeps everything on the device).
+//!
+//! [`Kernel`] is the one table registering them: WGSL file (included as written, never edited at run
+//! time), bindings and params size per kernel, taken from each op's [`Shader`].
+
+/// `&[(name, byte offset)]` of the listed fields of a params struct, for [`check_params`] in each op's
+/// test.
+#[cfg(test)]
+macro_rules! fields {
+    ($t:ty; $($f:ident),+) => { &[$((stringify!($f), std::mem::offset_of!($t, $f))),+] };
+}
+
+pub mod attention;
+pub mod batch_norm;
+pub mod batch_stats;
+pub mod embed;
+pub mod layer_norm;
+pub mod matmul;
+pub mod pool;
+pub mod softmax;
+
+use crate::error::Result;
+use crate::gpu::context::GpuContext;
+use crate::gpu::encode::{Recorder, Scratch};
+
+/// The compute kernels of the forward pass, one WGSL file each in `shaders/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Tiled `x · wᵀ + bias` with a fused activation / residual-add epilogue.
+    Matmul,
+    /// Fused scores → scale → padding mask → softmax → weighted sum of V (and optional probabilities).
+    Attention,
+    LayerNorm,
+    /// BatchNorm1d applied with given (running or batch) statistics.
+    BatchNorm,
+    /// Per-feature batch mean and variance (train-mode BatchNorm, and the trace).
+    BatchStats,
+    /// Token embedding gather × scale + positional row (+ token type).
+    Embed,
+    /// Mean over real tokens, or the first token.
+    Pool,
+    /// Row softmax of the logits.
+    Softmax,
+}
+
+/// How a kernel's storage binding is accessed. Binding 0 is always the uniform `params`; the storage
+/// bindings follow from 1 in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    ReadWrite,
+}
+
+/// What an op module registers about its shader.
+pub struct Shader {
+    /// File name in `shaders/`.
+    pub file: &'static str,
+    /// The WGSL source, exactly as in `shaders/`.
+    pub source: &'static str,
+    /// Storage bindings 1.. in the shader's order (binding 0 is the uniform params).
+    pub storage: &'static [Access],
+    /// Size in bytes of the params struct the shader declares (its `Pod` mirror).
+    pub params_size: usize,
+}
+
+impl Kernel {
+    pub const ALL: [Kernel; 8] = [
+        Kernel::Matmul,
+        Kernel::Attention,
+        Kernel::LayerNorm,
+        Kernel::BatchNorm,
+        Kernel::BatchStats,
+        Kernel::Embed,
+        Kernel::Pool,
+        Kernel::Softmax,
+    ];
+
+    /// The registry: each kernel's op module.
+    pub fn shader(self) -> &'static Shader {
+        match self {
+            Kernel::Matmul => &matmul::SHADER,
+            Kernel::Attention => &attention::SHADER,
+            Kernel::LayerNorm => &layer_norm::SHADER,
+            Kernel::BatchNorm => &batch_norm::SHADER,
+            Kernel::BatchStats => &batch_stats::SHADER,
+            Kernel::Embed => &embed::SHADER,
+            Kernel::Pool => &pool::SHADER,
+            Kernel::Softmax => &softmax::SHADER,
+        }
+    }
+
+    pub fn file(self) -> &'static str {
+        self.shader().file
+    }
+
+    /// The WGSL source, exactly as in `shaders/`.
+    pub fn source(self) -> &'static str {
+        self.shader().source
+    }
+
+    /// Storage bindings 1.. in order (binding 0 is the uniform params).
+    pub fn storage(self) -> &'static [Access] {
+        self.shader().storage
+    }
+
+    /// Size in bytes of the params struct the shader declares (its `Pod` mirror in the op module).
+    pub fn params_size(self) -> usize {
+        self.shader().params_size
+    }
+}
+
+fn u(v: usize) -> u32 {
+    v as u32
+}
+
+/// An output buffer of `floats` values for a host-slice runner.
+fn out_buffer(ctx: &GpuContext, name: &str, floats: usize) -> Result<wgpu::Buffer> {
+    ctx.storage_buffer(name, floats as u64 * 4, wgpu::BufferUsages::empty())
+}
+
+/// Submit a runner's recording and return its readback.
+async fn read_back(rec: Recorder) -> Result<Vec<f32>> {
+    Ok(rec.submit(&mut Scratch::default()).await?.0)
+}
+
+/// An op's test, no adapter needed: the shader's `var<uniform> params` struct (reflected by naga) has
+/// the registered size and, apart from `_pad…` members, exactly `fields` — same names, same byte
+/// offsets — so a reordered or retyped-to-a-different-size field fails here, not as wrong numbers on a
+/// GPU. (Bindings and access are checked for every kernel in `tests/shaders.rs`.)
+#[cfg(test)]
+fn check_params(shader: &Shader, fields: &[(&str, usize)]) {
+    let module = naga::front::wgsl::parse_str(shader.source).unwrap_or_else(|e| panic!("{}: {}", shader.file, e.emit_to_string(shader.source)));
+    let params = module.global_variables.iter().find(|(_, v)| v.space == naga::AddressSpace::Uniform).map(|(_, v)| v.ty);
+    let Some(naga::TypeInner::Struct { members, span }) = params.map(|ty| &module.types[ty].inner) else {
+        panic!("{}: no uniform params struct", shader.file);
+    };
+    assert_eq!(*span as usize, shader.params_size, "{}: params size in WGSL vs its Pod struct", shader.file);
+    let wgsl: Vec<(&str, usize)> =
+        members.iter().filter_map(|m| m.name.as_deref().filter(|n| !n.starts_with('_')).map(|n| (n, m.offset as usize))).collect();
+    assert_eq!(wgsl, fields, "{}: params members (name, offset) in WGSL vs its Pod struct", shader.file);
+}
