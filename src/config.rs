@@ -41,7 +41,7 @@ pub enum PositionalEncoding {
 pub enum Pooling {
     /// Mean of the final hidden states over real (non-padding) tokens.
     Mean,
-    /// The first token's ([CLS]) final hidden state.
+    /// The first token's (`[CLS]`) final hidden state.
     Cls,
 }
 

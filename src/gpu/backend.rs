@@ -74,8 +74,8 @@ impl GpuBackend {
         }
         let mut weights = HashMap::new();
         for p in model.params() {
-            if !weights.contains_key(&p.id) {
-                weights.insert(p.id, ctx.upload("parameter", p.data())?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = weights.entry(p.id) {
+                slot.insert(ctx.upload("parameter", p.data())?);
             }
         }
         Ok(Self { ctx, weights, pool: Vec::new(), inputs: None, rec: None, scratch: Scratch::default(), last: SubmitStats::default() })

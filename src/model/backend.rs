@@ -16,6 +16,9 @@ use crate::model::norm::Norm;
 use crate::model::BatchNormStats;
 use crate::tensor::Tensor;
 
+/// A normalised activation and, when asked for, the statistics used (mean, variance).
+pub type Normalized<B> = (<B as Backend>::Tensor, Option<[<B as Backend>::Pending; 2]>);
+
 pub trait Backend {
     /// An activation on this backend, `(rows, cols)` row-major f32.
     type Tensor;
@@ -39,7 +42,7 @@ pub trait Backend {
     /// `n` applied to `x (batch·seq, d)`. With `stats`, also the statistics: LayerNorm's per-row mean and
     /// variance `(batch, seq)`; BatchNorm's per-feature mean and variance of this batch `(d)` over all rows,
     /// padding included (whichever statistics `bn` says to normalise with).
-    fn norm(&mut self, x: &Self::Tensor, n: &Norm, batch: &Batch, bn: BatchNormStats, stats: bool) -> Result<(Self::Tensor, Option<[Self::Pending; 2]>)>;
+    fn norm(&mut self, x: &Self::Tensor, n: &Norm, batch: &Batch, bn: BatchNormStats, stats: bool) -> Result<Normalized<Self>>;
     /// `x (batch·seq, d)` → `(batch, d)`: mean over each row's real tokens, or its first token.
     fn pool(&mut self, x: &Self::Tensor, batch: &Batch, pooling: Pooling) -> Result<Self::Tensor>;
     /// Row softmax of `x (rows, n)`.

@@ -11,6 +11,9 @@ use crate::tensor::Tensor;
 use crate::trace::{NormTrace, TraceRequest};
 use crate::weights::Scope;
 
+/// A normalised activation and, when a trace is recorded, what the norm did.
+pub type Traced<B> = (<B as Backend>::Tensor, Option<NormTrace<<B as Backend>::Pending>>);
+
 #[derive(Clone, Debug)]
 pub enum Norm {
     Layer {
@@ -78,7 +81,7 @@ impl Norm {
         batch: &Batch,
         bn: BatchNormStats,
         req: &TraceRequest,
-    ) -> Result<(B::Tensor, Option<NormTrace<B::Pending>>)> {
+    ) -> Result<Traced<B>> {
         let (b, s, d) = (batch.batch, batch.seq, self.params()[0].data().len());
         let input = (req.norms && req.norm_inputs).then(|| be.read(x, vec![b, s, d]));
         let (y, stats) = be.norm(x, self, batch, bn, req.norms)?;
