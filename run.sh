@@ -91,7 +91,11 @@ simd_kernel_tests() {
 # playwright-core + onnxruntime-web, prints the table and writes bench/results.json.
 bench() {
   setup
-  build_web
+  # The page's builds leave src/bench.rs out; the bench has its own (`bench` feature) in bench/pkg*.
+  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/bench" \
+    wasm-pack build --release --target web --out-dir bench/pkg --no-typescript --no-pack . --features bench
+  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/bench-relaxed" RUSTFLAGS="$RELAXED_FLAGS" \
+    wasm-pack build --release --target web --out-dir bench/pkg-relaxed --no-typescript --no-pack . --features bench
   if ! python3 -c "import torch, onnx, onnxscript, safetensors" 2>/dev/null; then
     echo "== installing torch, onnx, onnxscript, onnxruntime, safetensors (pip)"
     python3 -m pip install -q torch onnx onnxscript onnxruntime safetensors numpy

@@ -22,7 +22,7 @@ pub mod embedded;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "bench"))]
 pub mod bench;
 
 pub use config::Config;
