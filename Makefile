@@ -122,7 +122,7 @@ $(BENCH_NODE): bench/package.json bench/package-lock.json
 build: pkg pkg-relaxed models
 pkg: www/pkg/encoder_lens_bg.wasm
 pkg-relaxed: www/pkg-relaxed/encoder_lens_bg.wasm
-models: $(STAMP)/models
+models: www/models/.copied
 
 www/pkg/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
 	$(WASM_PACK_BUILD) --out-dir www/pkg
@@ -132,8 +132,9 @@ www/pkg-relaxed/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
 	$(RELAXED) $(WASM_PACK_BUILD) --out-dir www/pkg-relaxed
 	touch $@
 
-# Every model folder with a config.json, copied into www/models (MiniLM included).
-$(STAMP)/models: $(MODEL_SRC) $(MINILM) | $(STAMP)
+# Every model folder with a config.json, copied into www/models (MiniLM included); the stamp lives inside
+# www/models so that removing the folder rebuilds it.
+www/models/.copied: $(MODEL_SRC) $(MINILM)
 	rm -rf www/models
 	mkdir -p www/models
 	for m in models/*/; do if [ -f "$$m/config.json" ]; then cp -r "$$m" www/models/; fi; done
