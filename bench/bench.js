@@ -54,8 +54,8 @@ async function fetchBytes(url) {
 }
 
 async function loadBuild(dir) {
-  const mod = await import(`../www/${dir}/encoder_lens.js`);
-  await mod.default({ module_or_path: `../www/${dir}/encoder_lens_bg.wasm` });
+  const mod = await import(`../bench/${dir}/encoder_lens.js`);
+  await mod.default({ module_or_path: `../bench/${dir}/encoder_lens_bg.wasm` });
   return mod;
 }
 

@@ -1,6 +1,6 @@
 // Runs the CPU benchmark page (bench/index.html) in headless Chromium and prints the table.
-// Expects the wasm builds in www/pkg and www/pkg-relaxed and the exports in bench/out (`./run.sh bench`
-// does all of it). Writes bench/results.json.
+// Expects the `bench`-feature wasm builds in bench/pkg and bench/pkg-relaxed and the exports in bench/out
+// (`make bench` does all of it). Writes bench/results.json.
 // Options (env): CHROMIUM=/usr/bin/chromium, BENCH_SEQS=16,64,128,512, BENCH_MIN_MS=1500.
 import { createServer } from 'node:http';
 import { readFile, writeFile, stat } from 'node:fs/promises';

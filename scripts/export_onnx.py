@@ -1,4 +1,4 @@
-"""ONNX exports for the CPU benchmark (`./run.sh bench`): the same weights for our engine and for
+"""ONNX exports for the CPU benchmark (`make bench`): the same weights for our engine and for
 onnxruntime-web.
 
 For each benchmarked model writes `<out>/<name>/{config.json, model.safetensors, model.onnx, reference.json}`:

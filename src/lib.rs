@@ -25,7 +25,7 @@ pub mod folder;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "bench"))]
 pub mod bench;
 
 pub use config::Config;

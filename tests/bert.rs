@@ -1,7 +1,7 @@
 //! The BERT family through the one engine code path, against Hugging Face `transformers` and
 //! `sentence-transformers` (fixtures from `scripts/export_bert_fixtures.py`):
 //! - all-MiniLM-L6-v2 (read from `models/minilm/`, fetched by `scripts/get_minilm.py`, which
-//!   `./run.sh setup` runs; a missing model FAILS these tests): token ids, embedding output, every
+//!   `make setup` runs; a missing model FAILS these tests): token ids, embedding output, every
 //!   layer's hidden states and attention, mean-pooled and L2-normalised sentence embedding, the BERT
 //!   pooler, and the MiniLM sentiment head's logits;
 //! - HF `config.json` parsing and the loader's errors on a tiny random BERT built here: missing tensor,

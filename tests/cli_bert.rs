@@ -1,7 +1,7 @@
 //! The `classify` binary on Hugging Face BERT folders: `--model models/minilm --embed` prints
 //! sentence-transformers' embedding (checked against the golden fixture), `--model models/minilm-sentiment`
 //! classifies, and a bare encoder without `--embed` is a clear error. Needs `models/minilm/`
-//! (`python3 scripts/get_minilm.py`, run by `./run.sh setup`).
+//! (`python3 scripts/get_minilm.py`, run by `make setup`).
 #![cfg(not(target_arch = "wasm32"))]
 
 mod common;

@@ -218,7 +218,7 @@ describe('the page per keystroke (CPU backend)', () => {
 
   it(`prints the click → redraw median of ${RUNS} on MiniLM`, async (t) => {
     if (!minilmPresent) {
-      const why = `${MINILM ? `${MINILM.path}../minilm/model.safetensors` : 'a MiniLM entry in models.json'} is absent (./run.sh setup downloads it)`;
+      const why = `${MINILM ? `${MINILM.path}../minilm/model.safetensors` : 'a MiniLM entry in models.json'} is absent (make setup downloads it)`;
       console.log(`SKIPPED: MiniLM click → redraw: ${why}`);
       return t.skip(why);
     }

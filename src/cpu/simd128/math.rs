@@ -1,0 +1,241 @@
+//! Element-wise and per-row kernels: exp, softmax, LayerNorm, BatchNorm, GELU and the other activations, add.
+
+use super::{grow, hmax, hsum, ld, st, SCRATCH};
+use crate::config::Activation;
+use core::arch::wasm32::*;
+
+/// `e^x`, Cephes `expf` polynomial (relative error ≈ 1e-7); 0 below −87.3, clamped above 88.3.
+#[inline(always)]
+pub fn exp4(x: v128) -> v128 {
+    let x = f32x4_min(x, f32x4_splat(88.376_26));
+    let tiny = f32x4_lt(x, f32x4_splat(-87.336_54));
+    let x = f32x4_max(x, f32x4_splat(-87.336_54));
+    let n = f32x4_nearest(f32x4_mul(x, f32x4_splat(std::f32::consts::LOG2_E)));
+    let r = f32x4_sub(x, f32x4_mul(n, f32x4_splat(0.693_359_4)));
+    let r = f32x4_add(r, f32x4_mul(n, f32x4_splat(2.121_944_4e-4)));
+    let mut p = f32x4_splat(1.987_569_1e-4);
+    for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
+        p = f32x4_add(f32x4_mul(p, r), f32x4_splat(c));
+    }
+    let y = f32x4_add(f32x4_add(f32x4_mul(f32x4_mul(p, r), r), r), f32x4_splat(1.0));
+    let pow2 = i32x4_shl(i32x4_add(i32x4_trunc_sat_f32x4(n), i32x4_splat(127)), 23);
+    v128_andnot(f32x4_mul(y, pow2), tiny)
+}
+
+/// `erf(x)`, Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7).
+#[inline(always)]
+fn erf4(x: v128) -> v128 {
+    let sign = v128_and(x, f32x4_splat(-0.0));
+    let a = f32x4_abs(x);
+    let t = f32x4_div(f32x4_splat(1.0), f32x4_add(f32x4_splat(1.0), f32x4_mul(a, f32x4_splat(0.327_591_1))));
+    let mut p = f32x4_splat(1.061_405_4);
+    for c in [-1.453_152_1, 1.421_413_8, -0.284_496_74, 0.254_829_6] {
+        p = f32x4_add(f32x4_mul(p, t), f32x4_splat(c));
+    }
+    let p = f32x4_mul(p, t);
+    let e = exp4(f32x4_neg(f32x4_mul(a, a)));
+    let y = f32x4_sub(f32x4_splat(1.0), f32x4_mul(p, e));
+    v128_or(y, sign)
+}
+
+/// `tanh(x) = sign(x) · (1 − 2 / (e^{2|x|} + 1))`.
+#[inline(always)]
+fn tanh4(x: v128) -> v128 {
+    let sign = v128_and(x, f32x4_splat(-0.0));
+    let e = exp4(f32x4_mul(f32x4_abs(x), f32x4_splat(2.0)));
+    let e = f32x4_min(e, f32x4_splat(1e30)); // keeps 2/(e+1) finite at the clamp
+    let y = f32x4_sub(f32x4_splat(1.0), f32x4_div(f32x4_splat(2.0), f32x4_add(e, f32x4_splat(1.0))));
+    v128_or(y, sign)
+}
+
+#[inline(always)]
+pub(super) fn act4(v: v128, act: Activation) -> v128 {
+    match act {
+        Activation::Relu => f32x4_max(v, f32x4_splat(0.0)),
+        Activation::Gelu => {
+            let e = erf4(f32x4_mul(v, f32x4_splat(std::f32::consts::FRAC_1_SQRT_2)));
+            f32x4_mul(f32x4_mul(f32x4_splat(0.5), v), f32x4_add(f32x4_splat(1.0), e))
+        }
+        Activation::GeluTanh => {
+            let x3 = f32x4_mul(f32x4_mul(v, v), v);
+            let inner = f32x4_mul(f32x4_splat(0.797_884_6), f32x4_add(v, f32x4_mul(f32x4_splat(0.044_715), x3)));
+            f32x4_mul(f32x4_mul(f32x4_splat(0.5), v), f32x4_add(f32x4_splat(1.0), tanh4(inner)))
+        }
+        Activation::Silu => f32x4_div(v, f32x4_add(f32x4_splat(1.0), exp4(f32x4_neg(v)))),
+        Activation::Tanh => tanh4(v),
+    }
+}
+/// Numerically stable softmax over one row, in place. An all `-inf` row becomes all zeros.
+pub fn softmax_inplace(row: &mut [f32]) {
+    let n = row.len();
+    let v = n / 4 * 4;
+    let p = row.as_mut_ptr();
+    unsafe {
+        let mut mx = f32x4_splat(f32::NEG_INFINITY);
+        for i in (0..v).step_by(4) {
+            mx = f32x4_max(mx, ld(p.add(i)));
+        }
+        let mut max = hmax(mx);
+        for &x in &row[v..] {
+            max = max.max(x);
+        }
+        if max == f32::NEG_INFINITY {
+            row.iter_mut().for_each(|x| *x = 0.0);
+            return;
+        }
+        let mv = f32x4_splat(max);
+        let mut s = f32x4_splat(0.0);
+        for i in (0..v).step_by(4) {
+            let e = exp4(f32x4_sub(ld(p.add(i)), mv));
+            st(p.add(i), e);
+            s = f32x4_add(s, e);
+        }
+        let mut sum = hsum(s);
+        for x in &mut row[v..] {
+            *x = (*x - max).exp();
+            sum += *x;
+        }
+        let inv = 1.0 / sum;
+        let iv = f32x4_splat(inv);
+        for i in (0..v).step_by(4) {
+            st(p.add(i), f32x4_mul(ld(p.add(i)), iv));
+        }
+        for x in &mut row[v..] {
+            *x *= inv;
+        }
+    }
+}
+/// LayerNorm over the last dimension `d` of `x (rows, d)`; see `scalar::layer_norm`.
+#[allow(clippy::too_many_arguments)]
+pub fn layer_norm(
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    rows: usize,
+    d: usize,
+    eps: f32,
+    mut stats: Option<(&mut [f32], &mut [f32])>,
+) {
+    let ok = x.len() >= rows * d && out.len() >= rows * d && w.len() >= d && b.len() >= d
+        && stats.as_ref().is_none_or(|(m, v)| m.len() >= rows && v.len() >= rows);
+    if !ok {
+        return crate::cpu::scalar::layer_norm(x, w, b, out, rows, d, eps, stats);
+    }
+    let v = d / 4 * 4;
+    for r in 0..rows {
+        let xr = &x[r * d..(r + 1) * d];
+        let or = &mut out[r * d..(r + 1) * d];
+        unsafe {
+            let xp = xr.as_ptr();
+            let mut s = f32x4_splat(0.0);
+            for i in (0..v).step_by(4) {
+                s = f32x4_add(s, ld(xp.add(i)));
+            }
+            let mut sum = hsum(s);
+            for &t in &xr[v..] {
+                sum += t;
+            }
+            let mean = sum / d as f32;
+            let mv = f32x4_splat(mean);
+            let mut q = f32x4_splat(0.0);
+            for i in (0..v).step_by(4) {
+                let c = f32x4_sub(ld(xp.add(i)), mv);
+                q = f32x4_add(q, f32x4_mul(c, c));
+            }
+            let mut sq = hsum(q);
+            for &t in &xr[v..] {
+                sq += (t - mean) * (t - mean);
+            }
+            let var = sq / d as f32;
+            let rstd = 1.0 / (var + eps).sqrt();
+            let rv = f32x4_splat(rstd);
+            let op = or.as_mut_ptr();
+            for i in (0..v).step_by(4) {
+                let y = f32x4_mul(f32x4_mul(f32x4_sub(ld(xp.add(i)), mv), rv), ld(w.as_ptr().add(i)));
+                st(op.add(i), f32x4_add(y, ld(b.as_ptr().add(i))));
+            }
+            for i in v..d {
+                or[i] = (xr[i] - mean) * rstd * w[i] + b[i];
+            }
+            if let Some((m, vv)) = stats.as_mut() {
+                m[r] = mean;
+                vv[r] = var;
+            }
+        }
+    }
+}
+
+/// BatchNorm1d in eval mode over the features of `x (rows, d)`; see `scalar::batch_norm_eval`.
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_eval(
+    x: &[f32],
+    mean: &[f32],
+    var: &[f32],
+    w: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    rows: usize,
+    d: usize,
+    eps: f32,
+) {
+    let ok = x.len() >= rows * d && out.len() >= rows * d && [mean, var, w, b].iter().all(|t| t.len() >= d);
+    if !ok {
+        return crate::cpu::scalar::batch_norm_eval(x, mean, var, w, b, out, rows, d, eps);
+    }
+    SCRATCH.with(|s| {
+        let mut s = s.borrow_mut();
+        let scale = grow(&mut s.vec, d);
+        for i in 0..d {
+            scale[i] = w[i] / (var[i] + eps).sqrt();
+        }
+        let v = d / 4 * 4;
+        for r in 0..rows {
+            unsafe {
+                let xp = x.as_ptr().add(r * d);
+                let op = out.as_mut_ptr().add(r * d);
+                for i in (0..v).step_by(4) {
+                    let c = f32x4_sub(ld(xp.add(i)), ld(mean.as_ptr().add(i)));
+                    st(op.add(i), f32x4_add(f32x4_mul(c, ld(scale.as_ptr().add(i))), ld(b.as_ptr().add(i))));
+                }
+            }
+            for i in v..d {
+                out[r * d + i] = (x[r * d + i] - mean[i]) * scale[i] + b[i];
+            }
+        }
+    });
+}
+
+/// `a += b`, element-wise.
+pub fn add_inplace(a: &mut [f32], b: &[f32]) {
+    let n = a.len().min(b.len());
+    let v = n / 4 * 4;
+    unsafe {
+        for i in (0..v).step_by(4) {
+            let p = a.as_mut_ptr().add(i);
+            st(p, f32x4_add(ld(p), ld(b.as_ptr().add(i))));
+        }
+    }
+    for i in v..n {
+        a[i] += b[i];
+    }
+}
+
+pub fn activation_inplace(x: &mut [f32], act: Activation) {
+    let v = x.len() / 4 * 4;
+    unsafe {
+        for i in (0..v).step_by(4) {
+            let p = x.as_mut_ptr().add(i);
+            st(p, act4(ld(p), act));
+        }
+    }
+    let tail = &mut x[v..];
+    if !tail.is_empty() {
+        let mut t = [0.0f32; 4];
+        t[..tail.len()].copy_from_slice(tail);
+        let y = act4(unsafe { ld(t.as_ptr()) }, act);
+        unsafe { st(t.as_mut_ptr(), y) };
+        let n = tail.len();
+        tail.copy_from_slice(&t[..n]);
+    }
+}
