@@ -16,7 +16,7 @@ pub struct TraceRequest {
     pub norms: bool,
     /// Every norm's input too (needs `norms`).
     pub norm_inputs: bool,
-    /// Every layer's output, and the final hidden states in [`crate::model::Output::hidden`].
+    /// Every layer's output, and the final hidden states in `Output::hidden`.
     pub hidden: bool,
     /// The embeddings (input to the first layer) and the positional rows added to them.
     pub embeddings: bool,

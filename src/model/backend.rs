@@ -1,6 +1,6 @@
 //! The seam between the model and the hardware. [`Model::forward`](super::Model::forward) is written
-//! once against this trait; a backend supplies the ops. The CPU backend ([`crate::cpu::CpuBackend`]) runs
-//! each op at once (scalar or SIMD kernels); the GPU backend ([`crate::gpu::GpuBackend`]) records them into
+//! once against this trait; a backend supplies the ops. The CPU backend (`cpu::CpuBackend`) runs
+//! each op at once (scalar or SIMD kernels); the GPU backend (`gpu::GpuBackend`) records them into
 //! one command encoder and submits once in [`Backend::finish`].
 //!
 //! Activations are `(rows, cols)` row-major f32 on the backend ([`Backend::Tensor`]); what the caller
