@@ -49,7 +49,8 @@ BENCH_NODE := bench/node_modules/.package-lock.json
 WASM_TOOLS := $(STAMP)/wasm32-target $(STAMP)/wasm-bindgen $(STAMP)/wasm-pack
 WASM_PACK_BUILD := wasm-pack build --release --target web --no-typescript --no-pack
 
-.PHONY: help setup build pkg pkg-relaxed models serve test test-native test-wasm test-simd test-e2e bench bench-pkg
+.PHONY: help setup build pkg pkg-relaxed models serve test test-native test-wasm test-simd test-e2e bench bench-pkg \
+	fuzz fuzz-short fuzz-tools
 
 help:
 	@echo "make serve        build the page (pkg, pkg-relaxed, models) and serve www/ on http://localhost:$(PORT)"
@@ -65,6 +66,8 @@ help:
 	@echo "make test-simd    SIMD128 and relaxed-SIMD kernels against the scalar ones, in Chromium and node"
 	@echo "make test-e2e     the page in headless Chromium (tests/e2e)"
 	@echo "make bench        bench-feature wasm builds, ONNX exports, bench/index.html against onnxruntime-web"
+	@echo "make fuzz         every cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (default 600); not part of make test"
+	@echo "make fuzz-short   every fuzz target for 30 s (the CI-sized run)"
 
 # ---------------------------------------------------------------------------------------------------
 # setup: each step runs only when its stamp or output is missing (or what it installs from changed), and
@@ -207,3 +210,33 @@ bench/out/.exported: scripts/export_onnx.py scripts/model.py src/bench.rs $(MODE
 bench: bench-pkg bench/out/.exported $(BENCH_NODE) | $(STAMP)/apt
 	@echo "== running bench/index.html in headless Chromium"
 	node bench/run.mjs
+
+# ---------------------------------------------------------------------------------------------------
+# fuzz: coverage-guided fuzzing with cargo-fuzz (libFuzzer) on the nightly toolchain, one target after the
+# other (fuzz/README.md). New corpus entries stay in fuzz/corpus/<target>/ (only seed-* is committed); a
+# crash stops the run and leaves its input in fuzz/artifacts/<target>/. Not part of `make test`.
+# FUZZ_SECONDS per target (default 600), FUZZ_TARGETS (default all), FUZZ_RSS_MB (default 2048),
+# FUZZ_TARGET_DIR (default $(TARGET)/fuzz: its own, sanitizer-instrumented build).
+
+FUZZ_SECONDS ?= 600
+FUZZ_RSS_MB ?= 2048
+FUZZ_TARGETS ?= tokenizer weights config pipeline
+FUZZ_TARGET_DIR ?= $(abspath $(TARGET))/fuzz
+
+$(STAMP)/fuzz-tools: | $(STAMP)
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@rustup component list --toolchain nightly --installed | grep -q '^rust-src' || rustup component add rust-src --toolchain nightly
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	touch $@
+
+fuzz-tools: $(STAMP)/fuzz-tools
+
+fuzz: $(STAMP)/fuzz-tools
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) cargo +nightly fuzz run $$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=$(FUZZ_RSS_MB) -print_final_stats=1 || exit 1; \
+	done
+
+fuzz-short:
+	$(MAKE) fuzz FUZZ_SECONDS=30
