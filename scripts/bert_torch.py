@@ -235,10 +235,11 @@ def pad(seqs, pad_id=0):
 
 
 @torch.inference_mode()
-def predict_folder(folder, texts, batch_size=32):
-    """(labels, probabilities (n, L)) of an HF folder's classifier on `texts`, in input order."""
+def predict_folder(folder, texts, batch_size=32, max_len=None):
+    """(labels, probabilities (n, L)) of an HF folder's classifier on `texts`, in input order
+    (`max_len` overrides the folder's)."""
     model, info = load_folder(folder)
-    tok = tokenizer_for(folder, info.max_len)
+    tok = tokenizer_for(folder, max_len or info.max_len)
     enc = [e.ids for e in tok.encode_batch(texts)]
     probs = torch.zeros((len(texts), len(info.labels)))
     for idx in batches(enc, batch_size):
