@@ -223,8 +223,8 @@ def top_state(model, cut):
             if k.startswith("classifier") or any(k.startswith(f"layers.{i}.") for i in range(cut, model.L))}
 
 
-def load_ckpt(work):
-    p = os.path.join(work, "ckpt.pt")
+def load_ckpt(work, path=None):
+    p = path or os.path.join(work, "ckpt.pt")
     return torch.load(p, weights_only=False) if os.path.isfile(p) else None
 
 
@@ -342,7 +342,7 @@ def write_metrics(args, work, history, head_from):
 
 def model_from_ckpt(args, work):
     model, info, _ = load_base(args)
-    ck = load_ckpt(work)
+    ck = load_ckpt(work, args.ckpt)
     if ck is None:
         raise SystemExit(f"no checkpoint in {work}")
     model.load_state_dict(ck["top"], strict=False)
@@ -484,7 +484,7 @@ def main():
     ap.add_argument("--export-max-len", type=int, default=0,
                     help="max_seq_length written for the engine (default: --max-len)")
     ap.add_argument("--train-layers", type=int, default=2)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--head-lr", type=float, default=1e-3)
@@ -498,6 +498,7 @@ def main():
     ap.add_argument("--cache-batch", type=int, default=32)
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--log-every", type=int, default=20)
+    ap.add_argument("--ckpt", help="eval/export: a checkpoint file (default WORK/ckpt.pt), e.g. WORK/epoch1.pt")
     ap.add_argument("--n", type=int, default=200, help="measure: texts to time")
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
