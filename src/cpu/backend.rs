@@ -82,7 +82,7 @@ impl Backend for CpuBackend {
     }
 
     fn norm(&mut self, x: &Vec<f32>, n: &Norm, batch: &Batch, bn: BatchNormStats, stats: bool) -> Result<(Vec<f32>, Option<[Tensor; 2]>)> {
-        let d = n.params()[0].data().len();
+        let d = n.dim();
         let rows = x.len() / d;
         let mut out = scratch::take(x.len());
         let stats = match n {

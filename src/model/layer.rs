@@ -90,7 +90,7 @@ impl EncoderLayer {
             (x, attention, n1, n2)
         };
         if let Some(t) = trace {
-            let d = self.norm1.params()[0].data().len();
+            let d = self.norm1.dim();
             let hidden = req.hidden.then(|| be.read(&x, vec![batch.batch, batch.seq, d]));
             t.push(LayerTrace { attention, norm1: n1, norm2: n2, hidden });
         }

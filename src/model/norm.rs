@@ -57,6 +57,13 @@ impl Norm {
         }
     }
 
+    /// The number of features `d` it normalises.
+    pub fn dim(&self) -> usize {
+        match self {
+            Norm::Layer { weight, .. } | Norm::Batch { weight, .. } => weight.data().len(),
+        }
+    }
+
     /// BatchNorm's running mean and variance, `(d)` each.
     pub fn running(&self) -> Option<(&[f32], &[f32])> {
         match self {
@@ -82,7 +89,7 @@ impl Norm {
         bn: BatchNormStats,
         req: &TraceRequest,
     ) -> Result<Traced<B>> {
-        let (b, s, d) = (batch.batch, batch.seq, self.params()[0].data().len());
+        let (b, s, d) = (batch.batch, batch.seq, self.dim());
         let input = (req.norms && req.norm_inputs).then(|| be.read(x, vec![b, s, d]));
         let (y, stats) = be.norm(x, self, batch, bn, req.norms)?;
         let trace = match stats {
