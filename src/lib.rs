@@ -10,6 +10,7 @@ pub mod gpu;
 pub mod hf;
 pub mod model;
 pub mod pipeline;
+pub mod quant;
 pub mod tensor;
 pub mod tokenizer;
 pub mod trace;

@@ -3,6 +3,7 @@
 //! tensor path in its error.
 
 use crate::error::{Error, Result};
+use crate::model::param::Precision;
 use crate::tensor::Tensor;
 use safetensors::{Dtype, SafeTensors};
 
@@ -50,13 +51,18 @@ impl<'a> Weights<'a> {
         self.find(name).is_some()
     }
 
+    /// The raw view of tensor `name` (dtype, shape, bytes).
+    pub fn view(&self, name: &str) -> Result<safetensors::tensor::TensorView<'a>> {
+        self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.parts.iter().flat_map(|p| p.names()).map(|s| s.to_string()).collect()
     }
 
     /// A view that prefixes every name with `prefix.`.
     pub fn pp(&self, prefix: &str) -> Scope<'_, 'a> {
-        Scope { w: self, prefix: prefix.to_string() }
+        Scope { w: self, prefix: prefix.to_string(), precision: Precision::F32 }
     }
 
     /// The tensor `name`, which must have exactly `shape`, in the float type the file stores it in.
@@ -83,6 +89,48 @@ impl<'a> Weights<'a> {
     /// The tensor `name` widened to f32, which must have exactly `shape`.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         Tensor::new(shape.to_vec(), self.get_stored(name, shape)?.to_f32())
+    }
+
+    /// The stored dtype of tensor `name` (`"F32"`, `"F16"`, `"I8"`, …).
+    pub fn dtype(&self, name: &str) -> Result<String> {
+        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
+        Ok(format!("{:?}", view.dtype()))
+    }
+
+    /// The int8 tensor `name`, which must have exactly `shape`.
+    pub fn get_i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>> {
+        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
+        if view.shape() != shape {
+            return Err(Error::TensorShape { name: name.to_string(), expected: shape.to_vec(), actual: view.shape().to_vec() });
+        }
+        if view.dtype() != Dtype::I8 {
+            return Err(Error::WeightsFormat(format!("tensor `{name}` is {:?}, expected I8", view.dtype())));
+        }
+        Ok(view.data().iter().map(|&b| b as i8).collect())
+    }
+
+    /// The quantization scale `name` of a weight with `rows` output rows: F32 of shape `[]` (per tensor,
+    /// repeated on every row) or `[rows]` (per channel), every value positive and finite. Returns the
+    /// per-row scales and whether the file had one per row.
+    pub fn get_scale(&self, name: &str, rows: usize) -> Result<(Vec<f32>, bool)> {
+        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
+        let per_channel = match view.shape() {
+            [] => false,
+            [r] if *r == rows => true,
+            other => {
+                return Err(Error::WeightsFormat(format!(
+                    "scale `{name}` has shape {other:?}; expected [] (per tensor) or [{rows}] (per output row)"
+                )))
+            }
+        };
+        if view.dtype() != Dtype::F32 {
+            return Err(Error::WeightsFormat(format!("scale `{name}` is {:?}, expected F32", view.dtype())));
+        }
+        let v: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        if let Some((i, s)) = v.iter().enumerate().find(|(_, s)| !(s.is_finite() && **s > 0.0)) {
+            return Err(Error::WeightsFormat(format!("scale `{name}` holds {s} at index {i}: scales must be positive and finite")));
+        }
+        Ok(if per_channel { (v, true) } else { (vec![v[0]; rows], false) })
     }
 }
 
@@ -123,11 +171,30 @@ impl Stored {
 pub struct Scope<'w, 'a> {
     w: &'w Weights<'a>,
     prefix: String,
+    /// How the model's linear weights are stored (config.json `precision`), for [`crate::model::param::Weight::load`].
+    pub precision: Precision,
 }
 
 impl<'w, 'a> Scope<'w, 'a> {
     pub fn pp(&self, sub: &str) -> Scope<'w, 'a> {
-        Scope { w: self.w, prefix: self.path(sub) }
+        Scope { w: self.w, prefix: self.path(sub), precision: self.precision }
+    }
+
+    /// This scope, loading linear weights stored in `precision`.
+    pub fn with_precision(self, precision: Precision) -> Self {
+        Self { precision, ..self }
+    }
+
+    pub fn dtype(&self, name: &str) -> Result<String> {
+        self.w.dtype(&self.path(name))
+    }
+
+    pub fn get_i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>> {
+        self.w.get_i8(&self.path(name), shape)
+    }
+
+    pub fn get_scale(&self, name: &str, rows: usize) -> Result<(Vec<f32>, bool)> {
+        self.w.get_scale(&self.path(name), rows)
     }
 
     pub fn path(&self, name: &str) -> String {

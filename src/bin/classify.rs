@@ -17,12 +17,13 @@ fn main() -> std::process::ExitCode {
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
     use encoder_lens::folder::Folder;
-    use encoder_lens::{embedded, Backend, Classifier, Engine, ForwardOptions};
+    use encoder_lens::{embedded, quant, Backend, Classifier, Engine, ForwardOptions};
     use std::io::{BufRead, Write};
     use std::process::ExitCode;
     use std::time::Instant;
 
     const USAGE: &str = "usage: classify [--model DIR] [--json | --embed] [--backend cpu|gpu|auto] [TEXT]
+       classify quantize --model DIR --to int8|int8-per-channel|f16 --out DIR2
       --model DIR    a model folder with config.json, model.safetensors and vocab.txt: this project's
                      format or a Hugging Face BERT folder (e.g. models/minilm, models/minilm-sentiment)
                      (default: the embedded LayerNorm sentiment model)
@@ -30,7 +31,11 @@ mod cli {
       --embed        print the pooled, L2-normalised sentence embedding of each text as a JSON array
       --backend B    cpu (default); gpu (wgpu on Vulkan; an error without an adapter); auto (the GPU
                      when there is one, else cpu)
-      TEXT           the text to classify; without it, one text per line is read from stdin";
+      TEXT           the text to classify; without it, one text per line is read from stdin
+  quantize         convert an f32 model folder (either format) to int8 (PyTorch's dynamic quantization,
+                   one scale per tensor), int8-per-channel (one scale per output row) or f16 (linear
+                   weights and embedding tables); prints sizes and the largest logit difference against
+                   the f32 model on a built-in check set";
 
     struct Args {
         model: Option<String>,
@@ -116,7 +121,48 @@ mod cli {
         writeln!(out, "{line}").map_err(|e| e.to_string())
     }
 
+    /// `classify quantize --model DIR --to P --out DIR2`.
+    fn quantize(mut it: impl Iterator<Item = std::ffi::OsString>) -> Result<(), String> {
+        let (mut model, mut to, mut out) = (None, None, None);
+        while let Some(a) = it.next() {
+            match a.to_str() {
+                Some("--model") => model = Some(next_value(&mut it, "--model")?),
+                Some("--to") => to = Some(next_value(&mut it, "--to")?),
+                Some("--out") => out = Some(next_value(&mut it, "--out")?),
+                _ => return Err(format!("quantize: unexpected argument `{}`", a.to_string_lossy())),
+            }
+        }
+        let (Some(model), Some(to), Some(out)) = (model, to, out) else {
+            return Err("quantize needs --model DIR, --to int8|int8-per-channel|f16 and --out DIR2".into());
+        };
+        let target: quant::Target = to.parse().map_err(|e: encoder_lens::Error| e.to_string())?;
+        let (src, out) = (std::path::Path::new(&model), std::path::Path::new(&out));
+        let ctx = |e: encoder_lens::Error| format!("{}: {e}", src.display());
+        let folder = Folder::read(src).map_err(ctx)?;
+        let original = folder.classifier().map_err(ctx)?;
+        let conv = quant::convert_files(&folder.files().map_err(ctx)?, target).map_err(ctx)?;
+        folder.write_converted(&conv, out).map_err(|e| e.to_string())?;
+        let converted = Folder::read(out).and_then(|f| f.classifier()).map_err(|e| format!("{}: {e}", out.display()))?;
+        let (diff, same) = quant::compare(&original, &converted).map_err(|e| e.to_string())?;
+        let (a, b) = (folder.weights_bytes(), conv.weights.len());
+        println!("{}: {} tensors converted to {to}", out.display(), conv.converted.len());
+        println!("weights: {a} bytes (f32) -> {b} bytes ({to}), {:.1} %", 100.0 * b as f64 / a as f64);
+        let what = if original.model.classifier.is_some() { "logit" } else { "pooled value" };
+        println!("check set ({} texts): max |{what} difference| {diff:.3e}, same top label on {same}", quant::CHECK_TEXTS.len());
+        Ok(())
+    }
+
     pub fn main() -> ExitCode {
+        let mut raw = std::env::args_os().skip(1);
+        if raw.next().is_some_and(|a| a == "quantize") {
+            return match quantize(raw) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("classify: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         let args = match parse_args() {
             Ok(a) => a,
             Err(e) => {

@@ -106,7 +106,8 @@ impl GpuBackend {
 
     fn matmul(&mut self, x: &GpuTensor, l: &Linear, out: &GpuTensor, act: u32, accumulate: bool) -> Result<()> {
         let (k, n) = (l.in_dim(), l.out_dim());
-        let w = self.weight(l.weight.param())?.clone();
+        let p = l.weight.as_f32().ok_or_else(|| Error::Gpu(format!("{} weights run on the CPU backend only (no GPU kernel yet)", l.weight.precision().name())))?;
+        let w = self.weight(p)?.clone();
         let b = l.bias.as_ref().map(|b| self.weight(b).cloned()).transpose()?;
         ops::matmul::record(self.rec()?, &x.buf, &w, b.as_ref(), &out.buf, (x.len / k, k, n), act, accumulate)
     }
