@@ -43,7 +43,9 @@ STAMP := .make
 # What a wasm package is built from.
 WASM_SRC := $(shell find src shaders -type f) Cargo.toml Cargo.lock $(wildcard .cargo/config.toml)
 MINILM := models/minilm/.complete
-MODEL_SRC := $(shell find models -path models/minilm -prune -o -type f -print)
+# all-MiniLM-L6-v2 in int8 (23 MB, not committed), made from the fetched f32 folder by `classify quantize`.
+MINILM_INT8 := models/minilm-int8/.complete
+MODEL_SRC := $(shell find models -path models/minilm -prune -o -path models/minilm-int8 -prune -o -type f -print)
 E2E_NODE := tests/e2e/node_modules/.package-lock.json
 BENCH_NODE := bench/node_modules/.package-lock.json
 WASM_TOOLS := $(STAMP)/wasm32-target $(STAMP)/wasm-bindgen $(STAMP)/wasm-pack
@@ -73,7 +75,7 @@ help:
 # setup: each step runs only when its stamp or output is missing (or what it installs from changed), and
 # then installs only what is missing.
 
-setup: $(STAMP)/apt $(WASM_TOOLS) $(MINILM) $(E2E_NODE) $(BENCH_NODE)
+setup: $(STAMP)/apt $(WASM_TOOLS) $(MINILM) $(MINILM_INT8) $(E2E_NODE) $(BENCH_NODE)
 
 $(STAMP):
 	mkdir -p $@
@@ -109,6 +111,12 @@ $(MINILM): scripts/get_minilm.py
 	python3 scripts/get_minilm.py
 	touch $@
 
+# PyTorch's dynamic quantization (per-tensor int8 linears) of the f32 folder; rebuilt when the
+# quantization code changes.
+$(MINILM_INT8): $(MINILM) src/quant.rs src/bin/classify.rs
+	cargo run --release --quiet --bin classify -- quantize --model models/minilm --to int8 --out models/minilm-int8
+	touch $@
+
 $(E2E_NODE): tests/e2e/package.json tests/e2e/package-lock.json
 	@echo "== installing end-to-end test dependencies (npm)"
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
@@ -137,7 +145,7 @@ www/pkg-relaxed/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
 
 # Every model folder with a config.json, copied into www/models (MiniLM included); the stamp lives inside
 # www/models so that removing the folder rebuilds it.
-www/models/.copied: $(MODEL_SRC) $(MINILM)
+www/models/.copied: $(MODEL_SRC) $(MINILM) $(MINILM_INT8)
 	rm -rf www/models
 	mkdir -p www/models
 	for m in models/*/; do if [ -f "$$m/config.json" ]; then cp -r "$$m" www/models/; fi; done
@@ -162,7 +170,7 @@ test-wasm: | $(STAMP)/apt $(WASM_TOOLS) $(MINILM)
 	wasm-pack test --headless --chrome
 
 # SIMD128 and relaxed-SIMD kernels against the scalar reference, in headless Chromium and in node.
-SIMD_TEST := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test --release --target wasm32-unknown-unknown --test simd_kernels
+SIMD_TEST := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test --release --target wasm32-unknown-unknown --test simd_kernels --test simd_int8
 test-simd: | $(STAMP)/apt $(WASM_TOOLS)
 	@echo "== SIMD128 kernel tests (headless Chromium, node)"
 	WASM_BINDGEN_USE_BROWSER=1 $(SIMD_TEST)

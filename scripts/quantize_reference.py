@@ -18,13 +18,16 @@
    What is quantized = what `classify quantize` quantizes: EVERY linear (for our encoder this includes
    MultiheadAttention's in_proj and out_proj, which `quantize_dynamic` itself leaves in f32 because they
    are not nn.Linear modules / NonDynamicallyQuantizableLinear: here they run through the same
-   torch.ops.quantized.linear_dynamic op). f16 also rounds the embedding tables to f16 (the CLI stores
-   them as f16), as weight-only storage.
+   torch.ops.quantized.linear_dynamic op). Embedding tables are weight-only: int8 runs them through
+   PyTorch's quantized nn.Embedding (quantize_dynamic with float_qparams_weight_only_qconfig: quint8 per
+   row, float scale and zero point); f16 rounds them to f16 (the CLI stores them as f16).
    The forward for our encoder is export_fixtures.py's hand-written one with its matmuls swapped for the
    quantized ops; it is checked against the real quantize_dynamic'd nn.Module (with the linears that
    quantize_dynamic does quantize) before anything is written.
 
-Run from the repo root: python3 scripts/quantize_reference.py [--check-only]
+Run from the repo root: python3 scripts/quantize_reference.py [--check-only | --sensitivity | --only MODEL]
+(--sensitivity: how far PyTorch's own quantized MiniLM moves under 1e-6 relative input noise — per-channel
+hidden states up to 0.2 from layer 3 on, per-tensor ~5e-6 — which bounds whole-model agreement.)
 """
 import argparse
 import copy
@@ -48,7 +51,7 @@ from export_fixtures import LONG_BATCH, PADDED_BATCH, act, apply_norm, load_mode
 from model import lengths_to_padding_mask  # noqa: E402
 from tok import build_tokenizer  # noqa: E402
 
-from torch.ao.quantization import default_dynamic_qconfig, float16_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic  # noqa: E402
+from torch.ao.quantization import default_dynamic_qconfig, float16_dynamic_qconfig, float_qparams_weight_only_qconfig, per_channel_dynamic_qconfig, quantize_dynamic  # noqa: E402
 import torch.ao.nn.quantized.dynamic as nnqd  # noqa: E402
 
 f32 = np.float32
@@ -177,8 +180,14 @@ def float_linear(name, x, w, b):
     return x @ w.t() + b
 
 
-def encoder_forward(model, ids, lengths, lin, embed_f16=False):
-    """export_fixtures.manual_forward with every x @ W.T + b as lin(name, x, W, b)."""
+def quantized_embedding(emb):
+    """PyTorch's weight-only quantized nn.Embedding (float_qparams_weight_only_qconfig: quint8 per row)."""
+    return quantize_dynamic(nn.Sequential(copy.deepcopy(emb)), {nn.Embedding: float_qparams_weight_only_qconfig})[0]
+
+
+def encoder_forward(model, ids, lengths, lin, embed_f16=False, embed=None):
+    """export_fixtures.manual_forward with every x @ W.T + b as lin(name, x, W, b); `embed` replaces the
+    token-embedding lookup (a quantized nn.Embedding)."""
     c = model.config
     D, H = c["hidden_size"], c["num_heads"]
     dh = D // H
@@ -189,7 +198,7 @@ def encoder_forward(model, ids, lengths, lin, embed_f16=False):
     table = model.embedding.weight
     if embed_f16:
         table = table.half().float()
-    x = table[ids]
+    x = table[ids] if embed is None else embed(ids)
     if c["embedding_scale"]:
         x = x * math.sqrt(D)
     x = x + model.pos_encoder.pe[:S].unsqueeze(0)
@@ -237,7 +246,8 @@ def check_against_module(model, batches):
     """The hand-written forward, with exactly the linears quantize_dynamic quantizes, vs the real
     quantize_dynamic'd module: max |logit diff|."""
     torch.backends.mha.set_fastpath_enabled(False)
-    qm = quantize_dynamic(copy.deepcopy(model), {nn.Linear: default_dynamic_qconfig}, dtype=torch.qint8)
+    qm = quantize_dynamic(copy.deepcopy(model), {nn.Linear: default_dynamic_qconfig, nn.Embedding: float_qparams_weight_only_qconfig},
+                          dtype=torch.qint8)
     quantized = {n + ".weight" for n, m in qm.named_modules() if isinstance(m, nnqd.Linear)}
     mods = dict(qm.named_modules())
 
@@ -250,7 +260,7 @@ def check_against_module(model, batches):
     worst = 0.0
     for ids, lens in batches:
         ref = qm(ids, lens)
-        man = encoder_forward(model, ids, lens, lin)["logits"]
+        man = encoder_forward(model, ids, lens, lin, embed=qm.embedding)["logits"]
         worst = max(worst, float((ref - man).abs().max()))
     return sorted(quantized), worst
 
@@ -289,13 +299,16 @@ def export_encoder(model_name):
     covered, worst = check_against_module(model, batches)
     print(f"{model_name}: quantize_dynamic quantizes {len(covered)} linears ({', '.join(covered[:3])}, ...); "
           f"hand-written forward vs that module: max |logit diff| {worst:.2e}")
-    assert worst < 1e-4, worst
+    # Not 1e-6 as in f32: the hand-written f32 ops differ from the module's by ~1e-6, and an activation on
+    # a rounding boundary of its int8 grid then lands one step apart (seen: 6.5e-4 on sentiment-bn).
+    assert worst < 5e-3, worst
     for precision in PRECISIONS:
         lin = QLinears(precision)
+        embed = None if precision == "f16" else quantized_embedding(model.embedding)
         tensors = {}
         ref32 = []
         for k, (ids, lens) in enumerate(batches):
-            out = encoder_forward(model, ids, lens, lin, embed_f16=precision == "f16")
+            out = encoder_forward(model, ids, lens, lin, embed_f16=precision == "f16", embed=embed)
             f = encoder_forward(model, ids, lens, float_linear)
             ref32.append(float((out["logits"] - f["logits"]).abs().max()))
             tensors[f"b{k}.input_ids"], tensors[f"b{k}.lengths"] = ids, lens
@@ -340,7 +353,10 @@ def export_minilm():
         if precision == "f16":
             for e in (qm.word, qm.pos, qm.typ):
                 e.weight.copy_(e.weight.half().float())
-        qm = quantize_dynamic(qm, {nn.Linear: QCONFIG[precision]}, dtype=torch.float16 if precision == "f16" else torch.qint8)
+        spec = {nn.Linear: QCONFIG[precision]}
+        if precision != "f16":
+            spec[nn.Embedding] = float_qparams_weight_only_qconfig
+        qm = quantize_dynamic(qm, spec, dtype=torch.float16 if precision == "f16" else torch.qint8)
         tensors, worst = {}, 0.0
         for k, (ids, lens) in enumerate(batches):
             mask = ~lengths_to_padding_mask(lens, ids.shape[1])
@@ -368,13 +384,42 @@ def export_minilm():
         write(f"quant-minilm-{precision}", tensors, meta)
 
 
+@torch.inference_mode()
+def sensitivity():
+    """How far PyTorch's own quantized MiniLM moves under 1e-6 relative noise on its embedding output:
+    what bounds any other implementation's agreement with it (an activation near a rounding boundary of
+    its int8 grid lands one step apart)."""
+    from bert_torch import load_folder, tokenizer_for
+
+    folder = os.path.join(REPO, "models", "minilm-sentiment")
+    model, info = load_folder(folder)
+    tok = tokenizer_for(folder, info.max_len)
+    texts = ["A wonderful, heartfelt film.", "Terrible acting and a dull plot; I walked out after an hour."]
+    ((ids, lens),) = encode_batches(lambda t: [e.ids for e in tok.encode_batch(t)], [texts])
+    mask = ~lengths_to_padding_mask(lens, ids.shape[1])
+    for precision in ("int8", "int8-per-channel"):
+        qm = quantize_dynamic(copy.deepcopy(model), {nn.Linear: QCONFIG[precision], nn.Embedding: float_qparams_weight_only_qconfig})
+        x0 = qm.embed(ids)
+        for trial in range(3):
+            g = torch.Generator().manual_seed(trial)
+            x, y, diffs = x0, x0 * (1 + 1e-6 * torch.randn(x0.shape, generator=g)), []
+            for li in range(qm.L):
+                x, y = qm.layer(li, x, mask), qm.layer(li, y, mask)
+                diffs.append(f"{(x - y).abs()[mask].max().item():.1e}")
+            print(f"minilm {precision}, 1e-6 relative noise #{trial}: per-layer max |hidden diff| {' '.join(diffs)}, "
+                  f"logits {(qm.head(x, mask) - qm.head(y, mask)).abs().max().item():.1e}")
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--sensitivity", action="store_true", help="only the noise-sensitivity experiment")
     ap.add_argument("--check-only", action="store_true")
     ap.add_argument("--only", choices=["sentiment-ln", "sentiment-bn", "minilm"])
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
+    if args.sensitivity:
+        return sensitivity()
     check_semantics()
     if args.check_only:
         return

@@ -135,6 +135,25 @@ pub fn quantize_weight(w: &[f32], shape: [usize; 2], per_channel: bool) -> Resul
     Ok(Int8Weight::new(shape, q, scales, per_channel))
 }
 
+/// An embedding table `(rows, d)` quantized per row as PyTorch's `float_qparams_weight_only_qconfig` does
+/// (quint8, float zero points): `scale = (max − min) / 255` (1 when that is ≤ f32 epsilon),
+/// `zero_point = −min / scale`, `q = clamp(round_half_even(w · f32(1/scale) + zero_point), 0, 255)`.
+/// Returns `(q, scales, zero_points)`.
+pub fn quantize_table(w: &[f32], d: usize) -> (Vec<u8>, Vec<f32>, Vec<f32>) {
+    let (mut q, mut scales, mut zps) = (Vec::with_capacity(w.len()), Vec::new(), Vec::new());
+    for row in w.chunks(d.max(1)) {
+        let (lo, hi) = row.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let s = (hi - lo) / 255.0;
+        let s = if s > f32::EPSILON { s } else { 1.0 };
+        let z = -lo / s;
+        let inv = 1.0f32 / s;
+        q.extend(row.iter().map(|&v| (v * inv + z).round_ties_even().clamp(0.0, 255.0) as u8));
+        scales.push(s);
+        zps.push(z);
+    }
+    (q, scales, zps)
+}
+
 /// IEEE half from single precision, round-half-even; overflow becomes ±inf, NaN stays NaN.
 pub fn f32_to_f16(x: f32) -> u16 {
     let b = x.to_bits();
@@ -194,7 +213,7 @@ mod tests {
 
     #[test]
     fn qparams_match_fbgemm_cases() {
-        // Values from torch 2.15 `quantize_dynamic` (scripts/quantize_reference.py prints such cases).
+        // As scripts/quantize_reference.py's choose_qparams (checked bit for bit against torch) computes them.
         let p = choose_qparams(-1.0, 1.0);
         assert_eq!(p.zero_point, 64);
         assert_eq!(p.scale, (2.0f64 / 127.0) as f32);
@@ -213,7 +232,9 @@ mod tests {
         let w = [0.5f32, -1.0, 0.25, 1.0, 0.0, -0.125];
         let q = quantize_weight(&w, [2, 3], false).unwrap();
         assert_eq!(q.scales, vec![1.0 / 127.5; 2]);
-        assert_eq!(q.q, vec![64, -128, 32, 127, 0, -16]); // 63.75 → 64, −127.5 → −128 (even), 127.5 → 127 (clamp)
+        // torch 2.15 gives [[64, -127, 32], [127, 0, -16]]: 1/scale rounds to just under 127.5 in f32, so
+        // −1.0 → −127.49… → −127 and 1.0 → 127 (PyTorch multiplies by the f32 reciprocal, never divides)
+        assert_eq!(q.q, vec![64, -127, 32, 127, 0, -16]);
         let q = quantize_weight(&w, [2, 3], true).unwrap();
         assert_eq!(q.scales, vec![1.0 / 127.5, 1.0 / 127.5]);
         assert_eq!(q.row_sums, vec![64 - 128 + 32, 127 - 16]);
@@ -272,12 +293,12 @@ pub fn is_linear_weight(name: &str, shape: &[usize]) -> bool {
 
 /// Is tensor `name` an embedding table (stored as f16 by the f16 conversion)?
 fn is_embedding_table(name: &str, shape: &[usize]) -> bool {
-    shape.len() == 2 && name.contains("embedding")
+    shape.len() == 2 && name.contains("embedding") && name.ends_with("weight")
 }
 
 /// Convert a model folder's files (this project's format or HF BERT) to `to`: every linear weight
-/// quantized from its f32 values (see the module docs), `<name>_scale` added for int8; with f16 the
-/// embedding tables too; every other tensor copied as stored; `precision` set in `config.json`. The
+/// quantized from its f32 values (see the module docs), `<name>_scale` added for int8; the embedding
+/// tables f16, or for int8 uint8 per row with `<name>_scale` and `<name>_zero_point` ([`quantize_table`]); every other tensor copied as stored; `precision` set in `config.json`. The
 /// source must be an f32 model (converting twice is an error naming the first converted tensor).
 pub fn convert_files(files: &crate::hf::HfFiles, to: Target) -> Result<Converted> {
     let mut config: serde_json::Value = serde_json::from_str(files.config_json)?;
@@ -288,7 +309,7 @@ pub fn convert_files(files: &crate::hf::HfFiles, to: Target) -> Result<Converted
     let w = crate::weights::Weights::from_parts(&files.weights)?;
     let mut names = w.names();
     names.sort();
-    if let Some(n) = names.iter().find(|n| n.ends_with("_scale") || w.dtype(n).map_or(false, |d| d == "I8")) {
+    if let Some(n) = names.iter().find(|n| n.ends_with("_scale") || w.dtype(n).map_or(false, |d| d == "I8" || d == "U8")) {
         return Err(Error::Input(format!("tensor `{n}` is already quantized: convert the f32 model")));
     }
     let mut out: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
@@ -311,9 +332,20 @@ pub fn convert_files(files: &crate::hf::HfFiles, to: Target) -> Result<Converted
                 }
             }
             converted.push(name.clone());
-        } else if float && to == Target::F16 && is_embedding_table(name, &shape) {
+        } else if float && is_embedding_table(name, &shape) {
             let values = w.get(name, &shape)?.data;
-            out.push((name.clone(), safetensors::Dtype::F16, shape, half_bytes(&half_weight(&values, [0, 0]).bits)));
+            if let Some(v) = values.iter().find(|v| !v.is_finite()) {
+                return Err(Error::NonFinite(format!("tensor `{name}` holds {v}: cannot convert it")));
+            }
+            if to == Target::F16 {
+                out.push((name.clone(), safetensors::Dtype::F16, shape, half_bytes(&half_weight(&values, [0, 0]).bits)));
+            } else {
+                let (q, scales, zps) = quantize_table(&values, shape[1]);
+                let rows = vec![shape[0]];
+                out.push((name.clone(), safetensors::Dtype::U8, shape, q));
+                out.push((format!("{name}_scale"), safetensors::Dtype::F32, rows.clone(), scales.iter().flat_map(|s| s.to_le_bytes()).collect()));
+                out.push((format!("{name}_zero_point"), safetensors::Dtype::F32, rows, zps.iter().flat_map(|s| s.to_le_bytes()).collect()));
+            }
             converted.push(name.clone());
         } else {
             out.push((name.clone(), view.dtype(), shape, view.data().to_vec()));

@@ -197,6 +197,39 @@ impl<'w, 'a> Scope<'w, 'a> {
         self.w.get_scale(&self.path(name), rows)
     }
 
+    /// An embedding table `(rows, d)` as f32: float storage widened, or PyTorch's weight-only quantized
+    /// embedding (`float_qparams_weight_only_qconfig`): U8 values with F32 `<name>_scale` and
+    /// `<name>_zero_point` of shape `[rows]`, dequantized here as `fma(q, scale, −zero_point·scale)`, what
+    /// `quantized::embedding_byte` computes.
+    pub fn get_table(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        if self.dtype(name)? != "U8" {
+            return self.get(name, shape);
+        }
+        let path = self.path(name);
+        let view = self.w.view(&path)?;
+        if view.shape() != shape {
+            return Err(Error::TensorShape { name: path, expected: shape.to_vec(), actual: view.shape().to_vec() });
+        }
+        let rows = shape[0];
+        let (sn, zn) = (format!("{name}_scale"), format!("{name}_zero_point"));
+        for n in [&sn, &zn] {
+            if !self.contains(n) {
+                return Err(Error::WeightsFormat(format!("uint8 embedding `{path}` has no `{}`", self.path(n))));
+            }
+        }
+        let (scales, per_row) = self.get_scale(&sn, rows)?;
+        let zp = self.get(&zn, &[rows]).map_err(|e| Error::WeightsFormat(format!("zero point `{}`: {e}", self.path(&zn))))?.data;
+        if !per_row {
+            return Err(Error::WeightsFormat(format!("scale `{}` must have one value per row ([{rows}])", self.path(&sn))));
+        }
+        let d = shape[1].max(1);
+        let data = view.data().iter().enumerate().map(|(i, &q)| {
+            let (s, z) = (scales[i / d], zp[i / d]);
+            (q as f32).mul_add(s, -(z * s))
+        });
+        Tensor::new(shape.to_vec(), data.collect())
+    }
+
     pub fn path(&self, name: &str) -> String {
         if self.prefix.is_empty() {
             name.to_string()

@@ -72,6 +72,9 @@ impl GpuBackend {
         if c.head_dim() > MAX_HEAD_DIM {
             return Err(Error::Gpu(format!("head size {} is larger than the GPU kernel's {MAX_HEAD_DIM}", c.head_dim())));
         }
+        if c.precision != crate::config::Precision::F32 {
+            return Err(Error::Gpu(format!("{} weights run on the CPU backend only (no GPU kernel for them yet)", c.precision.name())));
+        }
         let mut weights = HashMap::new();
         for p in model.params() {
             if let std::collections::hash_map::Entry::Vacant(slot) = weights.entry(p.id) {
