@@ -32,7 +32,9 @@ const SMALL_SCALE: f32 = 6.1e-5;
 /// An activation tensor's quantization: `x ≈ (q − zero_point) · scale`, `q` in `[0, 127]`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ActQuant {
+    /// f32 step of the grid.
     pub scale: f32,
+    /// The quantized value of 0, in `[0, 127]`.
     pub zero_point: i32,
 }
 
@@ -268,6 +270,7 @@ impl std::str::FromStr for Target {
 }
 
 impl Target {
+    /// The `precision` the converted `config.json` says.
     pub fn precision(self) -> crate::config::Precision {
         match self {
             Target::Int8 | Target::Int8PerChannel => crate::config::Precision::Int8,
@@ -278,7 +281,9 @@ impl Target {
 
 /// A converted model: its new `config.json` and single safetensors file (the other files are unchanged).
 pub struct Converted {
+    /// The new `config.json` (with `precision`).
     pub config_json: String,
+    /// The new `model.safetensors`.
     pub weights: Vec<u8>,
     /// Tensor names converted, in file order.
     pub converted: Vec<String>,

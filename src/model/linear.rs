@@ -6,12 +6,16 @@ use crate::tensor::Tensor;
 use crate::weights::Scope;
 
 #[derive(Clone, Debug)]
+/// `y = x · Wᵀ + b`.
 pub struct Linear {
+    /// The weight.
     pub weight: Weight,       // (out, in)
+    /// The bias, when there is one.
     pub bias: Option<Param>,  // (out)
 }
 
 impl Linear {
+    /// Read `weight (out_dim, in_dim)` and an optional `bias (out_dim)` under `w`.
     pub fn load(w: &Scope, in_dim: usize, out_dim: usize) -> Result<Self> {
         Self::load_named(w, "weight", "bias", in_dim, out_dim)
     }
@@ -62,10 +66,12 @@ impl Linear {
         Ok(Self { weight, bias })
     }
 
+    /// Input features.
     pub fn in_dim(&self) -> usize {
         self.weight.shape()[1]
     }
 
+    /// Output features.
     pub fn out_dim(&self) -> usize {
         self.weight.shape()[0]
     }

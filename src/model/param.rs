@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A parameter's identity, unique per process: backends key uploaded weights by it.
 pub struct ParamId(u64);
 
 impl ParamId {
@@ -23,19 +24,24 @@ impl ParamId {
 /// One parameter tensor. Clones share the id (and the values).
 #[derive(Clone, Debug)]
 pub struct Param {
+    /// Its identity.
     pub id: ParamId,
+    /// Its values.
     pub tensor: Tensor,
 }
 
 impl Param {
+    /// A parameter with a fresh id.
     pub fn new(tensor: Tensor) -> Self {
         Self { id: ParamId::next(), tensor }
     }
 
+    /// Its values.
     pub fn data(&self) -> &[f32] {
         &self.tensor.data
     }
 
+    /// Its shape.
     pub fn shape(&self) -> &[usize] {
         &self.tensor.shape
     }
@@ -69,6 +75,7 @@ impl TryFrom<String> for Precision {
 }
 
 impl Precision {
+    /// The name `config.json` uses.
     pub fn name(self) -> &'static str {
         match self {
             Precision::F32 => "f32",
@@ -81,12 +88,16 @@ impl Precision {
 /// A linear weight `(out, in)` kept as IEEE half-precision bit patterns.
 #[derive(Clone, Debug)]
 pub struct HalfWeight {
+    /// Identity (as a [`Param`]'s).
     pub id: ParamId,
-    pub shape: [usize; 2], // (out, in)
-    pub bits: Vec<u16>,    // (out, in)
+    /// `(out, in)`.
+    pub shape: [usize; 2],
+    /// `(out, in)` IEEE half bit patterns.
+    pub bits: Vec<u16>,
 }
 
 impl HalfWeight {
+    /// A new weight with a fresh id.
     pub fn new(shape: [usize; 2], bits: Vec<u16>) -> Self {
         Self { id: ParamId::next(), shape, bits }
     }
@@ -95,9 +106,12 @@ impl HalfWeight {
 /// A linear weight `(out, in)` quantized symmetrically to int8 (zero point 0): `w ≈ q · scale[row]`.
 #[derive(Clone, Debug)]
 pub struct Int8Weight {
+    /// Identity (as a [`Param`]'s).
     pub id: ParamId,
-    pub shape: [usize; 2], // (out, in)
-    pub q: Vec<i8>,        // (out, in)
+    /// `(out, in)`.
+    pub shape: [usize; 2],
+    /// `(out, in)` int8 values.
+    pub q: Vec<i8>,
     /// `(out)`: one scale per output row; a per-tensor scale is repeated on every row.
     pub scales: Vec<f32>,
     /// The file stores one scale per row (`true`) or one for the tensor.
@@ -107,6 +121,7 @@ pub struct Int8Weight {
 }
 
 impl Int8Weight {
+    /// A new weight with a fresh id; the row sums are computed here.
     pub fn new(shape: [usize; 2], q: Vec<i8>, scales: Vec<f32>, per_channel: bool) -> Self {
         let row_sums = q.chunks(shape[1].max(1)).map(|r| r.iter().map(|&v| v as i32).sum()).collect();
         Self { id: ParamId::next(), shape, q, scales, per_channel, row_sums }
@@ -199,6 +214,7 @@ impl Weight {
         }
     }
 
+    /// The storage's precision.
     pub fn precision(&self) -> Precision {
         match self {
             Weight::F32(_) => Precision::F32,

@@ -37,6 +37,7 @@ fn tail(x: &[u8], w: &[i8]) -> i32 {
     x.iter().zip(w).map(|(&a, &b)| a as i32 * b as i32).sum()
 }
 
+/// `acc (m, n) = xq (m, k) · wᵀ` in i32 (`xq` in `[0, 127]`, `w (n, k)` int8); see the module docs.
 pub fn gemm_i8(xq: &[u8], w: &[i8], acc: &mut [i32], m: usize, k: usize, n: usize) {
     if xq.len() < m * k || w.len() < n * k || acc.len() < m * n {
         return crate::cpu::quant::gemm_i8_scalar(xq, w, acc, m, k, n);
