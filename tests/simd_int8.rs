@@ -66,7 +66,7 @@ fn int8_linear_is_bit_exact_across_kernels() {
         let wf: Vec<f32> = (0..n * k).map(|_| rng.f() * 0.2).collect();
         let bias: Vec<f32> = (0..n).map(|_| rng.f()).collect();
         let w = encoder_lens::quant::quantize_weight(&wf, [n, k], t % 2 == 1).unwrap();
-        let mut run = |reference: bool| {
+        let run = |reference: bool| {
             cpu::set_reference(reference);
             let mut out = vec![0.0f32; m * n];
             quant::linear_int8(&x, &w, Some(&bias), &mut out, m, k, n, None, false);
@@ -90,7 +90,7 @@ fn int8_model_logits_match_scalar() {
     .expect("int8 model loads");
     let texts = ["A wonderful, heartfelt film.", "Terrible acting and a dull plot; I walked out after an hour.", "ok"];
     let (batch, _) = c.batch(&texts).unwrap();
-    let mut run = |reference: bool| {
+    let run = |reference: bool| {
         cpu::set_reference(reference);
         cpu::forward(&c.model, &batch, &ForwardOptions::default()).unwrap().logits.unwrap().data
     };
