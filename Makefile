@@ -50,7 +50,7 @@ JS_NODE := js/node_modules/.package-lock.json
 WASM_TOOLS := $(STAMP)/wasm32-target $(STAMP)/wasm-bindgen $(STAMP)/wasm-pack
 WASM_PACK_BUILD := wasm-pack build --release --target web --no-typescript --no-pack
 
-.PHONY: help setup build pkg pkg-relaxed models npm serve test test-native test-package test-npm test-wasm test-simd test-e2e bench bench-pkg \
+.PHONY: help setup build pkg pkg-relaxed models npm dist serve test test-native test-package test-npm test-wasm test-simd test-e2e bench bench-pkg \
 	fuzz fuzz-short fuzz-tools
 
 help:
@@ -64,6 +64,7 @@ help:
 	@echo "make models       copy models/*/ into www/models"
 	@echo "make test-native  cargo test"
 	@echo "make test-package cargo doc without warnings, cargo package: the file list and the crates.io size limit"
+	@echo "make dist         dist/: the page as a static site (hashed names, _headers with COOP/COEP, serve.mjs)"
 	@echo "make npm          js/: the npm package (wasm builds with TypeScript types, the default model) + its .tgz"
 	@echo "make test-npm     the npm package in node: classify/embed/explain, npm pack + tsc --strict consumer"
 	@echo "make test-wasm    wasm-pack test --headless --chrome"
@@ -174,6 +175,14 @@ $(NPM_MODEL): $(wildcard models/sentiment-ln/*)
 	cp -r models/sentiment-ln js/models/
 	touch $@
 
+# dist/: the page as a static site (scripts/make_dist.py): page + lens/ (js/src) + both wasm builds + the
+# default models, content-hashed names, _headers (COOP/COEP) and serve.mjs. Serve with `node dist/serve.mjs`.
+DIST_SRC := $(shell find www js/src -type f -not -path 'www/pkg/*' -not -path 'www/pkg-relaxed/*' -not -path 'www/models/*')
+dist: dist/manifest.json
+
+dist/manifest.json: scripts/make_dist.py $(DIST_SRC) www/pkg/encoder_lens_bg.wasm www/pkg-relaxed/encoder_lens_bg.wasm $(wildcard models/sentiment-*/*)
+	python3 scripts/make_dist.py
+
 serve: pkg pkg-relaxed models
 	@echo "== serving www/ on http://localhost:$(PORT)"
 	python3 -m http.server $(PORT) --bind 127.0.0.1 --directory www
@@ -226,7 +235,7 @@ test-simd: | $(STAMP)/apt $(WASM_TOOLS)
 	WASM_BINDGEN_USE_BROWSER=1 $(RELAXED) $(SIMD_TEST)
 	WASM_BINDGEN_TEST_ONLY_NODE=1 NODE_ARGS=--experimental-wasm-relaxed-simd $(RELAXED) $(SIMD_TEST)
 
-test-e2e: pkg pkg-relaxed models | $(STAMP)/apt $(E2E_NODE)
+test-e2e: pkg pkg-relaxed models dist | $(STAMP)/apt $(E2E_NODE)
 	@echo "== page end-to-end tests (headless Chromium)"
 	node --test tests/e2e/
 
