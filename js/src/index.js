@@ -51,8 +51,12 @@ export class TextClassifier {
     if (worker) {
       const w = typeof worker === 'object' ? worker : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
       const rpc = connect(w, { onEvent: (m) => m.type === 'progress' && onProgress?.(m) });
+      // A worker that cannot start (its script missing, a syntax error) fails the load instead of hanging it.
+      const failed = new Promise((_, reject) =>
+        w.addEventListener?.('error', (e) => reject(new Error(`the encoder-lens worker failed: ${e.message || 'could not load worker.js'}`)), { once: true }),
+      );
       try {
-        const info = await rpc.call('load', args);
+        const info = await Promise.race([rpc.call('load', args), failed]);
         return new TextClassifier(rpc.call, info, { worker: w });
       } catch (e) {
         w.terminate?.();
