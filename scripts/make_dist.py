@@ -93,10 +93,11 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "dist"))
     ap.add_argument("--models", default="sentiment-ln,sentiment-bn")
     a = ap.parse_args()
-    out = Path(a.out)
-    for need in ["pkg/encoder_lens_bg.wasm", "pkg-relaxed/encoder_lens_bg.wasm"]:
-        if not (WWW / need).exists():
-            sys.exit(f"make_dist: www/{need} is missing: run `make build` first")
+    out = Path(a.out).resolve()
+    if not (WWW / "pkg/encoder_lens_bg.wasm").exists():
+        sys.exit("make_dist: www/pkg/encoder_lens_bg.wasm is missing: run `make build` first")
+    if not (WWW / "pkg-relaxed/encoder_lens_bg.wasm").exists():
+        print("make_dist: no www/pkg-relaxed: the site will run the SIMD128 build everywhere", file=sys.stderr)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -105,7 +106,7 @@ def main():
     top_skip = {"models", "pkg", "pkg-relaxed", "lens"}
     copy_tree(WWW, out, skip=lambda rel: rel.parts[0] in top_skip)
     copy_tree(ROOT / "js" / "src", out / "lens", skip=lambda rel: rel.suffix == ".ts")
-    for b in ["pkg", "pkg-relaxed"]:
+    for b in [b for b in ["pkg", "pkg-relaxed"] if (WWW / b).is_dir()]:
         copy_tree(WWW / b, out / b, skip=lambda rel: rel.name in {".gitignore", "package.json"} or rel.suffix == ".ts")
     wanted = [m for m in a.models.split(",") if m]
     for m in wanted:
@@ -127,9 +128,16 @@ def main():
             if re.match(r"^[a-z]+:|^/", spec):
                 return m.group(0)
             target = (path.parent / spec).resolve()
-            if not target.is_file() or target.suffix not in HASHED:
+            try:
+                key = target.relative_to(out.resolve()).as_posix()
+            except ValueError:
                 return m.group(0)
-            new = hashed(target)
+            if key in names:
+                new = names[key]
+            elif target.is_file() and target.suffix in HASHED:
+                new = hashed(target)
+            else:
+                return m.group(0)
             rel = Path(shutil.os.path.relpath(out / new, path.parent)).as_posix()
             if spec.startswith("./") and not rel.startswith("."):
                 rel = "./" + rel

@@ -50,13 +50,16 @@ describe('dist/ served statically', { skip: built ? false : 'SKIPPED: no dist/ (
     const names = JSON.parse(readFileSync(join(DIST, 'manifest.json'), 'utf8'));
     assert.ok(served.includes(`/${names['main.js']}`) && served.includes(`/${names['worker.js']}`), served.join(' '));
     assert.ok(served.some((p) => /^\/pkg(-relaxed)?\/encoder_lens_bg\.[0-9a-f]{10}\.wasm$/.test(p)), served.join(' '));
-    // The models listed in models.json but not shipped (MiniLM) are only asked about (HEAD) and marked unavailable.
-    assert.deepEqual(missing.filter((u) => !/\/models\/minilm/.test(u)), []);
+    // The models listed in models.json but not shipped (MiniLM) are only asked about (HEAD) and marked
+    // unavailable; a dist built without the relaxed-SIMD build falls back to SIMD128.
+    const optional = names['pkg-relaxed/encoder_lens.js'] ? /\/models\/minilm/ : /\/models\/minilm|\/pkg-relaxed\//;
+    assert.deepEqual(missing.filter((u) => !optional.test(u)), []);
 
     // The npm package's TextClassifier, in its module worker, on the dist's own wasm builds and model.
     const out = await page.evaluate(async (names) => {
       const { TextClassifier } = await import(`/${names['lens/index.js']}`);
-      const builds = { relaxed: `${location.origin}/${names['pkg-relaxed/encoder_lens.js']}`, simd128: `${location.origin}/${names['pkg/encoder_lens.js']}` };
+      const at = (f) => (names[f] ? `${location.origin}/${names[f]}` : undefined);
+      const builds = { relaxed: at('pkg-relaxed/encoder_lens.js'), simd128: at('pkg/encoder_lens.js') };
       const events = [];
       const clf = await TextClassifier.load('models/sentiment-ln/', { backend: 'cpu', builds, onProgress: (e) => events.push(e) });
       const res = await clf.classify(['an absolute joy from start to finish', 'a dull, lifeless waste of two hours']);
@@ -70,6 +73,7 @@ describe('dist/ served statically', { skip: built ? false : 'SKIPPED: no dist/ (
     assert.ok(out.isF32);
     assert.equal(out.info.backend, 'cpu');
     assert.ok(out.files.includes('model.safetensors'), out.files.join(' '));
-    assert.deepEqual(errors, []);
+    // 404s are checked above (`missing`); the console's own line for each is not an error of the page.
+    assert.deepEqual(errors.filter((e) => !/Failed to load resource: .*404/.test(e)), []);
   });
 });
