@@ -288,3 +288,22 @@ fn quantizing_twice_is_an_error() {
     let _ = Path::new(".");
     let _ = Weight::F32;
 }
+
+#[test]
+fn cli_quantize_writes_a_loadable_folder_and_reports() {
+    let out = std::env::temp_dir().join(format!("encoder-lens-quant-{}", std::process::id()));
+    let o = common::run_classify(&["quantize", "--model", "models/sentiment-ln", "--to", "f16", "--out", out.to_str().unwrap()], None);
+    let text = common::lossy(&o.stdout);
+    assert!(o.status.success(), "{}{}", text, common::lossy(&o.stderr));
+    assert!(text.contains("10 tensors converted to f16") && text.contains("-> 2899976 bytes (f16), 50.1 %"), "{text}");
+    let diff: f32 = text.split("difference| ").nth(1).and_then(|t| t.split(',').next()).unwrap().parse().unwrap();
+    assert!(diff < 5e-3, "f16 check-set logit difference {diff}");
+    let o = common::run_classify(&["--model", out.to_str().unwrap(), "--json", "a wonderful film"], None);
+    assert!(o.status.success() && common::lossy(&o.stdout).contains("\"label\""), "{}", common::lossy(&o.stderr));
+    // converting it again, or to an unknown precision, fails with the reason
+    let o = common::run_classify(&["quantize", "--model", out.to_str().unwrap(), "--to", "int8", "--out", "/nonexistent/x"], None);
+    assert!(!o.status.success() && common::lossy(&o.stderr).contains("already f16"), "{}", common::lossy(&o.stderr));
+    let o = common::run_classify(&["quantize", "--model", "models/sentiment-ln", "--to", "int4", "--out", "/nonexistent/x"], None);
+    assert!(!o.status.success() && common::lossy(&o.stderr).contains("unknown precision `int4`"), "{}", common::lossy(&o.stderr));
+    let _ = std::fs::remove_dir_all(&out);
+}
