@@ -239,7 +239,8 @@ mod tests {
         assert_eq!(q.q, vec![64, -127, 32, 127, 0, -16]);
         let q = quantize_weight(&w, [2, 3], true).unwrap();
         assert_eq!(q.scales, vec![1.0 / 127.5, 1.0 / 127.5]);
-        assert_eq!(q.row_sums, vec![64 - 128 + 32, 127 - 16]);
+        assert_eq!(q.q, vec![64, -127, 32, 127, 0, -16]); // torch, per_channel_dynamic_qconfig: the same
+        assert_eq!(q.row_sums, vec![64 - 127 + 32, 127 - 16]);
     }
 }
 
