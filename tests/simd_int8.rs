@@ -1,5 +1,4 @@
-//! The int8 product kernels — SIMD128 (`i32x4.dot_i16x8_s`) and, in the `+relaxed-simd` build,
-//! `i32x4.relaxed_dot_i8x16_i7x16_add_s` — against the scalar reference on random shapes with ragged `k`
+//! The int8 product kernel (`i32x4.dot_i16x8_s`, in the SIMD128 and the relaxed-SIMD builds) against the scalar reference on random shapes with ragged `k`
 //! and `n` tails: equal as integers, and the int8 linear (quantize → product → dequantize) equal bit for
 //! bit. Runs only in a wasm build with `+simd128` (`make test-simd`: Chromium and node).
 #![cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
