@@ -13,6 +13,7 @@ import * as classify from './panels/classify.js';
 import * as attention from './panels/attention.js';
 import * as positional from './panels/positional.js';
 import * as norms from './panels/norms.js';
+import * as architecture from './panels/architecture.js';
 
 const SAMPLES = [
   'A quiet, beautifully acted film that stays with you.',
@@ -27,6 +28,7 @@ const PANELS = [
   ['attention', attention],
   ['positional', positional],
   ['norms', norms],
+  ['architecture', architecture],
 ];
 
 const state = {
