@@ -9,43 +9,28 @@ mod common;
 #[path = "common/gpu_checks.rs"]
 mod gpu_checks;
 
-use common::{assert_close, golden_checks, real_rows, ModelDir};
-use encoder_lens::gpu::backend::GpuBackend;
-use encoder_lens::gpu::ops;
+use common::{assert_close, golden_checks, ModelDir};
 use encoder_lens::model::delight;
-use encoder_lens::{cpu, Config, Error, ForwardOptions, TraceRequest};
+use encoder_lens::{cpu, Config, Error};
 use gpu_checks::Rng;
 
-macro_rules! delight_dir {
-    ($name:literal, $dir:literal) => {
-        ModelDir {
-            name: $name,
-            config: include_str!(concat!("../", $dir, "/config.json")),
-            weights: include_bytes!(concat!("../", $dir, "/model.safetensors")),
-            vocab: include_str!(concat!("../", $dir, "/vocab.txt")),
-            golden: include_bytes!(concat!("fixtures/golden/", $name, ".safetensors")),
-            golden_json: include_str!(concat!("fixtures/golden/", $name, ".json")),
-        }
-    };
-}
-
-const DELIGHT_A: ModelDir = delight_dir!("delight-a", "tests/fixtures/models/delight-a");
-const DELIGHT_B1: ModelDir = delight_dir!("delight-b1", "tests/fixtures/models/delight-b1");
+const DELIGHT_A: &ModelDir = &common::DELIGHT[0];
+const DELIGHT_B1: &ModelDir = &common::DELIGHT[1];
 
 #[test]
 fn delight_a_matches_pytorch() {
-    golden_checks::check_model(&DELIGHT_A);
+    golden_checks::check_model(DELIGHT_A);
 }
 
 #[test]
 fn delight_one_block_matches_pytorch() {
-    golden_checks::check_model(&DELIGHT_B1);
+    golden_checks::check_model(DELIGHT_B1);
 }
 
 #[test]
 fn delight_batched_equals_one_at_a_time() {
-    golden_checks::check_batch_independence(&DELIGHT_A);
-    golden_checks::check_batch_independence(&DELIGHT_B1);
+    golden_checks::check_batch_independence(DELIGHT_A);
+    golden_checks::check_batch_independence(DELIGHT_B1);
 }
 
 /// Block-wise scaling, every GLT layer's width and groups, params and MACs at seq 16 and 128: the engine's
@@ -79,8 +64,8 @@ fn check_summary(m: &ModelDir) {
 
 #[test]
 fn sizes_params_and_macs_match_the_reference() {
-    check_summary(&DELIGHT_A);
-    check_summary(&DELIGHT_B1);
+    check_summary(DELIGHT_A);
+    check_summary(DELIGHT_B1);
 }
 
 #[test]
@@ -125,43 +110,11 @@ fn glt_naive(x: &[f32], mix: Option<&[f32]>, w: &[f32], bias: &[f32], rows: usiz
     out
 }
 
-/// A random GLT problem: groups 1..=32, ragged group widths, with and without the mixer.
-pub struct GltCase {
-    pub rows: usize,
-    pub xd: usize,
-    pub md: usize,
-    pub n: usize,
-    pub g: usize,
-    pub x: Vec<f32>,
-    pub mix: Option<Vec<f32>>,
-    pub w: Vec<f32>,
-    pub bias: Vec<f32>,
-}
-
-fn glt_case(i: usize, rng: &mut Rng) -> GltCase {
-    let g = if i < 6 { [1, 2, 4, 8, 16, 32][i] } else { rng.int(1, 32) };
-    let (xg, og) = (rng.int(1, 13), rng.int(1, 11));
-    let mg = if i % 3 == 0 { 0 } else { rng.int(1, 7) };
-    let rows = rng.int(1, 40);
-    let (xd, md, n) = (xg * g, mg * g, og * g);
-    GltCase {
-        rows,
-        xd,
-        md,
-        n,
-        g,
-        x: rng.vec(rows * xd, 1.0),
-        mix: (md > 0).then(|| rng.vec(rows * md, 1.0)),
-        w: rng.vec(g * (xg + mg) * og, 0.5),
-        bias: rng.vec(n, 0.5),
-    }
-}
-
 #[test]
 fn glt_kernel_matches_definition_on_60_shapes() {
     let mut rng = Rng::new(12);
     for i in 0..60 {
-        let c = glt_case(i, &mut rng);
+        let c = gpu_checks::glt_case(i, &mut rng);
         let mut got = vec![0.0f32; c.rows * c.n];
         cpu::glt(&c.x, c.mix.as_deref(), &c.w, &c.bias, &mut got, c.rows, c.xd, c.md, c.n, c.g);
         let want = glt_naive(&c.x, c.mix.as_deref(), &c.w, &c.bias, c.rows, c.xd, c.md, c.n, c.g);
@@ -229,50 +182,6 @@ macro_rules! gpu_test {
     };
 }
 
-gpu_test!(glt_gpu_matches_cpu_on_60_shapes, |ctx| async {
-    let mut rng = Rng::new(34);
-    for i in 0..60 {
-        let c = glt_case(i, &mut rng);
-        let got = ops::glt::run(&ctx, &c.x, c.mix.as_deref(), &c.w, &c.bias, (c.rows, c.xd, c.md, c.n, c.g)).await.expect("gpu glt");
-        let mut want = vec![0.0f32; c.rows * c.n];
-        cpu::glt(&c.x, c.mix.as_deref(), &c.w, &c.bias, &mut want, c.rows, c.xd, c.md, c.n, c.g);
-        assert_close(&format!("gpu glt shape {i}: rows {} xd {} md {} n {} groups {}", c.rows, c.xd, c.md, c.n, c.g), &got, &want, 1e-4, 1e-4);
-    }
-    for act in [encoder_lens::config::Activation::Silu, encoder_lens::config::Activation::Gelu] {
-        let x = rng.vec(1000, 4.0);
-        let got = ops::activation::run(&ctx, &x, if act == encoder_lens::config::Activation::Silu { ops::matmul::act::SILU } else { ops::matmul::act::GELU }).await.expect("gpu act");
-        let mut want = x.clone();
-        cpu::activation_inplace(&mut want, act);
-        assert_close(&format!("gpu activation {act:?}"), &got, &want, 1e-5, 1e-5);
-    }
-});
-
-async fn gpu_model(m: &ModelDir, ctx: encoder_lens::gpu::context::GpuContext) {
-    let c = m.classifier();
-    let mut g = GpuBackend::new(ctx, &c.model).expect("upload");
-    let fx = m.fixture();
-    let mut max_diff = 0.0f32;
-    for k in 0..fx.num_batches() {
-        let batch = fx.batch(k);
-        let (b, s) = (batch.batch, batch.seq);
-        let what = |x: &str| format!("{} batch {k} (b {b} s {s}) {x}", m.name);
-        let opts = ForwardOptions::default().traced(TraceRequest::ALL);
-        let out = c.model.forward(&mut g, &batch, &opts).await.expect("gpu forward");
-        assert_eq!((g.last.submits, g.last.readbacks), (1, 1), "{}", what("one submit and one readback"));
-        let cpu_out = encoder_lens::cpu::forward(&c.model, &batch, &opts).expect("cpu forward");
-        let (gl, cl) = (&out.logits.as_ref().unwrap().data, &cpu_out.logits.as_ref().unwrap().data);
-        max_diff = max_diff.max(assert_close(&what("logits vs CPU"), gl, cl, 1e-4, 0.0));
-        let (_, torch) = fx.f32(&format!("b{k}.logits"));
-        assert_close(&what("logits vs PyTorch"), gl, &torch, 1e-4, 0.0);
-        let (gt, ct) = (out.trace.as_ref().unwrap(), cpu_out.trace.as_ref().unwrap());
-        for (l, (gl, cl)) in gt.layers.iter().zip(&ct.layers).enumerate() {
-            let real = |x: &[f32]| real_rows(x, b, s, &batch.lengths);
-            assert_close(&what(&format!("block {l} hidden")), &real(&gl.hidden.as_ref().unwrap().data), &real(&cl.hidden.as_ref().unwrap().data), 1e-4, 1e-4);
-            assert_close(&what(&format!("block {l} attention")), &gl.attention.as_ref().unwrap().data, &cl.attention.as_ref().unwrap().data, 1e-5, 1e-4);
-        }
-    }
-    println!("{}: GPU vs CPU logits max |diff| {max_diff:.2e} over {} batches", m.name, fx.num_batches());
-}
-
-gpu_test!(delight_a_on_gpu_matches_cpu, |ctx| gpu_model(&DELIGHT_A, ctx));
-gpu_test!(delight_one_block_on_gpu_matches_cpu, |ctx| gpu_model(&DELIGHT_B1, ctx));
+gpu_test!(glt_gpu_matches_cpu_on_60_shapes, |ctx| gpu_checks::glt(&ctx, 60));
+gpu_test!(delight_a_on_gpu_matches_cpu, |ctx| async { gpu_checks::delight_model(DELIGHT_A, ctx, 1, (0, 1)).await; });
+gpu_test!(delight_one_block_on_gpu_matches_cpu, |ctx| async { gpu_checks::delight_model(DELIGHT_B1, ctx, 1, (0, 1)).await; });
