@@ -67,8 +67,8 @@ describe('the DeLighT model in the page', () => {
     await page.locator('#arch-blocks').scrollIntoViewIfNeeded();
     const box = await page.locator('#arch-blocks').boundingBox();
     let tip = '';
-    for (let x = 70; x < 300 && !/groups/.test(tip); x += 6) {
-      await page.mouse.move(box.x + x, box.y + 18 + 41);
+    for (let x = 70; x < 400 && !/GLT layer/.test(tip); x += 6) {
+      await page.mouse.move(box.x + x, box.y + 18 + 51);
       tip = (await page.textContent('#tooltip').catch(() => '')) || '';
     }
     assert.match(tip, /GLT layer \d+[\s\S]*groups/);
@@ -93,7 +93,8 @@ describe('the DeLighT model in the page', () => {
   });
 
   it('logged no errors', () => {
-    assert.deepEqual(errors, []);
+    // 404s are checked by URL below (the relaxed-SIMD build and absent models may be missing).
+    assert.deepEqual(errors.filter((e) => !/Failed to load resource: the server responded with a status of 404/.test(e)), []);
     assert.deepEqual(missing.filter((u) => !OPTIONAL.test(new URL(u).pathname)), []);
   });
 });

@@ -49,7 +49,7 @@ export function render(root, a) {
     r.forEach((v) => tr.append(el('td', '', v)));
     return tr;
   }));
-  $('arch-foot').textContent = `Standard = a Transformer layer of the same width (d = ${arch.hidden}, 4 heads' worth of attention on d, FFN ${4 * arch.hidden}), as in the default models; ${arch.blocks.length} of them: ${fmtInt(stdParams)} params. This encoder: ${fmtInt(arch.encoderParams)} params (${((100 * arch.encoderParams) / stdParams).toFixed(1)} %), embeddings ${fmtInt(arch.embeddingParams)} more. MACs as the DeLighT reference counts them (compute_macs_params): a linear layer's weights + biases per token, attention 2·S²·d.`;
+  $('arch-foot').textContent = `Standard = a Transformer layer of the same width (d = ${arch.hidden}: multi-head attention on d, FFN ${4 * arch.hidden}), as in the default models; ${arch.blocks.length} of them: ${fmtInt(stdParams)} params. This encoder: ${fmtInt(arch.encoderParams)} params (${((100 * arch.encoderParams) / stdParams).toFixed(1)} %), embeddings ${fmtInt(arch.embeddingParams)} more. MACs as the DeLighT reference counts them (compute_macs_params): a linear layer's weights + biases per token, attention 2·S²·d.`;
 }
 
 export function wire(root, ui) {

@@ -13,7 +13,7 @@ const COLORS = { dextra: '#4f5fbf', proj: '#9aa6dd', attn: '#e0662b', ffn: '#2f8
  */
 export function draw(canvas, data) {
   const { blocks, hidden, width } = data;
-  const rowH = 96;
+  const rowH = 116;
   const m = { l: 66, r: 8, t: 18, b: 8 };
   const height = m.t + m.b + rowH * blocks.length;
   const ctx = setup(canvas, width, height);
@@ -21,7 +21,7 @@ export function draw(canvas, data) {
   const maxW = Math.max(hidden, ...blocks.flatMap((b) => [...b.dextra.map((l) => l.out_dim), b.ffnDim, b.attentionDim]));
   const H = (w) => Math.max(2, ((rowH - 26) * w) / maxW);
   const cols = Math.max(...blocks.map((b) => b.dextra.length + 4));
-  const step = Math.min(34, (width - m.l - m.r) / cols);
+  const step = Math.min(58, (width - m.l - m.r) / cols);
   const bw = Math.max(4, step * 0.62);
   const boxes = [];
   ctx.textBaseline = 'middle';
