@@ -31,6 +31,7 @@ pub struct DelightConfig {
     pub width_mult: f64,
     /// GLT layers of the first block (N_min) and of the last (N_max).
     pub min_depth: usize,
+    /// GLT layers of the last block (N_max).
     pub max_depth: usize,
     /// Number of blocks B.
     pub blocks: usize,
@@ -43,17 +44,22 @@ pub struct DelightConfig {
 /// One GLT layer's sizes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct GltShape {
-    pub in_dim: usize,  // input width (the projected input mixed in counts)
-    pub out_dim: usize, // output width
+    /// input width (the projected input mixed in counts)
+    pub in_dim: usize,
+    /// output width
+    pub out_dim: usize,
+    /// Number of groups.
     pub groups: usize,
 }
 
 /// One block's sizes after block-wise scaling.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BlockShape {
+    /// Number of GLT layers N.
     pub depth: usize,
     /// Width multiplier, rounded to 3 decimals as the reference does.
     pub width_mult: f64,
+    /// The GLT layers in order.
     pub glt: Vec<GltShape>,
 }
 
@@ -110,6 +116,7 @@ impl DelightConfig {
             .collect()
     }
 
+    /// Check every size against the reference's constraints (a clear error for each).
     pub fn validate(&self, c: &Config) -> Result<()> {
         let bad = |m: String| Err(Error::Config(format!("delight: {m}")));
         let d_m = c.hidden_size;
@@ -172,10 +179,15 @@ impl DelightConfig {
 /// written at `j · groups + k` (the shuffle). `groups = 1` is a plain linear layer on `[mix, x]`.
 #[derive(Clone, Debug)]
 pub struct Glt {
-    pub weight: Param, // (groups, in/groups, out/groups)
-    pub bias: Param,   // (groups, out/groups)
+    /// (groups, in/groups, out/groups)
+    pub weight: Param,
+    /// (groups, out/groups)
+    pub bias: Param,
+    /// Number of groups g.
     pub groups: usize,
-    pub mix_dim: usize, // width of the mixed-in projected input (0: none)
+    /// width of the mixed-in projected input (0: none)
+    pub mix_dim: usize,
+    /// Output width.
     pub out_dim: usize,
 }
 
@@ -199,6 +211,7 @@ impl Glt {
         Ok(Self { weight: Param::new(weight), bias: Param::new(Tensor { shape: vec![g, n_out / g], data: bias }), groups: g, mix_dim, out_dim: n_out })
     }
 
+    /// Input width (the mixed-in part included).
     pub fn in_dim(&self) -> usize {
         self.weight.shape()[1] * self.groups
     }
@@ -212,29 +225,47 @@ impl Glt {
 /// A weight layer of DExTra followed by its LayerNorm (per group after the shuffle) and activation.
 #[derive(Clone, Debug)]
 pub struct NormedGlt {
+    /// The group linear transformation.
     pub glt: Glt,
-    pub norm: Norm, // (out/groups)
+    /// LayerNorm over each group of `out/groups` features (after the shuffle).
+    pub norm: Norm,
 }
 
+/// DeLighT transformation: input projection, GLT layers with mixer and shuffle, output layer.
 #[derive(Clone, Debug)]
 pub struct Dextra {
-    pub input_layer: Linear, // (d_m/2, d_m)
-    pub input_norm: Norm,    // (d_m/2)
+    /// Input projection, weight `(d_m/2, d_m)`.
+    pub input_layer: Linear,
+    /// Its LayerNorm `(d_m/2)`.
+    pub input_norm: Norm,
+    /// The GLT layers (LayerNorm per group after each).
     pub layers: Vec<NormedGlt>,
-    pub output_layer: NormedGlt, // (d_o + d_m/2) → d_o, one group
+    /// Output linear `(d_o + d_m/2) → d_o` on `[projected input, last GLT output]` (one group).
+    pub output_layer: NormedGlt,
+    /// Activation after every layer (swish).
     pub activation: Activation,
 }
 
+/// One DeLighT encoder block: DExTra, single-head attention, light FFN, post-norm residuals.
 #[derive(Clone, Debug)]
 pub struct DelightBlock {
+    /// Its sizes after block-wise scaling.
     pub shape: BlockShape,
+    /// DExTra (d_m → d_o).
     pub dextra: Dextra,
-    pub kqv: Linear,     // (3·d_o, d_o): rows [q; k; v]
-    pub out_proj: Linear, // (d_m, d_o)
-    pub attn_norm: Norm, // self_attn_layer_norm (d_m)
-    pub fc1: Linear,     // (d_m/r, d_m)
-    pub fc2: Linear,     // (d_m, d_m/r)
-    pub final_norm: Norm, // (d_m)
+    /// (3·d_o, d_o): rows [q; k; v]
+    pub kqv: Linear,
+    /// (d_m, d_o)
+    pub out_proj: Linear,
+    /// self_attn_layer_norm (d_m)
+    pub attn_norm: Norm,
+    /// (d_m/r, d_m)
+    pub fc1: Linear,
+    /// (d_m, d_m/r)
+    pub fc2: Linear,
+    /// (d_m)
+    pub final_norm: Norm,
+    /// FFN and DExTra activation (swish).
     pub activation: Activation,
 }
 
@@ -245,6 +276,7 @@ fn load_linear(w: &Scope, in_dim: usize, out_dim: usize) -> Result<Linear> {
 }
 
 impl DelightBlock {
+    /// Load block `shape` from scope `w` (`encoder.layers.{b}`), every tensor's shape checked.
     pub fn load(w: &Scope, c: &Config, shape: &BlockShape) -> Result<Self> {
         let (d_m, eps) = (c.hidden_size, c.norm_eps);
         let d_o = d_m / 2; // validated: d_o = d_m / 2
@@ -285,6 +317,7 @@ impl DelightBlock {
         })
     }
 
+    /// Every parameter tensor of the block.
     pub fn params(&self) -> Vec<&Param> {
         let d = &self.dextra;
         let mut p = d.input_layer.params();
@@ -369,7 +402,9 @@ impl DelightBlock {
 /// fused: 0 MACs, their parameters counted), attention `2·S²·d` for scores and weighted sum.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct BlockCost {
+    /// Parameters (norms included).
     pub params: usize,
+    /// Multiply-accumulates at the sequence length asked for.
     pub macs: usize,
     /// The attention's share of `macs` (`2·S²·d`).
     pub attention_macs: usize,
@@ -381,13 +416,19 @@ pub struct BlockCost {
 pub struct BlockSummary {
     /// `"delight"` or `"transformer"`.
     pub kind: &'static str,
+    /// GLT layers N (0 for a standard layer).
     pub depth: usize,
+    /// Width multiplier w (1 for a standard layer).
     pub width_mult: f64,
     /// DExTra's layers: input projection, GLT layers, output layer (one group each for the linears).
     pub dextra: Vec<GltShape>,
+    /// Attention heads.
     pub attention_heads: usize,
+    /// Attention width (d_o for DeLighT, d for a standard layer).
     pub attention_dim: usize,
+    /// FFN hidden width.
     pub ffn_dim: usize,
+    /// Params and MACs.
     pub cost: BlockCost,
 }
 
@@ -396,12 +437,19 @@ pub struct BlockSummary {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ArchitectureSummary {
+    /// Which architecture.
     pub architecture: crate::config::Architecture,
+    /// Model width d.
     pub hidden: usize,
+    /// Sequence length the MACs are counted at.
     pub seq: usize,
+    /// Token embedding parameters (counted apart from the encoder).
     pub embedding_params: usize,
+    /// One entry per block.
     pub blocks: Vec<BlockSummary>,
+    /// Sum of the blocks' parameters.
     pub encoder_params: usize,
+    /// Sum of the blocks' MACs.
     pub encoder_macs: usize,
 }
 

@@ -18,6 +18,7 @@ fn madd(acc: v128, a: v128, b: v128) -> v128 {
     }
 }
 
+/// See [`crate::cpu::scalar::glt`]: same arguments, same result within float rounding.
 #[allow(clippy::too_many_arguments)]
 pub fn glt(x: &[f32], mix: Option<&[f32]>, w: &[f32], bias: &[f32], out: &mut [f32], rows: usize, xd: usize, md: usize, n: usize, g: usize) {
     let (xg, mg, og) = (xd / g, md / g, n / g);

@@ -7,6 +7,7 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::encode::Recorder;
 use bytemuck::{Pod, Zeroable};
 
+/// The kernel's registry entry.
 pub const SHADER: Shader = Shader {
     file: "activation.wgsl",
     source: include_str!("../../../shaders/activation.wgsl"),
@@ -17,10 +18,13 @@ pub const SHADER: Shader = Shader {
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+/// Mirror of `activation.wgsl`'s `Params`.
 pub struct ActivationParams {
+    /// Number of elements.
     pub len: u32,
     /// `matmul::act` codes.
     pub act: u32,
+    /// Padding to 16 bytes.
     pub _pad: [u32; 2],
 }
 

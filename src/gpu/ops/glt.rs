@@ -8,6 +8,7 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::encode::Recorder;
 use bytemuck::{Pod, Zeroable};
 
+/// The kernel's registry entry.
 pub const SHADER: Shader = Shader {
     file: "glt.wgsl",
     source: include_str!("../../../shaders/glt.wgsl"),
@@ -18,12 +19,19 @@ pub const SHADER: Shader = Shader {
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+/// Mirror of `glt.wgsl`'s `Params`.
 pub struct GltParams {
+    /// Rows (batch·seq).
     pub rows: u32,
+    /// Width of `x`.
     pub xd: u32,
+    /// Width of the mixed-in input (0: none).
     pub md: u32,
+    /// Output width.
     pub n: u32,
+    /// Groups.
     pub groups: u32,
+    /// Padding to 32 bytes.
     pub _pad: [u32; 3],
 }
 
