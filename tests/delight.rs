@@ -16,6 +16,7 @@ use gpu_checks::Rng;
 
 const DELIGHT_A: &ModelDir = &common::DELIGHT[0];
 const DELIGHT_B1: &ModelDir = &common::DELIGHT[1];
+const SENTIMENT_DELIGHT: &ModelDir = &common::DELIGHT[2];
 
 #[test]
 fn delight_a_matches_pytorch() {
@@ -25,6 +26,21 @@ fn delight_a_matches_pytorch() {
 #[test]
 fn delight_one_block_matches_pytorch() {
     golden_checks::check_model(DELIGHT_B1);
+}
+
+#[test]
+fn sentiment_delight_matches_pytorch() {
+    golden_checks::check_model(SENTIMENT_DELIGHT);
+}
+
+/// The shipped model: at most half the standard default model's encoder parameters.
+#[test]
+fn sentiment_delight_is_at_most_half_the_standard_encoder() {
+    let d = delight::summary(SENTIMENT_DELIGHT.classifier().config(), 128);
+    let s = delight::summary(common::MODELS[0].classifier().config(), 128);
+    assert_eq!((d.encoder_params, s.encoder_params), (164_896, 396_544));
+    assert!(2 * d.encoder_params <= s.encoder_params);
+    assert_eq!(d.embedding_params, s.embedding_params);
 }
 
 #[test]
@@ -66,6 +82,7 @@ fn check_summary(m: &ModelDir) {
 fn sizes_params_and_macs_match_the_reference() {
     check_summary(DELIGHT_A);
     check_summary(DELIGHT_B1);
+    check_summary(SENTIMENT_DELIGHT);
 }
 
 #[test]
@@ -184,4 +201,5 @@ macro_rules! gpu_test {
 
 gpu_test!(glt_gpu_matches_cpu_on_60_shapes, |ctx| gpu_checks::glt(&ctx, 60));
 gpu_test!(delight_a_on_gpu_matches_cpu, |ctx| async { gpu_checks::delight_model(DELIGHT_A, ctx, 1, (0, 1)).await; });
+gpu_test!(sentiment_delight_on_gpu_matches_cpu, |ctx| async { gpu_checks::delight_model(SENTIMENT_DELIGHT, ctx, 2, (0, 1)).await; });
 gpu_test!(delight_one_block_on_gpu_matches_cpu, |ctx| async { gpu_checks::delight_model(DELIGHT_B1, ctx, 1, (0, 1)).await; });

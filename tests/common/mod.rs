@@ -188,9 +188,11 @@ macro_rules! model_dir {
 }
 
 /// DeLighT (`scripts/export_delight_fixtures.py`): 4 blocks N 2..5 w_m 2 g_max 8 d_m 64; one block N 5 w_m 1.5 d_m 48.
-pub const DELIGHT: [ModelDir; 2] = [
+/// And the trained DeLighT sentiment model.
+pub const DELIGHT: [ModelDir; 3] = [
     model_dir!("delight-a", "tests/fixtures/models/delight-a"),
     model_dir!("delight-b1", "tests/fixtures/models/delight-b1"),
+    model_dir!("sentiment-delight", "models/sentiment-delight"),
 ];
 
 pub const MODELS: [ModelDir; 5] = [
