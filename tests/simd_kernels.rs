@@ -263,3 +263,33 @@ fn sentiment_bn_model_matches_scalar() {
         include_str!("../models/sentiment-bn/vocab.txt"),
     );
 }
+
+/// DeLighT's GLT (mixer + grouped matmul + shuffle) on 60 random shapes: groups 1..=32, group widths not
+/// multiples of 4, with and without the mixed-in input.
+#[wasm_bindgen_test]
+fn glt_matches_scalar_on_60_shapes() {
+    let mut rng = Rng(0x6c7);
+    for i in 0..60 {
+        let g = if i < 6 { [1, 2, 4, 8, 16, 32][i] } else { 1 + rng.below(32) };
+        let (xg, og, rows) = (1 + rng.below(13), 1 + rng.below(11), 1 + rng.below(40));
+        let mg = if i % 3 == 0 { 0 } else { 1 + rng.below(7) };
+        let (xd, md, n) = (xg * g, mg * g, og * g);
+        let x = rng.vec(rows * xd, 1.0);
+        let mix = (md > 0).then(|| rng.vec(rows * md, 1.0));
+        let w = rng.vec(g * (xg + mg) * og, 0.5);
+        let bias = rng.vec(n, 0.5);
+        let (mut want, mut got) = (vec![0.0f32; rows * n], vec![0.0f32; rows * n]);
+        scalar::glt(&x, mix.as_deref(), &w, &bias, &mut want, rows, xd, md, n, g);
+        simd128::glt(&x, mix.as_deref(), &w, &bias, &mut got, rows, xd, md, n, g);
+        close(&format!("glt shape {i}: rows {rows} xd {xd} md {md} n {n} groups {g}"), &got, &want, 1e-5, 1e-5);
+    }
+}
+
+#[wasm_bindgen_test]
+fn delight_model_matches_scalar() {
+    model_matches_scalar(
+        include_str!("fixtures/models/delight-a/config.json"),
+        include_bytes!("fixtures/models/delight-a/model.safetensors"),
+        include_str!("fixtures/models/delight-a/vocab.txt"),
+    );
+}

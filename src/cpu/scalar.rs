@@ -239,6 +239,33 @@ pub fn activation_inplace(x: &mut [f32], act: Activation) {
     }
 }
 
+/// DeLighT's group linear transformation with input mixer and feature shuffle, one op:
+/// `x (rows, xd)`, optional `mix (rows, md)`, `w (g, (md + xd)/g, n/g)`, `bias (g, n/g)` → `out (rows, n)`.
+/// Input group `k` is `[mix[k·md/g .. (k+1)·md/g], x[k·xd/g .. (k+1)·xd/g]]`; output group `k`'s element `j`
+/// lands at `j·g + k` (the shuffle; identity for `g = 1`).
+#[allow(clippy::too_many_arguments)]
+pub fn glt(x: &[f32], mix: Option<&[f32]>, w: &[f32], bias: &[f32], out: &mut [f32], rows: usize, xd: usize, md: usize, n: usize, g: usize) {
+    let (xg, mg, og) = (xd / g, md / g, n / g);
+    let ig = xg + mg;
+    let mut acc = vec![0.0f32; og]; // (n/g): one output group
+    for r in 0..rows {
+        for k in 0..g {
+            acc.copy_from_slice(&bias[k * og..(k + 1) * og]);
+            let wk = &w[k * ig * og..(k + 1) * ig * og]; // (ig, og)
+            let inputs = mix.map_or(&[][..], |m| &m[r * md + k * mg..r * md + (k + 1) * mg]).iter().chain(&x[r * xd + k * xg..r * xd + (k + 1) * xg]);
+            for (i, &a) in inputs.enumerate() {
+                for (o, &wv) in acc.iter_mut().zip(&wk[i * og..(i + 1) * og]) {
+                    *o += a * wv;
+                }
+            }
+            for (j, &v) in acc.iter().enumerate() {
+                out[r * n + j * g + k] = v;
+            }
+        }
+    }
+}
+
+
 #[cfg(test)]
 mod tests {
     use super::*;
