@@ -2,7 +2,7 @@
 // onnxruntime-web (wasm backend, SIMD, 1 thread) on the same weights, in one page, one run.
 // Results land in `window.benchResult` (bench/run.mjs reads it); progress goes to the console.
 import * as ort from '../bench/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
-import { relaxedSimdSupported } from '../www/simd-detect.js';
+import { relaxedSimdSupported } from '../js/src/simd-detect.js';
 
 const params = new URLSearchParams(location.search);
 const SEQS = (params.get('seqs') || '16,64,128,512').split(',').map(Number);
