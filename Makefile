@@ -1,6 +1,7 @@
 # The project's commands. `make serve` builds the wasm engine and serves the page on the default model;
 # `make test` runs every test (native cargo test, then the wasm tests in headless Chromium, then the page's
-# end-to-end tests). Both install what is missing first (`make setup`, what .ci/run calls first).
+# end-to-end tests, then every fuzz target for FUZZ_SHORT_SECONDS each). Both install what is missing
+# first (`make setup`, what .ci/run calls first).
 # `make bench` measures the CPU path against onnxruntime-web in headless Chromium (BENCHMARKS.md).
 #
 # Installs and builds are file targets: stamps under .make/ (gitignored) for installed tools, the real
@@ -57,9 +58,10 @@ WASM_PACK_BUILD := wasm-pack build --release --target web --no-typescript --no-p
 
 help:
 	@echo "make serve        build the page (pkg, pkg-relaxed, models) and serve www/ on http://localhost:$(PORT)"
-	@echo "make test         test-native, test-package, test-npm, test-wasm, test-simd, test-e2e (installs what is missing first)"
+	@echo "make test         test-native, test-package, test-npm, test-wasm, test-simd, test-e2e, fuzz-short"
+	@echo "                  (installs what is missing first)"
 	@echo "make setup        install what is missing: apt chromium/driver/lavapipe, wasm32 target, wasm-bindgen-cli,"
-	@echo "                  wasm-pack, all-MiniLM-L6-v2, npm packages of tests/e2e and bench"
+	@echo "                  wasm-pack, all-MiniLM-L6-v2, npm packages of tests/e2e and bench, nightly + cargo-fuzz"
 	@echo "make build        pkg, pkg-relaxed, models"
 	@echo "make pkg          www/pkg: the SIMD128 wasm build"
 	@echo "make pkg-relaxed  www/pkg-relaxed: the +relaxed-simd wasm build"
@@ -73,14 +75,14 @@ help:
 	@echo "make test-simd    SIMD128 and relaxed-SIMD kernels against the scalar ones, in Chromium and node"
 	@echo "make test-e2e     the page in headless Chromium (tests/e2e)"
 	@echo "make bench        bench-feature wasm builds, ONNX exports, bench/index.html against onnxruntime-web"
-	@echo "make fuzz         every cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (default 600); not part of make test"
-	@echo "make fuzz-short   every fuzz target for 30 s (the CI-sized run)"
+	@echo "make fuzz         every cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (default 600); the long runs"
+	@echo "make fuzz-short   every fuzz target for FUZZ_SHORT_SECONDS (default 20 s): the CI-sized run, part of make test"
 
 # ---------------------------------------------------------------------------------------------------
 # setup: each step runs only when its stamp or output is missing (or what it installs from changed), and
 # then installs only what is missing.
 
-setup: $(STAMP)/apt $(WASM_TOOLS) $(MINILM) $(MINILM_INT8) $(E2E_NODE) $(BENCH_NODE) $(JS_NODE)
+setup: $(STAMP)/apt $(WASM_TOOLS) $(MINILM) $(MINILM_INT8) $(E2E_NODE) $(BENCH_NODE) $(JS_NODE) $(STAMP)/fuzz-tools
 
 $(STAMP):
 	mkdir -p $@
@@ -198,7 +200,7 @@ serve: pkg pkg-relaxed models
 # ---------------------------------------------------------------------------------------------------
 # Tests
 
-test: test-native test-package test-npm test-wasm test-simd test-e2e
+test: test-native test-package test-npm test-wasm test-simd test-e2e fuzz-short
 
 # GPU tests run on lavapipe (mesa-vulkan-drivers); the BERT tests need MiniLM.
 test-native: | $(STAMP)/apt $(MINILM)
@@ -285,13 +287,16 @@ bench: bench-pkg bench/out/.exported $(BENCH_NODE) | $(STAMP)/apt
 # ---------------------------------------------------------------------------------------------------
 # fuzz: coverage-guided fuzzing with cargo-fuzz (libFuzzer) on the nightly toolchain, one target after the
 # other (fuzz/README.md). New corpus entries stay in fuzz/corpus/<target>/ (only seed-* is committed); a
-# crash stops the run and leaves its input in fuzz/artifacts/<target>/. Not part of `make test`.
-# FUZZ_SECONDS per target (default 600), FUZZ_TARGETS (default all), FUZZ_RSS_MB (default 2048),
+# crash stops the run and leaves its input in fuzz/artifacts/<target>/. `make test` runs fuzz-short.
+# FUZZ_SECONDS per target (default 600), FUZZ_SHORT_SECONDS (fuzz-short, default 20), FUZZ_RUNS (an
+# execution cap per target, default none), FUZZ_TARGETS (default all), FUZZ_RSS_MB (default 2048),
 # FUZZ_TARGET_DIR (default $(TARGET)/fuzz: its own, sanitizer-instrumented build).
 
 FUZZ_SECONDS ?= 600
 FUZZ_RSS_MB ?= 2048
-FUZZ_TARGETS ?= tokenizer weights config pipeline
+FUZZ_SHORT_SECONDS ?= 20
+FUZZ_RUNS ?= -1
+FUZZ_TARGETS ?= tokenizer vocab weights config hf_config pipeline
 FUZZ_TARGET_DIR ?= $(abspath $(TARGET))/fuzz
 
 $(STAMP)/fuzz-tools: | $(STAMP)
@@ -305,9 +310,9 @@ fuzz-tools: $(STAMP)/fuzz-tools
 fuzz: $(STAMP)/fuzz-tools
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
-	  CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) cargo +nightly fuzz run $$t -- \
-	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=$(FUZZ_RSS_MB) -print_final_stats=1 || exit 1; \
+	  CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) \
+	    -runs=$(FUZZ_RUNS) -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=10 -print_final_stats=1 || exit 1; \
 	done
 
 fuzz-short:
-	$(MAKE) fuzz FUZZ_SECONDS=30
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS)

@@ -317,6 +317,7 @@ impl Config {
             pad_token_id: hf.pad_token_id.unwrap_or(0),
             lowercase,
             precision: hf.precision,
+            delight: None,
         };
         config.validate()?;
         Ok(config)

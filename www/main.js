@@ -14,6 +14,7 @@ import * as classify from './panels/classify.js';
 import * as attention from './panels/attention.js';
 import * as positional from './panels/positional.js';
 import * as norms from './panels/norms.js';
+import * as architecture from './panels/architecture.js';
 
 const SAMPLES = [
   'A quiet, beautifully acted film that stays with you.',
@@ -28,6 +29,7 @@ const PANELS = [
   ['attention', attention],
   ['positional', positional],
   ['norms', norms],
+  ['architecture', architecture],
 ];
 
 const state = {

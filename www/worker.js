@@ -147,6 +147,8 @@ async function engineFor(id, backend = backendChoice) {
     backendLabel: ran.label,
     fallbackReason: fallback || null,
     config: engine.config(),
+    // Blocks' depth and width, DExTra's layers and groups, params and MACs per block (at the longest input).
+    architecture: engine.architecture(engine.config().max_len),
   };
   if (backend === 'auto') [autoRunsOn, autoFallback] = [ran.id, fallback || null];
   const rec = { engine: counted(engine), info, positional: null };

@@ -24,7 +24,7 @@ impl SelfAttention {
     pub fn load(w: &Scope, c: &Config) -> Result<Self> {
         let d = c.hidden_size;
         let in_proj = match c.architecture {
-            Architecture::EncoderClassifier => Linear::load_named(w, "in_proj_weight", "in_proj_bias", d, 3 * d)?,
+            Architecture::EncoderClassifier | Architecture::Delight => Linear::load_named(w, "in_proj_weight", "in_proj_bias", d, 3 * d)?,
             // HF keeps query, key and value separate; stack them in PyTorch's packed order.
             Architecture::Bert => {
                 let s = w.pp("self");
@@ -32,7 +32,7 @@ impl SelfAttention {
             }
         };
         let out_proj = match c.architecture {
-            Architecture::EncoderClassifier => Linear::load(&w.pp("out_proj"), d, d)?,
+            Architecture::EncoderClassifier | Architecture::Delight => Linear::load(&w.pp("out_proj"), d, d)?,
             Architecture::Bert => Linear::load(&w.pp("output.dense"), d, d)?,
         };
         Ok(Self { in_proj, out_proj, heads: c.num_heads })
