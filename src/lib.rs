@@ -2,6 +2,7 @@
 //! (scalar reference + SIMD) and on WebGPU, and records what happens inside it for the page to draw.
 
 pub mod batch;
+pub mod choice;
 pub mod config;
 pub mod cpu;
 pub mod engine;
