@@ -63,7 +63,21 @@ impl Engine {
         if backend == Backend::Cpu {
             return Self::with_context(classifier, backend, Err(Error::Gpu("CPU backend chosen".into())));
         }
-        let mut engine = Self::with_context(classifier, backend, GpuContext::new(backends).await)?;
+        let adapter = GpuContext::adapter(backends).await;
+        if let (Backend::Auto, Ok(a)) = (backend, &adapter) {
+            // A software adapter is declined before a device and its pipelines are built.
+            let info = a.get_info();
+            if choice::is_software(&info) {
+                let mut engine = Self::cpu(classifier);
+                engine.decline_software(format!("{} ({:?}, {})", info.name, info.device_type, info.driver_info));
+                return Ok(engine);
+            }
+        }
+        let ctx = match adapter {
+            Ok(a) => GpuContext::from_adapter(a).await,
+            Err(e) => Err(e),
+        };
+        let mut engine = Self::with_context(classifier, backend, ctx)?;
         if backend == Backend::Auto {
             engine.probe().await;
         }
@@ -80,17 +94,7 @@ impl Engine {
         }
         let ctx = match ctx {
             Ok(ctx) if backend == Backend::Auto && choice::is_software(&ctx.info) => {
-                let why = format!(
-                    "the GPU adapter ({}) is a software (fallback) adapter, a CPU emulating a GPU: slower than the CPU path; ask for WebGPU explicitly to use it anyway",
-                    ctx.adapter_name()
-                );
-                engine.fallback = Some(why.clone());
-                engine.choice = BackendChoice {
-                    reason: why,
-                    adapter: Some(ctx.adapter_name()),
-                    fallback_adapter: true,
-                    ..BackendChoice::forced(backend, "cpu", None)
-                };
+                engine.decline_software(ctx.adapter_name());
                 return Ok(engine);
             }
             ctx => ctx,
@@ -110,6 +114,15 @@ impl Engine {
             Err(e) => return Err(e),
         }
         Ok(engine)
+    }
+
+    /// `auto` on a software adapter (named `adapter`): the CPU, and why.
+    fn decline_software(&mut self, adapter: String) {
+        let why = format!(
+            "the GPU adapter ({adapter}) is a software (fallback) adapter, a CPU emulating a GPU: slower than the CPU path; ask for WebGPU explicitly to use it anyway"
+        );
+        self.fallback = Some(why.clone());
+        self.choice = BackendChoice { reason: why, adapter: Some(adapter), fallback_adapter: true, ..BackendChoice::forced(Backend::Auto, "cpu", None) };
     }
 
     /// `auto`'s probe on the adapter of `ctx`, whatever kind it is (software adapters included, which

@@ -70,7 +70,8 @@ for (const webgpu of [true, false]) {
         assert.equal(f.backend === 'gpu', Number(m[1]) < Number(m[2]), f.text);
       }
       assert.equal(await page.$$eval('#messages .msg', (els) => els.filter((e) => /WebGPU is not available/.test(e.textContent)).length), 0);
-      assert.deepEqual(errors, []);
+      // Optional files (the relaxed build, models not in the repository) may 404; page.test.mjs checks which.
+      assert.deepEqual(errors.filter((e) => !/Failed to load resource/.test(e)), []);
     });
 
     it('the user can still force either backend', async (t) => {
