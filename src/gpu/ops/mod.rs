@@ -34,6 +34,7 @@ pub enum Kernel {
     Matmul,
     /// Fused scores → scale → padding mask → softmax → weighted sum of V (and optional probabilities).
     Attention,
+    /// Per-row LayerNorm (also writes the row statistics).
     LayerNorm,
     /// BatchNorm1d applied with given (running or batch) statistics.
     BatchNorm,
@@ -51,7 +52,9 @@ pub enum Kernel {
 /// bindings follow from 1 in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
+    /// `var<storage, read>`.
     Read,
+    /// `var<storage, read_write>`.
     ReadWrite,
 }
 
@@ -68,6 +71,7 @@ pub struct Shader {
 }
 
 impl Kernel {
+    /// Every kernel, in pipeline-cache order.
     pub const ALL: [Kernel; 8] = [
         Kernel::Matmul,
         Kernel::Attention,
@@ -93,6 +97,7 @@ impl Kernel {
         }
     }
 
+    /// The kernel's file name in `shaders/`.
     pub fn file(self) -> &'static str {
         self.shader().file
     }
