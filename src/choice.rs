@@ -24,8 +24,11 @@ pub const PROBE_CPU_RUNS: usize = 2;
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Probe {
+    /// Tokens of the probe sentence (batch 1).
     pub seq: usize,
+    /// The CPU path's fastest forward, ms.
     pub cpu_ms: f64,
+    /// The GPU's fastest forward after the warm-up one (submit + readback included), ms.
     pub gpu_ms: f64,
     /// The first GPU forward (buffers, bind groups, pipeline first use): not part of the comparison.
     pub gpu_first_ms: f64,
@@ -77,10 +80,12 @@ thread_local! {
     static CACHE: RefCell<HashMap<String, Probe>> = RefCell::new(HashMap::new());
 }
 
+/// The probe cached for `key` in this process (thread), if one ran.
 pub fn cached(key: &str) -> Option<Probe> {
     CACHE.with(|c| c.borrow().get(key).cloned())
 }
 
+/// Cache `probe` under `key` for later engines of this process (thread).
 pub fn remember(key: String, probe: Probe) {
     CACHE.with(|c| {
         c.borrow_mut().insert(key, probe);
@@ -95,6 +100,7 @@ pub fn clear_cache() {
 /// Milliseconds since an arbitrary origin: `performance.now()` in the browser (window or worker),
 /// `Instant` natively.
 #[cfg(target_arch = "wasm32")]
+/// Milliseconds since an arbitrary origin (`performance.now()`).
 pub fn now_ms() -> f64 {
     use wasm_bindgen::JsCast;
     let perf = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok();
@@ -106,6 +112,7 @@ pub fn now_ms() -> f64 {
 }
 
 #[cfg(not(target_arch = "wasm32"))]
+/// Milliseconds since the first call in this process.
 pub fn now_ms() -> f64 {
     use std::sync::OnceLock;
     use std::time::Instant;
