@@ -3,7 +3,7 @@
 // (`make bench` does all of it). Writes bench/results.json.
 // Options (env): CHROMIUM=/usr/bin/chromium, BENCH_SEQS=16,64,128,512, BENCH_MIN_MS=1500,
 // BENCH_REAL_SEQS=16,128,256 (all-MiniLM-L6-v2 through the JS API), BENCH_REAL_GPU_SEQS=16,64,128,
-// BENCH_ONLY=kernels,forward,real,webgpu (default all). The server sends COOP/COEP so the page is
+// BENCH_ONLY=kernels,forward,real,webgpu,webgpu-real (default all). The server sends COOP/COEP so the page is
 // cross-origin isolated (SharedArrayBuffer: onnxruntime-web's 2-thread row).
 import { createServer } from 'node:http';
 import { readFile, writeFile, stat } from 'node:fs/promises';

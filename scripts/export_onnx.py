@@ -9,7 +9,7 @@ For each benchmarked model writes `<out>/<name>/{config.json, model.safetensors,
            weights (seed 1234)
   minilm-real  all-MiniLM-L6-v2's real weights (models/minilm, the HF folder `make setup` fetches), as
            sentence-transformers runs it: BertModel -> mean pooling over the attention mask -> L2 norm.
-           `model.onnx`: (input_ids, attention_mask) (1, S) int64 -> embedding (1, 384); `reference.json`:
+           `model.onnx`: (input_ids, attention_mask) (1, S) int64 -> its one output, the embedding (1, 384); `reference.json`:
            PyTorch's embeddings of `[CLS] the … the [SEP]` at seq 16/128/256 (what bench.js embeds through
            the public JS API, `Engine.createHf` + `embed`). Only our engine reads the HF folder itself.
 `model.onnx`: torch.onnx.export (TorchScript exporter) of EncoderClassifier.forward(input_ids (1, S)
@@ -166,8 +166,7 @@ class SentenceEmbedding(torch.nn.Module):
         hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (1, S, 384)
         m = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (1, S, 1)
         pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)  # (1, 384)
-        norm = (pooled * pooled).sum(1, keepdim=True).sqrt().clamp(min=1e-12)  # (1, 1)
-        return pooled / norm  # F.normalize(pooled, dim=1), written out: its export named two values `embedding`
+        return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
 
 def export_real(args):
@@ -188,9 +187,10 @@ def export_real(args):
         seq_dim = torch.export.Dim("seq", min=2, max=512)
         torch.onnx.export(
             model, (ids, mask), onnx_path, dynamo=True, opset_version=18,
-            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
+            # No output_names: renaming the output made the exporter name two values `embedding` (SSA check
+            # fails); bench.js reads the session's only output, whatever its name.
+            input_names=["input_ids", "attention_mask"],
             dynamic_shapes={"input_ids": {1: seq_dim}, "attention_mask": {1: seq_dim}}, external_data=False,
-            optimize=False,  # onnxruntime optimises the graph itself (graphOptimizationLevel 'all')
         )
     import onnx
     onnx.checker.check_model(onnx.load(onnx_path))
