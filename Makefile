@@ -196,7 +196,8 @@ test-e2e: pkg pkg-relaxed models | $(STAMP)/apt $(E2E_NODE)
 # ---------------------------------------------------------------------------------------------------
 # CPU benchmark: its own wasm builds with the `bench` feature (src/bench.rs) in bench/pkg and
 # bench/pkg-relaxed, so the page's builds carry no benchmark code; the ONNX exports of the benchmark
-# models (PyTorch; pip-installs torch, onnx, onnxscript, onnxruntime when missing); bench/index.html in
+# models and of all-MiniLM-L6-v2's real weights (PyTorch; pip-installs torch, onnx, onnxscript, onnxruntime,
+# transformers when missing); bench/index.html in
 # headless Chromium with npm playwright-core + onnxruntime-web; prints the table, writes bench/results.json.
 
 BENCH_BUILD = $(WASM_PACK_BUILD) --out-dir $(1) . --features bench
