@@ -1,18 +1,20 @@
 // The page's main thread: state and start-up. It owns the DOM and renders what the worker's engine computed,
-// one module per panel (www/panels/*.js: render(root, analysis), wire(root, ui)); www/rpc.js talks to the
-// worker. It paints a pre-computed example (example.json, a real engine trace) at once, then the live model's.
+// one module per panel (www/panels/*.js: render(root, analysis), wire(root, ui)); www/lens/rpc.js (the npm
+// package's worker client, js/src/rpc.js) talks to the worker. It paints a pre-computed example
+// (example.json, a real engine trace) at once, then the live model's.
 // No model math happens here. User text only ever reaches the DOM through textContent.
 //
 // One keystroke: `analyse` (the primary model's inspect, 3 forwards) → classify, attention and positional
 // panels; then, while the LN-vs-BN panel is on screen, `compare` (each comparison model that is not the
 // primary: one inspect without attention maps) → that panel.
 
-import { connect } from './rpc.js';
+import { connect } from './lens/rpc.js';
 import { $, el } from './panels/dom.js';
 import * as classify from './panels/classify.js';
 import * as attention from './panels/attention.js';
 import * as positional from './panels/positional.js';
 import * as norms from './panels/norms.js';
+import * as architecture from './panels/architecture.js';
 
 const SAMPLES = [
   'A quiet, beautifully acted film that stays with you.',
@@ -27,6 +29,7 @@ const PANELS = [
   ['attention', attention],
   ['positional', positional],
   ['norms', norms],
+  ['architecture', architecture],
 ];
 
 const state = {

@@ -14,10 +14,12 @@ macro_rules! fields {
     ($t:ty; $($f:ident),+) => { &[$((stringify!($f), std::mem::offset_of!($t, $f))),+] };
 }
 
+pub mod activation;
 pub mod attention;
 pub mod batch_norm;
 pub mod batch_stats;
 pub mod embed;
+pub mod glt;
 pub mod layer_norm;
 pub mod matmul;
 pub mod pool;
@@ -46,6 +48,10 @@ pub enum Kernel {
     Pool,
     /// Row softmax of the logits.
     Softmax,
+    /// DeLighT's group linear transformation (mixer + grouped matmul + shuffle).
+    Glt,
+    /// Element-wise activation in place.
+    Activation,
 }
 
 /// How a kernel's storage binding is accessed. Binding 0 is always the uniform `params`; the storage
@@ -72,7 +78,7 @@ pub struct Shader {
 
 impl Kernel {
     /// Every kernel, in pipeline-cache order.
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 10] = [
         Kernel::Matmul,
         Kernel::Attention,
         Kernel::LayerNorm,
@@ -81,6 +87,8 @@ impl Kernel {
         Kernel::Embed,
         Kernel::Pool,
         Kernel::Softmax,
+        Kernel::Glt,
+        Kernel::Activation,
     ];
 
     /// The registry: each kernel's op module.
@@ -94,6 +102,8 @@ impl Kernel {
             Kernel::Embed => &embed::SHADER,
             Kernel::Pool => &pool::SHADER,
             Kernel::Softmax => &softmax::SHADER,
+            Kernel::Glt => &glt::SHADER,
+            Kernel::Activation => &activation::SHADER,
         }
     }
 
