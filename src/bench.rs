@@ -203,6 +203,12 @@ impl crate::model::backend::Backend for Profiled {
     fn linear_add(&mut self, x: &Vec<f32>, l: &crate::model::linear::Linear, acc: &mut Vec<f32>) -> crate::Result<()> {
         self.time(linear_name(l, "matmul+bias+residual"), |b| b.linear_add(x, l, acc))
     }
+    fn glt(&mut self, x: &Vec<f32>, mix: Option<&Vec<f32>>, g: &crate::model::delight::Glt) -> crate::Result<Vec<f32>> {
+        self.time("group linear (DeLighT)".into(), |b| b.glt(x, mix, g))
+    }
+    fn activation(&mut self, x: &mut Vec<f32>, act: crate::config::Activation) -> crate::Result<()> {
+        self.time(format!("{act:?} (in place)").to_lowercase(), |b| b.activation(x, act))
+    }
     fn attention(&mut self, qkv: &Vec<f32>, batch: &Batch, heads: usize, probs: bool) -> crate::Result<(Vec<f32>, Option<crate::tensor::Tensor>)> {
         self.time("attention (QKᵀ, softmax, ·V)".into(), |b| b.attention(qkv, batch, heads, probs))
     }
