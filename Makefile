@@ -251,7 +251,8 @@ test-e2e: pkg pkg-relaxed models dist | $(STAMP)/apt $(E2E_NODE)
 # ---------------------------------------------------------------------------------------------------
 # CPU benchmark: its own wasm builds with the `bench` feature (src/bench.rs) in bench/pkg and
 # bench/pkg-relaxed, so the page's builds carry no benchmark code; the ONNX exports of the benchmark
-# models (PyTorch; pip-installs torch, onnx, onnxscript, onnxruntime when missing); bench/index.html in
+# models and of all-MiniLM-L6-v2's real weights (PyTorch; pip-installs torch, onnx, onnxscript, onnxruntime,
+# transformers when missing); bench/index.html in
 # headless Chromium with npm playwright-core + onnxruntime-web; prints the table, writes bench/results.json.
 
 BENCH_BUILD = $(WASM_PACK_BUILD) --out-dir $(1) . --features bench
@@ -267,17 +268,17 @@ bench/pkg-relaxed/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
 	touch $@
 
 $(STAMP)/bench-python: | $(STAMP)
-	@if ! python3 -c "import torch, onnx, onnxscript, safetensors" 2>/dev/null; then \
-	  echo "== installing torch, onnx, onnxscript, onnxruntime, safetensors (pip)"; \
-	  python3 -m pip install -q torch onnx onnxscript onnxruntime safetensors numpy; \
+	@if ! python3 -c "import torch, onnx, onnxscript, onnxruntime, safetensors, transformers" 2>/dev/null; then \
+	  echo "== installing torch, onnx, onnxscript, onnxruntime, safetensors, transformers (pip)"; \
+	  python3 -m pip install -q torch onnx onnxscript onnxruntime safetensors numpy transformers; \
 	fi
 	touch $@
 
 # The stamp lives inside bench/out (removing it exports again); src/bench.rs's token ids are mirrored by
 # export_onnx.py's reference logits.
-bench/out/.exported: scripts/export_onnx.py scripts/model.py src/bench.rs $(MODEL_SRC) | $(STAMP)/bench-python
+bench/out/.exported: scripts/export_onnx.py scripts/model.py src/bench.rs $(MODEL_SRC) $(MINILM) | $(STAMP)/bench-python
 	@echo "== exporting the benchmark models (scripts/export_onnx.py -> bench/out)"
-	python3 scripts/export_onnx.py 2>&1 | grep -E "^(default|minilm):"
+	python3 scripts/export_onnx.py 2>&1 | grep -E "^(default|minilm|minilm-real):"
 	touch $@
 
 bench: bench-pkg bench/out/.exported $(BENCH_NODE) | $(STAMP)/apt

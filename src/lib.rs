@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod choice;
 pub mod config;
 pub mod cpu;
 pub mod engine;
