@@ -9,7 +9,8 @@ be cached forever), `_headers` (Netlify / Cloudflare Pages syntax: COOP + COEP f
 which wasm threads need, and immutable caching of hashed files), `serve.mjs` (a dependency-free node
 server sending the same headers) and manifest.json (original name -> hashed name).
 
-usage: python3 scripts/make_dist.py [--out dist] [--models sentiment-ln,sentiment-bn]
+usage: python3 scripts/make_dist.py [--out dist] [--models sentiment-ln,sentiment-bn,...]
+(default: every `sentiment-*` entry of www/models.json)
 """
 
 import argparse
@@ -91,7 +92,8 @@ def copy_tree(src: Path, dst: Path, skip=lambda p: False):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(ROOT / "dist"))
-    ap.add_argument("--models", default="sentiment-ln,sentiment-bn")
+    listed = [m["id"] for m in json.loads((WWW / "models.json").read_text())["models"]]
+    ap.add_argument("--models", default=",".join(m for m in listed if m.startswith("sentiment-")))
     a = ap.parse_args()
     out = Path(a.out).resolve()
     if not (WWW / "pkg/encoder_lens_bg.wasm").exists():
