@@ -111,7 +111,7 @@ impl Engine {
     /// One forward pass on the current backend. A GPU failure switches to the CPU for this call and all
     /// later ones; a batch over the GPU's limits runs on the CPU alone (the GPU stays for the next);
     /// input errors are returned as they are.
-    pub async fn forward(&mut self, batch: &Batch, opts: &ForwardOptions) -> Result<Output> {
+    pub async fn forward(&mut self, batch: &Batch, opts: &ForwardOptions<'_>) -> Result<Output> {
         self.forwards += 1;
         let model = &self.classifier.model;
         if let Some(g) = self.gpu.as_mut() {
@@ -133,7 +133,7 @@ impl Engine {
     }
 
     /// Classify `texts` as one padded batch, recording `trace`.
-    pub async fn classify<S: AsRef<str>>(&mut self, texts: &[S], opts: &ForwardOptions) -> Result<Classification> {
+    pub async fn classify<S: AsRef<str>>(&mut self, texts: &[S], opts: &ForwardOptions<'_>) -> Result<Classification> {
         self.classifier.check_classifier()?;
         let (batch, enc) = self.classifier.batch(texts)?;
         let out = self.forward(&batch, opts).await?;

@@ -157,7 +157,7 @@ impl Engine {
             serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("bad options: {e}")))?
         };
         let trace = if opts.trace { TraceRequest::ALL } else { TraceRequest::NONE };
-        let fwd = ForwardOptions { batch_norm: opts.batch_norm, trace };
+        let fwd = ForwardOptions { batch_norm: opts.batch_norm, trace, ..Default::default() };
         let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
         to_js(&engine.classify(&texts, &fwd).await?)
     }

@@ -18,6 +18,7 @@ pub mod attention;
 pub mod batch_norm;
 pub mod batch_stats;
 pub mod embed;
+pub mod head_ablate;
 pub mod layer_norm;
 pub mod matmul;
 pub mod pool;
@@ -45,6 +46,8 @@ pub enum Kernel {
     Pool,
     /// Row softmax of the logits.
     Softmax,
+    /// Head ablation: gated heads' context columns zeroed or mean-replaced before `out_proj`.
+    HeadAblate,
 }
 
 /// How a kernel's storage binding is accessed. Binding 0 is always the uniform `params`; the storage
@@ -68,7 +71,7 @@ pub struct Shader {
 }
 
 impl Kernel {
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 9] = [
         Kernel::Matmul,
         Kernel::Attention,
         Kernel::LayerNorm,
@@ -77,6 +80,7 @@ impl Kernel {
         Kernel::Embed,
         Kernel::Pool,
         Kernel::Softmax,
+        Kernel::HeadAblate,
     ];
 
     /// The registry: each kernel's op module.
@@ -90,6 +94,7 @@ impl Kernel {
             Kernel::Embed => &embed::SHADER,
             Kernel::Pool => &pool::SHADER,
             Kernel::Softmax => &softmax::SHADER,
+            Kernel::HeadAblate => &head_ablate::SHADER,
         }
     }
 
