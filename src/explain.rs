@@ -248,6 +248,13 @@ pub fn logit_lens(e: &Engine, batch: &Batch, hidden: &[&crate::tensor::Tensor]) 
     Ok(LogitLens { labels: m.config.labels.clone(), probs, logits })
 }
 
+/// Classify the subject with the listed `(layer, head)`s ablated: the probabilities `(labels)`.
+pub async fn classify_ablated(e: &mut Engine, s: &Subject, heads: &[(usize, usize)], mode: AblationMode) -> Result<Vec<f32>> {
+    let c = e.classifier.config();
+    let a = Ablation::heads(mode, c.num_layers, c.num_heads, heads)?;
+    run_rows(e, std::slice::from_ref(&s.ids), Some(&a)).await
+}
+
 /// Everything for one text: 4 forwards (the text; its head sweep; its occlusion; one traced).
 pub async fn explain(e: &mut Engine, text: &str, label: Option<usize>, mode: AblationMode) -> Result<Explanation> {
     let subject = subject(e, text, label).await?;

@@ -11,6 +11,7 @@ pub mod gpu;
 pub mod hf;
 pub mod model;
 pub mod pipeline;
+pub mod teach;
 pub mod tensor;
 pub mod tokenizer;
 pub mod trace;

@@ -1,7 +1,7 @@
 //! `classify`: the engine from the command line.
 //!
 //! ```text
-//! classify [--model DIR] [--json | --embed] [--backend cpu|gpu|auto] [TEXT]
+//! classify [--model DIR] [--json | --embed | --explain [--ablate zero|mean]] [--backend cpu|gpu|auto] [TEXT]
 //! ```
 //! With no TEXT, reads one text per line from stdin. Errors go to stderr with a non-zero exit.
 
@@ -22,12 +22,20 @@ mod cli {
     use std::process::ExitCode;
     use std::time::Instant;
 
-    const USAGE: &str = "usage: classify [--model DIR] [--json | --embed] [--backend cpu|gpu|auto] [TEXT]
+    const USAGE: &str = "usage: classify [--model DIR] [--json | --embed | --explain [--ablate zero|mean]] [--backend cpu|gpu|auto] [TEXT]
       --model DIR    a model folder with config.json, model.safetensors and vocab.txt: this project's
                      format or a Hugging Face BERT folder (e.g. models/minilm, models/minilm-sentiment)
                      (default: the embedded LayerNorm sentiment model)
       --json         print one JSON object per text
       --embed        print the pooled, L2-normalised sentence embedding of each text as a JSON array
+      --explain      print one JSON object per text: token attributions (occlusion, attention rollout),
+                     the Δp(label) of ablating each attention head alone, and the logit lens
+      --ablate M     how --explain ablates a head: zero (default) or mean (its mean over the text)
+      --head DIR     classify with a head taught by --teach (DIR/head.json + DIR/head.safetensors) in place
+                     of the model's own labels
+      --teach FILE   train a softmax head on the model's pooled features from FILE (one `label<TAB>text`
+                     per line) and write it to DIR/head.json + DIR/head.safetensors (--save-head DIR);
+                     prints a JSON report (accuracy on the examples, milliseconds)
       --backend B    cpu (default); gpu (wgpu on Vulkan; an error without an adapter); auto (the GPU
                      when there is one, else cpu)
       TEXT           the text to classify; without it, one text per line is read from stdin";
@@ -36,18 +44,28 @@ mod cli {
         model: Option<String>,
         json: bool,
         embed: bool,
+        explain: bool,
+        ablate: encoder_lens::AblationMode,
+        head: Option<String>,
+        teach: Option<String>,
+        save_head: Option<String>,
         backend: Backend,
         text: Option<String>,
     }
 
     fn parse_args() -> Result<Args, String> {
-        let mut args = Args { model: None, json: false, embed: false, backend: Backend::Cpu, text: None };
+        let mut args = Args { model: None, json: false, embed: false, explain: false, ablate: Default::default(), head: None, teach: None, save_head: None, backend: Backend::Cpu, text: None };
         let mut it = std::env::args_os().skip(1);
         while let Some(a) = it.next() {
             let a = a.into_string().map_err(|_| "arguments must be valid UTF-8".to_string())?;
             match a.as_str() {
                 "--json" => args.json = true,
                 "--embed" => args.embed = true,
+                "--explain" => args.explain = true,
+                "--head" => args.head = Some(next_value(&mut it, "--head")?),
+                "--teach" => args.teach = Some(next_value(&mut it, "--teach")?),
+                "--save-head" => args.save_head = Some(next_value(&mut it, "--save-head")?),
+                "--ablate" => args.ablate = next_value(&mut it, "--ablate")?.parse().map_err(|e: encoder_lens::Error| e.to_string())?,
                 "--model" => args.model = Some(next_value(&mut it, "--model")?),
                 "--backend" => {
                     let b = next_value(&mut it, "--backend")?;
@@ -89,6 +107,13 @@ mod cli {
         writeln!(out, "[{}]", values.join(",")).map_err(|e| e.to_string())
     }
 
+    fn print_explanation(e: &mut Engine, text: &str, mode: encoder_lens::AblationMode, out: &mut impl Write) -> Result<(), String> {
+        let x = pollster::block_on(encoder_lens::explain::explain(e, text, None, mode)).map_err(|e| e.to_string())?;
+        let mut v = serde_json::to_value(&x).map_err(|e| e.to_string())?;
+        v["backend"] = serde_json::json!(e.last_backend());
+        writeln!(out, "{v}").map_err(|e| e.to_string())
+    }
+
     fn print_one(e: &mut Engine, text: &str, json: bool, out: &mut impl Write) -> Result<(), String> {
         if e.classifier.model.classifier.is_none() {
             return Err("this model has no classifier head (no labels): use --embed".into());
@@ -114,6 +139,47 @@ mod cli {
             format!("{}\t{}\t{:.2} ms", p.label, probs.join(" "), ms)
         };
         writeln!(out, "{line}").map_err(|e| e.to_string())
+    }
+
+    /// `--teach FILE --save-head DIR`: labels in order of first appearance, their texts, one head.
+    fn teach(e: &mut Engine, file: &str, dir: Option<&str>) -> Result<(), String> {
+        let dir = dir.ok_or("--teach needs --save-head DIR (where head.json and head.safetensors go)")?;
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+        let (mut labels, mut examples): (Vec<String>, Vec<Vec<String>>) = (Vec::new(), Vec::new());
+        for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let (label, t) = line.split_once('\t').ok_or_else(|| format!("{file}:{}: expected `label<TAB>text`", n + 1))?;
+            let i = labels.iter().position(|l| l == label.trim()).unwrap_or_else(|| {
+                labels.push(label.trim().to_string());
+                examples.push(Vec::new());
+                labels.len() - 1
+            });
+            examples[i].push(t.to_string());
+        }
+        let (head, report) = pollster::block_on(encoder_lens::teach::train(e, &labels, &examples)).map_err(|e| e.to_string())?;
+        let d = std::path::Path::new(dir);
+        std::fs::create_dir_all(d).map_err(|e| format!("{dir}: {e}"))?;
+        std::fs::write(d.join("head.json"), head.config_json()).map_err(|e| format!("{dir}/head.json: {e}"))?;
+        std::fs::write(d.join("head.safetensors"), head.safetensors()).map_err(|e| format!("{dir}/head.safetensors: {e}"))?;
+        println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+        Ok(())
+    }
+
+    fn load_head(e: &mut Engine, dir: &str) -> Result<(), String> {
+        let d = std::path::Path::new(dir);
+        let cfg = std::fs::read_to_string(d.join("head.json")).map_err(|e| format!("{dir}/head.json: {e}"))?;
+        let w = std::fs::read(d.join("head.safetensors")).map_err(|e| format!("{dir}/head.safetensors: {e}"))?;
+        let head = encoder_lens::teach::Head::from_files(&cfg, &w).map_err(|e| format!("{dir}: {e}"))?;
+        e.set_head(head).map_err(|e| format!("{dir}: {e}"))
+    }
+
+    fn run_one(c: &mut Engine, args: &Args, text: &str, out: &mut impl Write) -> Result<(), String> {
+        if args.embed {
+            print_embedding(c, text, out)
+        } else if args.explain {
+            print_explanation(c, text, args.ablate, out)
+        } else {
+            print_one(c, text, args.json, out)
+        }
     }
 
     pub fn main() -> ExitCode {
@@ -144,11 +210,26 @@ mod cli {
         if let Some(why) = c.fallback_reason() {
             eprintln!("classify: running on the CPU: {why}");
         }
+        if let Some(file) = &args.teach {
+            return match teach(&mut c, file, args.save_head.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("classify: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        if let Some(dir) = &args.head {
+            if let Err(e) = load_head(&mut c, dir) {
+                eprintln!("classify: cannot load head: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         if let Some(text) = &args.text {
             let result =
-                if args.embed { print_embedding(&mut c, text, &mut out) } else { print_one(&mut c, text, args.json, &mut out) };
+                run_one(&mut c, &args, text, &mut out);
             return match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -178,7 +259,7 @@ mod cli {
             let result = std::str::from_utf8(&buf)
                 .map_err(|e| format!("line {line_no}: not valid UTF-8 ({e})"))
                 .and_then(|text| {
-                    if args.embed { print_embedding(&mut c, text, &mut out) } else { print_one(&mut c, text, args.json, &mut out) }
+                    run_one(&mut c, &args, text, &mut out)
                         .map_err(|e| format!("line {line_no}: {e}"))
                 });
             if let Err(e) = result {

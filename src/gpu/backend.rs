@@ -81,6 +81,17 @@ impl GpuBackend {
         Ok(Self { ctx, weights, pool: Vec::new(), inputs: None, rec: None, scratch: Scratch::default(), last: SubmitStats::default() })
     }
 
+    /// Upload the parameters of `model` this backend does not hold yet (e.g. a newly trained head).
+    pub fn upload_missing(&mut self, model: &Model) -> Result<()> {
+        for p in model.params() {
+            if !self.weights.contains_key(&p.id) {
+                let b = self.ctx.upload("parameter", p.data())?;
+                self.weights.insert(p.id, b);
+            }
+        }
+        Ok(())
+    }
+
     fn weight(&self, p: &Param) -> Result<&wgpu::Buffer> {
         self.weights.get(&p.id).ok_or_else(|| Error::Gpu("a parameter of this model was never uploaded (another model's layer?)".into()))
     }
