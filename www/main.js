@@ -204,13 +204,18 @@ function render(names = PANELS.map(([id]) => id), opts) {
 async function runExplain(text) {
   if (!state.model || !text.trim()) return;
   const args = { model: state.model, text, ablate: $('abl-mode').value };
-  if (state.explanation && ['model', 'text', 'ablate'].every((k) => state.explanation[k] === args[k])) return;
+  const same = (x) => x && ['model', 'text', 'ablate'].every((k) => x[k] === args[k]);
+  // Drawn already, or being computed: nothing to ask.
+  if (same(state.explanation) || same(state.explaining)) return;
+  state.explaining = args;
   let x;
   try {
     x = await rpc.call('explain', args, { lane: 'explain' });
   } catch (e) {
     if (!e.stale) showMessage('error', `Could not explain: ${e.message}`, 'explain');
     return;
+  } finally {
+    if (state.explaining === args) state.explaining = null;
   }
   clearMessage('explain');
   x.ablate = args.ablate;
@@ -336,7 +341,7 @@ const explainObserver = new IntersectionObserver(
   (entries) => {
     for (const e of entries) explainSeen.set(e.target.id, e.isIntersecting);
     state.explainVisible = [...explainSeen.values()].some(Boolean);
-    if (state.explainVisible && state.analysis?.live) runExplain(state.analysis.text);
+    if (state.explainVisible && state.analysis?.live && state.analysis.model === state.model) runExplain(state.analysis.text);
   },
   { rootMargin: '200px 0px' },
 );

@@ -39,7 +39,9 @@ async function explained(text) {
   await page.evaluate(() => (window.__explanations = []));
   await page.locator('#ablation').scrollIntoViewIfNeeded();
   const r = await classify(page, text);
-  await page.waitForFunction((t) => window.__explanations.some((d) => d.text === t), text, { timeout: 180000 });
+  await page.waitForFunction((t) => window.__explanations.some((d) => d.text === t), text, { timeout: 600000 }).catch(async (e) => {
+    throw new Error(`no explanation drawn for "${text}": ${e.message}; messages: ${await page.textContent('#messages')}; status: ${await page.textContent('#status-text')}`);
+  });
   const d = await page.evaluate((t) => window.__explanations.find((x) => x.text === t), text);
   return { r, d, x: d.explanation };
 }
@@ -87,6 +89,12 @@ describe('explanation panels', () => {
     browser = await launch();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     errors = watch(page);
+    // The relaxed-SIMD build and its detector are optional (the page falls back to pkg/): their 404s are not
+    // errors; any other failed request is.
+    const optional = /\/(simd-detect\.js|pkg-relaxed\/.*)$/;
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !optional.test(new URL(r.url()).pathname)) errors.push(`HTTP ${r.status()}: ${r.url()}`);
+    });
     await page.addInitScript(() => {
       window.__explanations = [];
       document.addEventListener('explanation-drawn', (e) => window.__explanations.push(e.detail));
@@ -117,7 +125,7 @@ describe('explanation panels', () => {
     }, [Math.floor(k / H), k % H]);
     assert.ok(hit, 'the grid has a cell for the head');
     await page.mouse.click(box.x + hit[0], box.y + hit[1]);
-    await page.waitForFunction(() => document.getElementById('abl-result').dataset.probs);
+    await page.waitForFunction(() => document.getElementById('abl-result').dataset.probs, null, { timeout: 120000 });
     const probs = JSON.parse(await page.getAttribute('#abl-result', 'data-probs'));
     const n = x.labels.length;
     close('clicked head re-run vs its sweep row', probs, x.ablation.probs.slice(k * n, (k + 1) * n), 1e-5);
@@ -125,7 +133,7 @@ describe('explanation panels', () => {
     // Mean-replacement: a new sweep, different numbers, same shape.
     await page.selectOption('#abl-mode', 'mean');
     await page.waitForFunction((t) => window.__explanations.some((e) => e.text === t && e.explanation.ablation.mode === 'mean'), text, { timeout: 60000 });
-    assert.deepEqual(errors, []);
+    assert.deepEqual(errors.filter((e) => !/Failed to load resource/.test(e)), []);
   });
 
   it('MiniLM (6 × 12 heads) on the CPU: the 72-head sweep and the other panels', async (t) => {
@@ -136,11 +144,11 @@ describe('explanation panels', () => {
     await page.selectOption('#abl-mode', 'zero');
     await page.selectOption('#backend-select', 'cpu');
     await page.selectOption('#model-select', MINILM.id);
-    await page.waitForFunction(() => /MiniLM/.test(document.getElementById('status-text').textContent), null, { timeout: 180000 });
+    await page.waitForFunction(() => /Ready · MiniLM/.test(document.getElementById('status-text').textContent), null, { timeout: 300000 });
     const { x, d } = await checkExplanation(MINILM.id, 'a warm, clever, well-acted film', ['--model', 'models/minilm-sentiment']);
     assert.equal(x.ablation.delta.length, 72);
     console.log(`MiniLM on ${x.backend}: explain ${d.workMs.toFixed(0)} ms in the worker, 72-head sweep ${x.ablation.millis.toFixed(0)} ms, render ${JSON.stringify(d.renderMs)}`);
     await shoot('minilm');
-    assert.deepEqual(errors, []);
+    assert.deepEqual(errors.filter((e) => !/Failed to load resource/.test(e)), []);
   });
 });
