@@ -49,12 +49,12 @@ BENCH_NODE := bench/node_modules/.package-lock.json
 WASM_TOOLS := $(STAMP)/wasm32-target $(STAMP)/wasm-bindgen $(STAMP)/wasm-pack
 WASM_PACK_BUILD := wasm-pack build --release --target web --no-typescript --no-pack
 
-.PHONY: help setup build pkg pkg-relaxed models serve test test-native test-wasm test-simd test-e2e bench bench-pkg \
+.PHONY: help setup build pkg pkg-relaxed models serve test test-native test-package test-wasm test-simd test-e2e bench bench-pkg \
 	fuzz fuzz-short fuzz-tools
 
 help:
 	@echo "make serve        build the page (pkg, pkg-relaxed, models) and serve www/ on http://localhost:$(PORT)"
-	@echo "make test         test-native, test-wasm, test-simd, test-e2e (installs what is missing first)"
+	@echo "make test         test-native, test-package, test-wasm, test-simd, test-e2e (installs what is missing first)"
 	@echo "make setup        install what is missing: apt chromium/driver/lavapipe, wasm32 target, wasm-bindgen-cli,"
 	@echo "                  wasm-pack, all-MiniLM-L6-v2, npm packages of tests/e2e and bench"
 	@echo "make build        pkg, pkg-relaxed, models"
@@ -62,6 +62,7 @@ help:
 	@echo "make pkg-relaxed  www/pkg-relaxed: the +relaxed-simd wasm build"
 	@echo "make models       copy models/*/ into www/models"
 	@echo "make test-native  cargo test"
+	@echo "make test-package cargo doc without warnings, cargo package: the file list and the crates.io size limit"
 	@echo "make test-wasm    wasm-pack test --headless --chrome"
 	@echo "make test-simd    SIMD128 and relaxed-SIMD kernels against the scalar ones, in Chromium and node"
 	@echo "make test-e2e     the page in headless Chromium (tests/e2e)"
@@ -150,7 +151,7 @@ serve: pkg pkg-relaxed models
 # ---------------------------------------------------------------------------------------------------
 # Tests
 
-test: test-native test-wasm test-simd test-e2e
+test: test-native test-package test-wasm test-simd test-e2e
 
 # GPU tests run on lavapipe (mesa-vulkan-drivers); the BERT tests need MiniLM.
 test-native: | $(STAMP)/apt $(MINILM)
@@ -160,6 +161,23 @@ test-native: | $(STAMP)/apt $(MINILM)
 test-wasm: | $(STAMP)/apt $(WASM_TOOLS) $(MINILM)
 	@echo "== wasm tests in headless Chromium (wasm-pack test --headless --chrome)"
 	wasm-pack test --headless --chrome
+
+# The crate as crates.io would get it: rustdoc without a warning (every public item documented:
+# #![deny(missing_docs)]; native and wasm32 APIs), and `cargo package` (offline, no rebuild) lists only
+# src/, shaders/ and the embedded default model, within crates.io's 10 MB. The doc example runs in
+# test-native (cargo test runs doctests).
+CRATE_MAX_BYTES := 10000000
+test-package: | $(STAMP)/wasm32-target
+	@echo "== crate: cargo doc (warnings are errors), cargo package"
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet --target wasm32-unknown-unknown
+	cargo package --list --allow-dirty --offline 2>/dev/null > $(TARGET)/package-list.txt
+	@if grep -Ev '^(\.cargo_vcs_info\.json|Cargo\.(toml|toml\.orig|lock)|README\.md|src/.*\.rs|shaders/.*\.wgsl|models/sentiment-ln/.*)$$' $(TARGET)/package-list.txt; then \
+	  echo "cargo package would ship the files above"; exit 1; fi
+	cargo package --no-verify --allow-dirty --offline --quiet 2>/dev/null
+	@size=$$(stat -c %s $(TARGET)/package/encoder-lens-$$(cargo pkgid | sed 's/.*[#@]//').crate); \
+	  echo "crate: $$(wc -l < $(TARGET)/package-list.txt) files, $$size bytes (limit $(CRATE_MAX_BYTES))"; \
+	  test $$size -le $(CRATE_MAX_BYTES)
 
 # SIMD128 and relaxed-SIMD kernels against the scalar reference, in headless Chromium and in node.
 SIMD_TEST := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test --release --target wasm32-unknown-unknown --test simd_kernels

@@ -5,10 +5,15 @@ use crate::error::{Error, Result};
 /// A padded batch of token ids.
 #[derive(Clone, Debug)]
 pub struct Batch {
+    /// Token ids, padded with the pad token.
     pub ids: Vec<u32>,              // (batch, seq), padded with pad_token_id
+    /// Token type (segment) ids, for models that have them.
     pub type_ids: Option<Vec<u32>>, // (batch, seq)
+    /// Real (non-padding) tokens per row.
     pub lengths: Vec<usize>,        // (batch): real tokens per row
+    /// Number of rows (texts).
     pub batch: usize,
+    /// Padded length of every row, in tokens.
     pub seq: usize,
 }
 

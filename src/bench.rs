@@ -31,6 +31,7 @@ pub fn peak_kernel(iters: u32, seed: f32) -> f32 {
     }
 }
 
+/// Floating-point operations one iteration of the peak-FLOPS loop does.
 #[wasm_bindgen(js_name = peakFlopsPerIter)]
 pub fn peak_flops_per_iter() -> f64 {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -78,6 +79,7 @@ pub struct MatmulBench {
 
 #[wasm_bindgen]
 impl MatmulBench {
+    /// An `(m, k) · (n, k)ᵀ` matmul with fixed pseudo-random inputs.
     #[wasm_bindgen(constructor)]
     pub fn new(m: usize, k: usize, n: usize) -> MatmulBench {
         MatmulBench {
@@ -91,6 +93,7 @@ impl MatmulBench {
         }
     }
 
+    /// Floating-point operations of one run: `2·m·k·n`.
     pub fn flops(&self) -> f64 {
         2.0 * (self.m * self.k * self.n) as f64
     }
@@ -112,6 +115,7 @@ pub struct ForwardBench {
 
 #[wasm_bindgen]
 impl ForwardBench {
+    /// A model from its config and weights, for timing forward passes.
     #[wasm_bindgen(constructor)]
     pub fn new(config_json: &str, weights: &[u8]) -> Result<ForwardBench, JsError> {
         let config: Config = serde_json::from_str(config_json).map_err(|e| JsError::new(&format!("config: {e}")))?;

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// The feed-forward activation.
 pub enum Activation {
+    /// `max(x, 0)`.
     Relu,
     /// Exact GELU with erf, PyTorch `F.gelu(x)`.
     Gelu,
@@ -20,6 +22,7 @@ pub enum Activation {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// Which normalisation the layers use.
 pub enum NormKind {
     /// `nn.LayerNorm(hidden)`: statistics per token over its features.
     Layer,
@@ -29,6 +32,7 @@ pub enum NormKind {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// How positions enter the embeddings.
 pub enum PositionalEncoding {
     /// The fixed sin/cos table of "Attention is all you need", as the PyTorch tutorial computes it.
     Sinusoidal,
@@ -38,6 +42,7 @@ pub enum PositionalEncoding {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+/// How token states become one vector per text.
 pub enum Pooling {
     /// Mean of the final hidden states over real (non-padding) tokens.
     Mean,
@@ -57,20 +62,32 @@ pub enum Architecture {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+/// A model's shape and options: this project's `config.json`, or one derived from a Hugging Face BERT
+/// folder ([`Config::from_hf_bert_json`]). Validated before any weight is read.
 pub struct Config {
+    /// Which checkpoint naming family the weights follow.
     pub architecture: Architecture,
+    /// Tokens in the vocabulary (rows of the word embedding).
     pub vocab_size: usize,
+    /// Model width `d`.
     pub hidden_size: usize,
+    /// Attention heads per layer; `hidden_size` must be a multiple of it.
     pub num_heads: usize,
+    /// Encoder layers.
     pub num_layers: usize,
+    /// Width of the feed-forward block.
     pub ffn_size: usize,
+    /// Feed-forward activation.
     pub activation: Activation,
+    /// LayerNorm or BatchNorm in the layers.
     pub norm: NormKind,
     /// Pre-norm (`norm_first=True`): `x + f(norm(x))` instead of `norm(x + f(x))`.
     pub norm_first: bool,
+    /// The norms' epsilon.
     pub norm_eps: f32,
     /// A norm after the last layer (`TransformerEncoder(norm=...)`).
     pub final_norm: bool,
+    /// Sinusoidal or learned positions.
     pub positional_encoding: PositionalEncoding,
     /// Multiply token embeddings by sqrt(hidden) (the PyTorch tutorial does).
     pub embedding_scale: bool,
@@ -84,23 +101,27 @@ pub struct Config {
     /// e.g. 512 for MiniLM, which sentence-transformers truncates to 256 tokens). Absent: `max_len`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_position_embeddings: Option<usize>,
+    /// Mean or `[CLS]` pooling.
     pub pooling: Pooling,
     /// BERT pooler: tanh(dense(pooled)) before the classifier.
     pub pooler: bool,
     /// Class names; empty for an encoder without a classifier head (embeddings only).
     pub labels: Vec<String>,
+    /// Id of `[PAD]`; must match the vocabulary.
     pub pad_token_id: u32,
     /// Lower-case (and strip accents) in the tokenizer.
     pub lowercase: bool,
 }
 
 impl Config {
+    /// Parse and validate this project's `config.json`.
     pub fn from_json(text: &str) -> Result<Self> {
         let config: Config = serde_json::from_str(text)?;
         config.validate()?;
         Ok(config)
     }
 
+    /// Width of one attention head: `hidden_size / num_heads`.
     pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_heads
     }
@@ -110,10 +131,12 @@ impl Config {
         self.max_position_embeddings.unwrap_or(self.max_len)
     }
 
+    /// Number of classes (0 for an encoder without a classifier head).
     pub fn num_labels(&self) -> usize {
         self.labels.len()
     }
 
+    /// Check that the sizes are positive and consistent (an [`Error::Config`] naming the problem).
     pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
         if self.hidden_size == 0 || self.num_heads == 0 || self.ffn_size == 0 || self.vocab_size == 0 {

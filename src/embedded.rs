@@ -4,13 +4,19 @@
 use crate::error::Result;
 use crate::pipeline::Classifier;
 
+/// The files of a model compiled into the binary.
 pub struct ModelFiles {
+    /// Folder name under `models/`.
     pub name: &'static str,
+    /// `config.json`.
     pub config: &'static str,
+    /// `model.safetensors`.
     pub weights: &'static [u8],
+    /// `vocab.txt`.
     pub vocab: &'static str,
 }
 
+/// The default LayerNorm sentiment model (`models/sentiment-ln`).
 pub const SENTIMENT_LN: ModelFiles = ModelFiles {
     name: "sentiment-ln",
     config: include_str!("../models/sentiment-ln/config.json"),
@@ -18,14 +24,9 @@ pub const SENTIMENT_LN: ModelFiles = ModelFiles {
     vocab: include_str!("../models/sentiment-ln/vocab.txt"),
 };
 
-pub const SENTIMENT_BN: ModelFiles = ModelFiles {
-    name: "sentiment-bn",
-    config: include_str!("../models/sentiment-bn/config.json"),
-    weights: include_bytes!("../models/sentiment-bn/model.safetensors"),
-    vocab: include_str!("../models/sentiment-bn/vocab.txt"),
-};
 
 impl ModelFiles {
+    /// Build a [`Classifier`] from these files.
     pub fn load(&self) -> Result<Classifier> {
         Classifier::from_bytes(self.config, self.weights, self.vocab)
     }

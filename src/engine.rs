@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Backend {
+    /// The CPU (scalar / SIMD kernels).
     Cpu,
+    /// The GPU through wgpu (WebGPU in the browser, Vulkan natively); an error without one.
     Gpu,
     /// The GPU when one is available, else the CPU.
     #[default]
@@ -35,7 +37,9 @@ impl std::str::FromStr for Backend {
     }
 }
 
+/// A [`Classifier`] on a backend: the only API that runs a forward pass (see the module docs).
 pub struct Engine {
+    /// The tokenizer and model it runs.
     pub classifier: Classifier,
     gpu: Option<GpuBackend>,
     fallback: Option<String>,

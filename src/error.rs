@@ -3,39 +3,69 @@
 use thiserror::Error;
 
 #[derive(Debug, Error)]
+/// Everything that can go wrong, from reading files to running on the GPU.
 pub enum Error {
     #[error("invalid config: {0}")]
+    /// A config value is missing, out of range or inconsistent.
     Config(String),
 
     #[error("config JSON: {0}")]
+    /// `config.json` is not valid JSON or has unknown / mistyped fields.
     ConfigJson(#[from] serde_json::Error),
 
     #[error("weights file is not valid safetensors: {0}")]
+    /// The weights are not a valid safetensors file.
     WeightsFormat(String),
 
     #[error("missing tensor `{0}` in weights")]
+    /// A tensor the model needs is not in the weights (its full name).
     MissingTensor(String),
 
     #[error("tensor `{name}` has shape {actual:?}, expected {expected:?}")]
-    TensorShape { name: String, expected: Vec<usize>, actual: Vec<usize> },
+    /// A tensor's shape differs from what the config implies.
+    TensorShape {
+        /// The tensor's full name.
+        name: String,
+        /// The shape the model needs.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        actual: Vec<usize>,
+    },
 
     #[error("tensor `{name}` has dtype {dtype}, expected a float type (F32, F16 or BF16)")]
-    TensorDtype { name: String, dtype: String },
+    /// A tensor is stored in a dtype the engine cannot read.
+    TensorDtype {
+        /// The tensor's full name.
+        name: String,
+        /// The dtype in the file.
+        dtype: String,
+    },
 
     #[error("vocabulary: {0}")]
+    /// `vocab.txt` is unusable or does not match the config.
     Vocab(String),
 
     #[error("input: {0}")]
+    /// Bad input: no texts, too many, too long, unreadable.
     Input(String),
 
     #[error("token id {id} at position {pos} is outside the vocabulary of {vocab} tokens")]
-    TokenId { id: u32, pos: usize, vocab: usize },
+    /// A token id is outside the vocabulary.
+    TokenId {
+        /// The id.
+        id: u32,
+        /// Its position in the row.
+        pos: usize,
+        /// Vocabulary size.
+        vocab: usize,
+    },
 
     /// A forward pass produced NaN or infinite numbers.
     #[error("non-finite result: {0}")]
     NonFinite(String),
 
     #[error("GPU: {0}")]
+    /// The GPU is unavailable or failed (device lost, submit or readback error).
     Gpu(String),
 
     /// The input is too large for this GPU's limits (the GPU itself is fine).
@@ -43,4 +73,5 @@ pub enum Error {
     GpuLimit(String),
 }
 
+/// The crate's result type.
 pub type Result<T> = std::result::Result<T, Error>;

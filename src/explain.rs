@@ -27,11 +27,15 @@ pub const MAX_ROWS: usize = 128;
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Subject {
+    /// The model's labels.
     pub labels: Vec<String>,
+    /// The word pieces the model saw, `[CLS]` … `[SEP]`.
     pub tokens: Vec<String>,
+    /// Their ids.
     pub ids: Vec<u32>,
     /// The label explained (the prediction unless another was asked for).
     pub label_index: usize,
+    /// p(label) for every label, without intervention `(labels)`.
     pub probabilities: Vec<f32>, // (labels)
 }
 
@@ -39,14 +43,21 @@ pub struct Subject {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HeadSweep {
+    /// How the heads were ablated.
     pub mode: AblationMode,
+    /// Encoder layers.
     pub layers: usize,
+    /// Heads per layer.
     pub heads: usize,
+    /// The label whose probability is tracked.
     pub label_index: usize,
     /// p(label) with nothing ablated.
     pub base: f32,
+    /// `(layers, heads)`: p(label | that head ablated) − base.
     pub delta: Vec<f32>, // (layers, heads): p(label | head ablated) − base
+    /// `(layers, heads, labels)`: every label's probability with that head ablated.
     pub probs: Vec<f32>, // (layers, heads, labels)
+    /// Wall-clock milliseconds of the sweep's forwards.
     pub millis: f64,
 }
 
@@ -54,6 +65,7 @@ pub struct HeadSweep {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Attribution {
+    /// `occlusion` or `attention rollout`.
     pub method: &'static str,
     /// `None` where the method gives no value (occlusion never removes `[CLS]`/`[SEP]`).
     pub values: Vec<Option<f32>>, // (tokens)
@@ -63,8 +75,11 @@ pub struct Attribution {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogitLens {
+    /// The model's labels.
     pub labels: Vec<String>,
+    /// `(layers, labels)`: softmax of the head on each layer's output.
     pub probs: Vec<Vec<f32>>,  // (layers, labels)
+    /// `(layers, labels)`: the logits before the softmax.
     pub logits: Vec<Vec<f32>>, // (layers, labels)
 }
 
@@ -72,12 +87,18 @@ pub struct LogitLens {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Explanation {
+    /// The text explained.
     pub text: String,
     #[serde(flatten)]
+    /// The text, its tokens and the prediction.
     pub subject: Subject,
+    /// Leave-one-token-out attributions.
     pub occlusion: Attribution,
+    /// Attention-rollout attributions.
     pub rollout: Attribution,
+    /// The head-ablation sweep.
     pub ablation: HeadSweep,
+    /// The logit lens.
     pub lens: LogitLens,
 }
 

@@ -9,6 +9,7 @@ use std::path::Path;
 /// The files of one model folder: the texts present (by [`FOLDER_FILES`] path) and the weight files.
 pub struct Folder {
     texts: Vec<(&'static str, String)>,
+    /// The safetensors files, in the order the index (or the single file) names them.
     pub weights: Vec<Vec<u8>>,
 }
 
@@ -47,6 +48,7 @@ impl Folder {
         self.texts.iter().find(|(p, _)| *p == path).map(|(_, t)| t.as_str())
     }
 
+    /// The folder's files as the borrowed view [`Classifier::from_files`] reads.
     pub fn files(&self) -> Result<HfFiles<'_>> {
         HfFiles::from_texts(|p| self.text(p), self.weights.iter().map(|w| &w[..]).collect())
     }

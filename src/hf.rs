@@ -25,6 +25,7 @@ pub struct FolderFile {
     pub required: bool,
     /// Only Hugging Face folders have it (a reader asks for it only when `config.json` is HF BERT's).
     pub hf_only: bool,
+    /// What the file holds, for messages.
     pub what: &'static str,
 }
 
@@ -71,10 +72,13 @@ impl<'a> HfFiles<'a> {
 /// The files of a model folder (this project's format or HF BERT), as text / bytes.
 #[derive(Clone, Debug, Default)]
 pub struct HfFiles<'a> {
+    /// `config.json`.
     pub config_json: &'a str,
+    /// `vocab.txt`.
     pub vocab_txt: &'a str,
     /// Safetensors files; tensor names are looked up across all of them.
     pub weights: Vec<&'a [u8]>,
+    /// HF `tokenizer_config.json`.
     pub tokenizer_config_json: Option<&'a str>,
     /// sentence-transformers `sentence_bert_config.json`.
     pub sentence_bert_config_json: Option<&'a str>,
@@ -85,8 +89,11 @@ pub struct HfFiles<'a> {
 /// Choices that override what the files imply.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HfOverrides {
+    /// Pooling instead of the folder's.
     pub pooling: Option<Pooling>,
+    /// Whether to apply BERT's pooler.
     pub pooler: Option<bool>,
+    /// Longest token sequence instead of the folder's.
     pub max_len: Option<usize>,
 }
 

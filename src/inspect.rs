@@ -19,10 +19,15 @@ use serde::Serialize;
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NormShift {
+    /// The text's normalised output in the two-text batch minus alone.
     pub diff: Tensor,          // (n, d): the text's normalised output in the two-text batch − alone
+    /// Max |together − alone| per token.
     pub token_shift: Vec<f32>, // (n): max |together − alone| per token
+    /// Max over the whole difference.
     pub max_shift: f32,        // max over the whole (n, d)
+    /// The statistics the norm used alone: LN per token, BN per feature.
     pub stats_alone: Stats,    // the statistics the norm used: LN per token (n), BN per feature (d)
+    /// The same, in the batch with the companion.
     pub stats_together: Stats, // same, in the batch with the companion
 }
 
@@ -31,14 +36,20 @@ pub struct NormShift {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchTest {
+    /// Which statistics BatchNorm used.
     pub batch_norm: BatchNormStats,
+    /// The text classified alone.
     pub alone: Prediction,
+    /// The text's row of the two-text batch.
     pub together: Prediction,         // the text's row of the two-text batch
+    /// Padded length of the two-text batch.
     pub together_seq: usize,          // padded length of the two-text batch
+    /// Real tokens of text and companion.
     pub together_lengths: Vec<usize>, // (2): real tokens of text and companion
     /// Per layer, the text's attention `(heads, together_seq, together_seq)` in the two-text batch: its padded
     /// key positions get weight 0.
     pub together_attention: Vec<Tensor>,
+    /// Per layer: norm1, norm2.
     pub layers: Vec<[NormShift; 2]>, // per layer: norm1, norm2
 }
 
@@ -64,7 +75,9 @@ impl Default for InspectOptions {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Inspection {
+    /// The text inspected.
     pub text: String,
+    /// The text batched with it in the experiment.
     pub companion: String,
     /// `[text]` alone in eval mode (BatchNorm uses its running statistics), with a trace of only what the
     /// page draws: attention, norm statistics and outputs (no embeddings, layer inputs or hidden states).
@@ -72,9 +85,11 @@ pub struct Inspection {
     /// Per layer, norm1/norm2: statistics of the normalised output of the text's tokens — per token `(n)` and
     /// per feature `(d)` — to set beside the input statistics in the trace.
     pub output_token_stats: Vec<[Stats; 2]>,
+    /// Per layer, norm1/norm2: per-feature statistics of the normalised output of the text's tokens.
     pub output_feature_stats: Vec<[Stats; 2]>,
     /// Per layer, attention averaged over heads for the text: `(seq, seq)`.
     pub attention_mean: Vec<Tensor>,
+    /// The LN-vs-BN batch experiment, when asked for.
     pub batch_test: Option<BatchTest>,
     /// Forward passes this inspection ran.
     pub forwards: usize,
@@ -84,7 +99,9 @@ pub struct Inspection {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PositionalView {
+    /// The positional table.
     pub table: Tensor,      // (max_len, d)
+    /// Dot products of its rows.
     pub similarity: Tensor, // (max_len, max_len): dot product of the rows
 }
 

@@ -1,5 +1,36 @@
 //! encoder-lens: a Transformer encoder text classifier that computes what PyTorch computes, on the CPU
+
 //! (scalar reference + SIMD) and on WebGPU, and records what happens inside it for the page to draw.
+//!
+//! A model is a folder of three files (this project's `config.json` + `model.safetensors` + `vocab.txt`,
+//! or a Hugging Face BERT folder); the crate reads them as bytes, never from paths, so the same code runs
+//! natively and in the browser. [`Classifier`] is the tokenizer and the model, [`Engine`] runs it on a
+//! backend (the CPU, or the GPU through wgpu):
+//!
+//! ```
+//! use encoder_lens::{Classifier, Engine, ForwardOptions};
+//!
+//! // The default model's files (shipped with the crate); any model folder's bytes work the same way.
+//! let config = include_str!("../models/sentiment-ln/config.json");
+//! let weights = include_bytes!("../models/sentiment-ln/model.safetensors");
+//! let vocab = include_str!("../models/sentiment-ln/vocab.txt");
+//!
+//! let mut engine = Engine::cpu(Classifier::from_bytes(config, weights, vocab)?);
+//! let texts = ["an absolute joy from start to finish", "a dull, lifeless waste of two hours"];
+//! // `classify` is async (the GPU backend awaits its readback); on the CPU any executor will do.
+//! let result = pollster::block_on(engine.classify(&texts, &ForwardOptions::default()))?;
+//! assert_eq!(result.labels, ["negative", "positive"]);
+//! assert_eq!(result.predictions[0].label, "positive");
+//! assert_eq!(result.predictions[1].label, "negative");
+//! assert!(result.predictions[0].probabilities[1] > 0.5);
+//! # Ok::<(), encoder_lens::Error>(())
+//! ```
+//!
+//! `Engine::new(classifier, Backend::Auto).await` picks the GPU when there is one; [`Engine::embed`] gives
+//! sentence embeddings; a [`TraceRequest`] in [`ForwardOptions`] records attention, norm statistics and
+//! hidden states.
+
+#![deny(missing_docs)]
 
 pub mod batch;
 pub mod config;

@@ -18,32 +18,46 @@ pub const MAX_TEXT_BYTES: usize = 16 << 20;
 /// Most texts in one call.
 pub const MAX_BATCH: usize = 256;
 
+/// A tokenizer and a model: texts in, predictions or embeddings out (run through [`crate::Engine`]; the
+/// crate's front page has an example).
 pub struct Classifier {
+    /// The encoder and its head.
     pub model: Model,
+    /// Its WordPiece tokenizer.
     pub tokenizer: Tokenizer,
 }
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
+/// One text's prediction.
 pub struct Prediction {
+    /// The most probable label.
     pub label: String,
+    /// Its index in the labels.
     pub label_index: usize,
     /// One probability per label, in the config's label order.
     pub probabilities: Vec<f32>,
+    /// The word pieces the model saw, special tokens included.
     pub tokens: Vec<String>,
+    /// Their ids.
     pub ids: Vec<u32>,
     /// Word pieces cut off because the text was longer than `max_len` tokens.
     pub truncated: usize,
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// The predictions for a batch of texts.
 pub struct Classification {
+    /// The model's labels, in order.
     pub labels: Vec<String>,
+    /// One per text, in input order.
     pub predictions: Vec<Prediction>,
+    /// What the forward recorded, when a trace was asked for.
     pub trace: Option<Trace>,
 }
 
 impl Classifier {
+    /// Pair a model with its tokenizer (their vocabulary sizes and `[PAD]` ids must agree).
     pub fn new(model: Model, tokenizer: Tokenizer) -> Result<Self> {
         if tokenizer.vocab_size() != model.config.vocab_size {
             return Err(Error::Vocab(format!(
@@ -88,6 +102,7 @@ impl Classifier {
         Self::new(model, tokenizer)
     }
 
+    /// The model's configuration.
     pub fn config(&self) -> &Config {
         &self.model.config
     }

@@ -17,18 +17,23 @@ use crate::tensor::Tensor;
 use crate::weights::Weights;
 use serde::{Deserialize, Serialize};
 
-/// Gradient-descent steps and their size on standardised features; L2 weight decay.
+/// Gradient-descent steps.
 pub const STEPS: usize = 300;
+/// Step size on standardised features.
 pub const LEARNING_RATE: f64 = 0.5;
+/// L2 weight decay.
 pub const L2: f64 = 1e-3;
-/// Most labels and examples a head is trained from (the page's form; also bounds the work).
+/// Most labels a head is trained for.
 pub const MAX_LABELS: usize = 32;
+/// Most examples a head is trained from (bounds the work).
 pub const MAX_EXAMPLES: usize = 1024;
 
 /// A classifier head: labels and `Linear (labels, d)` on the pooled vector.
 #[derive(Clone, Debug)]
 pub struct Head {
+    /// Labels and the training summary (`head.json`).
     pub info: HeadInfo,
+    /// `Linear (labels, d)` on the pooled vector.
     pub linear: Linear, // weight (labels, d), bias (labels)
 }
 
@@ -36,11 +41,15 @@ pub struct Head {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub struct HeadInfo {
+    /// The label names, in output order.
     pub labels: Vec<String>,
+    /// Size of the pooled features the head reads.
     pub hidden_size: usize,
     #[serde(default)]
+    /// Examples it was trained on.
     pub examples: usize,
     #[serde(default)]
+    /// Accuracy on its own examples.
     pub train_accuracy: f32,
 }
 
@@ -48,12 +57,17 @@ pub struct HeadInfo {
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Trained {
+    /// The label names, in output order.
     pub labels: Vec<String>,
+    /// Examples trained on.
     pub examples: usize,
+    /// Accuracy on the training examples.
     pub train_accuracy: f32,
+    /// Final cross-entropy on them.
     pub final_loss: f64,
-    /// Milliseconds for the forward passes (features) and for the gradient descent.
+    /// Milliseconds of the forwards computing the features.
     pub features_ms: f64,
+    /// Milliseconds of the gradient descent.
     pub train_ms: f64,
 }
 

@@ -4,12 +4,16 @@ use crate::error::{Error, Result};
 use serde::Serialize;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
+/// A shape and contiguous row-major `f32` values.
 pub struct Tensor {
+    /// Dimensions, outermost first.
     pub shape: Vec<usize>,
+    /// `shape.iter().product()` values.
     pub data: Vec<f32>,
 }
 
 impl Tensor {
+    /// A tensor of `shape` holding `data` (an error when the sizes differ).
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Result<Self> {
         let n: usize = shape.iter().product();
         if n != data.len() {
@@ -21,15 +25,18 @@ impl Tensor {
         Ok(Self { shape, data })
     }
 
+    /// A tensor of zeros.
     pub fn zeros(shape: Vec<usize>) -> Self {
         let n = shape.iter().product();
         Self { shape, data: vec![0.0; n] }
     }
 
+    /// Number of values.
     pub fn len(&self) -> usize {
         self.data.len()
     }
 
+    /// Whether it holds no values.
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }

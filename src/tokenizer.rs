@@ -11,6 +11,7 @@ use unicode_normalization_alignments::UnicodeNormalization;
 pub const MAX_INPUT_CHARS_PER_WORD: usize = 100;
 
 #[derive(Clone, Debug)]
+/// BERT WordPiece tokenizer (see the module docs).
 pub struct Tokenizer {
     vocab: HashMap<String, u32>,
     tokens: Vec<String>,
@@ -25,6 +26,7 @@ pub struct Tokenizer {
 /// The result of encoding one text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Encoding {
+    /// Token ids, `[CLS] … [SEP]`.
     pub ids: Vec<u32>,
     /// Number of word pieces dropped by truncation (0 if none).
     pub truncated: usize,
@@ -56,18 +58,22 @@ impl Tokenizer {
         })
     }
 
+    /// Tokens in the vocabulary.
     pub fn vocab_size(&self) -> usize {
         self.tokens.len()
     }
 
+    /// Id of `[PAD]`.
     pub fn pad_id(&self) -> u32 {
         self.pad
     }
 
+    /// The token with id `id` (`[UNK]` when out of range).
     pub fn token(&self, id: u32) -> &str {
         self.tokens.get(id as usize).map_or("[?]", |s| s.as_str())
     }
 
+    /// The id of `token`, when it is in the vocabulary.
     pub fn token_id(&self, token: &str) -> Option<u32> {
         self.vocab.get(token).copied()
     }

@@ -23,7 +23,9 @@ pub struct TraceRequest {
 }
 
 impl TraceRequest {
+    /// Record nothing.
     pub const NONE: Self = Self { attention: false, norms: false, norm_inputs: false, hidden: false, embeddings: false };
+    /// Record everything.
     pub const ALL: Self = Self { attention: true, norms: true, norm_inputs: true, hidden: true, embeddings: true };
 
     /// Whether a [`Trace`] is recorded at all.
@@ -33,40 +35,59 @@ impl TraceRequest {
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// What one forward pass recorded, for the page to draw.
 pub struct Trace<T = Tensor> {
+    /// Texts.
     pub batch: usize,
+    /// Padded length.
     pub seq: usize,
+    /// Real tokens per text.
     pub lengths: Vec<usize>,        // (batch)
+    /// The positional rows added to this input.
     pub positional: Option<Tensor>, // (seq, d): the positional rows added to this input
+    /// Input to the first layer.
     pub embeddings: Option<T>,      // (batch, seq, d): input to the first layer
+    /// One per layer.
     pub layers: Vec<LayerTrace<T>>, // one per layer
+    /// The norm after the last layer, if the model has one.
     pub final_norm: Option<NormTrace<T>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
+/// What one encoder layer recorded.
 pub struct LayerTrace<T = Tensor> {
+    /// Softmax probabilities, 0 on padded keys.
     pub attention: Option<T>, // (batch, heads, seq, seq): softmax probabilities, 0 on padded keys
+    /// The norm around attention.
     pub norm1: Option<NormTrace<T>>,
+    /// The norm around the feed-forward block.
     pub norm2: Option<NormTrace<T>>,
+    /// The layer's output.
     pub hidden: Option<T>, // (batch, seq, d): the layer's output
 }
 
 /// The statistics one norm layer used, and what went in and came out.
 #[derive(Clone, Debug, Serialize)]
 pub struct NormTrace<T = Tensor> {
+    /// LayerNorm or BatchNorm.
     pub kind: NormKind,
     /// LayerNorm: per-token mean `(batch, seq)`. BatchNorm: this batch's per-feature mean over all
     /// batch × positions, padding included `(d)` (what train-mode BN would use).
     pub mean: T,
     /// Biased variance, same shape as `mean`.
     pub var: T,
+    /// BatchNorm's running mean.
     pub running_mean: Option<Tensor>, // BatchNorm only: (d)
+    /// BatchNorm's running variance.
     pub running_var: Option<Tensor>,  // BatchNorm only: (d)
+    /// The norm's input, when norm inputs were asked for.
     pub input: Option<T>,             // (batch, seq, d), when norm inputs were asked for
+    /// The norm's output.
     pub output: T,                    // (batch, seq, d)
 }
 
 impl<T> Trace<T> {
+    /// An empty trace for a batch.
     pub fn new(batch: usize, seq: usize, lengths: Vec<usize>) -> Self {
         Self { batch, seq, lengths, positional: None, embeddings: None, layers: Vec::new(), final_norm: None }
     }
@@ -95,6 +116,7 @@ impl<T> Trace<T> {
 }
 
 impl<T> NormTrace<T> {
+    /// The same trace with every recorded tensor passed through `f`.
     pub fn map<U>(self, f: &mut impl FnMut(T) -> U) -> NormTrace<U> {
         NormTrace {
             kind: self.kind,
@@ -111,7 +133,9 @@ impl<T> NormTrace<T> {
 /// Mean and biased variance of a set of vectors.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Stats {
+    /// Means.
     pub mean: Vec<f32>,
+    /// Biased variances.
     pub var: Vec<f32>,
 }
 

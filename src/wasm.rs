@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use wasm_bindgen::prelude::*;
 
+/// Runs when the module is instantiated: panics print to the console.
 #[wasm_bindgen(start)]
 pub fn start() {
     console_error_panic_hook::set_once();
@@ -55,6 +56,7 @@ struct HfFilesJs {
     pooling_config: Option<String>,
 }
 
+/// A model on a backend (WebGPU or the CPU): classify, embed, inspect.
 #[wasm_bindgen]
 pub struct Engine {
     /// Borrowed mutably for the whole of an async `classify` (GPU buffers are reused), so a second

@@ -32,6 +32,7 @@ pub fn check_file_claim(name: &str, first8: &[u8], size: u64) -> Result<()> {
     Ok(())
 }
 
+/// Safetensors weights, read without copying until a tensor is asked for.
 pub struct Weights<'a> {
     /// One or more safetensors files (HF shards, or a base model plus a separately stored head); each
     /// tensor name lives in exactly one of them.
@@ -39,6 +40,7 @@ pub struct Weights<'a> {
 }
 
 impl<'a> Weights<'a> {
+    /// One safetensors file.
     pub fn from_bytes(bytes: &'a [u8]) -> Result<Self> {
         Self::from_parts(&[bytes])
     }
@@ -72,10 +74,12 @@ impl<'a> Weights<'a> {
         self.parts.iter().find_map(|p| p.tensor(name).ok())
     }
 
+    /// Whether a tensor named `name` exists.
     pub fn contains(&self, name: &str) -> bool {
         self.find(name).is_some()
     }
 
+    /// Every tensor name.
     pub fn names(&self) -> Vec<String> {
         self.parts.iter().flat_map(|p| p.names()).map(|s| s.to_string()).collect()
     }
@@ -115,6 +119,7 @@ impl<'a> Weights<'a> {
 /// A tensor's values in the float type its file stores them in.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stored {
+    /// f32 values.
     F32(Vec<f32>),
     /// IEEE half-precision bit patterns.
     F16(Vec<u16>),
@@ -152,10 +157,12 @@ pub struct Scope<'w, 'a> {
 }
 
 impl<'w, 'a> Scope<'w, 'a> {
+    /// A narrower scope: `prefix.sub`.
     pub fn pp(&self, sub: &str) -> Scope<'w, 'a> {
         Scope { w: self.w, prefix: self.path(sub) }
     }
 
+    /// The full name of `name` in this scope.
     pub fn path(&self, name: &str) -> String {
         if self.prefix.is_empty() {
             name.to_string()
@@ -164,14 +171,17 @@ impl<'w, 'a> Scope<'w, 'a> {
         }
     }
 
+    /// Tensor `name` in this scope as f32, checked against `shape`.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         self.w.get(&self.path(name), shape)
     }
 
+    /// Tensor `name` in this scope as stored, checked against `shape`.
     pub fn get_stored(&self, name: &str, shape: &[usize]) -> Result<Stored> {
         self.w.get_stored(&self.path(name), shape)
     }
 
+    /// Whether tensor `name` exists in this scope.
     pub fn contains(&self, name: &str) -> bool {
         self.w.contains(&self.path(name))
     }

@@ -15,6 +15,7 @@ use crate::model::{AblationMode, BatchNormStats, ForwardOptions, Model, Output};
 use crate::tensor::Tensor;
 
 #[derive(Clone, Copy, Debug, Default)]
+/// The CPU backend: runs every op at once with the scalar or SIMD kernels of [`crate::cpu`].
 pub struct CpuBackend;
 
 /// `model`'s forward pass on the CPU backend, which runs every op at once (nothing to await).

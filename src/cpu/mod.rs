@@ -128,6 +128,7 @@ pub fn add_inplace(a: &mut [f32], b: &[f32]) {
     select!(add_inplace(a, b))
 }
 
+/// Apply `act` element-wise, in place.
 pub fn activation_inplace(x: &mut [f32], act: Activation) {
     select!(activation_inplace(x, act))
 }

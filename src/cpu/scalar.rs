@@ -238,10 +238,12 @@ pub fn add_inplace(a: &mut [f32], b: &[f32]) {
     }
 }
 
+/// Exact GELU, `x · Φ(x)` with erf (PyTorch `F.gelu`).
 pub fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
+/// GELU's tanh approximation (PyTorch `F.gelu(x, approximate="tanh")`).
 pub fn gelu_tanh(x: f32) -> f32 {
     const K: f32 = 0.797_884_6; // sqrt(2/pi)
     0.5 * x * (1.0 + (K * (x + 0.044_715 * x * x * x)).tanh())
@@ -252,6 +254,7 @@ pub fn silu(x: f32) -> f32 {
     x / (1.0 + (-x).exp())
 }
 
+/// Apply `act` element-wise, in place (the scalar oracle).
 pub fn activation_inplace(x: &mut [f32], act: Activation) {
     match act {
         Activation::Relu => x.iter_mut().for_each(|v| *v = v.max(0.0)),

@@ -28,6 +28,7 @@ pub struct GpuTensor {
 pub enum GpuPending {
     /// `shape`'s floats at `slot` of the readback.
     Device(Slot, Vec<usize>),
+    /// A tensor that is on the host already.
     Host(Tensor),
 }
 
@@ -43,7 +44,10 @@ struct Inputs {
 /// Most idle activation buffers kept between forwards.
 const MAX_POOLED: usize = 24;
 
+/// The GPU backend: the model's weights uploaded once (by [`crate::model::param::ParamId`]) and each forward
+/// recorded into one command encoder, one submit and one readback.
 pub struct GpuBackend {
+    /// The device, queue and cached pipelines.
     pub ctx: GpuContext,
     weights: HashMap<ParamId, wgpu::Buffer>,
     pool: Vec<GpuTensor>,

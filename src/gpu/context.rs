@@ -10,8 +10,11 @@ use std::sync::{Arc, Mutex};
 /// Cloning is cheap and shares the device (wgpu handles are reference-counted).
 #[derive(Clone)]
 pub struct GpuContext {
+    /// The wgpu device.
     pub device: wgpu::Device,
+    /// Its queue.
     pub queue: wgpu::Queue,
+    /// What the adapter says about itself (name, backend, driver).
     pub info: wgpu::AdapterInfo,
     /// The device's limits (what the adapter offers).
     pub limits: wgpu::Limits,
@@ -115,10 +118,12 @@ impl GpuContext {
         format!("{} ({:?}, {})", self.info.name, self.info.device_type, self.info.driver_info)
     }
 
+    /// The bind group layout of kernel `k`.
     pub fn layout(&self, k: Kernel) -> &wgpu::BindGroupLayout {
         &self.pipelines[k as usize].0
     }
 
+    /// The compute pipeline of kernel `k`.
     pub fn pipeline(&self, k: Kernel) -> &wgpu::ComputePipeline {
         &self.pipelines[k as usize].1
     }

@@ -26,11 +26,14 @@ enum Op {
 /// Where a readback landed in the result of [`Recorder::submit`], in floats.
 #[derive(Clone, Copy, Debug)]
 pub struct Slot {
+    /// First float.
     pub offset: usize,
+    /// Number of floats.
     pub len: usize,
 }
 
 impl Slot {
+    /// This slot's floats in the whole readback `all`.
     pub fn get<'a>(&self, all: &'a [f32]) -> &'a [f32] {
         &all[self.offset..self.offset + self.len]
     }
@@ -39,15 +42,23 @@ impl Slot {
 /// What one submit did (for the report and the tests).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SubmitStats {
+    /// Compute dispatches.
     pub dispatches: usize,
+    /// Compute passes (consecutive dispatches share one).
     pub compute_passes: usize,
+    /// Buffer-to-buffer copies into the readback buffer.
     pub copies: usize,
+    /// Queue submits.
     pub submits: usize,
+    /// Mapped readbacks.
     pub readbacks: usize,
+    /// Bytes read back.
     pub readback_bytes: u64,
 }
 
+/// Collects one forward's dispatches and copies, then encodes and submits them at once.
 pub struct Recorder {
+    /// The device it records for.
     pub ctx: GpuContext,
     ops: Vec<Op>,
     params: Vec<u8>,
@@ -55,6 +66,7 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// An empty recording on `ctx`.
     pub fn new(ctx: &GpuContext) -> Self {
         Self { ctx: ctx.clone(), ops: Vec::new(), params: Vec::new(), readback_bytes: 0 }
     }
@@ -105,6 +117,7 @@ impl Recorder {
         slot
     }
 
+    /// Dispatches recorded so far.
     pub fn dispatch_count(&self) -> usize {
         self.ops.iter().filter(|o| matches!(o, Op::Dispatch { .. })).count()
     }

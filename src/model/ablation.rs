@@ -33,10 +33,15 @@ impl std::str::FromStr for AblationMode {
 /// batch alike) or the batch size (one mask per sequence).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Ablation {
+    /// What an ablated head's output becomes.
     pub mode: AblationMode,
+    /// Masks given: 1 (one for every sequence) or the batch size.
     pub rows: usize,
+    /// Encoder layers of the model.
     pub layers: usize,
+    /// Heads per layer.
     pub heads: usize,
+    /// `(rows, layers, heads)`: true = ablate.
     pub ablated: Vec<bool>, // (rows, layers, heads)
 }
 

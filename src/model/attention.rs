@@ -10,13 +10,18 @@ use crate::model::AblationMode;
 use crate::weights::Scope;
 
 #[derive(Clone, Debug)]
+/// Multi-head self-attention with packed Q/K/V projections (`nn.MultiheadAttention`'s layout).
 pub struct SelfAttention {
+    /// Packed projection: rows `[q; k; v]`.
     pub in_proj: Linear,  // weight (3d, d), bias (3d): rows [q; k; v]
+    /// Output projection.
     pub out_proj: Linear, // weight (d, d), bias (d)
+    /// Number of heads.
     pub heads: usize,
 }
 
 impl SelfAttention {
+    /// Read `in_proj_weight`/`in_proj_bias` and `out_proj` under `w`.
     pub fn load(w: &Scope, c: &Config) -> Result<Self> {
         let d = c.hidden_size;
         let in_proj = match c.architecture {
@@ -37,6 +42,7 @@ impl SelfAttention {
         Ok(Self { in_proj, out_proj, heads: c.num_heads })
     }
 
+    /// Its parameters (for upload to a backend).
     pub fn params(&self) -> Vec<&Param> {
         let mut p = self.in_proj.params();
         p.extend(self.out_proj.params());

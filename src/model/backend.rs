@@ -19,6 +19,7 @@ use crate::tensor::Tensor;
 /// A normalised activation and, when asked for, the statistics used (mean, variance).
 pub type Normalized<B> = (<B as Backend>::Tensor, Option<[<B as Backend>::Pending; 2]>);
 
+/// The ops a backend implements; [`crate::Model::record`] writes the forward once in terms of them.
 pub trait Backend {
     /// An activation on this backend, `(rows, cols)` row-major f32.
     type Tensor;

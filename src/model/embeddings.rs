@@ -13,12 +13,19 @@ use crate::trace::TraceRequest;
 use crate::weights::Scope;
 
 #[derive(Clone, Debug)]
+/// Token + position (+ token type) embeddings, scaled and optionally normalised.
 pub struct Embeddings {
+    /// Word embeddings.
     pub word: Param,               // (vocab, d)
+    /// The sinusoidal or learned position table.
     pub position: Param,           // (position_rows, d): the sinusoidal table or the learned one
+    /// Token type embeddings (BERT).
     pub token_type: Option<Param>, // (type_vocab, d)
+    /// LayerNorm after the sum (BERT).
     pub norm: Option<Norm>,        // LayerNorm after the sum (BERT)
+    /// Factor on the word embedding: sqrt(d) or 1.
     pub scale: f32,                // sqrt(d) or 1
+    /// Sinusoidal or learned.
     pub positional: PositionalEncoding,
 }
 
@@ -39,6 +46,7 @@ pub fn sinusoidal_table(max_len: usize, d: usize) -> Tensor {
 }
 
 impl Embeddings {
+    /// Read the embedding tables under `w` (or compute the sinusoidal table).
     pub fn load(w: &Scope, c: &Config) -> Result<Self> {
         let d = c.hidden_size;
         let (word_name, pos_name, type_name, norm_name) = match c.architecture {
@@ -64,14 +72,17 @@ impl Embeddings {
         })
     }
 
+    /// Model width `d`.
     pub fn dim(&self) -> usize {
         self.word.shape()[1]
     }
 
+    /// Tokens in the vocabulary.
     pub fn vocab(&self) -> usize {
         self.word.shape()[0]
     }
 
+    /// Its parameters (for upload to a backend).
     pub fn params(&self) -> Vec<&Param> {
         let mut p = vec![&self.word, &self.position];
         p.extend(&self.token_type);

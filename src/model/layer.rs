@@ -14,17 +14,26 @@ use crate::trace::LayerTrace;
 use crate::weights::Scope;
 
 #[derive(Clone, Debug)]
+/// One encoder layer: self-attention and feed-forward, each with a residual and a norm.
 pub struct EncoderLayer {
+    /// The attention block.
     pub self_attn: SelfAttention,
+    /// First feed-forward projection.
     pub linear1: Linear, // (ffn, d)
+    /// Second feed-forward projection.
     pub linear2: Linear, // (d, ffn)
+    /// Norm around attention.
     pub norm1: Norm,
+    /// Norm around the feed-forward block.
     pub norm2: Norm,
+    /// Feed-forward activation.
     pub activation: Activation,
+    /// Pre-norm (`x + f(norm(x))`) instead of post-norm.
     pub norm_first: bool,
 }
 
 impl EncoderLayer {
+    /// Read one layer's weights under `w`.
     pub fn load(w: &Scope, c: &Config) -> Result<Self> {
         let (d, f, eps) = (c.hidden_size, c.ffn_size, c.norm_eps);
         let names = match c.architecture {
@@ -42,6 +51,7 @@ impl EncoderLayer {
         })
     }
 
+    /// Its parameters (for upload to a backend).
     pub fn params(&self) -> Vec<&Param> {
         let mut p = self.self_attn.params();
         for part in [self.linear1.params(), self.linear2.params(), self.norm1.params(), self.norm2.params()] {

@@ -6,12 +6,16 @@ use crate::tensor::Tensor;
 use crate::weights::Scope;
 
 #[derive(Clone, Debug)]
+/// `y = x · Wᵀ + b`.
 pub struct Linear {
+    /// The weight.
     pub weight: Weight,       // (out, in)
+    /// The bias, when there is one.
     pub bias: Option<Param>,  // (out)
 }
 
 impl Linear {
+    /// Read `weight (out_dim, in_dim)` and an optional `bias (out_dim)` under `w`.
     pub fn load(w: &Scope, in_dim: usize, out_dim: usize) -> Result<Self> {
         let shape = [out_dim, in_dim];
         Ok(Self { weight: Weight::from_stored(&shape, w.get_stored("weight", &shape)?), bias: Some(Param::new(w.get("bias", &[out_dim])?)) })
@@ -29,14 +33,17 @@ impl Linear {
         Self { weight: Weight::F32(Param::new(Tensor { shape: vec![out, in_dim], data: weight })), bias }
     }
 
+    /// Input features.
     pub fn in_dim(&self) -> usize {
         self.weight.shape()[1]
     }
 
+    /// Output features.
     pub fn out_dim(&self) -> usize {
         self.weight.shape()[0]
     }
 
+    /// Its parameters (for upload to a backend).
     pub fn params(&self) -> Vec<&Param> {
         std::iter::once(self.weight.param()).chain(&self.bias).collect()
     }

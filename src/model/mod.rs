@@ -41,6 +41,7 @@ pub enum BatchNormStats {
 /// How to run one forward pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ForwardOptions<'a> {
+    /// Which statistics BatchNorm layers use.
     pub batch_norm: BatchNormStats,
     /// What to record besides the outputs.
     pub trace: TraceRequest,
@@ -58,14 +59,20 @@ impl ForwardOptions<'_> {
 /// What a forward pass returns. `T` is a host [`Tensor`], or a backend's pending read while it runs.
 #[derive(Clone, Debug)]
 pub struct Output<T = Tensor> {
+    /// Final hidden states, when the trace asked for them.
     pub hidden: Option<T>, // (batch, seq, d): final hidden states, when `trace.hidden` was asked for
+    /// One vector per text, after pooling (and the pooler, if any).
     pub pooled: T,         // (batch, d): after pooling (and pooler, if any)
+    /// Classifier logits.
     pub logits: Option<T>, // (batch, labels)
+    /// Softmax of the logits.
     pub probs: Option<T>,  // (batch, labels): softmax(logits)
+    /// What the forward recorded.
     pub trace: Option<Trace<T>>,
 }
 
 impl<T> Output<T> {
+    /// The same output with every tensor passed through `f`.
     pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Output<U> {
         Output {
             hidden: self.hidden.map(&mut f),
@@ -78,16 +85,24 @@ impl<T> Output<T> {
 }
 
 #[derive(Clone, Debug)]
+/// A whole encoder: embeddings, layers, optional final norm, pooler and classifier head.
 pub struct Model {
+    /// Its configuration.
     pub config: Config,
+    /// The embeddings.
     pub embeddings: Embeddings,
+    /// The encoder layers.
     pub layers: Vec<EncoderLayer>,
+    /// A norm after the last layer (pre-norm models).
     pub final_norm: Option<Norm>,
+    /// BERT pooler, tanh.
     pub pooler: Option<Linear>,     // (d, d), tanh
+    /// Classifier head.
     pub classifier: Option<Linear>, // (labels, d)
 }
 
 impl Model {
+    /// Load from one safetensors file's bytes.
     pub fn from_bytes(config: Config, bytes: &[u8]) -> Result<Self> {
         Self::from_weights(config, &Weights::from_bytes(bytes)?)
     }

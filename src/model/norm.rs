@@ -15,21 +15,32 @@ use crate::weights::Scope;
 pub type Traced<B> = (<B as Backend>::Tensor, Option<NormTrace<<B as Backend>::Pending>>);
 
 #[derive(Clone, Debug)]
+/// A norm layer's parameters.
 pub enum Norm {
+    /// `nn.LayerNorm`: per-token statistics.
     Layer {
+        /// Scale.
         weight: Param, // (d)
+        /// Shift.
         bias: Param,   // (d)
+        /// Epsilon.
         eps: f32,
     },
+    /// `nn.BatchNorm1d` over features.
     Batch {
+        /// Scale.
         weight: Param,  // (d)
+        /// Shift.
         bias: Param,    // (d)
+        /// Running mean and variance, stacked.
         running: Param, // (2, d): [running_mean; running_var]
+        /// Epsilon.
         eps: f32,
     },
 }
 
 impl Norm {
+    /// Read a norm of `kind` over `d` features under `w`.
     pub fn load(w: &Scope, kind: NormKind, d: usize, eps: f32) -> Result<Self> {
         let p = |name: &str| Ok::<_, crate::Error>(Param::new(w.get(name, &[d])?));
         Ok(match kind {
@@ -44,6 +55,7 @@ impl Norm {
         })
     }
 
+    /// LayerNorm or BatchNorm.
     pub fn kind(&self) -> NormKind {
         match self {
             Norm::Layer { .. } => NormKind::Layer,
@@ -51,6 +63,7 @@ impl Norm {
         }
     }
 
+    /// Its epsilon.
     pub fn eps(&self) -> f32 {
         match self {
             Norm::Layer { eps, .. } | Norm::Batch { eps, .. } => *eps,
@@ -72,6 +85,7 @@ impl Norm {
         }
     }
 
+    /// Its parameters (for upload to a backend).
     pub fn params(&self) -> Vec<&Param> {
         match self {
             Norm::Layer { weight, bias, .. } => vec![weight, bias],

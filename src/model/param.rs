@@ -9,24 +9,30 @@ use std::sync::atomic::{AtomicU64, Ordering};
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A parameter's identity, unique per process: backends key uploaded weights by it.
 pub struct ParamId(u64);
 
 /// One parameter tensor. Clones share the id (and the values).
 #[derive(Clone, Debug)]
 pub struct Param {
+    /// Its identity.
     pub id: ParamId,
+    /// Its values.
     pub tensor: Tensor,
 }
 
 impl Param {
+    /// A parameter with a fresh id.
     pub fn new(tensor: Tensor) -> Self {
         Self { id: ParamId(NEXT_ID.fetch_add(1, Ordering::Relaxed)), tensor }
     }
 
+    /// Its values.
     pub fn data(&self) -> &[f32] {
         &self.tensor.data
     }
 
+    /// Its shape.
     pub fn shape(&self) -> &[usize] {
         &self.tensor.shape
     }
@@ -53,6 +59,7 @@ impl Weight {
         }
     }
 
+    /// The parameter holding the weight.
     pub fn param(&self) -> &Param {
         match self {
             Weight::F32(p) => p,

@@ -114,6 +114,7 @@ describe('explanation panels', () => {
     await shoot(manifest.default);
     // Clicking the head that matters most ablates it: the engine's re-run equals that head's sweep row.
     const k = x.ablation.delta.reduce((b, v, i, a) => (Math.abs(v) > Math.abs(a[b]) ? i : b), 0);
+    await page.locator('#abl-grid').scrollIntoViewIfNeeded();
     const box = await page.locator('#abl-grid').boundingBox();
     const hit = await page.evaluate(([l, h]) => {
       const c = document.getElementById('abl-grid');

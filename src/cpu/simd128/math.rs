@@ -221,6 +221,7 @@ pub fn add_inplace(a: &mut [f32], b: &[f32]) {
     }
 }
 
+/// Apply `act` element-wise, in place (SIMD128).
 pub fn activation_inplace(x: &mut [f32], act: Activation) {
     let v = x.len() / 4 * 4;
     unsafe {

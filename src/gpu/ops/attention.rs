@@ -9,6 +9,7 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::encode::Recorder;
 use bytemuck::{Pod, Zeroable};
 
+/// `attention.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "attention.wgsl",
     source: include_str!("../../../shaders/attention.wgsl"),
@@ -22,13 +23,21 @@ pub const MAX_HEAD_DIM: usize = 128;
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+/// `attention.wgsl`'s `Params`.
 pub struct AttentionParams {
+    /// Sequences.
     pub batch: u32,
+    /// Padded length.
     pub seq: u32,
+    /// Heads.
     pub heads: u32,
+    /// Width of one head.
     pub head_dim: u32,
+    /// `1/sqrt(head_dim)`.
     pub scale: f32,
+    /// 1: also write the probabilities.
     pub write_probs: u32,
+    /// Padding to 16 bytes.
     pub _pad: [u32; 2],
 }
 

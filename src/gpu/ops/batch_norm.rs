@@ -10,6 +10,7 @@ use crate::gpu::encode::Recorder;
 /// The shader declares the same `Params` as `layer_norm.wgsl`.
 pub use super::layer_norm::NormParams;
 
+/// `batch_norm.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "batch_norm.wgsl",
     source: include_str!("../../../shaders/batch_norm.wgsl"),

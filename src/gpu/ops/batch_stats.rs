@@ -8,6 +8,7 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::encode::Recorder;
 use bytemuck::{Pod, Zeroable};
 
+/// `batch_stats.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "batch_stats.wgsl",
     source: include_str!("../../../shaders/batch_stats.wgsl"),
@@ -18,9 +19,13 @@ pub const SHADER: Shader = Shader {
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+/// `batch_stats.wgsl`'s `Params`.
 pub struct StatsParams {
+    /// Rows (batch·seq).
     pub rows: u32,
+    /// Features.
     pub d: u32,
+    /// Padding to 16 bytes.
     pub _pad: [u32; 2],
 }
 

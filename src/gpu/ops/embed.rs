@@ -7,6 +7,7 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::encode::Recorder;
 use bytemuck::{Pod, Zeroable};
 
+/// `embed.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "embed.wgsl",
     source: include_str!("../../../shaders/embed.wgsl"),
@@ -17,12 +18,19 @@ pub const SHADER: Shader = Shader {
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+/// `embed.wgsl`'s `Params`.
 pub struct EmbedParams {
+    /// Rows (batch·seq).
     pub rows: u32,
+    /// Padded length.
     pub seq: u32,
+    /// Model width.
     pub d: u32,
+    /// 1: add token type embeddings.
     pub has_types: u32,
+    /// Factor on the word embedding (sqrt(d) or 1).
     pub scale: f32,
+    /// Padding to 32 bytes.
     pub _pad: [u32; 3],
 }
 

@@ -8,6 +8,7 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::encode::Recorder;
 use bytemuck::{Pod, Zeroable};
 
+/// The registry entry of `shaders/head_ablate.wgsl`.
 pub const SHADER: Shader = Shader {
     file: "head_ablate.wgsl",
     source: include_str!("../../../shaders/head_ablate.wgsl"),
@@ -18,13 +19,19 @@ pub const SHADER: Shader = Shader {
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+/// `var<uniform> params` of `shaders/head_ablate.wgsl`.
 pub struct HeadAblateParams {
+    /// Sequences.
     pub batch: u32,
+    /// Positions per sequence.
     pub seq: u32,
+    /// Heads.
     pub heads: u32,
+    /// Columns per head.
     pub head_dim: u32,
     /// 0 zero, 1 mean over the real tokens.
     pub mode: u32,
+    /// Padding to 32 bytes.
     pub _pad: [u32; 3],
 }
 

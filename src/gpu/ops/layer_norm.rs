@@ -8,6 +8,7 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::encode::Recorder;
 use bytemuck::{Pod, Zeroable};
 
+/// `layer_norm.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "layer_norm.wgsl",
     source: include_str!("../../../shaders/layer_norm.wgsl"),
@@ -20,9 +21,13 @@ pub const SHADER: Shader = Shader {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
 pub struct NormParams {
+    /// Rows normalised (or batch·seq rows for BatchNorm).
     pub rows: u32,
+    /// Features.
     pub d: u32,
+    /// Epsilon.
     pub eps: f32,
+    /// Padding to 16 bytes.
     pub _pad: u32,
 }
 

@@ -8,6 +8,7 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::encode::Recorder;
 use bytemuck::{Pod, Zeroable};
 
+/// `matmul.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "matmul.wgsl",
     source: include_str!("../../../shaders/matmul.wgsl"),
@@ -18,24 +19,39 @@ pub const SHADER: Shader = Shader {
 
 /// Epilogue activation codes of `matmul.wgsl`.
 pub mod act {
+    /// No activation.
     pub const NONE: u32 = 0;
+    /// ReLU.
     pub const RELU: u32 = 1;
+    /// Exact GELU.
     pub const GELU: u32 = 2;
+    /// Tanh-approximated GELU.
     pub const GELU_TANH: u32 = 3;
+    /// tanh.
     pub const TANH: u32 = 4;
+    /// SiLU.
     pub const SILU: u32 = 5;
 }
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+/// `matmul.wgsl`'s `Params`.
 pub struct MatmulParams {
+    /// Rows of x.
     pub m: u32,
+    /// Output features (rows of W).
     pub n: u32,
+    /// Input features.
     pub k: u32,
+    /// One of the [`act`] codes.
     pub act: u32,
+    /// 1: add the bias.
     pub has_bias: u32,
+    /// 1: add into the output (residual).
     pub accumulate: u32,
+    /// 1: use the vec4 load path.
     pub vec4: u32,
+    /// Padding to 32 bytes.
     pub _pad: u32,
 }
 

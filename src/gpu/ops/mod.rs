@@ -35,6 +35,7 @@ pub enum Kernel {
     Matmul,
     /// Fused scores → scale → padding mask → softmax → weighted sum of V (and optional probabilities).
     Attention,
+    /// Per-row LayerNorm (also writes the row statistics).
     LayerNorm,
     /// BatchNorm1d applied with given (running or batch) statistics.
     BatchNorm,
@@ -54,7 +55,9 @@ pub enum Kernel {
 /// bindings follow from 1 in this order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {
+    /// `var<storage, read>`.
     Read,
+    /// `var<storage, read_write>`.
     ReadWrite,
 }
 
@@ -71,6 +74,7 @@ pub struct Shader {
 }
 
 impl Kernel {
+    /// Every kernel, in pipeline-cache order.
     pub const ALL: [Kernel; 9] = [
         Kernel::Matmul,
         Kernel::Attention,
@@ -98,6 +102,7 @@ impl Kernel {
         }
     }
 
+    /// The kernel's file name in `shaders/`.
     pub fn file(self) -> &'static str {
         self.shader().file
     }

@@ -7,6 +7,7 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::encode::Recorder;
 use bytemuck::{Pod, Zeroable};
 
+/// `pool.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "pool.wgsl",
     source: include_str!("../../../shaders/pool.wgsl"),
@@ -17,9 +18,13 @@ pub const SHADER: Shader = Shader {
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+/// `pool.wgsl`'s `Params`.
 pub struct PoolParams {
+    /// Sequences.
     pub batch: u32,
+    /// Padded length.
     pub seq: u32,
+    /// Model width.
     pub d: u32,
     /// 0 mean over real tokens, 1 first token.
     pub mode: u32,

@@ -7,6 +7,7 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::encode::Recorder;
 use bytemuck::{Pod, Zeroable};
 
+/// `softmax.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "softmax.wgsl",
     source: include_str!("../../../shaders/softmax.wgsl"),
@@ -17,9 +18,13 @@ pub const SHADER: Shader = Shader {
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+/// `softmax.wgsl`'s `Params`.
 pub struct SoftmaxParams {
+    /// Rows.
     pub rows: u32,
+    /// Values per row.
     pub n: u32,
+    /// Padding to 16 bytes.
     pub _pad: [u32; 2],
 }
 
