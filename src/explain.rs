@@ -2,7 +2,8 @@
 //! only draw these numbers):
 //! - **head ablation sweep**: Δp(label) when each attention head alone is ablated ([`Ablation::sweep`]),
 //!   every layer × head in one batched forward of copies of the text;
-//! - **occlusion**: p(label) minus p(label) with one word piece left out, every piece in one batched forward;
+//! - **occlusion**: Δp(label) when one word piece is left out (negative: the piece supported the label), every
+//!   piece in one batched forward;
 //! - **attention rollout** (Abnar & Zuidema 2020): per layer the head-averaged attention plus the residual
 //!   identity, `0.5·A + 0.5·I`, multiplied through the layers, read at the pooled positions;
 //! - **logit lens**: the model's own head (final norm if any, pooling, pooler, classifier, softmax) applied
@@ -176,7 +177,7 @@ pub fn without(ids: &[u32], i: usize) -> Vec<u32> {
     ids.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, &t)| t).collect()
 }
 
-/// Leave-one-token-out: `p(label | text) − p(label | text without piece i)` for every word piece (never
+/// Leave-one-token-out: `p(label | text without piece i) − p(label | text)` for every word piece (never
 /// `[CLS]`, `[SEP]`), all in one batched forward (the full text is row 0 of the same batch).
 pub async fn occlusion(e: &mut Engine, s: &Subject) -> Result<Attribution> {
     let len = s.ids.len();
@@ -188,7 +189,7 @@ pub async fn occlusion(e: &mut Engine, s: &Subject) -> Result<Attribution> {
         let probs = run_rows(e, &rows, None).await?; // (1 + pieces, labels)
         let base = probs[s.label_index];
         for (k, &i) in pieces.iter().enumerate() {
-            values[i] = Some(base - probs[(1 + k) * n + s.label_index]);
+            values[i] = Some(probs[(1 + k) * n + s.label_index] - base);
         }
     }
     Ok(Attribution { method: "occlusion", values })

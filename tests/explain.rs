@@ -103,7 +103,7 @@ fn occlusion_equals_one_by_one_runs() {
                 assert_eq!(edited.len(), s.ids.len() - 1);
                 let batch = Batch::from_rows(&[edited], 0).unwrap();
                 let alone = forward(&e.classifier, &batch, None, TraceRequest::NONE).probs.unwrap().data[s.label_index];
-                let expected = s.probabilities[s.label_index] - alone;
+                let expected = alone - s.probabilities[s.label_index];
                 assert_close(&format!("{} `{text}` without token {i} ({})", m.name, s.tokens[i]), &[occ.values[i].unwrap()], &[expected], 1e-6, 1e-5);
             }
         }

@@ -37,8 +37,9 @@ let errors;
 /** Classify `text` with the explanation panels on screen; the explanation the page drew for it. */
 async function explained(text) {
   await page.evaluate(() => (window.__explanations = []));
-  await page.locator('#ablation').scrollIntoViewIfNeeded();
   const r = await classify(page, text);
+  // Typing scrolls the text box into view; the explanation is asked for once panels 5–7 are on screen.
+  await page.locator('#ablation').scrollIntoViewIfNeeded();
   await page.waitForFunction((t) => window.__explanations.some((d) => d.text === t), text, { timeout: 600000 }).catch(async (e) => {
     throw new Error(`no explanation drawn for "${text}": ${e.message}; messages: ${await page.textContent('#messages')}; status: ${await page.textContent('#status-text')}`);
   });
@@ -132,6 +133,7 @@ describe('explanation panels', () => {
     close('clicked head re-run vs its sweep row', probs, x.ablation.probs.slice(k * n, (k + 1) * n), 1e-5);
     assert.match(await page.textContent('#abl-picked'), new RegExp(`L${Math.floor(k / H)}·H${k % H}`));
     // Mean-replacement: a new sweep, different numbers, same shape.
+    await page.locator('#ablation').scrollIntoViewIfNeeded();
     await page.selectOption('#abl-mode', 'mean');
     await page.waitForFunction((t) => window.__explanations.some((e) => e.text === t && e.explanation.ablation.mode === 'mean'), text, { timeout: 60000 });
     assert.deepEqual(errors.filter((e) => !/Failed to load resource/.test(e)), []);

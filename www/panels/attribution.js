@@ -1,5 +1,6 @@
 // Panel 6, Token attribution: which tokens drove the label, by two methods the engine computes — occlusion
-// (p(label) minus p(label) with that one word piece left out; all pieces in one batched forward) and attention
+// (Δp(label) with that one word piece left out — negative, blue: the piece supported the label, as in the head
+// ablation grid; all pieces in one batched forward) and attention
 // rollout (Abnar & Zuidema 2020: head-averaged attention plus the residual, multiplied through the layers) —
 // each drawn as a heat strip over the tokens, the method named. Tokens reach the DOM through textContent only.
 import { scale, legend } from '../views/canvas.js';
@@ -35,7 +36,7 @@ export function render(root, x) {
   const occ = x.occlusion.values;
   const lim = Math.max(1e-6, ...occ.filter((v) => v != null).map(Math.abs));
   const so = scale('div', -lim, lim);
-  strip($('attr-occ'), x.tokens, occ, so, (v) => `p drops by ${v.toFixed(4)} without it`);
+  strip($('attr-occ'), x.tokens, occ, so, (v) => `Δp ${v >= 0 ? '+' : ''}${v.toFixed(4)} without it (${v < 0 ? 'it supports' : 'it works against'} ${label})`);
   legend($('attr-occ-legend'), so, 200, `Δp(${label})`);
   $('attr-roll-name').textContent = `${x.rollout.method}: share of the pooled output's attention`;
   const roll = x.rollout.values;
