@@ -1,6 +1,7 @@
 # The project's commands. `make serve` builds the wasm engine and serves the page on the default model;
 # `make test` runs every test (native cargo test, then the wasm tests in headless Chromium, then the page's
-# end-to-end tests). Both install what is missing first (`make setup`, what .ci/run calls first).
+# end-to-end tests, then every fuzz target for FUZZ_SHORT_SECONDS each). Both install what is missing
+# first (`make setup`, what .ci/run calls first).
 # `make bench` measures the CPU path against onnxruntime-web in headless Chromium (BENCHMARKS.md).
 #
 # Installs and builds are file targets: stamps under .make/ (gitignored) for installed tools, the real
@@ -46,35 +47,40 @@ MINILM := models/minilm/.complete
 MODEL_SRC := $(shell find models -path models/minilm -prune -o -type f -print)
 E2E_NODE := tests/e2e/node_modules/.package-lock.json
 BENCH_NODE := bench/node_modules/.package-lock.json
+JS_NODE := js/node_modules/.package-lock.json
 WASM_TOOLS := $(STAMP)/wasm32-target $(STAMP)/wasm-bindgen $(STAMP)/wasm-pack
 WASM_PACK_BUILD := wasm-pack build --release --target web --no-typescript --no-pack
 
-.PHONY: help setup build pkg pkg-relaxed models serve test test-native test-package test-wasm test-simd test-e2e bench bench-pkg \
+.PHONY: help setup build pkg pkg-relaxed models npm dist serve test test-native test-package test-npm test-wasm test-simd test-e2e bench bench-pkg \
 	fuzz fuzz-short fuzz-tools
 
 help:
 	@echo "make serve        build the page (pkg, pkg-relaxed, models) and serve www/ on http://localhost:$(PORT)"
-	@echo "make test         test-native, test-package, test-wasm, test-simd, test-e2e (installs what is missing first)"
+	@echo "make test         test-native, test-package, test-npm, test-wasm, test-simd, test-e2e, fuzz-short"
+	@echo "                  (installs what is missing first)"
 	@echo "make setup        install what is missing: apt chromium/driver/lavapipe, wasm32 target, wasm-bindgen-cli,"
-	@echo "                  wasm-pack, all-MiniLM-L6-v2, npm packages of tests/e2e and bench"
+	@echo "                  wasm-pack, all-MiniLM-L6-v2, npm packages of tests/e2e and bench, nightly + cargo-fuzz"
 	@echo "make build        pkg, pkg-relaxed, models"
 	@echo "make pkg          www/pkg: the SIMD128 wasm build"
 	@echo "make pkg-relaxed  www/pkg-relaxed: the +relaxed-simd wasm build"
 	@echo "make models       copy models/*/ into www/models"
 	@echo "make test-native  cargo test"
 	@echo "make test-package cargo doc without warnings, cargo package: the file list and the crates.io size limit"
+	@echo "make dist         dist/: the page as a static site (hashed names, _headers with COOP/COEP, serve.mjs)"
+	@echo "make npm          js/: the npm package (wasm builds with TypeScript types, the default model) + its .tgz"
+	@echo "make test-npm     the npm package in node: classify/embed/explain, npm pack + tsc --strict consumer"
 	@echo "make test-wasm    wasm-pack test --headless --chrome"
 	@echo "make test-simd    SIMD128 and relaxed-SIMD kernels against the scalar ones, in Chromium and node"
 	@echo "make test-e2e     the page in headless Chromium (tests/e2e)"
 	@echo "make bench        bench-feature wasm builds, ONNX exports, bench/index.html against onnxruntime-web"
-	@echo "make fuzz         every cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (default 600); not part of make test"
-	@echo "make fuzz-short   every fuzz target for 30 s (the CI-sized run)"
+	@echo "make fuzz         every cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (default 600); the long runs"
+	@echo "make fuzz-short   every fuzz target for FUZZ_SHORT_SECONDS (default 20 s): the CI-sized run, part of make test"
 
 # ---------------------------------------------------------------------------------------------------
 # setup: each step runs only when its stamp or output is missing (or what it installs from changed), and
 # then installs only what is missing.
 
-setup: $(STAMP)/apt $(WASM_TOOLS) $(MINILM) $(E2E_NODE) $(BENCH_NODE)
+setup: $(STAMP)/apt $(WASM_TOOLS) $(MINILM) $(E2E_NODE) $(BENCH_NODE) $(JS_NODE) $(STAMP)/fuzz-tools
 
 $(STAMP):
 	mkdir -p $@
@@ -115,6 +121,12 @@ $(E2E_NODE): tests/e2e/package.json tests/e2e/package-lock.json
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# typescript, for the npm package's consumer test (js/test/pack.test.mjs).
+$(JS_NODE): js/package.json js/package-lock.json
+	@echo "== installing the npm package's dev dependencies (npm)"
+	cd js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(BENCH_NODE): bench/package.json bench/package-lock.json
 	@echo "== installing benchmark dependencies (npm)"
 	cd bench && npm ci --no-audit --no-fund --loglevel=error
@@ -144,6 +156,35 @@ www/models/.copied: $(MODEL_SRC) $(MINILM)
 	for m in models/*/; do if [ -f "$$m/config.json" ]; then cp -r "$$m" www/models/; fi; done
 	touch $@
 
+# The npm package (js/, README there): the page's two wasm builds re-bound with TypeScript declarations
+# (wasm-bindgen on the same cargo output: seconds), the default model, and `npm pack` → js/encoder-lens-*.tgz.
+NPM_WASM := js/wasm/simd128/encoder_lens_bg.wasm js/wasm/relaxed/encoder_lens_bg.wasm
+NPM_MODEL := js/models/sentiment-ln/model.safetensors
+npm: $(NPM_WASM) $(NPM_MODEL)
+	cd js && rm -f encoder-lens-*.tgz && npm pack --offline --silent
+
+js/wasm/simd128/encoder_lens_bg.wasm: www/pkg/encoder_lens_bg.wasm | $(WASM_TOOLS)
+	rm -rf js/wasm/simd128
+	wasm-bindgen --target web --out-dir js/wasm/simd128 $(TARGET)/wasm32-unknown-unknown/release/encoder_lens.wasm
+
+js/wasm/relaxed/encoder_lens_bg.wasm: www/pkg-relaxed/encoder_lens_bg.wasm | $(WASM_TOOLS)
+	rm -rf js/wasm/relaxed
+	wasm-bindgen --target web --out-dir js/wasm/relaxed $(TARGET)/relaxed/wasm32-unknown-unknown/release/encoder_lens.wasm
+
+$(NPM_MODEL): $(wildcard models/sentiment-ln/*)
+	rm -rf js/models
+	mkdir -p js/models
+	cp -r models/sentiment-ln js/models/
+	touch $@
+
+# dist/: the page as a static site (scripts/make_dist.py): page + lens/ (js/src) + both wasm builds + the
+# default models, content-hashed names, _headers (COOP/COEP) and serve.mjs. Serve with `node dist/serve.mjs`.
+DIST_SRC := $(shell find www js/src -type f -not -path 'www/pkg/*' -not -path 'www/pkg-relaxed/*' -not -path 'www/models/*')
+dist: dist/manifest.json
+
+dist/manifest.json: scripts/make_dist.py $(DIST_SRC) www/pkg/encoder_lens_bg.wasm www/pkg-relaxed/encoder_lens_bg.wasm $(wildcard models/sentiment-*/*)
+	python3 scripts/make_dist.py
+
 serve: pkg pkg-relaxed models
 	@echo "== serving www/ on http://localhost:$(PORT)"
 	python3 -m http.server $(PORT) --bind 127.0.0.1 --directory www
@@ -151,7 +192,7 @@ serve: pkg pkg-relaxed models
 # ---------------------------------------------------------------------------------------------------
 # Tests
 
-test: test-native test-package test-wasm test-simd test-e2e
+test: test-native test-package test-npm test-wasm test-simd test-e2e fuzz-short
 
 # GPU tests run on lavapipe (mesa-vulkan-drivers); the BERT tests need MiniLM.
 test-native: | $(STAMP)/apt $(MINILM)
@@ -162,15 +203,14 @@ test-wasm: | $(STAMP)/apt $(WASM_TOOLS) $(MINILM)
 	@echo "== wasm tests in headless Chromium (wasm-pack test --headless --chrome)"
 	wasm-pack test --headless --chrome
 
-# The crate as crates.io would get it: rustdoc without a warning (every public item documented:
-# #![deny(missing_docs)]; native and wasm32 APIs), and `cargo package` (offline, no rebuild) lists only
-# src/, shaders/ and the embedded default model, within crates.io's 10 MB. The doc example runs in
-# test-native (cargo test runs doctests).
+# The crate as crates.io would get it: rustdoc without a warning (broken links; every public item is
+# documented: #![deny(missing_docs)] fails any build, native or wasm32, that lacks a doc), and `cargo
+# package` (offline, no rebuild) lists only src/, shaders/ and the embedded default model, within
+# crates.io's 10 MB. The doc example runs in test-native (cargo test runs doctests).
 CRATE_MAX_BYTES := 10000000
-test-package: | $(STAMP)/wasm32-target
+test-package:
 	@echo "== crate: cargo doc (warnings are errors), cargo package"
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
-	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet --target wasm32-unknown-unknown
 	cargo package --list --allow-dirty --offline 2>/dev/null > $(TARGET)/package-list.txt
 	@if grep -Ev '^(\.cargo_vcs_info\.json|Cargo\.(toml|toml\.orig|lock)|README\.md|src/.*\.rs|shaders/.*\.wgsl|models/sentiment-ln/.*)$$' $(TARGET)/package-list.txt; then \
 	  echo "cargo package would ship the files above"; exit 1; fi
@@ -178,6 +218,13 @@ test-package: | $(STAMP)/wasm32-target
 	@size=$$(stat -c %s $(TARGET)/package/encoder-lens-$$(cargo pkgid | sed 's/.*[#@]//').crate); \
 	  echo "crate: $$(wc -l < $(TARGET)/package-list.txt) files, $$size bytes (limit $(CRATE_MAX_BYTES))"; \
 	  test $$size -le $(CRATE_MAX_BYTES)
+
+# The npm package in node 20 (CPU path, no worker): the reference sentences, a folder, embeddings, explain,
+# agreement with the native CLI; then `npm pack` unpacked into a consumer compiled with tsc --strict.
+test-npm: $(NPM_WASM) $(NPM_MODEL) | $(JS_NODE)
+	@echo "== npm package (node --test js/test/)"
+	cargo build --quiet --bin classify
+	cd js && CLASSIFY_BIN=$(abspath $(TARGET))/debug/classify node --test test/
 
 # SIMD128 and relaxed-SIMD kernels against the scalar reference, in headless Chromium and in node.
 SIMD_TEST := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test --release --target wasm32-unknown-unknown --test simd_kernels
@@ -189,7 +236,7 @@ test-simd: | $(STAMP)/apt $(WASM_TOOLS)
 	WASM_BINDGEN_USE_BROWSER=1 $(RELAXED) $(SIMD_TEST)
 	WASM_BINDGEN_TEST_ONLY_NODE=1 NODE_ARGS=--experimental-wasm-relaxed-simd $(RELAXED) $(SIMD_TEST)
 
-test-e2e: pkg pkg-relaxed models | $(STAMP)/apt $(E2E_NODE)
+test-e2e: pkg pkg-relaxed models dist | $(STAMP)/apt $(E2E_NODE)
 	@echo "== page end-to-end tests (headless Chromium)"
 	node --test tests/e2e/
 
@@ -232,13 +279,16 @@ bench: bench-pkg bench/out/.exported $(BENCH_NODE) | $(STAMP)/apt
 # ---------------------------------------------------------------------------------------------------
 # fuzz: coverage-guided fuzzing with cargo-fuzz (libFuzzer) on the nightly toolchain, one target after the
 # other (fuzz/README.md). New corpus entries stay in fuzz/corpus/<target>/ (only seed-* is committed); a
-# crash stops the run and leaves its input in fuzz/artifacts/<target>/. Not part of `make test`.
-# FUZZ_SECONDS per target (default 600), FUZZ_TARGETS (default all), FUZZ_RSS_MB (default 2048),
+# crash stops the run and leaves its input in fuzz/artifacts/<target>/. `make test` runs fuzz-short.
+# FUZZ_SECONDS per target (default 600), FUZZ_SHORT_SECONDS (fuzz-short, default 20), FUZZ_RUNS (an
+# execution cap per target, default none), FUZZ_TARGETS (default all), FUZZ_RSS_MB (default 2048),
 # FUZZ_TARGET_DIR (default $(TARGET)/fuzz: its own, sanitizer-instrumented build).
 
 FUZZ_SECONDS ?= 600
 FUZZ_RSS_MB ?= 2048
-FUZZ_TARGETS ?= tokenizer weights config pipeline
+FUZZ_SHORT_SECONDS ?= 20
+FUZZ_RUNS ?= -1
+FUZZ_TARGETS ?= tokenizer vocab weights config hf_config pipeline
 FUZZ_TARGET_DIR ?= $(abspath $(TARGET))/fuzz
 
 $(STAMP)/fuzz-tools: | $(STAMP)
@@ -252,9 +302,9 @@ fuzz-tools: $(STAMP)/fuzz-tools
 fuzz: $(STAMP)/fuzz-tools
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
-	  CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) cargo +nightly fuzz run $$t -- \
-	    -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=$(FUZZ_RSS_MB) -print_final_stats=1 || exit 1; \
+	  CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) \
+	    -runs=$(FUZZ_RUNS) -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=10 -print_final_stats=1 || exit 1; \
 	done
 
 fuzz-short:
-	$(MAKE) fuzz FUZZ_SECONDS=30
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS)

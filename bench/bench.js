@@ -2,7 +2,7 @@
 // onnxruntime-web (wasm backend, SIMD, 1 thread) on the same weights, in one page, one run.
 // Results land in `window.benchResult` (bench/run.mjs reads it); progress goes to the console.
 import * as ort from '../bench/node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
-import { relaxedSimdSupported } from '../www/simd-detect.js';
+import { relaxedSimdSupported } from '../js/src/simd-detect.js';
 
 const params = new URLSearchParams(location.search);
 const SEQS = (params.get('seqs') || '16,64,128,512').split(',').map(Number);
@@ -250,10 +250,34 @@ async function run() {
     for (const f of Object.values(fb)) f.free();
     result.forward[model] = entry;
   }
+  result.delight = await delightRows(builds);
   result.webgpu = await webgpuInfo();
   if (result.webgpu.available) await gpuForwards(builds.simd128, result);
   else result.webgpu.forward = 'not measured: no WebGPU adapter';
   return result;
+}
+
+/**
+ * DeLighT next to the standard default model (both trained sentiment models, our engine only: there is no
+ * ONNX export of DeLighT): ms per batch-1 forward at seq 16 and 128 on this build's fastest CPU kernels,
+ * MACs per token and encoder parameters as the engine counts them.
+ */
+async function delightRows(builds) {
+  const out = { rows: [] };
+  for (const [model, dir] of [['standard', 'sentiment-ln'], ['delight', 'sentiment-delight']]) {
+    const config = await (await fetch(`../models/${dir}/config.json`)).text();
+    const weights = await fetchBytes(`../models/${dir}/model.safetensors`);
+    const fast = builds['relaxed-simd'] ? 'relaxed-simd' : 'simd128';
+    const fb = new builds[fast].ForwardBench(config, weights);
+    for (const seq of [16, 128]) {
+      const t = await timeRounds({ [fast]: () => fb.forward(seq, false) });
+      const row = { model, seq, kernels: fast, ms: t[fast].median, runs: t[fast].runs, macsPerToken: fb.macsPerToken(seq), encoderParams: fb.encoderParams() };
+      log(`delight bench ${model} seq ${seq}: ${row.ms.toFixed(2)} ms (${fast}), ${(row.macsPerToken / 1e3).toFixed(1)} k MACs/token, encoder ${row.encoderParams} params`);
+      out.rows.push(row);
+    }
+    fb.free();
+  }
+  return out;
 }
 
 window.benchResult = run().then(

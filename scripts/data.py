@@ -8,6 +8,7 @@ Preprocessing is deliberately minimal: only "<br />" -> " " (IMDB HTML line brea
 The Rust engine receives raw user text, so nothing else is normalised here.
 """
 import csv
+import gzip
 import os
 import sys
 
@@ -46,7 +47,9 @@ def load_all():
     """All rows as a list of dicts {text, label, source} in file order (text preprocessed)."""
     csv.field_size_limit(sys.maxsize)
     rows = []
-    with open(csv_path(), newline="", encoding="utf-8") as f:
+    path = csv_path()
+    opener = gzip.open if path.endswith(".gz") else open  # a gzipped copy travels to GPU machines
+    with opener(path, "rt", newline="", encoding="utf-8") as f:
         for r in csv.DictReader(f):
             rows.append({"text": preprocess(r["text"]), "label": int(r["label"]), "source": r["source"]})
     return rows

@@ -6,8 +6,8 @@ Two ways to run a model:
                  stdin, one JSON per line with "label"): what users run. The binary is
                  $CARGO_TARGET_DIR/release/classify (default target/), built with
                  `cargo build --release --bin classify` when missing or with --build.
-  --torch DIR    an HF BERT folder in PyTorch (scripts/bert_torch.py, the engine's pooling rules); used
-                 for the teacher during training.
+  --torch DIR    in PyTorch: an HF BERT folder (scripts/bert_torch.py, the engine's pooling rules) or one of
+                 the page's small models (scripts/model.py, one text at a time); used during training.
 
 Examples (from the repo root):
 
@@ -65,6 +65,23 @@ def predict_torch(model_dir, texts):
 
     torch.set_num_threads(1)
     sys.path.insert(0, HERE)
+    with open(os.path.join(model_dir, "config.json")) as f:
+        cfg = json.load(f)
+    if cfg.get("architecture") == "encoder_classifier":  # the page's small models (scripts/model.py)
+        from safetensors.torch import load_file
+
+        from model import EncoderClassifier
+        from tok import build_tokenizer
+
+        model = EncoderClassifier(cfg).eval()
+        model.load_state_dict(load_file(os.path.join(model_dir, "model.safetensors")))
+        tok = build_tokenizer(os.path.join(model_dir, "vocab.txt"), max_len=cfg["max_len"])
+        labels = []
+        with torch.no_grad():
+            for e in tok.encode_batch(texts):
+                ids = torch.tensor([e.ids])
+                labels.append(cfg["labels"][int(model(ids, torch.tensor([len(e.ids)])).argmax(-1))])
+        return labels
     from bert_torch import predict_folder
 
     labels, _ = predict_folder(model_dir, texts)
@@ -149,7 +166,7 @@ def main():
                 doc = OrderedDict([
                     ("set", rel), ("set_sha256", set_sha),
                     ("evaluated_with", "Rust CLI `classify --model DIR --json` (release build)" if kind == "engine"
-                     else "PyTorch, scripts/bert_torch.py"),
+                     else "PyTorch (scripts/bert_torch.py or scripts/model.py)"),
                     ("git_commit", git_rev()),
                     ("overall", res["overall"]), ("correct", res["correct"]), ("n", res["n"]),
                     ("groups", res["groups"]), ("wrong", res["wrong"]),

@@ -134,6 +134,20 @@ impl ForwardBench {
             .collect()
     }
 
+    /// Multiply-accumulates per token of the encoder at `seq` tokens, counted as the DeLighT reference's
+    /// `compute_macs_params` counts them (linear weights + biases per token, attention 2·S²·d / S).
+    #[wasm_bindgen(js_name = macsPerToken)]
+    pub fn macs_per_token(&self, seq: usize) -> f64 {
+        let seq = seq.max(1);
+        crate::model::delight::summary(&self.model.config, seq).encoder_macs as f64 / seq as f64
+    }
+
+    /// Parameters of the encoder (embeddings and head excluded).
+    #[wasm_bindgen(js_name = encoderParams)]
+    pub fn encoder_params(&self) -> f64 {
+        crate::model::delight::summary(&self.model.config, 1).encoder_params as f64
+    }
+
     /// One forward (batch 1, `seq` tokens, no trace); returns the logits.
     pub fn forward(&self, seq: usize, reference: bool) -> Result<Vec<f32>, JsError> {
         let batch = Batch::from_rows(&[self.ids(seq)], self.model.config.pad_token_id)?;

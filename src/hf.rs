@@ -313,6 +313,7 @@ impl Config {
             labels,
             pad_token_id: hf.pad_token_id.unwrap_or(0),
             lowercase,
+            delight: None,
         };
         config.validate()?;
         Ok(config)

@@ -290,6 +290,20 @@ impl Engine {
         to_js(&engine.classifier.config().labels)
     }
 
+    /// The encoder as the architecture view draws it, at sequence length `seq`: per block its kind
+    /// ("delight" or "transformer"), depth and width multiplier, DExTra's layers `{ in_dim, out_dim, groups }`,
+    /// attention heads and width, FFN width, `cost: { params, macs, attention_macs }`; plus `standardLayer`,
+    /// the cost of one standard Transformer layer of the same width (FFN 4·d, the default models').
+    pub fn architecture(&self, seq: usize) -> Result<JsValue, JsError> {
+        self.with(|c| {
+            let cfg = c.config();
+            let seq = seq.clamp(1, cfg.max_len);
+            let mut v = serde_json::to_value(crate::model::delight::summary(cfg, seq)).map_err(|e| JsError::new(&e.to_string()))?;
+            v["standardLayer"] = serde_json::to_value(crate::model::delight::transformer_cost(cfg.hidden_size, 4 * cfg.hidden_size, seq)).map_err(|e| JsError::new(&e.to_string()))?;
+            json_to_js(&v)
+        })
+    }
+
     /// Token strings for `text`, as the model will see them (after truncation).
     pub fn tokenize(&self, text: &str) -> Result<JsValue, JsError> {
         self.with(|c| {

@@ -96,11 +96,10 @@ impl<'a> Weights<'a> {
             return Err(Error::TensorShape { name: name.to_string(), expected: shape.to_vec(), actual: view.shape().to_vec() });
         }
         let raw = view.data();
-        let halves = || raw.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
         let stored = match view.dtype() {
-            Dtype::F32 => Stored::F32(raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
-            Dtype::F16 => Stored::F16(halves()),
-            Dtype::BF16 => Stored::BF16(halves()),
+            Dtype::F32 => Stored::F32(from_le(raw, f32::from_le_bytes)),
+            Dtype::F16 => Stored::F16(from_le(raw, u16::from_le_bytes)),
+            Dtype::BF16 => Stored::BF16(from_le(raw, u16::from_le_bytes)),
             other => return Err(Error::TensorDtype { name: name.to_string(), dtype: format!("{other:?}") }),
         };
         // A NaN or infinite weight would only show up later as a confident-looking answer from a broken model.
@@ -113,6 +112,19 @@ impl<'a> Weights<'a> {
     /// The tensor `name` widened to f32, which must have exactly `shape`.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         Tensor::new(shape.to_vec(), self.get_stored(name, shape)?.to_f32())
+    }
+}
+
+/// Little-endian values from bytes (safetensors stores little-endian; `raw` need not be aligned). On a
+/// little-endian machine (x86, wasm32, ARM) that is one copy of the bytes, not a loop over the values.
+fn from_le<T: bytemuck::Pod, const N: usize>(raw: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
+    debug_assert_eq!(std::mem::size_of::<T>(), N);
+    if cfg!(target_endian = "little") {
+        let mut v = vec![T::zeroed(); raw.len() / N];
+        bytemuck::cast_slice_mut::<T, u8>(&mut v).copy_from_slice(&raw[..raw.len() / N * N]);
+        v
+    } else {
+        raw.chunks_exact(N).map(|b| from(b.try_into().unwrap())).collect()
     }
 }
 
@@ -129,12 +141,28 @@ pub enum Stored {
 
 impl Stored {
     /// The first NaN or infinite value, with its index.
+    ///
+    /// A value is NaN or infinite exactly when its exponent bits are all ones, and then
+    /// `(bits & exponent) + lowest exponent bit` carries into the sign bit. OR-ing that over the tensor is
+    /// branch-free (it vectorises, and a fuzzer's compare tracing costs nothing per value); only a tensor
+    /// that has such a value is searched for its index.
     pub fn first_non_finite(&self) -> Option<(usize, f32)> {
         let half = |v: &[u16], exp_mask: u16, widen: fn(u16) -> f32| {
+            let low = exp_mask & exp_mask.wrapping_neg();
+            let any = v.iter().fold(0u16, |a, &h| a | ((h & exp_mask) + low)) & 0x8000 != 0;
+            if !any {
+                return None;
+            }
             v.iter().position(|&h| h & exp_mask == exp_mask).map(|i| (i, widen(v[i])))
         };
         match self {
-            Stored::F32(v) => v.iter().position(|x| !x.is_finite()).map(|i| (i, v[i])),
+            Stored::F32(v) => {
+                let any = v.iter().fold(0u32, |a, x| a | ((x.to_bits() & 0x7f80_0000) + 0x0080_0000)) & 0x8000_0000 != 0;
+                if !any {
+                    return None;
+                }
+                v.iter().position(|x| !x.is_finite()).map(|i| (i, v[i]))
+            }
             Stored::F16(v) => half(v, 0x7c00, f16_to_f32),
             Stored::BF16(v) => half(v, 0x7f80, |h| f32::from_bits((h as u32) << 16)),
         }
@@ -216,5 +244,32 @@ mod tests {
         assert_eq!(f16_to_f32(0x7bff), 65504.0);
         assert_eq!(f16_to_f32(0x0001), 5.960_464_5e-8);
         assert!(f16_to_f32(0x7c00).is_infinite());
+    }
+
+    /// The branch-free test agrees with `is_finite` on every f16 and bf16 bit pattern (alone and after
+    /// finite values) and on f32 values of every exponent, and the reported index is the first bad one.
+    #[test]
+    fn first_non_finite_every_pattern() {
+        let bf16 = |h: u16| f32::from_bits((h as u32) << 16);
+        for h in 0..=u16::MAX {
+            for (stored, value) in [
+                (Stored::F16(vec![0x3c00, 0x0001, h, h]), f16_to_f32(h)),
+                (Stored::BF16(vec![0x3f80, 0x0001, h, h]), bf16(h)),
+            ] {
+                let found = stored.first_non_finite();
+                assert_eq!(found.map(|f| f.0), if value.is_finite() { None } else { Some(2) }, "{stored:?}");
+            }
+        }
+        let mut values: Vec<f32> = (0..=255u32)
+            .flat_map(|e| [0u32, 1, 0x40_0000, 0x7f_ffff].map(move |m| f32::from_bits(e << 23 | m)))
+            .flat_map(|x| [x, -x])
+            .collect();
+        values.extend([f32::MAX, f32::MIN, f32::MIN_POSITIVE, f32::EPSILON, 0.0, -0.0]);
+        for &x in &values {
+            let stored = Stored::F32(vec![1.0, f32::MAX, x, f32::NAN]);
+            let expect = if x.is_finite() { 3 } else { 2 };
+            assert_eq!(stored.first_non_finite().map(|f| f.0), Some(expect), "{x:e} ({:#x})", x.to_bits());
+            assert_eq!(Stored::F32(vec![x; 33]).first_non_finite().is_some(), !x.is_finite(), "{x:e}");
+        }
     }
 }

@@ -50,6 +50,9 @@ gpu_test!(gpu_sentiment_bn_matches_cpu_and_pytorch_2, |ctx| async { gpu_checks::
 gpu_test!(gpu_prenorm_gelu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx, 4, (0, 1)).await; });
 gpu_test!(gpu_postnorm_silu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[4], ctx, 4, (0, 1)).await; });
 gpu_test!(gpu_prenorm_bn_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx, 4, (0, 1)).await; });
+gpu_test!(gpu_glt_matches_cpu, |ctx| gpu_checks::glt(&ctx, 50));
+gpu_test!(gpu_delight_a_matches_cpu_and_pytorch, |ctx| async { gpu_checks::delight_model(&common::DELIGHT[0], ctx, 4, (0, 1)).await; });
+gpu_test!(gpu_delight_one_block_matches_cpu_and_pytorch, |ctx| async { gpu_checks::delight_model(&common::DELIGHT[1], ctx, 4, (0, 1)).await; });
 gpu_test!(gpu_bert_like_model_matches_cpu, |ctx| gpu_checks::bert_like(&tiny_bert_classifier(), ctx));
 gpu_test!(gpu_oversized_tensor_is_refused, |ctx| gpu_checks::oversized_tensor_is_refused(&common::MODELS[2], ctx));
 

@@ -1,13 +1,14 @@
 // The page's main thread: state and start-up. It owns the DOM and renders what the worker's engine computed,
-// one module per panel (www/panels/*.js: render(root, analysis), wire(root, ui)); www/rpc.js talks to the
-// worker. It paints a pre-computed example (example.json, a real engine trace) at once, then the live model's.
+// one module per panel (www/panels/*.js: render(root, analysis), wire(root, ui)); www/lens/rpc.js (the npm
+// package's worker client, js/src/rpc.js) talks to the worker. It paints a pre-computed example
+// (example.json, a real engine trace) at once, then the live model's.
 // No model math happens here. User text only ever reaches the DOM through textContent.
 //
 // One keystroke: `analyse` (the primary model's inspect, 3 forwards) → classify, attention and positional
 // panels; then, while the LN-vs-BN panel is on screen, `compare` (each comparison model that is not the
 // primary: one inspect without attention maps) → that panel.
 
-import { connect } from './rpc.js';
+import { connect } from './lens/rpc.js';
 import { $, el } from './panels/dom.js';
 import * as classify from './panels/classify.js';
 import * as attention from './panels/attention.js';
@@ -18,6 +19,7 @@ import * as attribution from './panels/attribution.js';
 import * as lens from './panels/lens.js';
 import * as teach from './panels/teach.js';
 import * as yourmodel from './panels/yourmodel.js';
+import * as architecture from './panels/architecture.js';
 
 const SAMPLES = [
   'A quiet, beautifully acted film that stays with you.',
@@ -32,6 +34,7 @@ const PANELS = [
   ['attention', attention],
   ['positional', positional],
   ['norms', norms],
+  ['architecture', architecture],
 ];
 
 // Panels 5–7 draw the engine's explanation of the text (`explain`: 4 forwards, one the batched head sweep),

@@ -2,15 +2,17 @@
 // in the Cache API so a reload does not download them again), builds one engine per model and backend, and
 // answers the page's requests. The main thread only renders.
 //
-// Protocol (www/rpc.js is the page's side): the page posts { id, type, lane?, ...args }; the worker answers
-// { id, ok: true, value } or { id, ok: false, error }, and posts { type: 'progress', ... } while downloading.
-// Requests run one at a time, in order (an engine runs one call at a time); a queued request on a lane that a
-// newer request has since joined is skipped and answered { id, stale: true }: only the latest keystroke runs.
+// Protocol: the npm package's (js/src/, served as www/lens/): the page's client is lens/rpc.js, this worker's
+// side lens/serve.js — the page posts { id, type, lane?, ...args }; the worker answers { id, ok: true, value }
+// or { id, ok: false, error }, and posts { type: 'progress', ... } while downloading. Requests run one at a
+// time, in order; a queued request on a lane that a newer request has since joined is skipped and answered
+// { id, stale: true }: only the latest keystroke runs. Add a request type by adding a handler to `handlers`.
 
 import { analyse, compare, COMPANION } from './analysis.js';
 import { counted, forwardsOf } from './forwards.js';
-
-const CACHE_NAME = 'encoder-lens-models-v1';
+import { serve } from './lens/serve.js';
+import { loadWasm as loadBuild } from './lens/wasm.js';
+import { fetchCached as fetchWithCache, CACHE_NAME } from './lens/files.js';
 
 let wasm = null; // the wasm-bindgen module
 let flavour = ''; // which build runs: 'relaxed SIMD' | 'SIMD128'
@@ -24,81 +26,20 @@ let autoFallback = self.navigator.gpu ? null : 'this browser has no WebGPU'; // 
 
 /** Load the relaxed-SIMD build where the browser runs it and it was built; otherwise the SIMD128 build. */
 async function loadWasm() {
-  try {
-    const detect = await import('./simd-detect.js');
-    if (await detect.relaxedSimdSupported()) {
-      const m = await import('./pkg-relaxed/encoder_lens.js');
-      // A stale relaxed build without the page's methods is not used.
-      if (typeof m.Engine?.load !== 'function') throw new Error('relaxed build lacks Engine.load()');
-      await m.default();
-      wasm = m;
-      flavour = 'relaxed SIMD';
-      return;
-    }
-  } catch {
-    // No relaxed build or detector shipped: use the portable build.
-  }
-  const m = await import('./pkg/encoder_lens.js');
-  await m.default();
-  wasm = m;
-  flavour = 'SIMD128';
+  const builds = {
+    relaxed: new URL('./pkg-relaxed/encoder_lens.js', import.meta.url).href,
+    simd128: new URL('./pkg/encoder_lens.js', import.meta.url).href,
+  };
+  ({ wasm, flavour } = await loadBuild(builds));
 }
 
 function progress(model, file, loaded, total, cached) {
   self.postMessage({ type: 'progress', model, file, loaded, total, cached });
 }
 
-/**
- * Bytes of `url`, from the Cache API when this exact version (same size and modification time, asked with a
- * cheap HEAD request) was downloaded before; otherwise downloaded with progress and stored.
- */
-async function fetchCached(url, model, file) {
-  const cache = self.caches ? await caches.open(CACHE_NAME).catch(() => null) : null;
-  let version = '';
-  try {
-    const head = await fetch(url, { method: 'HEAD', cache: 'no-store' });
-    if (!head.ok) throw new Error(`${url}: HTTP ${head.status}`);
-    version = `${head.headers.get('content-length') || ''}-${head.headers.get('last-modified') || ''}`;
-  } catch (e) {
-    if (!cache) throw e;
-  }
-  const key = `${new URL(url, self.location.href).href}?v=${encodeURIComponent(version)}`;
-  if (cache) {
-    const hit = await cache.match(key, { ignoreSearch: version === '' });
-    if (hit) {
-      const bytes = new Uint8Array(await hit.arrayBuffer());
-      progress(model, file, bytes.length, bytes.length, true);
-      return bytes;
-    }
-  }
-  // Announce the size first, so the progress bar's total counts every file from the start.
-  const expected = Number(version.split('-')[0]) || 0;
-  if (expected) progress(model, file, 0, expected, false);
-  const resp = await fetch(url, { cache: 'no-store' });
-  if (!resp.ok) throw new Error(`could not download ${url}: HTTP ${resp.status}`);
-  const total = Number(resp.headers.get('content-length')) || 0;
-  const reader = resp.body.getReader();
-  const chunks = [];
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.length;
-    progress(model, file, loaded, total, false);
-  }
-  const bytes = new Uint8Array(loaded);
-  let off = 0;
-  for (const c of chunks) {
-    bytes.set(c, off);
-    off += c.length;
-  }
-  if (cache) {
-    // Drop older versions of this file, then keep this one.
-    for (const req of await cache.keys()) if (req.url.split('?')[0] === key.split('?')[0]) await cache.delete(req);
-    await cache.put(key, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }));
-  }
-  return bytes;
+/** Bytes of `url` through the Cache API (the package's fetchCached), with progress events for the page. */
+function fetchCached(url, model, file) {
+  return fetchWithCache(url, (loaded, total, cached) => progress(model, file, loaded, total, cached));
 }
 
 /** Text of an optional file, or undefined where it does not exist. */
@@ -206,6 +147,8 @@ async function engineFor(id, backend = backendChoice) {
     backendLabel: ran.label,
     fallbackReason: fallback || null,
     config: engine.config(),
+    // Blocks' depth and width, DExTra's layers and groups, params and MACs per block (at the longest input).
+    architecture: engine.architecture(engine.config().max_len),
   };
   if (backend === 'auto') [autoRunsOn, autoFallback] = [ran.id, fallback || null];
   const rec = { engine: counted(engine), info, positional: null };
@@ -402,36 +345,10 @@ const handlers = {
   },
 };
 
-const queue = [];
-const newest = new Map(); // lane -> id of its newest request
-let busy = false;
-
-async function drain() {
-  if (busy) return;
-  busy = true;
-  while (queue.length) {
-    const { id, type, lane, ...args } = queue.shift();
-    if (lane && newest.get(lane) !== id) {
-      self.postMessage({ id, stale: true });
-      continue;
-    }
-    try {
-      const t0 = performance.now();
-      let value = await handlers[type](args);
-      if (type === 'analyse' || type === 'compare') {
-        // When the page got it, in the page's clock: timeOrigin + now is the same instant in both.
-        value = { ...value, workMs: performance.now() - t0, sentAt: performance.timeOrigin + performance.now() };
-      }
-      self.postMessage({ id, ok: true, value });
-    } catch (e) {
-      self.postMessage({ id, ok: false, error: e && e.message ? e.message : String(e) });
-    }
-  }
-  busy = false;
-}
-
-self.onmessage = (ev) => {
-  if (ev.data.lane) newest.set(ev.data.lane, ev.data.id);
-  queue.push(ev.data);
-  drain();
-};
+serve(handlers, {
+  after(type, value, t0) {
+    if (type !== 'analyse' && type !== 'compare') return value;
+    // When the page got it, in the page's clock: timeOrigin + now is the same instant in both.
+    return { ...value, workMs: performance.now() - t0, sentAt: performance.timeOrigin + performance.now() };
+  },
+});

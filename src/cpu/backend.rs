@@ -7,6 +7,7 @@ use crate::batch::Batch;
 use crate::config::{Activation, Pooling};
 use crate::cpu::{self, scratch};
 use crate::error::Result;
+use crate::model::delight::Glt;
 use crate::model::embeddings::Embeddings;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
@@ -70,6 +71,22 @@ impl Backend for CpuBackend {
     fn linear_add(&mut self, x: &Vec<f32>, l: &Linear, acc: &mut Vec<f32>) -> Result<()> {
         let (k, n) = (l.in_dim(), l.out_dim());
         cpu::linear_fused(x, weights(l), bias(l), acc, x.len() / k, k, n, None, true);
+        Ok(())
+    }
+
+    fn glt(&mut self, x: &Vec<f32>, mix: Option<&Vec<f32>>, g: &Glt) -> Result<Vec<f32>> {
+        let (xd, md, n) = (g.x_dim(), g.mix_dim, g.out_dim);
+        let rows = x.len() / xd;
+        if mix.is_some_and(|m| m.len() != rows * md) || (mix.is_none() && md != 0) {
+            return Err(crate::Error::Input(format!("glt: mixed input does not match ({} rows, width {md})", rows)));
+        }
+        let mut out = scratch::take(rows * n); // every element is written below
+        cpu::glt(x, mix.map(|m| &m[..]), g.weight.data(), g.bias.data(), &mut out, rows, xd, md, n, g.groups);
+        Ok(out)
+    }
+
+    fn activation(&mut self, x: &mut Vec<f32>, act: Activation) -> Result<()> {
+        cpu::activation_inplace(x, act);
         Ok(())
     }
 

@@ -72,6 +72,12 @@ pub fn linear_fused(
     select!(linear_fused(x, w, bias, out, m, k, n, act, accumulate))
 }
 
+/// DeLighT's group linear transformation with mixer and shuffle; see [`scalar::glt`].
+#[allow(clippy::too_many_arguments)]
+pub fn glt(x: &[f32], mix: Option<&[f32]>, w: &[f32], bias: &[f32], out: &mut [f32], rows: usize, xd: usize, md: usize, n: usize, g: usize) {
+    select!(glt(x, mix, w, bias, out, rows, xd, md, n, g))
+}
+
 /// Multi-head attention over packed `qkv (batch, seq, 3·d)`; see [`scalar::attention`].
 #[allow(clippy::too_many_arguments)]
 pub fn attention(

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::encode::{Recorder, Scratch, Slot, SubmitStats};
 use crate::gpu::ops::{self, attention::MAX_HEAD_DIM, matmul::act};
+use crate::model::delight::Glt;
 use crate::model::embeddings::Embeddings;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
@@ -73,8 +74,9 @@ impl GpuBackend {
     /// Upload `model`'s parameters to the device of `ctx` (once).
     pub fn new(ctx: GpuContext, model: &Model) -> Result<Self> {
         let c = &model.config;
-        if c.head_dim() > MAX_HEAD_DIM {
-            return Err(Error::Gpu(format!("head size {} is larger than the GPU kernel's {MAX_HEAD_DIM}", c.head_dim())));
+        let head_dim = c.delight.as_ref().map_or(c.head_dim(), |d| d.d_o); // DeLighT: one head on d_o
+        if head_dim > MAX_HEAD_DIM {
+            return Err(Error::Gpu(format!("head size {head_dim} is larger than the GPU kernel's {MAX_HEAD_DIM}")));
         }
         let mut weights = HashMap::new();
         for p in model.params() {
@@ -173,6 +175,24 @@ impl Backend for GpuBackend {
         self.matmul(x, l, acc, act::NONE, true)
     }
 
+    fn glt(&mut self, x: &GpuTensor, mix: Option<&GpuTensor>, g: &Glt) -> Result<GpuTensor> {
+        let (xd, md, n) = (g.x_dim(), g.mix_dim, g.out_dim);
+        let rows = x.len / xd;
+        if mix.is_some_and(|m| m.len != rows * md) || (mix.is_none() && md != 0) {
+            return Err(Error::Input(format!("glt: mixed input does not match ({rows} rows, width {md})")));
+        }
+        let out = self.alloc(rows * n)?;
+        let (w, b) = (self.weight(&g.weight)?.clone(), self.weight(&g.bias)?.clone());
+        let m = mix.map(|m| m.buf.clone());
+        ops::glt::record(self.rec()?, &x.buf, m.as_ref(), &w, &b, &out.buf, (rows, xd, md, n, g.groups))?;
+        Ok(out)
+    }
+
+    fn activation(&mut self, x: &mut GpuTensor, a: Activation) -> Result<()> {
+        let len = x.len;
+        ops::activation::record(self.rec()?, &x.buf, len, act_code(Some(a)))
+    }
+
     fn attention(&mut self, qkv: &GpuTensor, batch: &Batch, heads: usize, probs: bool) -> Result<(GpuTensor, Option<GpuPending>)> {
         let (b, s) = (batch.batch, batch.seq);
         let d = qkv.len / (3 * batch.rows());
@@ -200,7 +220,11 @@ impl Backend for GpuBackend {
 
     fn norm(&mut self, x: &GpuTensor, n: &Norm, batch: &Batch, bn: BatchNormStats, stats: bool) -> Result<(GpuTensor, Option<[GpuPending; 2]>)> {
         let out = self.alloc(x.len)?;
-        let (rows, d) = (batch.rows(), x.len / batch.rows());
+        // LayerNorm normalises chunks of its own width (DeLighT's per-group norms: several per row).
+        let (rows, d) = match n {
+            Norm::Layer { .. } => (x.len / n.dim().max(1), n.dim()),
+            Norm::Batch { .. } => (batch.rows(), x.len / batch.rows()),
+        };
         // LayerNorm: per-row (2·rows) [mean | var], shaped (batch, seq); BatchNorm: this batch's (2·d).
         let (s, count, shape) = match n {
             Norm::Layer { weight, bias, eps } => {

@@ -25,7 +25,7 @@ impl SelfAttention {
     pub fn load(w: &Scope, c: &Config) -> Result<Self> {
         let d = c.hidden_size;
         let in_proj = match c.architecture {
-            Architecture::EncoderClassifier => Linear {
+            Architecture::EncoderClassifier | Architecture::Delight => Linear {
                 weight: Weight::F32(Param::new(w.get("in_proj_weight", &[3 * d, d])?)),
                 bias: Some(Param::new(w.get("in_proj_bias", &[3 * d])?)),
             },
@@ -36,7 +36,7 @@ impl SelfAttention {
             }
         };
         let out_proj = match c.architecture {
-            Architecture::EncoderClassifier => Linear::load(&w.pp("out_proj"), d, d)?,
+            Architecture::EncoderClassifier | Architecture::Delight => Linear::load(&w.pp("out_proj"), d, d)?,
             Architecture::Bert => Linear::load(&w.pp("output.dense"), d, d)?,
         };
         Ok(Self { in_proj, out_proj, heads: c.num_heads })

@@ -10,6 +10,7 @@
 use crate::batch::Batch;
 use crate::config::{Activation, Pooling};
 use crate::error::Result;
+use crate::model::delight::Glt;
 use crate::model::embeddings::Embeddings;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
@@ -36,6 +37,12 @@ pub trait Backend {
     fn linear(&mut self, x: &Self::Tensor, l: &Linear, act: Option<Activation>) -> Result<Self::Tensor>;
     /// `acc (rows, out) += x (rows, in) · Wᵀ + b`: the residual added in the matmul's epilogue.
     fn linear_add(&mut self, x: &Self::Tensor, l: &Linear, acc: &mut Self::Tensor) -> Result<()>;
+    /// DeLighT's group linear transformation ([`Glt`]): `x (rows, x_dim)` and, when the layer mixes it in,
+    /// `mix (rows, mix_dim)` → `(rows, out)`, grouped matmul + bias with the feature shuffle folded into
+    /// the output index (`j · groups + k`) and the input mixer into the input index.
+    fn glt(&mut self, x: &Self::Tensor, mix: Option<&Self::Tensor>, g: &Glt) -> Result<Self::Tensor>;
+    /// `x = act(x)`, element-wise in place.
+    fn activation(&mut self, x: &mut Self::Tensor, act: Activation) -> Result<()>;
     /// Multi-head scaled dot-product attention over packed `qkv (batch·seq, 3·heads·head_dim)` with the
     /// batch's key-padding mask: the context `(batch·seq, heads·head_dim)`, and the probabilities
     /// `(batch, heads, seq, seq)` (0 on padded keys) when `probs`.

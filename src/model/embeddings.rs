@@ -50,7 +50,7 @@ impl Embeddings {
     pub fn load(w: &Scope, c: &Config) -> Result<Self> {
         let d = c.hidden_size;
         let (word_name, pos_name, type_name, norm_name) = match c.architecture {
-            Architecture::EncoderClassifier => ("embedding", "position_embedding", "token_type_embedding", "embedding_norm"),
+            Architecture::EncoderClassifier | Architecture::Delight => ("embedding", "position_embedding", "token_type_embedding", "embedding_norm"),
             Architecture::Bert => {
                 ("embeddings.word_embeddings", "embeddings.position_embeddings", "embeddings.token_type_embeddings", "embeddings.LayerNorm")
             }

@@ -37,7 +37,7 @@ impl EncoderLayer {
     pub fn load(w: &Scope, c: &Config) -> Result<Self> {
         let (d, f, eps) = (c.hidden_size, c.ffn_size, c.norm_eps);
         let names = match c.architecture {
-            Architecture::EncoderClassifier => ["self_attn", "linear1", "linear2", "norm1", "norm2"],
+            Architecture::EncoderClassifier | Architecture::Delight => ["self_attn", "linear1", "linear2", "norm1", "norm2"],
             Architecture::Bert => ["attention", "intermediate.dense", "output.dense", "attention.output.LayerNorm", "output.LayerNorm"],
         };
         Ok(Self {

@@ -6,6 +6,7 @@
 pub mod ablation;
 pub mod attention;
 pub mod backend;
+pub mod delight;
 pub mod embeddings;
 pub mod layer;
 pub mod linear;
@@ -20,6 +21,7 @@ use crate::tensor::Tensor;
 use crate::trace::{Trace, TraceRequest};
 use crate::weights::Weights;
 pub use crate::batch::Batch;
+use delight::DelightBlock;
 use embeddings::Embeddings;
 use layer::EncoderLayer;
 use linear::Linear;
@@ -93,6 +95,8 @@ pub struct Model {
     pub embeddings: Embeddings,
     /// The encoder layers.
     pub layers: Vec<EncoderLayer>,
+    /// DeLighT blocks (architecture `delight_classifier`; then `layers` is empty).
+    pub blocks: Vec<DelightBlock>,
     /// A norm after the last layer (pre-norm models).
     pub final_norm: Option<Norm>,
     /// BERT pooler, tanh.
@@ -119,14 +123,17 @@ impl Model {
         };
         let embeddings = Embeddings::load(&root, c)?;
         let layer_root = match c.architecture {
-            Architecture::EncoderClassifier => root.pp("encoder.layers"),
+            Architecture::EncoderClassifier | Architecture::Delight => root.pp("encoder.layers"),
             Architecture::Bert => root.pp("encoder.layer"),
         };
-        let layers = (0..c.num_layers).map(|i| EncoderLayer::load(&layer_root.pp(&i.to_string()), c)).collect::<Result<Vec<_>>>()?;
+        let (layers, blocks) = match &c.delight {
+            Some(dc) => (Vec::new(), dc.blocks(c).iter().enumerate().map(|(i, b)| DelightBlock::load(&layer_root.pp(&i.to_string()), c, b)).collect::<Result<Vec<_>>>()?),
+            None => ((0..c.num_layers).map(|i| EncoderLayer::load(&layer_root.pp(&i.to_string()), c)).collect::<Result<Vec<_>>>()?, Vec::new()),
+        };
         let final_norm = if c.final_norm { Some(Norm::load(&root.pp("encoder.norm"), c.norm, d, c.norm_eps)?) } else { None };
         let pooler = if c.pooler { Some(Linear::load(&root.pp("pooler.dense"), d, d)?) } else { None };
         let classifier = if c.labels.is_empty() { None } else { Some(Linear::load(&w.pp("classifier"), d, c.num_labels())?) };
-        Ok(Self { config, embeddings, layers, final_norm, pooler, classifier })
+        Ok(Self { config, embeddings, layers, blocks, final_norm, pooler, classifier })
     }
 
     /// The positional table the model adds, `(max_len, d)`: sinusoidal or learned.
@@ -139,6 +146,9 @@ impl Model {
         let mut p = self.embeddings.params();
         for l in &self.layers {
             p.extend(l.params());
+        }
+        for b in &self.blocks {
+            p.extend(b.params());
         }
         if let Some(n) = &self.final_norm {
             p.extend(n.params());
@@ -176,6 +186,9 @@ impl Model {
         for (l, layer) in self.layers.iter().enumerate() {
             let gate = opts.ablate.and_then(|a| a.layer_gate(l, b).map(|g| (g, a.mode))); // (batch, heads)
             x = layer.forward(be, x, batch, opts, gate.as_ref().map(|(g, m)| (&g[..], *m)), trace.as_mut().map(|t| &mut t.layers))?;
+        }
+        for block in &self.blocks {
+            x = block.forward(be, x, batch, opts, trace.as_mut().map(|t| &mut t.layers))?;
         }
         if let Some(n) = &self.final_norm {
             let (y, nt) = n.forward(be, &x, batch, opts.batch_norm, req)?;

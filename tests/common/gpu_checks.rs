@@ -494,3 +494,96 @@ pub async fn bert_like(c: &encoder_lens::Classifier, ctx: GpuContext) {
     }
     say!("bert-like tiny model: GPU matches the CPU (types, embedding LN, pooler)");
 }
+
+// ---------------------------------------------------------------------------------------------------
+// DeLighT
+
+/// A random GLT problem: groups 1..=32 (1, 2, 4, 8, 16, 32 first), group widths not multiples of 4,
+/// with the mixed-in input on two shapes of three.
+pub struct GltCase {
+    pub rows: usize,
+    pub xd: usize,
+    pub md: usize,
+    pub n: usize,
+    pub g: usize,
+    pub x: Vec<f32>,
+    pub mix: Option<Vec<f32>>,
+    pub w: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+pub fn glt_case(i: usize, rng: &mut Rng) -> GltCase {
+    let g = if i < 6 { [1, 2, 4, 8, 16, 32][i] } else { rng.int(1, 32) };
+    let (xg, og) = (rng.int(1, 13), rng.int(1, 11));
+    let mg = if i % 3 == 0 { 0 } else { rng.int(1, 7) };
+    let rows = rng.int(1, 40);
+    let (xd, md, n) = (xg * g, mg * g, og * g);
+    GltCase {
+        rows,
+        xd,
+        md,
+        n,
+        g,
+        x: rng.vec(rows * xd, 1.0),
+        mix: (md > 0).then(|| rng.vec(rows * md, 1.0)),
+        w: rng.vec(g * (xg + mg) * og, 0.5),
+        bias: rng.vec(n, 0.5),
+    }
+}
+
+/// The GLT kernel (mixer + grouped matmul + shuffle) and the in-place activation kernel vs the CPU.
+pub async fn glt(ctx: &GpuContext, shapes: usize) {
+    let mut rng = Rng::new(34);
+    for i in 0..shapes {
+        let c = glt_case(i, &mut rng);
+        let got = ops::glt::run(ctx, &c.x, c.mix.as_deref(), &c.w, &c.bias, (c.rows, c.xd, c.md, c.n, c.g)).await.expect("gpu glt");
+        let mut want = vec![0.0f32; c.rows * c.n];
+        cpu::glt(&c.x, c.mix.as_deref(), &c.w, &c.bias, &mut want, c.rows, c.xd, c.md, c.n, c.g);
+        assert_close(&format!("gpu glt shape {i}: rows {} xd {} md {} n {} groups {}", c.rows, c.xd, c.md, c.n, c.g), &got, &want, TOL.0, TOL.1);
+    }
+    for (a, code) in [(Activation::Silu, act::SILU), (Activation::Gelu, act::GELU), (Activation::Relu, act::RELU)] {
+        let x = rng.vec(1000, 4.0);
+        let got = ops::activation::run(ctx, &x, code).await.expect("gpu activation");
+        let mut want = x.clone();
+        cpu::activation_inplace(&mut want, a);
+        assert_close(&format!("gpu activation {a:?}"), &got, &want, TOL.0, TOL.1);
+    }
+    say!("glt: {shapes} shapes and 3 activations match the CPU");
+}
+
+/// A DeLighT model on the GPU vs the CPU (logits, every block's hidden states and attention) and
+/// PyTorch (logits), one submit per forward; `trace_every`-th batches traced, part `part.0` of `part.1`.
+pub async fn delight_model(m: &ModelDir, ctx: GpuContext, trace_every: usize, part: (usize, usize)) -> f32 {
+    let c = m.classifier();
+    let mut g = GpuBackend::new(ctx, &c.model).expect("upload");
+    let fx = m.fixture();
+    let mut max_diff = 0.0f32;
+    let per = fx.num_batches().div_ceil(part.1);
+    for k in part.0 * per..((part.0 + 1) * per).min(fx.num_batches()) {
+        let batch = fx.batch(k);
+        let (b, s) = (batch.batch, batch.seq);
+        let what = |x: &str| format!("{} batch {k} (b {b} s {s}) {x}", m.name);
+        let tracing = k % trace_every == 0;
+        let opts = if tracing { ForwardOptions::default().traced(TraceRequest::ALL) } else { ForwardOptions::default() };
+        let out = c.model.forward(&mut g, &batch, &opts).await.expect("gpu forward");
+        assert_eq!((g.last.submits, g.last.readbacks), (1, 1), "{}", what("one submit and one readback"));
+        let (cpu_out, ct) = crate::common::traced_forward(&c, &batch, &ForwardOptions::default());
+        let (gl, cl) = (&out.logits.as_ref().expect("logits").data, &cpu_out.logits.as_ref().expect("logits").data);
+        max_diff = max_diff.max(assert_close(&what("logits vs CPU"), gl, cl, 1e-4, 0.0));
+        let (_, torch) = fx.f32(&format!("b{k}.logits"));
+        assert_close(&what("logits vs PyTorch"), gl, &torch, 1e-4, 0.0);
+        if let Some(gt) = out.trace.as_ref() {
+            let real = |x: &[f32]| real_rows(x, b, s, &batch.lengths);
+            assert_eq!(gt.layers.len(), ct.layers.len(), "{}", what("blocks"));
+            for (l, (gb, cb)) in gt.layers.iter().zip(&ct.layers).enumerate() {
+                let (gh, ch) = (gb.hidden.as_ref().expect("hidden"), cb.hidden.as_ref().expect("hidden"));
+                assert_close(&what(&format!("block {l} hidden")), &real(&gh.data), &real(&ch.data), TRACE_TOL.0, TRACE_TOL.1);
+                let (ga, ca) = (gb.attention.as_ref().expect("attention"), cb.attention.as_ref().expect("attention"));
+                assert_eq!(ga.shape, vec![b, 1, s, s], "{}", what("one head"));
+                assert_close(&what(&format!("block {l} attention")), &ga.data, &ca.data, 1e-5, 1e-4);
+            }
+        }
+    }
+    say!("{}: GPU vs CPU logits max |diff| {max_diff:.2e}", m.name);
+    max_diff
+}

@@ -187,6 +187,14 @@ macro_rules! model_dir {
     };
 }
 
+/// DeLighT (`scripts/export_delight_fixtures.py`): 4 blocks N 2..5 w_m 2 g_max 8 d_m 64; one block N 5 w_m 1.5 d_m 48.
+/// And the trained DeLighT sentiment model.
+pub const DELIGHT: [ModelDir; 3] = [
+    model_dir!("delight-a", "tests/fixtures/models/delight-a"),
+    model_dir!("delight-b1", "tests/fixtures/models/delight-b1"),
+    model_dir!("sentiment-delight", "models/sentiment-delight"),
+];
+
 pub const MODELS: [ModelDir; 5] = [
     model_dir!("sentiment-ln", "models/sentiment-ln"),
     model_dir!("sentiment-bn", "models/sentiment-bn"),

@@ -127,7 +127,9 @@ describe('explanation panels', () => {
     }, [Math.floor(k / H), k % H]);
     assert.ok(hit, 'the grid has a cell for the head');
     await page.mouse.click(box.x + hit[0], box.y + hit[1]);
-    await page.waitForFunction(() => document.getElementById('abl-result').dataset.probs, null, { timeout: 120000 });
+    await page.waitForFunction(() => document.getElementById('abl-result').dataset.probs, null, { timeout: 120000 }).catch(async (e) => {
+      throw new Error(`no re-run drawn after clicking L${Math.floor(k / H)}·H${k % H}: ${e.message}; picked: ${await page.textContent('#abl-picked')}; messages: ${await page.textContent('#messages')}; status: ${await page.textContent('#status-text')}`);
+    });
     const probs = JSON.parse(await page.getAttribute('#abl-result', 'data-probs'));
     const n = x.labels.length;
     close('clicked head re-run vs its sweep row', probs, x.ablation.probs.slice(k * n, (k + 1) * n), 1e-5);

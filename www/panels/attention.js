@@ -73,7 +73,8 @@ export function render(r, a, { force = false } = {}) {
   r.dataset.padded = String(view.padded);
   r.dataset.seq = String(a.seq);
   const config = a.info?.config || a.config;
-  const dk = (config.hidden_size / config.num_heads) | 0;
+  // DeLighT: one head on DExTra's d_o = d_m / 2 outputs.
+  const dk = config.delight ? config.delight.d_o : (config.hidden_size / config.num_heads) | 0;
   $('att-dk').textContent = `dₖ = ${dk} here (√dₖ = ${Number(Math.sqrt(dk).toFixed(2))})`;
   view.scale = attentionScale(att);
   renderGrid(att, L, H);

@@ -14,11 +14,13 @@ macro_rules! fields {
     ($t:ty; $($f:ident),+) => { &[$((stringify!($f), std::mem::offset_of!($t, $f))),+] };
 }
 
+pub mod activation;
 pub mod attention;
 pub mod batch_norm;
 pub mod batch_stats;
 pub mod embed;
 pub mod head_ablate;
+pub mod glt;
 pub mod layer_norm;
 pub mod matmul;
 pub mod pool;
@@ -49,6 +51,10 @@ pub enum Kernel {
     Softmax,
     /// Head ablation: gated heads' context columns zeroed or mean-replaced before `out_proj`.
     HeadAblate,
+    /// DeLighT's group linear transformation (mixer + grouped matmul + shuffle).
+    Glt,
+    /// Element-wise activation in place.
+    Activation,
 }
 
 /// How a kernel's storage binding is accessed. Binding 0 is always the uniform `params`; the storage
@@ -75,7 +81,7 @@ pub struct Shader {
 
 impl Kernel {
     /// Every kernel, in pipeline-cache order.
-    pub const ALL: [Kernel; 9] = [
+    pub const ALL: [Kernel; 11] = [
         Kernel::Matmul,
         Kernel::Attention,
         Kernel::LayerNorm,
@@ -85,6 +91,8 @@ impl Kernel {
         Kernel::Pool,
         Kernel::Softmax,
         Kernel::HeadAblate,
+        Kernel::Glt,
+        Kernel::Activation,
     ];
 
     /// The registry: each kernel's op module.
@@ -99,6 +107,8 @@ impl Kernel {
             Kernel::Pool => &pool::SHADER,
             Kernel::Softmax => &softmax::SHADER,
             Kernel::HeadAblate => &head_ablate::SHADER,
+            Kernel::Glt => &glt::SHADER,
+            Kernel::Activation => &activation::SHADER,
         }
     }
 
