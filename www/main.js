@@ -314,6 +314,11 @@ function requestCompare({ model, text, companion }) {
  */
 async function drawCompare(a, pending) {
   const c = await pending;
+  // The comparison models' downloads (progress in the status line) are over.
+  if (state.analysis === a && state.model === a.model && state.info) {
+    $('progress').hidden = true;
+    setStatus('ready', `Ready · ${modelName(state.model)} · ${state.info.backendLabel}`);
+  }
   if (!c || state.analysis !== a || c.text !== a.text || c.companion !== a.companion || c.model !== a.model) return null;
   clearMessage('compare');
   a.compare = c.roles;

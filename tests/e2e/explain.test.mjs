@@ -116,24 +116,33 @@ describe('explanation panels', () => {
     // Clicking the head that matters most ablates it: the engine's re-run equals that head's sweep row.
     const k = x.ablation.delta.reduce((b, v, i, a) => (Math.abs(v) > Math.abs(a[b]) ? i : b), 0);
     await page.locator('#abl-grid').scrollIntoViewIfNeeded();
-    const box = await page.locator('#abl-grid').boundingBox();
+    // The centre of the cell: its first pixel (top-left edge) can fall outside the canvas once the browser
+    // rounds the click to whole pixels at a fractional offset (the grid sat at y = 374.94 on WebGPU), and
+    // then the click hit no cell, picked nothing and asked for no re-run.
     const hit = await page.evaluate(([l, h]) => {
       const c = document.getElementById('abl-grid');
+      let [sx, sy, n] = [0, 0, 0];
       for (let y = 0; y < c.clientHeight; y += 2) for (let xx = 0; xx < c.clientWidth; xx += 2) {
         const r = c._hit.hit(xx, y);
-        if (r && r.row === l && r.col === h) return [xx, y];
+        if (r && r.row === l && r.col === h) [sx, sy, n] = [sx + xx, sy + y, n + 1];
       }
-      return null;
+      return n ? [sx / n, sy / n] : null;
     }, [Math.floor(k / H), k % H]);
     assert.ok(hit, 'the grid has a cell for the head');
-    await page.mouse.click(box.x + hit[0], box.y + hit[1]);
+    // Clicked relative to the grid where it is at the moment of the click (not at screen coordinates taken
+    // earlier: panels above may still grow when late answers arrive).
+    await page.locator('#abl-grid').click({ position: { x: hit[0], y: hit[1] } });
+    const want = `L${Math.floor(k / H)}·H${k % H}`;
+    await page.waitForFunction((w) => document.getElementById('abl-picked').textContent.includes(w), want, { timeout: 10000 }).catch(async (e) => {
+      throw new Error(`the click did not pick ${want}: ${e.message}; picked: ${await page.textContent('#abl-picked')}`);
+    });
     await page.waitForFunction(() => document.getElementById('abl-result').dataset.probs, null, { timeout: 120000 }).catch(async (e) => {
       throw new Error(`no re-run drawn after clicking L${Math.floor(k / H)}·H${k % H}: ${e.message}; picked: ${await page.textContent('#abl-picked')}; messages: ${await page.textContent('#messages')}; status: ${await page.textContent('#status-text')}`);
     });
     const probs = JSON.parse(await page.getAttribute('#abl-result', 'data-probs'));
     const n = x.labels.length;
     close('clicked head re-run vs its sweep row', probs, x.ablation.probs.slice(k * n, (k + 1) * n), 1e-5);
-    assert.match(await page.textContent('#abl-picked'), new RegExp(`L${Math.floor(k / H)}·H${k % H}`));
+    assert.match(await page.textContent('#abl-picked'), new RegExp(want));
     // Mean-replacement: a new sweep, different numbers, same shape.
     await page.locator('#ablation').scrollIntoViewIfNeeded();
     await page.selectOption('#abl-mode', 'mean');
