@@ -88,7 +88,8 @@ fn taught_head_generalises_is_deterministic_and_reloads_identically() {
 fn bad_teaching_sets_are_clear_errors() {
     let mut e = Engine::cpu(MODELS[0].classifier());
     let s = |v: &[&str]| v.iter().map(|t| t.to_string()).collect::<Vec<_>>();
-    let cases: Vec<(Vec<String>, Vec<Vec<String>>, &str)> = vec![
+    type Case = (Vec<String>, Vec<Vec<String>>, &'static str); // (labels, examples per label, expected message)
+    let cases: Vec<Case> = vec![
         (s(&["urgent", "Urgent "]), vec![s(&["call me now"]), s(&["asap"])], "given twice"),
         (s(&["urgent", "later"]), vec![s(&["call me now"]), s(&[])], "one example only"),
         (s(&["urgent", "later", "never"]), vec![s(&["call me now"]), s(&["next week"]), s(&["  "])], "`never` has no examples"),
