@@ -44,7 +44,9 @@ STAMP := .make
 # What a wasm package is built from.
 WASM_SRC := $(shell find src shaders -type f) Cargo.toml Cargo.lock $(wildcard .cargo/config.toml)
 MINILM := models/minilm/.complete
-MODEL_SRC := $(shell find models -path models/minilm -prune -o -type f -print)
+# all-MiniLM-L6-v2 in int8 (23 MB, not committed), made from the fetched f32 folder by `classify quantize`.
+MINILM_INT8 := models/minilm-int8/.complete
+MODEL_SRC := $(shell find models -path models/minilm -prune -o -path models/minilm-int8 -prune -o -type f -print)
 E2E_NODE := tests/e2e/node_modules/.package-lock.json
 BENCH_NODE := bench/node_modules/.package-lock.json
 JS_NODE := js/node_modules/.package-lock.json
@@ -80,7 +82,7 @@ help:
 # setup: each step runs only when its stamp or output is missing (or what it installs from changed), and
 # then installs only what is missing.
 
-setup: $(STAMP)/apt $(WASM_TOOLS) $(MINILM) $(E2E_NODE) $(BENCH_NODE) $(JS_NODE) $(STAMP)/fuzz-tools
+setup: $(STAMP)/apt $(WASM_TOOLS) $(MINILM) $(MINILM_INT8) $(E2E_NODE) $(BENCH_NODE) $(JS_NODE) $(STAMP)/fuzz-tools
 
 $(STAMP):
 	mkdir -p $@
@@ -114,6 +116,12 @@ $(STAMP)/wasm-pack: | $(STAMP)
 # the files' hashes and downloads only when they are missing or wrong.
 $(MINILM): scripts/get_minilm.py
 	python3 scripts/get_minilm.py
+	touch $@
+
+# PyTorch's dynamic quantization (per-tensor int8 linears) of the f32 folder; rebuilt when the
+# quantization code changes.
+$(MINILM_INT8): $(MINILM) src/quant.rs src/bin/classify/quantize.rs
+	cargo run --release --quiet --bin classify -- quantize --model models/minilm --to int8 --out models/minilm-int8
 	touch $@
 
 $(E2E_NODE): tests/e2e/package.json tests/e2e/package-lock.json
@@ -150,7 +158,7 @@ www/pkg-relaxed/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
 
 # Every model folder with a config.json, copied into www/models (MiniLM included); the stamp lives inside
 # www/models so that removing the folder rebuilds it.
-www/models/.copied: $(MODEL_SRC) $(MINILM)
+www/models/.copied: $(MODEL_SRC) $(MINILM) $(MINILM_INT8)
 	rm -rf www/models
 	mkdir -p www/models
 	for m in models/*/; do if [ -f "$$m/config.json" ]; then cp -r "$$m" www/models/; fi; done
@@ -227,7 +235,7 @@ test-npm: $(NPM_WASM) $(NPM_MODEL) | $(JS_NODE)
 	cd js && CLASSIFY_BIN=$(abspath $(TARGET))/debug/classify node --test test/
 
 # SIMD128 and relaxed-SIMD kernels against the scalar reference, in headless Chromium and in node.
-SIMD_TEST := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test --release --target wasm32-unknown-unknown --test simd_kernels
+SIMD_TEST := CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner cargo test --release --target wasm32-unknown-unknown --test simd_kernels --test simd_int8
 test-simd: | $(STAMP)/apt $(WASM_TOOLS)
 	@echo "== SIMD128 kernel tests (headless Chromium, node)"
 	WASM_BINDGEN_USE_BROWSER=1 $(SIMD_TEST)
@@ -243,7 +251,8 @@ test-e2e: pkg pkg-relaxed models dist | $(STAMP)/apt $(E2E_NODE)
 # ---------------------------------------------------------------------------------------------------
 # CPU benchmark: its own wasm builds with the `bench` feature (src/bench.rs) in bench/pkg and
 # bench/pkg-relaxed, so the page's builds carry no benchmark code; the ONNX exports of the benchmark
-# models (PyTorch; pip-installs torch, onnx, onnxscript, onnxruntime when missing); bench/index.html in
+# models and of all-MiniLM-L6-v2's real weights (PyTorch; pip-installs torch, onnx, onnxscript, onnxruntime,
+# transformers when missing); bench/index.html in
 # headless Chromium with npm playwright-core + onnxruntime-web; prints the table, writes bench/results.json.
 
 BENCH_BUILD = $(WASM_PACK_BUILD) --out-dir $(1) . --features bench
@@ -259,17 +268,17 @@ bench/pkg-relaxed/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
 	touch $@
 
 $(STAMP)/bench-python: | $(STAMP)
-	@if ! python3 -c "import torch, onnx, onnxscript, safetensors" 2>/dev/null; then \
-	  echo "== installing torch, onnx, onnxscript, onnxruntime, safetensors (pip)"; \
-	  python3 -m pip install -q torch onnx onnxscript onnxruntime safetensors numpy; \
+	@if ! python3 -c "import torch, onnx, onnxscript, onnxruntime, safetensors, transformers" 2>/dev/null; then \
+	  echo "== installing torch, onnx, onnxscript, onnxruntime, safetensors, transformers (pip)"; \
+	  python3 -m pip install -q torch onnx onnxscript onnxruntime safetensors numpy transformers; \
 	fi
 	touch $@
 
 # The stamp lives inside bench/out (removing it exports again); src/bench.rs's token ids are mirrored by
 # export_onnx.py's reference logits.
-bench/out/.exported: scripts/export_onnx.py scripts/model.py src/bench.rs $(MODEL_SRC) | $(STAMP)/bench-python
+bench/out/.exported: scripts/export_onnx.py scripts/model.py src/bench.rs $(MODEL_SRC) $(MINILM) | $(STAMP)/bench-python
 	@echo "== exporting the benchmark models (scripts/export_onnx.py -> bench/out)"
-	python3 scripts/export_onnx.py 2>&1 | grep -E "^(default|minilm):"
+	python3 scripts/export_onnx.py 2>&1 | grep -E "^(default|minilm|minilm-real):"
 	touch $@
 
 bench: bench-pkg bench/out/.exported $(BENCH_NODE) | $(STAMP)/apt

@@ -90,6 +90,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     }
     if (t == 0u) {
         stats[row] = mean / sc;
-        stats[params.rows + row] = min(var_ / sc / sc, bitcast<f32>(0x7f7fffffu)); // f32::MAX (the decimal 3.40282347e38 is past it: Tint refuses it)
+        stats[params.rows + row] = min(var_ / sc / sc, bitcast<f32>(0x7f7fffffu)); // f32::MAX: Tint rejects the literal 3.40282347e38 as out of range
     }
 }

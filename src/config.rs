@@ -1,6 +1,7 @@
 //! Model configuration: an HF-style `config.json`, parsed with serde and validated before any weight is read.
 
 use crate::error::{Error, Result};
+pub use crate::model::param::Precision;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,9 +116,16 @@ pub struct Config {
     pub pad_token_id: u32,
     /// Lower-case (and strip accents) in the tokenizer.
     pub lowercase: bool,
+    /// How the linear weights are stored: `f32` (default, omitted), `f16` or `int8`.
+    #[serde(default, skip_serializing_if = "is_f32")]
+    pub precision: Precision,
     /// The DeLighT sizes (architecture `delight_classifier` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delight: Option<crate::model::delight::DelightConfig>,
+}
+
+fn is_f32(p: &Precision) -> bool {
+    *p == Precision::F32
 }
 
 impl Config {

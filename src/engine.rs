@@ -1,10 +1,13 @@
 //! The front door: the only API that runs a forward pass (classify, embed, and through it the page's
 //! inspection). A [`Classifier`] (tokenizer + model) plus the backend the model runs on: the CPU, or —
-//! when a GPU is there — a [`GpuBackend`] holding the same weights on the device. `auto` runs on WebGPU/Vulkan when an adapter and device are available
-//! and on the CPU otherwise; `gpu` and `cpu` force one. If the GPU fails mid-session (device lost, a
+//! when a GPU is there — a [`GpuBackend`] holding the same weights on the device. `auto` runs on
+//! WebGPU/Vulkan only where that is measured to be faster than the CPU path (never on a software /
+//! fallback adapter; otherwise a one-off timed probe, see [`crate::choice`]), and on the CPU otherwise;
+//! `gpu` and `cpu` force one. [`Engine::choice`] says where it runs and why. If the GPU fails mid-session (device lost, a
 //! dispatch or readback fails), that forward is re-run on the CPU, every later one runs there too, and
 //! [`Engine::fallback_reason`] says why.
 
+use crate::choice::{self, BackendChoice, Probe};
 use crate::error::{Error, Result};
 use crate::gpu::{context::default_backends, GpuBackend, GpuContext};
 use crate::model::{Batch, ForwardOptions, Output};
@@ -47,6 +50,8 @@ pub struct Engine {
     last: &'static str,
     /// Forward passes run so far (a batch counts once).
     forwards: u64,
+    /// Where the engine was set to run at load, and why.
+    choice: BackendChoice,
 }
 
 impl Engine {
@@ -56,34 +61,151 @@ impl Engine {
     }
 
     /// As [`Engine::new`], asking wgpu only for `backends` (`wgpu::Backends::empty()` means no adapter).
-    /// `Backend::Gpu` without a usable GPU is an error; `Backend::Auto` falls back to the CPU and records why.
+    /// `Backend::Gpu` without a usable GPU is an error; `Backend::Auto` falls back to the CPU and records
+    /// why, and on a hardware adapter times a probe forward on both backends and keeps the faster.
     pub async fn with_gpu_backends(classifier: Classifier, backend: Backend, backends: wgpu::Backends) -> Result<Self> {
         if backend == Backend::Cpu {
             return Self::with_context(classifier, backend, Err(Error::Gpu("CPU backend chosen".into())));
         }
-        Self::with_context(classifier, backend, GpuContext::new(backends).await)
+        let adapter = GpuContext::adapter(backends).await;
+        if let (Backend::Auto, Ok(a)) = (backend, &adapter) {
+            // A software adapter is declined before a device and its pipelines are built.
+            let info = a.get_info();
+            if choice::is_software(&info) {
+                let mut engine = Self::cpu(classifier);
+                engine.decline_software(format!("{} ({:?}, {})", info.name, info.device_type, info.driver_info));
+                return Ok(engine);
+            }
+        }
+        let ctx = match adapter {
+            Ok(a) => GpuContext::from_adapter(a).await,
+            Err(e) => Err(e),
+        };
+        let mut engine = Self::with_context(classifier, backend, ctx)?;
+        if backend == Backend::Auto {
+            engine.probe().await;
+        }
+        Ok(engine)
     }
 
-    /// As [`Engine::new`] with a GPU context made by the caller (or the reason there is none).
+    /// As [`Engine::new`] with a GPU context made by the caller (or the reason there is none). `auto`
+    /// declines a software (fallback) adapter here; the timed probe is [`Engine::with_gpu_backends`]'s.
     pub fn with_context(classifier: Classifier, backend: Backend, ctx: Result<GpuContext>) -> Result<Self> {
         let mut engine = Self::cpu(classifier);
+        engine.choice.requested = backend;
         if backend == Backend::Cpu {
             return Ok(engine);
         }
+        let ctx = match ctx {
+            Ok(ctx) if backend == Backend::Auto && choice::is_software(&ctx.info) => {
+                engine.decline_software(ctx.adapter_name());
+                return Ok(engine);
+            }
+            ctx => ctx,
+        };
+        let adapter = ctx.as_ref().ok().map(GpuContext::adapter_name);
+        let software = ctx.as_ref().is_ok_and(|c| choice::is_software(&c.info));
         match ctx.and_then(|ctx| GpuBackend::new(ctx, &engine.classifier.model)) {
             Ok(g) => {
                 engine.last = g.ctx.backend_name();
+                engine.choice = BackendChoice { fallback_adapter: software, ..BackendChoice::forced(backend, engine.last, adapter) };
                 engine.gpu = Some(g);
             }
-            Err(e) if backend == Backend::Auto => engine.fallback = Some(e.to_string()),
+            Err(e) if backend == Backend::Auto => {
+                engine.choice = BackendChoice { reason: e.to_string(), ..BackendChoice::forced(backend, "cpu", adapter) };
+                engine.fallback = Some(e.to_string());
+            }
             Err(e) => return Err(e),
         }
         Ok(engine)
     }
 
+    /// `auto` on a software adapter (named `adapter`): the CPU, and why.
+    fn decline_software(&mut self, adapter: String) {
+        let why = format!(
+            "the GPU adapter ({adapter}) is a software (fallback) adapter, a CPU emulating a GPU: slower than the CPU path; ask for WebGPU explicitly to use it anyway"
+        );
+        self.fallback = Some(why.clone());
+        self.choice = BackendChoice { reason: why, adapter: Some(adapter), fallback_adapter: true, ..BackendChoice::forced(Backend::Auto, "cpu", None) };
+    }
+
+    /// `auto`'s probe on the adapter of `ctx`, whatever kind it is (software adapters included, which
+    /// `auto` itself declines without timing them): the engine runs on the faster of the two.
+    pub async fn measured(classifier: Classifier, ctx: GpuContext) -> Result<Self> {
+        let mut engine = Self::with_context(classifier, Backend::Gpu, Ok(ctx))?;
+        engine.choice.requested = Backend::Auto;
+        engine.probe().await;
+        Ok(engine)
+    }
+
+    /// `auto` on a hardware adapter: time one short forward on the GPU (after a warm-up) and on the CPU,
+    /// keep the GPU only where it is faster. The result is cached per model shape and adapter.
+    async fn probe(&mut self) {
+        let Some(g) = self.gpu.as_mut() else { return };
+        let name = g.ctx.backend_name();
+        let key = choice::cache_key(&self.classifier.model.config, &g.ctx.info);
+        let (probe, cached) = match choice::cached(&key) {
+            Some(p) => (p, true),
+            None => match Self::time_probe(&self.classifier, g).await {
+                Ok(p) => {
+                    choice::remember(key, p.clone());
+                    (p, false)
+                }
+                Err(e) => {
+                    let why = format!("the probe forward failed on the GPU, running on the CPU: {e}");
+                    self.choice = BackendChoice { reason: why.clone(), ..BackendChoice::forced(Backend::Auto, "cpu", self.choice.adapter.clone()) };
+                    self.fallback = Some(why);
+                    self.gpu = None;
+                    self.last = "cpu";
+                    return;
+                }
+            },
+        };
+        let reason = choice::probe_reason(&probe, name, cached);
+        let wins = choice::gpu_wins(&probe);
+        self.choice.runs_on = if wins { name } else { "cpu" }.into();
+        self.choice.reason = reason.clone();
+        self.choice.probe = Some(probe);
+        self.choice.cached = cached;
+        if !wins {
+            self.fallback = Some(reason);
+            self.gpu = None;
+            self.last = "cpu";
+        }
+    }
+
+    /// One warm-up and [`choice::PROBE_GPU_RUNS`] timed GPU forwards, [`choice::PROBE_CPU_RUNS`] CPU
+    /// forwards, of [`choice::PROBE_TEXT`]; the fastest of each.
+    async fn time_probe(classifier: &Classifier, g: &mut GpuBackend) -> Result<Probe> {
+        let (batch, _) = classifier.batch(&[choice::PROBE_TEXT])?;
+        let opts = ForwardOptions { trace: TraceRequest::NONE, ..Default::default() };
+        let model = &classifier.model;
+        let t0 = choice::now_ms();
+        model.forward(g, &batch, &opts).await?;
+        let gpu_first_ms = choice::now_ms() - t0;
+        let mut gpu_ms = f64::INFINITY;
+        for _ in 0..choice::PROBE_GPU_RUNS {
+            let t = choice::now_ms();
+            model.forward(g, &batch, &opts).await?;
+            gpu_ms = gpu_ms.min(choice::now_ms() - t);
+        }
+        let mut cpu_ms = f64::INFINITY;
+        for _ in 0..choice::PROBE_CPU_RUNS {
+            let t = choice::now_ms();
+            crate::cpu::forward(model, &batch, &opts)?;
+            cpu_ms = cpu_ms.min(choice::now_ms() - t);
+        }
+        Ok(Probe { seq: batch.seq, cpu_ms, gpu_ms, gpu_first_ms })
+    }
+
     /// An engine on the CPU backend (no GPU is asked for).
     pub fn cpu(classifier: Classifier) -> Self {
-        Self { classifier, gpu: None, fallback: None, last: "cpu", forwards: 0 }
+        Self { classifier, gpu: None, fallback: None, last: "cpu", forwards: 0, choice: BackendChoice::forced(Backend::Cpu, "cpu", None) }
+    }
+
+    /// Where the engine was set to run when it was built, and why (the probe's timings for `auto`).
+    pub fn choice(&self) -> &BackendChoice {
+        &self.choice
     }
 
     /// "webgpu" or "vulkan" while the GPU runs the forward pass, else "cpu".

@@ -33,6 +33,7 @@
 #![deny(missing_docs)]
 
 pub mod batch;
+pub mod choice;
 pub mod config;
 pub mod cpu;
 pub mod engine;
@@ -42,6 +43,7 @@ pub mod gpu;
 pub mod hf;
 pub mod model;
 pub mod pipeline;
+pub mod quant;
 pub mod teach;
 pub mod tensor;
 pub mod tokenizer;

@@ -240,7 +240,7 @@ impl Head {
     /// `head.safetensors` bytes: `classifier.weight (labels, d)` and `classifier.bias (labels)`, f32.
     pub fn safetensors(&self) -> Vec<u8> {
         let (k, d) = (self.info.labels.len(), self.info.hidden_size);
-        let w = &self.linear.weight.param().tensor.data;
+        let w = &self.linear.weight.to_f32(); // (labels, d): the head is f32; any other storage widened
         let b = self.linear.bias.as_ref().map(|b| &b.tensor.data[..]).unwrap_or(&[]);
         let header = serde_json::json!({
             "classifier.bias": { "dtype": "F32", "shape": [k], "data_offsets": [0, 4 * k] },

@@ -89,7 +89,8 @@ impl Engine {
 #[wasm_bindgen]
 impl Engine {
     /// Build an engine from a model folder's three files: `config.json` text, `model.safetensors` bytes
-    /// and `vocab.txt` text. `backend`: "auto" (default: WebGPU when available, else the CPU), "gpu" (an
+    /// and `vocab.txt` text. `backend`: "auto" (default: WebGPU where a timed probe finds it faster than the CPU, never a
+    /// software adapter; see `choice()`), "gpu" (an
     /// error without WebGPU) or "cpu".
     pub async fn create(config_json: String, weights: Vec<u8>, vocab_txt: String, backend: Option<String>) -> Result<Engine, JsError> {
         let classifier = Classifier::from_bytes(&config_json, &weights, &vocab_txt)?;
@@ -162,6 +163,13 @@ impl Engine {
     /// Which backend runs the forward pass: "webgpu" or "cpu".
     pub fn backend(&self) -> Result<String, JsError> {
         Ok(self.inner.try_borrow().map_err(|_| busy())?.backend().into())
+    }
+
+    /// Where the engine was set to run when it was built, and why: `{ requested, runsOn, reason, adapter,
+    /// fallbackAdapter, probe: { seq, cpuMs, gpuMs, gpuFirstMs } | null, cached }`. With "auto" a
+    /// software (fallback) adapter is declined and a hardware one is timed against the CPU.
+    pub fn choice(&self) -> Result<JsValue, JsError> {
+        to_js(self.inner.try_borrow().map_err(|_| busy())?.choice())
     }
 
     /// Why the engine runs on the CPU although the GPU was allowed (no WebGPU, device lost, …), or null.

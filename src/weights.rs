@@ -3,6 +3,7 @@
 //! tensor path in its error.
 
 use crate::error::{Error, Result};
+use crate::model::param::Precision;
 use crate::tensor::Tensor;
 use safetensors::{Dtype, SafeTensors};
 
@@ -79,6 +80,11 @@ impl<'a> Weights<'a> {
         self.find(name).is_some()
     }
 
+    /// The raw view of tensor `name` (dtype, shape, bytes).
+    pub fn view(&self, name: &str) -> Result<safetensors::tensor::TensorView<'a>> {
+        self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))
+    }
+
     /// Every tensor name.
     pub fn names(&self) -> Vec<String> {
         self.parts.iter().flat_map(|p| p.names()).map(|s| s.to_string()).collect()
@@ -86,7 +92,7 @@ impl<'a> Weights<'a> {
 
     /// A view that prefixes every name with `prefix.`.
     pub fn pp(&self, prefix: &str) -> Scope<'_, 'a> {
-        Scope { w: self, prefix: prefix.to_string() }
+        Scope { w: self, prefix: prefix.to_string(), precision: Precision::F32 }
     }
 
     /// The tensor `name`, which must have exactly `shape`, in the float type the file stores it in.
@@ -112,6 +118,48 @@ impl<'a> Weights<'a> {
     /// The tensor `name` widened to f32, which must have exactly `shape`.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         Tensor::new(shape.to_vec(), self.get_stored(name, shape)?.to_f32())
+    }
+
+    /// The stored dtype of tensor `name` (`"F32"`, `"F16"`, `"I8"`, …).
+    pub fn dtype(&self, name: &str) -> Result<String> {
+        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
+        Ok(format!("{:?}", view.dtype()))
+    }
+
+    /// The int8 tensor `name`, which must have exactly `shape`.
+    pub fn get_i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>> {
+        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
+        if view.shape() != shape {
+            return Err(Error::TensorShape { name: name.to_string(), expected: shape.to_vec(), actual: view.shape().to_vec() });
+        }
+        if view.dtype() != Dtype::I8 {
+            return Err(Error::WeightsFormat(format!("tensor `{name}` is {:?}, expected I8", view.dtype())));
+        }
+        Ok(view.data().iter().map(|&b| b as i8).collect())
+    }
+
+    /// The quantization scale `name` of a weight with `rows` output rows: F32 of shape `[]` (per tensor,
+    /// repeated on every row) or `[rows]` (per channel), every value positive and finite. Returns the
+    /// per-row scales and whether the file had one per row.
+    pub fn get_scale(&self, name: &str, rows: usize) -> Result<(Vec<f32>, bool)> {
+        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
+        let per_channel = match view.shape() {
+            [] => false,
+            [r] if *r == rows => true,
+            other => {
+                return Err(Error::WeightsFormat(format!(
+                    "scale `{name}` has shape {other:?}; expected [] (per tensor) or [{rows}] (per output row)"
+                )))
+            }
+        };
+        if view.dtype() != Dtype::F32 {
+            return Err(Error::WeightsFormat(format!("scale `{name}` is {:?}, expected F32", view.dtype())));
+        }
+        let v: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        if let Some((i, s)) = v.iter().enumerate().find(|(_, s)| !(s.is_finite() && **s > 0.0)) {
+            return Err(Error::WeightsFormat(format!("scale `{name}` holds {s} at index {i}: scales must be positive and finite")));
+        }
+        Ok(if per_channel { (v, true) } else { (vec![v[0]; rows], false) })
     }
 }
 
@@ -182,12 +230,67 @@ impl Stored {
 pub struct Scope<'w, 'a> {
     w: &'w Weights<'a>,
     prefix: String,
+    /// How the model's linear weights are stored (config.json `precision`), for [`crate::model::param::Weight::load`].
+    pub precision: Precision,
 }
 
 impl<'w, 'a> Scope<'w, 'a> {
     /// A narrower scope: `prefix.sub`.
     pub fn pp(&self, sub: &str) -> Scope<'w, 'a> {
-        Scope { w: self.w, prefix: self.path(sub) }
+        Scope { w: self.w, prefix: self.path(sub), precision: self.precision }
+    }
+
+    /// This scope, loading linear weights stored in `precision`.
+    pub fn with_precision(self, precision: Precision) -> Self {
+        Self { precision, ..self }
+    }
+
+    /// [`Weights::dtype`] of `name` in this scope.
+    pub fn dtype(&self, name: &str) -> Result<String> {
+        self.w.dtype(&self.path(name))
+    }
+
+    /// [`Weights::get_i8`] of `name` in this scope.
+    pub fn get_i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>> {
+        self.w.get_i8(&self.path(name), shape)
+    }
+
+    /// [`Weights::get_scale`] of `name` in this scope.
+    pub fn get_scale(&self, name: &str, rows: usize) -> Result<(Vec<f32>, bool)> {
+        self.w.get_scale(&self.path(name), rows)
+    }
+
+    /// An embedding table `(rows, d)` as f32: float storage widened, or PyTorch's weight-only quantized
+    /// embedding (`float_qparams_weight_only_qconfig`): U8 values with F32 `<name>_scale` and
+    /// `<name>_zero_point` of shape `[rows]`, dequantized here as `fma(q, scale, −zero_point·scale)`, what
+    /// `quantized::embedding_byte` computes.
+    pub fn get_table(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        if self.dtype(name)? != "U8" {
+            return self.get(name, shape);
+        }
+        let path = self.path(name);
+        let view = self.w.view(&path)?;
+        if view.shape() != shape {
+            return Err(Error::TensorShape { name: path, expected: shape.to_vec(), actual: view.shape().to_vec() });
+        }
+        let rows = shape[0];
+        let (sn, zn) = (format!("{name}_scale"), format!("{name}_zero_point"));
+        for n in [&sn, &zn] {
+            if !self.contains(n) {
+                return Err(Error::WeightsFormat(format!("uint8 embedding `{path}` has no `{}`", self.path(n))));
+            }
+        }
+        let (scales, per_row) = self.get_scale(&sn, rows)?;
+        let zp = self.get(&zn, &[rows]).map_err(|e| Error::WeightsFormat(format!("zero point `{}`: {e}", self.path(&zn))))?.data;
+        if !per_row {
+            return Err(Error::WeightsFormat(format!("scale `{}` must have one value per row ([{rows}])", self.path(&sn))));
+        }
+        let d = shape[1].max(1);
+        let data = view.data().iter().enumerate().map(|(i, &q)| {
+            let (s, z) = (scales[i / d], zp[i / d]);
+            (q as f32).mul_add(s, -(z * s))
+        });
+        Tensor::new(shape.to_vec(), data.collect())
     }
 
     /// The full name of `name` in this scope.

@@ -62,6 +62,11 @@ async fn gpu_fallback_without_adapter() {
 }
 
 #[wasm_bindgen_test]
+async fn gpu_auto_declines_a_software_adapter_and_probes_a_hardware_one() {
+    gpu_checks::auto_choice(&common::MODELS[0], "gpu_auto_declines_a_software_adapter_and_probes_a_hardware_one").await;
+}
+
+#[wasm_bindgen_test]
 async fn gpu_fallback_after_device_loss() {
     gpu_checks::fallback_after_device_loss(&common::MODELS[2], "gpu_fallback_after_device_loss").await;
 }
@@ -104,7 +109,20 @@ async fn js_api_backend_choice() {
     common::assert_close("webgpu vs cpu probabilities", &probabilities(&g), &probabilities(&c), 1e-4, 0.0);
     let layers = js_sys::Array::from(&get(&get(&g, "trace"), "layers"));
     assert!(layers.length() > 0, "trace from the GPU has layers");
+    // `auto` declines SwiftShader (a fallback adapter) and says so; on a hardware adapter the probe decides.
     let auto = make("auto").await.map_err(JsValue::from).expect("auto engine");
-    assert_eq!(auto.backend().map_err(JsValue::from).expect("backend"), "webgpu");
+    let choice = auto.choice().map_err(JsValue::from).expect("choice");
+    let ran = auto.backend().map_err(JsValue::from).expect("backend");
+    assert_eq!(get(&choice, "runsOn").as_string().as_deref(), Some(ran.as_str()));
+    if get(&choice, "fallbackAdapter").as_bool() == Some(true) {
+        assert_eq!(ran, "cpu");
+        assert!(get(&choice, "reason").as_string().unwrap_or_default().contains("software (fallback) adapter"));
+    } else {
+        let probe = get(&choice, "probe");
+        let (g, c) = (get(&probe, "gpuMs").as_f64().expect("gpuMs"), get(&probe, "cpuMs").as_f64().expect("cpuMs"));
+        assert_eq!(ran == "webgpu", g < c, "probe {g} ms GPU vs {c} ms CPU, ran on {ran}");
+    }
+    let forced = get(&gpu.choice().map_err(JsValue::from).expect("choice"), "runsOn");
+    assert_eq!(forced.as_string().as_deref(), Some("webgpu"));
     assert!(make("tpu").await.is_err(), "unknown backend name is an error");
 }

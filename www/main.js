@@ -367,10 +367,16 @@ async function loadModel(model, backend) {
     state.positional = info.positional;
     $('progress').hidden = true;
     clearMessage('load');
-    if (backend !== 'cpu' && info.backend !== 'gpu' && (backend === 'gpu' || info.fallbackReason)) {
+    // 'auto' that measured (a software adapter declined, or a timed probe) chose; that is said in the footer,
+    // not as a warning. WebGPU that could not be had at all is a message.
+    const measured = backend === 'auto' && (info.choice?.fallbackAdapter || info.choice?.probe);
+    if (backend !== 'cpu' && info.backend !== 'gpu' && !measured && (backend === 'gpu' || info.fallbackReason)) {
       showMessage(backend === 'gpu' ? 'warn' : 'info', `WebGPU is not available (${info.fallbackReason || 'no adapter'}); running on the CPU instead.`, 'gpu');
     } else clearMessage('gpu');
-    $('foot-build').textContent = `Engine: ${info.backendLabel}.`;
+    const foot = $('foot-build');
+    foot.textContent = `Engine: ${info.backendLabel}.${backend === 'auto' && info.choice ? ` Auto chose it: ${info.choice.reason}.` : ''}`;
+    foot.dataset.backend = info.backend;
+    foot.dataset.why = backend === 'auto' ? (info.choice?.fallbackAdapter ? 'fallback-adapter' : info.choice?.probe ? 'probe' : 'unavailable') : 'forced';
     return true;
   } catch (e) {
     $('progress').hidden = true;

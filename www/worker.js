@@ -21,8 +21,10 @@ const files = new Map(); // model id -> { config, weights, vocab }
 const engines = new Map(); // `${model}|${backend}` -> { engine, info }
 const failed = new Map(); // model id -> why it could not be loaded (comparison models are not retried)
 let backendChoice = 'auto';
-let autoRunsOn = null; // where the last 'auto' engine ran: 'gpu' | 'cpu'
-let autoFallback = self.navigator.gpu ? null : 'this browser has no WebGPU'; // and why not on the GPU
+// Where each model's 'auto' engine runs ('gpu' | 'cpu'), why not on the GPU, and the engine's account of its
+// choice (a software adapter is declined; on a hardware one a timed probe decides, per model).
+const autoRuns = new Map(); // model id -> { runs, fallback, choice }
+const NO_WEBGPU = 'this browser has no WebGPU';
 
 /** Load the relaxed-SIMD build where the browser runs it and it was built; otherwise the SIMD128 build. */
 async function loadWasm() {
@@ -113,12 +115,14 @@ async function engineFor(id, backend = backendChoice) {
   if (engines.has(key)) return engines.get(key);
   // One engine per model and backend that runs: where 'auto' runs on the CPU (no WebGPU, or an earlier 'auto'
   // engine fell back), the 'auto' and 'cpu' engines of a model are one.
-  const runs = backend === 'auto' ? autoRunsOn || (self.navigator.gpu ? null : 'cpu') : backend;
+  const auto = autoRuns.get(id) || (self.navigator.gpu ? null : { runs: 'cpu', fallback: NO_WEBGPU, choice: null });
+  const runs = backend === 'auto' ? auto?.runs : backend;
   for (const rec of engines.values()) {
     if (rec.info.model === id && rec.info.backend === runs) {
       // Same engine; this request's own account of what was asked and why it runs where it does.
-      const fallbackReason = rec.info.fallbackReason || (backend === 'auto' && runs === 'cpu' ? autoFallback : null);
-      const same = { ...rec, info: { ...rec.info, requested: backend, fallbackReason } };
+      const fallbackReason = rec.info.fallbackReason || (backend === 'auto' && runs === 'cpu' ? auto.fallback : null);
+      const choice = backend === 'auto' ? auto.choice || rec.info.choice : rec.info.choice;
+      const same = { ...rec, info: { ...rec.info, requested: backend, fallbackReason, choice } };
       engines.set(key, same);
       return same;
     }
@@ -147,10 +151,12 @@ async function engineFor(id, backend = backendChoice) {
     backendLabel: ran.label,
     fallbackReason: fallback || null,
     config: engine.config(),
+    // { requested, runsOn, reason, adapter, fallbackAdapter, probe: { seq, cpuMs, gpuMs, gpuFirstMs }, cached }
+    choice: typeof engine.choice === 'function' ? engine.choice() : null,
     // Blocks' depth and width, DExTra's layers and groups, params and MACs per block (at the longest input).
     architecture: engine.architecture(engine.config().max_len),
   };
-  if (backend === 'auto') [autoRunsOn, autoFallback] = [ran.id, fallback || null];
+  if (backend === 'auto') autoRuns.set(id, { runs: ran.id, fallback: fallback || null, choice: info.choice });
   const rec = { engine: counted(engine), info, positional: null };
   engines.set(key, rec);
   return rec;

@@ -11,7 +11,6 @@ use crate::model::delight::Glt;
 use crate::model::embeddings::Embeddings;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
-use crate::model::param::Weight;
 use crate::model::{AblationMode, BatchNormStats, ForwardOptions, Model, Output};
 use crate::tensor::Tensor;
 
@@ -28,11 +27,6 @@ fn bias(l: &Linear) -> Option<&[f32]> {
     l.bias.as_ref().map(|b| b.data())
 }
 
-fn weights(l: &Linear) -> &[f32] {
-    match &l.weight {
-        Weight::F32(p) => p.data(),
-    }
-}
 
 impl Backend for CpuBackend {
     type Tensor = Vec<f32>;
@@ -64,13 +58,13 @@ impl Backend for CpuBackend {
         let (k, n) = (l.in_dim(), l.out_dim());
         let rows = x.len() / k;
         let mut out = scratch::take(rows * n);
-        cpu::linear_fused(x, weights(l), bias(l), &mut out, rows, k, n, act, false);
+        cpu::quant::linear_weight(x, &l.weight, bias(l), &mut out, rows, k, n, act, false);
         Ok(out)
     }
 
     fn linear_add(&mut self, x: &Vec<f32>, l: &Linear, acc: &mut Vec<f32>) -> Result<()> {
         let (k, n) = (l.in_dim(), l.out_dim());
-        cpu::linear_fused(x, weights(l), bias(l), acc, x.len() / k, k, n, None, true);
+        cpu::quant::linear_weight(x, &l.weight, bias(l), acc, x.len() / k, k, n, None, true);
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use crate::config::Activation;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub mod backend;
+pub mod quant;
 pub mod scalar;
 pub mod scratch;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

@@ -78,6 +78,9 @@ impl GpuBackend {
         if head_dim > MAX_HEAD_DIM {
             return Err(Error::Gpu(format!("head size {head_dim} is larger than the GPU kernel's {MAX_HEAD_DIM}")));
         }
+        if c.precision != crate::config::Precision::F32 {
+            return Err(Error::Gpu(format!("{} weights run on the CPU backend only (no GPU kernel for them yet)", c.precision.name())));
+        }
         let mut weights = HashMap::new();
         for p in model.params() {
             if let std::collections::hash_map::Entry::Vacant(slot) = weights.entry(p.id) {
@@ -123,7 +126,8 @@ impl GpuBackend {
 
     fn matmul(&mut self, x: &GpuTensor, l: &Linear, out: &GpuTensor, act: u32, accumulate: bool) -> Result<()> {
         let (k, n) = (l.in_dim(), l.out_dim());
-        let w = self.weight(l.weight.param())?.clone();
+        let p = l.weight.as_f32().ok_or_else(|| Error::Gpu(format!("{} weights run on the CPU backend only (no GPU kernel yet)", l.weight.precision().name())))?;
+        let w = self.weight(p)?.clone();
         let b = l.bias.as_ref().map(|b| self.weight(b).cloned()).transpose()?;
         ops::matmul::record(self.rec()?, &x.buf, &w, b.as_ref(), &out.buf, (x.len / k, k, n), act, accumulate)
     }

@@ -44,6 +44,11 @@ impl GpuContext {
     /// pipeline. Fails (never panics) when there is no adapter, e.g. no WebGPU in this browser, no Vulkan
     /// driver, or `backends` empty.
     pub async fn new(backends: wgpu::Backends) -> Result<Self> {
+        Self::from_adapter(Self::adapter(backends).await?).await
+    }
+
+    /// The adapter [`GpuContext::new`] would use (its info says what kind it is before any device exists).
+    pub async fn adapter(backends: wgpu::Backends) -> Result<wgpu::Adapter> {
         if backends.is_empty() {
             return Err(Error::Gpu("no GPU adapter: no backend enabled".into()));
         }
@@ -60,6 +65,11 @@ impl GpuContext {
             })
             .await
             .map_err(|e| gpu_err("no GPU adapter", e))?;
+        Ok(adapter)
+    }
+
+    /// Open a device on `adapter` with the adapter's limits and build every pipeline.
+    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {

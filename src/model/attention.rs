@@ -5,7 +5,7 @@ use crate::batch::Batch;
 use crate::config::{Architecture, Config};
 use crate::error::Result;
 use crate::model::linear::Linear;
-use crate::model::param::{Param, Weight};
+use crate::model::param::Param;
 use crate::model::AblationMode;
 use crate::weights::Scope;
 
@@ -25,14 +25,11 @@ impl SelfAttention {
     pub fn load(w: &Scope, c: &Config) -> Result<Self> {
         let d = c.hidden_size;
         let in_proj = match c.architecture {
-            Architecture::EncoderClassifier | Architecture::Delight => Linear {
-                weight: Weight::F32(Param::new(w.get("in_proj_weight", &[3 * d, d])?)),
-                bias: Some(Param::new(w.get("in_proj_bias", &[3 * d])?)),
-            },
+            Architecture::EncoderClassifier | Architecture::Delight => Linear::load_named(w, "in_proj_weight", "in_proj_bias", d, 3 * d)?,
             // HF keeps query, key and value separate; stack them in PyTorch's packed order.
             Architecture::Bert => {
                 let s = w.pp("self");
-                Linear::stack(&[Linear::load(&s.pp("query"), d, d)?, Linear::load(&s.pp("key"), d, d)?, Linear::load(&s.pp("value"), d, d)?])
+                Linear::stack(&[Linear::load(&s.pp("query"), d, d)?, Linear::load(&s.pp("key"), d, d)?, Linear::load(&s.pp("value"), d, d)?])?
             }
         };
         let out_proj = match c.architecture {

@@ -57,13 +57,13 @@ impl Embeddings {
         };
         let position = match c.positional_encoding {
             PositionalEncoding::Sinusoidal => sinusoidal_table(c.max_len, d),
-            PositionalEncoding::Learned => w.pp(pos_name).get("weight", &[c.position_rows(), d])?,
+            PositionalEncoding::Learned => w.pp(pos_name).get_table("weight", &[c.position_rows(), d])?,
         };
         let token_type =
-            if c.type_vocab_size > 0 { Some(Param::new(w.pp(type_name).get("weight", &[c.type_vocab_size, d])?)) } else { None };
+            if c.type_vocab_size > 0 { Some(Param::new(w.pp(type_name).get_table("weight", &[c.type_vocab_size, d])?)) } else { None };
         let norm = if c.embedding_norm { Some(Norm::load(&w.pp(norm_name), NormKind::Layer, d, c.norm_eps)?) } else { None };
         Ok(Self {
-            word: Param::new(w.pp(word_name).get("weight", &[c.vocab_size, d])?),
+            word: Param::new(w.pp(word_name).get_table("weight", &[c.vocab_size, d])?),
             position: Param::new(position),
             token_type,
             norm,

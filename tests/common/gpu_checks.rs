@@ -411,6 +411,52 @@ pub async fn fallback_without_adapter(m: &ModelDir) {
     assert_eq!((cpu.backend(), cpu.fallback_reason()), ("cpu", None));
 }
 
+/// `auto` on the adapter that is here: a software (fallback) adapter is declined without a probe; on a
+/// hardware one the timed probe decides and a second engine of the same model reuses it. The probe itself
+/// (`Engine::measured`) runs on any adapter: both timings are real and the engine runs on the faster one,
+/// with the CPU's exact results when the CPU wins. Forcing the GPU still gives the GPU.
+pub async fn auto_choice(m: &ModelDir, test: &str) {
+    let Some(ctx) = gpu_or_skip(test).await else { return };
+    let software = encoder_lens::choice::is_software(&ctx.info);
+    let auto = Engine::new(m.classifier(), Backend::Auto).await.expect("auto engine");
+    let c = auto.choice().clone();
+    assert_eq!(c.requested, Backend::Auto);
+    assert_eq!(c.fallback_adapter, software, "{c:?}");
+    assert_eq!(c.runs_on, auto.backend());
+    if software {
+        assert_eq!(auto.backend(), "cpu", "auto must not pick a software adapter: {c:?}");
+        assert!(c.probe.is_none(), "no probe on a software adapter");
+        assert!(c.reason.contains("software (fallback) adapter"), "{}", c.reason);
+        assert_eq!(auto.fallback_reason(), Some(c.reason.as_str()));
+    } else {
+        let p = c.probe.clone().expect("a probe on a hardware adapter");
+        assert_eq!(auto.backend() != "cpu", p.gpu_ms < p.cpu_ms, "{c:?}");
+        let again = Engine::new(m.classifier(), Backend::Auto).await.expect("auto engine");
+        assert!(again.choice().cached && again.choice().probe == c.probe, "{:?}", again.choice());
+    }
+
+    let mut probed = Engine::measured(m.classifier(), ctx).await.expect("measured engine");
+    let c = probed.choice().clone();
+    let p = c.probe.clone().expect("probe");
+    println!("{test}: adapter {:?}: {}", c.adapter, c.reason);
+    assert!(p.cpu_ms > 0.0 && p.gpu_ms > 0.0 && p.gpu_first_ms > 0.0 && p.seq > 2, "{p:?}");
+    assert_eq!(probed.backend() != "cpu", p.gpu_ms < p.cpu_ms, "{c:?}");
+    assert!(c.reason.contains("timed probe") && c.reason.contains(&format!("{} tokens", p.seq)), "{}", c.reason);
+    let got = probed.classify(&TEXTS, &ForwardOptions::default()).await.expect("classify");
+    let want = crate::common::ready(Engine::cpu(m.classifier()).classify(&TEXTS, &ForwardOptions::default())).expect("cpu classify");
+    for (g, w) in got.predictions.iter().zip(&want.predictions) {
+        if probed.backend() == "cpu" {
+            assert_eq!(g.probabilities, w.probabilities, "a CPU verdict runs the CPU path exactly");
+        }
+        assert_eq!(g.label, w.label);
+    }
+    assert_eq!(probed.forward_count(), 1, "the probe's forwards are not the user's");
+
+    let forced = Engine::new(m.classifier(), Backend::Gpu).await.expect("forced gpu engine");
+    assert_ne!(forced.backend(), "cpu", "forcing the GPU uses it, software or not");
+    assert!(forced.choice().probe.is_none() && forced.choice().fallback_adapter == software);
+}
+
 /// The device is lost mid-session: the next forward runs on the CPU, reports why, and matches the CPU
 /// exactly (and the earlier GPU result within 1e-4).
 pub async fn fallback_after_device_loss(m: &ModelDir, test: &str) {

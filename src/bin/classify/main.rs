@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! classify [--model DIR] [--backend cpu|gpu|auto] [--json | --embed] TEXT
+//! classify quantize --model DIR --to int8|int8-per-channel|f16 --out DIR2
 //! classify [--model DIR] [--backend B] --explain [--ablate zero|mean] [TEXT]
 //! classify [--model DIR] [--backend B] --teach FILE --save-head DIR
 //! classify [--model DIR] [--backend B] --head DIR [OPTIONS] [TEXT]
@@ -28,6 +29,8 @@ mod input;
 mod output;
 #[cfg(not(target_arch = "wasm32"))]
 mod progress;
+#[cfg(not(target_arch = "wasm32"))]
+mod quantize;
 
 #[cfg(not(target_arch = "wasm32"))]
 fn main() -> std::process::ExitCode {
@@ -433,13 +436,23 @@ others are classified; a summary ends the run, and the exit status is 1 if there
     }
 
     pub fn main() -> ExitCode {
+        let mut raw = std::env::args_os().skip(1);
+        if raw.next().is_some_and(|a| a == "quantize") {
+            return match crate::quantize::run(raw) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("classify: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         let args = match parse_args() {
             Ok(a) => a,
             Err(e) => {
                 if !e.is_empty() {
                     eprintln!("classify: {e}");
                 }
-                eprintln!("{USAGE}");
+                eprintln!("{USAGE}\n{}", crate::quantize::USAGE);
                 return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
             }
         };

@@ -26,10 +26,12 @@
 mod attention;
 mod gemm;
 mod glt;
+mod int8;
 mod math;
 
 pub use attention::attention;
 pub use glt::glt;
+pub use int8::gemm_i8;
 pub use gemm::{linear, linear_fused, peak_kernel, set_b_block_bytes, PEAK_FLOPS_PER_ITER};
 pub use math::{activation_inplace, add_inplace, batch_norm_eval, exp4, layer_norm, softmax_inplace};
 
