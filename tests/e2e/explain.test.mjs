@@ -110,6 +110,14 @@ describe('explanation panels', () => {
 
   it('default model: sweep, attributions and lens agree with the classification and the CLI', async () => {
     const text = 'A quiet, beautifully acted film that stays with you.';
+    // 'auto' may pick the CPU (its speed probe finds SwiftShader slower): where the browser has WebGPU, ask
+    // for it, so the sweep and the clicked re-run below run on the GPU path.
+    if (await page.evaluate(() => Boolean(navigator.gpu))) {
+      await page.selectOption('#backend-select', 'gpu');
+      await page.waitForFunction(() => /Ready · .*WebGPU/.test(document.getElementById('status-text').textContent), null, { timeout: 300000 }).catch(async (e) => {
+        throw new Error(`WebGPU did not come up: ${e.message}; messages: ${await page.textContent('#messages')}; status: ${await page.textContent('#status-text')}`);
+      });
+    }
     const { x, d, H } = await checkExplanation(manifest.default, text, []);
     console.log(`default model on ${x.backend}: explain ${d.workMs.toFixed(0)} ms in the worker (sweep ${x.ablation.millis.toFixed(0)} ms), render ${JSON.stringify(d.renderMs)}`);
     await shoot(manifest.default);
