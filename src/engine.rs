@@ -237,7 +237,7 @@ impl Engine {
     /// One forward pass on the current backend. A GPU failure switches to the CPU for this call and all
     /// later ones; a batch over the GPU's limits runs on the CPU alone (the GPU stays for the next);
     /// input errors are returned as they are.
-    pub async fn forward(&mut self, batch: &Batch, opts: &ForwardOptions) -> Result<Output> {
+    pub async fn forward(&mut self, batch: &Batch, opts: &ForwardOptions<'_>) -> Result<Output> {
         self.forwards += 1;
         let model = &self.classifier.model;
         if let Some(g) = self.gpu.as_mut() {
@@ -258,8 +258,29 @@ impl Engine {
         crate::cpu::forward(model, batch, opts)
     }
 
+    /// Classify with `head` (its labels and classifier) in place of the model's own, e.g. one trained by
+    /// [`crate::teach::train`]; on the GPU only the head's parameters are uploaded.
+    pub fn set_head(&mut self, head: crate::teach::Head) -> Result<()> {
+        let m = &mut self.classifier.model;
+        if head.info.hidden_size != m.config.hidden_size {
+            return Err(Error::Config(format!(
+                "the head was trained on {}-dimensional features; this model's are {}",
+                head.info.hidden_size, m.config.hidden_size
+            )));
+        }
+        m.classifier = Some(head.linear);
+        m.config.labels = head.info.labels;
+        if let Some(g) = self.gpu.as_mut() {
+            if let Err(e) = g.upload_missing(&self.classifier.model) {
+                self.fallback = Some(format!("GPU failed, running on the CPU from now on: {e}"));
+                self.gpu = None;
+            }
+        }
+        Ok(())
+    }
+
     /// Classify `texts` as one padded batch, recording `trace`.
-    pub async fn classify<S: AsRef<str>>(&mut self, texts: &[S], opts: &ForwardOptions) -> Result<Classification> {
+    pub async fn classify<S: AsRef<str>>(&mut self, texts: &[S], opts: &ForwardOptions<'_>) -> Result<Classification> {
         self.classifier.check_classifier()?;
         let (batch, enc) = self.classifier.batch(texts)?;
         let out = self.forward(&batch, opts).await?;

@@ -25,6 +25,23 @@ struct ClassifyOptions {
     batch_norm: BatchNormStats,
 }
 
+/// Options for `explain`, from a plain JS object; every field is optional.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct ExplainOptions {
+    /// The label to explain (index); the prediction by default.
+    label: Option<usize>,
+    /// "zero" (default) or "mean": what an ablated head's output becomes.
+    ablate: crate::model::AblationMode,
+}
+
+fn options<T: Default + serde::de::DeserializeOwned>(v: JsValue) -> Result<T, JsError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(T::default());
+    }
+    serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("bad options: {e}")))
+}
+
 /// The text files of an HF BERT folder, from a plain JS object.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -119,6 +136,13 @@ impl Engine {
         Ok(Engine { inner: RefCell::new(crate::engine::Engine::new(classifier, backend).await?) })
     }
 
+    /// The checks on a weights file made from its first 8 bytes and its size, before it is read into memory
+    /// (a 4 GB header claim, a file too large for the browser build): an error saying what is wrong.
+    #[wasm_bindgen(js_name = checkWeightsFile)]
+    pub fn check_weights_file(name: &str, first8: &[u8], size: f64) -> Result<(), JsError> {
+        Ok(crate::weights::check_file_claim(name, first8, size.max(0.0) as u64)?)
+    }
+
     /// True when `config.json` describes an HF BERT model (use `createHf`), false for this project's format.
     #[wasm_bindgen(js_name = isHfBert)]
     pub fn is_hf_bert(config_json: &str) -> bool {
@@ -167,7 +191,7 @@ impl Engine {
             serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("bad options: {e}")))?
         };
         let trace = if opts.trace { TraceRequest::ALL } else { TraceRequest::NONE };
-        let fwd = ForwardOptions { batch_norm: opts.batch_norm, trace };
+        let fwd = ForwardOptions { batch_norm: opts.batch_norm, trace, ..Default::default() };
         let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
         to_js(&engine.classify(&texts, &fwd).await?)
     }
@@ -218,6 +242,60 @@ impl Engine {
     #[wasm_bindgen(js_name = positionalView)]
     pub fn positional_view(&self) -> Result<JsValue, JsError> {
         self.with(|c| json_to_js(&crate::inspect::positional_view(c)))
+    }
+
+    /// Why the model labels `text` as it does (see `explain::Explanation`): token attributions by
+    /// occlusion and attention rollout, the Δp(label) of ablating each head alone (one batched forward),
+    /// and the logit lens. `options`: `{ label?, ablate?: "zero" | "mean" }`. 4 forwards. Async.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn explain(&self, text: String, options: JsValue) -> Result<JsValue, JsError> {
+        let o: ExplainOptions = self::options(options)?;
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        json_to_js(&crate::explain::explain(&mut engine, &text, o.label, o.ablate).await?)
+    }
+
+    /// Classify `text` with the attention heads `heads` (`[[layer, head], …]`) ablated: `{ probabilities,
+    /// plain }` (with and without the ablation). `options`: `{ ablate?: "zero" | "mean" }`. 2 forwards. Async.
+    #[wasm_bindgen(js_name = classifyAblated)]
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn classify_ablated(&self, text: String, heads: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+        let heads: Vec<(usize, usize)> =
+            serde_wasm_bindgen::from_value(heads).map_err(|e| JsError::new(&format!("heads must be [[layer, head], …]: {e}")))?;
+        let o: ExplainOptions = self::options(options)?;
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let s = crate::explain::subject(&mut engine, &text, o.label).await?;
+        let probabilities = crate::explain::classify_ablated(&mut engine, &s, &heads, o.ablate).await?;
+        to_js(&serde_json::json!({ "probabilities": probabilities, "plain": s.probabilities, "labelIndex": s.label_index }))
+    }
+
+    /// Teach the engine your labels: train a softmax head on the pooled features of `examples[i]` (texts of
+    /// `labels[i]`), and classify with it from now on. Returns `{ report, config, weights }`: the training
+    /// report, and the head as `head.json` text and `head.safetensors` bytes (to save; `setHead` loads them).
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn teach(&self, labels: JsValue, examples: JsValue) -> Result<JsValue, JsError> {
+        let labels: Vec<String> = serde_wasm_bindgen::from_value(labels).map_err(|e| JsError::new(&format!("labels must be an array of strings: {e}")))?;
+        let examples: Vec<Vec<String>> =
+            serde_wasm_bindgen::from_value(examples).map_err(|e| JsError::new(&format!("examples must be an array of arrays of strings: {e}")))?;
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let (head, report) = crate::teach::train(&mut engine, &labels, &examples).await?;
+        let (config, weights) = (head.config_json(), head.safetensors());
+        engine.set_head(head)?;
+        let out = js_sys::Object::new();
+        let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&out, &k.into(), v).map(|_| ()).map_err(|_| JsError::new("building the result"));
+        set("report", &to_js(&report)?)?;
+        set("config", &config.into())?;
+        set("weights", &js_sys::Uint8Array::from(&weights[..]).into())?;
+        Ok(out.into())
+    }
+
+    /// Classify with a head saved by `teach` (or `classify --teach`): `head.json` text and
+    /// `head.safetensors` bytes. Returns the new labels.
+    #[wasm_bindgen(js_name = setHead)]
+    pub fn set_head(&self, config_json: String, weights: Vec<u8>) -> Result<JsValue, JsError> {
+        let head = crate::teach::Head::from_files(&config_json, &weights)?;
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        engine.set_head(head)?;
+        to_js(&engine.classifier.config().labels)
     }
 
     /// The encoder as the architecture view draws it, at sequence length `seq`: per block its kind

@@ -7,6 +7,32 @@ use crate::model::param::Precision;
 use crate::tensor::Tensor;
 use safetensors::{Dtype, SafeTensors};
 
+/// Largest safetensors JSON header accepted (the safetensors crate's own limit).
+pub const MAX_HEADER_BYTES: u64 = 100_000_000;
+/// Largest weights file the browser build reads (wasm32 memory is at most 4 GiB, and the engine needs room
+/// besides the file).
+pub const MAX_FILE_BYTES: u64 = 2 << 30;
+
+/// The checks on a safetensors file that need only its first 8 bytes and its size, made before the file is
+/// read into memory: the header length it claims fits in the file and under [`MAX_HEADER_BYTES`], and the file
+/// is under [`MAX_FILE_BYTES`]. `name` is for the message.
+pub fn check_file_claim(name: &str, first8: &[u8], size: u64) -> Result<()> {
+    let bad = |m: String| Err(Error::WeightsFormat(format!("{name}: {m}")));
+    if size > MAX_FILE_BYTES {
+        return bad(format!("{size} bytes is more than the {} GiB this engine reads", MAX_FILE_BYTES >> 30));
+    }
+    let Some(len) = first8.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes) else {
+        return bad(format!("{size} bytes is too short for a safetensors file (no 8-byte header length)"));
+    };
+    if len > MAX_HEADER_BYTES {
+        return bad(format!("claims a {len}-byte header; at most {MAX_HEADER_BYTES} bytes are accepted"));
+    }
+    if len.saturating_add(8) > size {
+        return bad(format!("claims a {len}-byte header but the file has only {size} bytes"));
+    }
+    Ok(())
+}
+
 /// Safetensors weights, read without copying until a tensor is asked for.
 pub struct Weights<'a> {
     /// One or more safetensors files (HF shards, or a base model plus a separately stored head); each

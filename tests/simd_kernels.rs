@@ -226,7 +226,7 @@ fn model_matches_scalar(config: &str, weights: &[u8], vocab: &str) {
     ];
     let (batch, _) = c.batch(&texts).expect("batch");
     for bn in [BatchNormStats::Running, BatchNormStats::Batch] {
-        let opts = ForwardOptions { batch_norm: bn, trace: TraceRequest::ALL };
+        let opts = ForwardOptions { batch_norm: bn, trace: TraceRequest::ALL, ..Default::default() };
         cpu::set_reference(true);
         let mut want = encoder_lens::cpu::forward(&c.model, &batch, &opts).expect("scalar forward");
         cpu::set_reference(false);

@@ -14,6 +14,11 @@ import * as classify from './panels/classify.js';
 import * as attention from './panels/attention.js';
 import * as positional from './panels/positional.js';
 import * as norms from './panels/norms.js';
+import * as ablation from './panels/ablation.js';
+import * as attribution from './panels/attribution.js';
+import * as lens from './panels/lens.js';
+import * as teach from './panels/teach.js';
+import * as yourmodel from './panels/yourmodel.js';
 import * as architecture from './panels/architecture.js';
 
 const SAMPLES = [
@@ -32,6 +37,14 @@ const PANELS = [
   ['architecture', architecture],
 ];
 
+// Panels 5–7 draw the engine's explanation of the text (`explain`: 4 forwards, one the batched head sweep),
+// asked for only while one of them is on screen.
+const EXPLAIN_PANELS = [
+  ['ablation', ablation],
+  ['attribution', attribution],
+  ['lens', lens],
+];
+
 const state = {
   manifest: null,
   model: null,
@@ -42,6 +55,8 @@ const state = {
   live: false,
   seq: 0,
   normsVisible: false,
+  explainVisible: false,
+  explanation: null, // the engine's explanation of the current text (panels 5–7)
 };
 
 // ---------------------------------------------------------------- worker
@@ -125,7 +140,49 @@ const ui = {
     return [ev.clientX - r.left, ev.clientY - r.top];
   },
 };
-for (const [id, panel] of PANELS) panel.wire($(id), ui);
+ui.ablate = (heads) =>
+  rpc.call('ablate', { model: state.model, text: state.explanation?.text, heads, ablate: $('abl-mode').value }, { lane: 'ablate' }).catch((e) => {
+    if (!e.stale) showMessage('error', `Could not re-run with those heads ablated: ${e.message}`, 'ablate');
+    return null;
+  });
+ui.say = showMessage;
+/** After the labels changed (taught or loaded head): the classify panel and the explanation again. */
+function relabelled(labels) {
+  clearMessage('teach');
+  state.explanation = null;
+  if (state.info) state.info = { ...state.info, config: { ...state.info.config, labels } };
+  if (state.analysis?.live) runAnalysis(state.analysis.text);
+}
+ui.teach = (labels, examples) =>
+  rpc.call('teach', { model: state.model, labels, examples }).then(
+    (r) => (relabelled(r.labels), r),
+    (e) => (showMessage('error', `Could not teach: ${e.message}`, 'teach'), null),
+  );
+ui.setHead = async (config, file) =>
+  rpc.call('setHead', { model: state.model, config, weights: new Uint8Array(await file.arrayBuffer()) }).then(
+    (r) => (relabelled(r.labels), r),
+    (e) => (showMessage('error', `Could not load the head: ${e.message}`, 'teach'), null),
+  );
+/** Register a dropped or picked model folder with the worker and switch to it; a bad one changes nothing. */
+ui.addModel = async ({ name, files }) => {
+  setStatus('', `Reading ${name}…`);
+  let entry;
+  try {
+    entry = await rpc.call('addModel', { name, files });
+  } catch (e) {
+    showMessage('error', `Your model could not be loaded: ${e.message}. ${state.model ? `Still using ${modelName(state.model)}.` : ''}`, 'load');
+    setStatus(state.model ? 'ready' : 'error', state.model ? `Ready · ${modelName(state.model)}` : 'No model');
+    return null;
+  }
+  state.manifest.models.push(entry);
+  const o = el('option', null, entry.name);
+  o.value = entry.id;
+  $('model-select').append(o);
+  $('model-select').value = entry.id;
+  if (await loadModel(entry.id, state.backend)) runAnalysis($('text').value);
+  return entry;
+};
+for (const [id, panel] of [...PANELS, ...EXPLAIN_PANELS, ['teach', teach], ['classify', yourmodel]]) panel.wire($(id), ui);
 
 // ---------------------------------------------------------------- rendering
 
@@ -144,6 +201,35 @@ function render(names = PANELS.map(([id]) => id), opts) {
     ms[id] = performance.now() - t0;
   }
   return ms;
+}
+
+/** Ask the engine why it labels `text` as it does and draw panels 5–7 (superseded by a newer text). */
+async function runExplain(text) {
+  if (!state.model || !text.trim()) return;
+  const args = { model: state.model, text, ablate: $('abl-mode').value };
+  const same = (x) => x && ['model', 'text', 'ablate'].every((k) => x[k] === args[k]);
+  // Drawn already, or being computed: nothing to ask.
+  if (same(state.explanation) || same(state.explaining)) return;
+  state.explaining = args;
+  let x;
+  try {
+    x = await rpc.call('explain', args, { lane: 'explain' });
+  } catch (e) {
+    if (!e.stale) showMessage('error', `Could not explain: ${e.message}`, 'explain');
+    return;
+  } finally {
+    if (state.explaining === args) state.explaining = null;
+  }
+  clearMessage('explain');
+  x.ablate = args.ablate;
+  state.explanation = x;
+  const ms = {};
+  for (const [id, panel] of EXPLAIN_PANELS) {
+    const t0 = performance.now();
+    panel.render($(id), x);
+    ms[id] = performance.now() - t0;
+  }
+  document.dispatchEvent(new CustomEvent('explanation-drawn', { detail: { model: x.model, text: x.text, workMs: x.workMs, renderMs: ms, explanation: x } }));
 }
 
 /** Tell whoever measures (the end-to-end test) that `a` is on screen, with where the time went. */
@@ -196,6 +282,7 @@ async function runAnalysis(text) {
   const timing = { clickMs: received - t0, workMs: a.workMs, inspectMs: a.inspectMs, transferMs, renderMs, forwards: { ...a.forwards }, engines: a.engines };
   if (comparing) a.comparing = drawCompare(a, comparing);
   else if (state.normsVisible) fetchCompare(a); // the panel came into view meanwhile
+  if (state.explainVisible) runExplain(text);
   if (!a.comparing) {
     timing.totalMs = performance.now() - t0;
     drawn(a, { ...timing, compared: false });
@@ -227,6 +314,11 @@ function requestCompare({ model, text, companion }) {
  */
 async function drawCompare(a, pending) {
   const c = await pending;
+  // The comparison models' downloads (progress in the status line) are over.
+  if (state.analysis === a && state.model === a.model && state.info) {
+    $('progress').hidden = true;
+    setStatus('ready', `Ready · ${modelName(state.model)} · ${state.info.backendLabel}`);
+  }
   if (!c || state.analysis !== a || c.text !== a.text || c.companion !== a.companion || c.model !== a.model) return null;
   clearMessage('compare');
   a.compare = c.roles;
@@ -250,6 +342,19 @@ new IntersectionObserver(
   },
   { rootMargin: '200px 0px' },
 ).observe($('norms'));
+
+// Panels 5–7 ask for the explanation only while one of them is on screen (or about to be).
+const explainSeen = new Map();
+const explainObserver = new IntersectionObserver(
+  (entries) => {
+    for (const e of entries) explainSeen.set(e.target.id, e.isIntersecting);
+    state.explainVisible = [...explainSeen.values()].some(Boolean);
+    if (state.explainVisible && state.analysis?.live && state.analysis.model === state.model) runExplain(state.analysis.text);
+  },
+  { rootMargin: '200px 0px' },
+);
+for (const [id] of EXPLAIN_PANELS) explainObserver.observe($(id));
+$('abl-mode').addEventListener('change', () => state.analysis?.live && runExplain(state.analysis.text));
 
 async function loadModel(model, backend) {
   const prevModel = state.model;
@@ -319,7 +424,10 @@ for (const s of SAMPLES) {
   $('samples').append(b);
 }
 let resizeTimer = 0;
-const redrawAll = () => render(undefined, { force: true });
+const redrawAll = () => {
+  render(undefined, { force: true });
+  if (state.explanation) for (const [id, panel] of EXPLAIN_PANELS) panel.render($(id), state.explanation);
+};
 new ResizeObserver(() => {
   clearTimeout(resizeTimer);
   resizeTimer = setTimeout(redrawAll, 120);

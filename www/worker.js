@@ -199,6 +199,12 @@ function pack(v) {
   return v;
 }
 
+/** After the model's head changed (taught or loaded): new labels in its info, no stale remembered answers. */
+function relabel(model, engine) {
+  for (const rec of engines.values()) if (rec.engine === engine || rec.info.model === model) rec.info.config = engine.config();
+  recent.clear();
+}
+
 /** Recent packed answers by (model, backend, companion, text): a repeated question runs no forward. */
 const recent = new Map();
 async function remembered(key, run) {
@@ -259,6 +265,79 @@ const handlers = {
     const key = `${model}|${rec.info.backend}|${c}|${batchTest}|${text}`;
     const { value, forwards } = await countingForwards([primary], () => remembered(key, run));
     return { ...value, forwards, info: rec.info, engines: enginesRunning() };
+  },
+  /**
+   * Why the model labels `text` as it does (panels 5–7): the engine's explanation — occlusion and rollout
+   * attributions, the head-ablation sweep (one batched forward) and the logit lens; 4 forwards, none for a
+   * repeated question.
+   */
+  async explain({ model, text, ablate = 'zero' }) {
+    const rec = await engineFor(model);
+    const t0 = performance.now();
+    const key = `explain|${model}|${rec.info.backend}|${ablate}|${text}`;
+    const value = await remembered(key, () => rec.engine.explain(text, { ablate }));
+    return { ...value, model, backend: rec.info.backend, backendLabel: rec.info.backendLabel, workMs: performance.now() - t0 };
+  },
+  /** Classify `text` with the attention heads `heads` ([[layer, head], …]) ablated together: 2 forwards. */
+  async ablate({ model, text, heads, ablate = 'zero' }) {
+    const rec = await engineFor(model);
+    const value = await rec.engine.classifyAblated(text, heads, { ablate });
+    return { ...value, model, text, heads, ablate };
+  },
+  /**
+   * Teach the model your labels (panel 8): the engine trains a softmax head on the pooled features of the
+   * examples and classifies with it from then on. Returns the report and the head's two files (to save).
+   */
+  async teach({ model, labels, examples }) {
+    const rec = await engineFor(model);
+    const { report, config, weights } = await rec.engine.teach(labels, examples);
+    relabel(model, rec.engine);
+    return { report, config, weights, labels: rec.info.config.labels };
+  },
+  /** Classify with a head saved before (head.json text, head.safetensors bytes). */
+  async setHead({ model, config, weights }) {
+    const rec = await engineFor(model);
+    wasm.Engine.checkWeightsFile('head.safetensors', weights.subarray(0, 8), weights.length);
+    rec.engine.setHead(config, weights);
+    relabel(model, rec.engine);
+    return { labels: rec.info.config.labels };
+  },
+  /**
+   * Bring your own model: `files` [{ path, file }] of a model folder (this project's or a Hugging Face BERT
+   * folder), dropped or picked on the page. Sizes and safetensors header claims are checked (by the engine)
+   * before any file is read into memory; the model is built in a new engine, so a bad folder leaves the
+   * current model running. Returns its manifest entry.
+   */
+  async addModel({ name, files: list }) {
+    const byPath = new Map(list.map(({ path, file }) => [path.replace(/^\.?\//, ''), file]));
+    const texts = {};
+    const MAX_TEXT = 32 << 20;
+    for (const f of wasm.Engine.modelFiles()) {
+      const file = byPath.get(f.path);
+      if (!file || f.path.endsWith('.safetensors')) continue;
+      if (file.size > MAX_TEXT) throw new Error(`${f.path} is ${file.size} bytes; a text file of a model folder is at most ${MAX_TEXT >> 20} MiB`);
+      texts[f.path] = await file.text();
+    }
+    if (!texts['config.json']) throw new Error('the folder has no config.json (drop the whole model folder, or pick its files)');
+    if (!texts['vocab.txt']) throw new Error('the folder has no vocab.txt');
+    const index = texts['model.safetensors.index.json'];
+    const names = index ? wasm.Engine.hfWeightFiles(index) : ['model.safetensors'];
+    const blobs = names.map((n) => {
+      const file = byPath.get(n.replace(/^\.?\//, ''));
+      if (!file) throw new Error(`the folder has no ${n}`);
+      return [n, file];
+    });
+    for (const [n, file] of blobs) wasm.Engine.checkWeightsFile(n, new Uint8Array(await file.slice(0, 8).arrayBuffer()), file.size);
+    const weights = [];
+    for (const [, file] of blobs) weights.push(new Uint8Array(await file.arrayBuffer()));
+    const id = `user-${(name || 'model').replace(/[^A-Za-z0-9_-]/g, '_')}-${manifest.models.length}`;
+    // Build it once here so a broken folder fails now, with the engine's message, and nothing is registered.
+    const engine = await wasm.Engine.load(texts, weights, 'cpu');
+    engine.free?.();
+    files.set(id, { texts, weights });
+    const entry = { id, name: `${name || 'Your model'} (yours)`, path: null, user: true, available: true };
+    manifest.models.push(entry);
+    return entry;
   },
   /** The LN-vs-BN panel's comparison models for `text` (3 forwards each that is not the primary model). */
   async compare({ model, text, companion }) {

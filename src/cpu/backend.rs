@@ -11,7 +11,7 @@ use crate::model::delight::Glt;
 use crate::model::embeddings::Embeddings;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
-use crate::model::{BatchNormStats, ForwardOptions, Model, Output};
+use crate::model::{AblationMode, BatchNormStats, ForwardOptions, Model, Output};
 use crate::tensor::Tensor;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -91,6 +91,16 @@ impl Backend for CpuBackend {
         let mut ctx = scratch::take(batch.rows() * d);
         cpu::attention(qkv, &batch.lengths, b, s, heads, d / heads, &mut ctx, p.as_mut().map(|t| &mut t.data[..]));
         Ok((ctx, p))
+    }
+
+    fn ablate_heads(&mut self, ctx: &mut Vec<f32>, batch: &Batch, heads: usize, keep: &[f32], mode: AblationMode) -> Result<()> {
+        let (b, s) = (batch.batch, batch.seq);
+        let d = ctx.len() / batch.rows();
+        if keep.len() != b * heads || heads == 0 || d % heads != 0 {
+            return Err(crate::Error::Input(format!("head gate of {} values for {b} sequences × {heads} heads", keep.len())));
+        }
+        cpu::head_ablate(ctx, keep, &batch.lengths, b, s, heads, d / heads, mode == AblationMode::Mean);
+        Ok(())
     }
 
     fn norm(&mut self, x: &Vec<f32>, n: &Norm, batch: &Batch, bn: BatchNormStats, stats: bool) -> Result<(Vec<f32>, Option<[Tensor; 2]>)> {

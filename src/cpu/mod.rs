@@ -16,7 +16,7 @@ pub mod scratch;
 pub mod simd128;
 
 pub use backend::{forward, CpuBackend};
-pub use scalar::batch_stats;
+pub use scalar::{batch_stats, head_ablate};
 
 static REFERENCE: AtomicBool = AtomicBool::new(false);
 

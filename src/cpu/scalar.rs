@@ -130,6 +130,32 @@ pub fn attention(
     }
 }
 
+/// Head ablation on an attention context `ctx (batch, seq, heads·head_dim)`: for each sequence `b` and
+/// head `h` with `keep[b·heads + h] == 0.0` (`keep (batch, heads)`), the head's `head_dim` columns of
+/// every row of the sequence become 0 (`mean = false`) or their mean over the first `lengths[b]` rows,
+/// summed in position order then scaled by 1 / length (`mean = true`). Other values are not touched.
+#[allow(clippy::too_many_arguments)]
+pub fn head_ablate(ctx: &mut [f32], keep: &[f32], lengths: &[usize], batch: usize, seq: usize, heads: usize, head_dim: usize, mean: bool) {
+    let d = heads * head_dim;
+    let mut m = vec![0.0f32; head_dim]; // (head_dim): the head's mean context
+    for b in 0..batch {
+        let len = lengths[b].min(seq);
+        for h in (0..heads).filter(|&h| keep[b * heads + h] == 0.0) {
+            m.iter_mut().for_each(|v| *v = 0.0);
+            if mean && len > 0 {
+                for t in 0..len {
+                    add_inplace(&mut m, &ctx[(b * seq + t) * d + h * head_dim..][..head_dim]);
+                }
+                let inv = 1.0 / len as f32;
+                m.iter_mut().for_each(|v| *v *= inv);
+            }
+            for t in 0..seq {
+                ctx[(b * seq + t) * d + h * head_dim..][..head_dim].copy_from_slice(&m);
+            }
+        }
+    }
+}
+
 /// The power of two LayerNorm scales a row by before its statistics, given the row's largest `|x|`: 1 below
 /// 2^50, else `2^(128 − e)` for `amax = 2^(e−1)…` (biased exponent `e`), which brings the row into
 /// [−4, 4]. Without it the variance of a row of huge but finite values (`|x| ≳ 1.8e19`: the squares, or

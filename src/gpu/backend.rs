@@ -15,7 +15,7 @@ use crate::model::embeddings::Embeddings;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
 use crate::model::param::{Param, ParamId};
-use crate::model::{BatchNormStats, Model};
+use crate::model::{AblationMode, BatchNormStats, Model};
 use crate::tensor::Tensor;
 use std::collections::HashMap;
 
@@ -88,6 +88,17 @@ impl GpuBackend {
             }
         }
         Ok(Self { ctx, weights, pool: Vec::new(), inputs: None, rec: None, scratch: Scratch::default(), last: SubmitStats::default() })
+    }
+
+    /// Upload the parameters of `model` this backend does not hold yet (e.g. a newly trained head).
+    pub fn upload_missing(&mut self, model: &Model) -> Result<()> {
+        for p in model.params() {
+            if !self.weights.contains_key(&p.id) {
+                let b = self.ctx.upload("parameter", p.data())?;
+                self.weights.insert(p.id, b);
+            }
+        }
+        Ok(())
     }
 
     fn weight(&self, p: &Param) -> Result<&wgpu::Buffer> {
@@ -199,6 +210,16 @@ impl Backend for GpuBackend {
             r
         });
         Ok((ctx, read))
+    }
+
+    fn ablate_heads(&mut self, ctx: &mut GpuTensor, batch: &Batch, heads: usize, keep: &[f32], mode: AblationMode) -> Result<()> {
+        let d = ctx.len / batch.rows();
+        if keep.len() != batch.batch * heads || heads == 0 || d % heads != 0 {
+            return Err(Error::Input(format!("head gate of {} values for {} sequences × {heads} heads", keep.len(), batch.batch)));
+        }
+        let gate = self.ctx.upload("head gate", keep)?; // (batch, heads), written before the submit
+        let lengths = self.inputs()?.lengths.clone();
+        ops::head_ablate::record(self.rec()?, &ctx.buf, &gate, &lengths, (batch.batch, batch.seq, heads, d / heads), mode == AblationMode::Mean)
     }
 
     fn norm(&mut self, x: &GpuTensor, n: &Norm, batch: &Batch, bn: BatchNormStats, stats: bool) -> Result<(GpuTensor, Option<[GpuPending; 2]>)> {

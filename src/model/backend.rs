@@ -14,7 +14,7 @@ use crate::model::delight::Glt;
 use crate::model::embeddings::Embeddings;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
-use crate::model::BatchNormStats;
+use crate::model::{AblationMode, BatchNormStats};
 use crate::tensor::Tensor;
 
 /// A normalised activation and, when asked for, the statistics used (mean, variance).
@@ -47,6 +47,11 @@ pub trait Backend {
     /// batch's key-padding mask: the context `(batch·seq, heads·head_dim)`, and the probabilities
     /// `(batch, heads, seq, seq)` (0 on padded keys) when `probs`.
     fn attention(&mut self, qkv: &Self::Tensor, batch: &Batch, heads: usize, probs: bool) -> Result<(Self::Tensor, Option<Self::Pending>)>;
+    /// Head ablation on an attention context `ctx (batch·seq, heads·head_dim)`: for every sequence `b`
+    /// and head `h` with `keep[b·heads + h] == 0` (`keep (batch, heads)`), that head's columns of every
+    /// row of the sequence become 0 ([`AblationMode::Zero`]) or their mean over the sequence's real
+    /// tokens ([`AblationMode::Mean`]); everything else is left exactly as it is.
+    fn ablate_heads(&mut self, ctx: &mut Self::Tensor, batch: &Batch, heads: usize, keep: &[f32], mode: AblationMode) -> Result<()>;
     /// `n` applied to `x (batch·seq, d)`. With `stats`, also the statistics: LayerNorm's per-row mean and
     /// variance `(batch, seq)`; BatchNorm's per-feature mean and variance of this batch `(d)` over all rows,
     /// padding included (whichever statistics `bn` says to normalise with).

@@ -3,6 +3,7 @@
 //! embeddings → layers → final norm → pooling → pooler → classifier → softmax — written once for every
 //! [`Backend`] (CPU: eager kernels; GPU: one recorded command stream).
 
+pub mod ablation;
 pub mod attention;
 pub mod backend;
 pub mod delight;
@@ -12,6 +13,7 @@ pub mod linear;
 pub mod norm;
 pub mod param;
 
+pub use ablation::{Ablation, AblationMode};
 use backend::Backend;
 use crate::config::{Activation, Architecture, Config};
 use crate::error::Result;
@@ -40,14 +42,16 @@ pub enum BatchNormStats {
 
 /// How to run one forward pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ForwardOptions {
+pub struct ForwardOptions<'a> {
     /// Which statistics BatchNorm layers use.
     pub batch_norm: BatchNormStats,
     /// What to record besides the outputs.
     pub trace: TraceRequest,
+    /// Attention heads to ablate (per sequence); `None` runs the model as it is.
+    pub ablate: Option<&'a Ablation>,
 }
 
-impl ForwardOptions {
+impl ForwardOptions<'_> {
     /// These options, recording `trace`.
     pub fn traced(self, trace: TraceRequest) -> Self {
         Self { trace, ..self }
@@ -157,7 +161,7 @@ impl Model {
     }
 
     /// The forward pass on backend `be`: records (GPU) or runs (CPU) every op, then [`Backend::finish`]es.
-    pub async fn forward<B: Backend>(&self, be: &mut B, batch: &Batch, opts: &ForwardOptions) -> Result<Output> {
+    pub async fn forward<B: Backend>(&self, be: &mut B, batch: &Batch, opts: &ForwardOptions<'_>) -> Result<Output> {
         let pending = self.record(be, batch, opts)?;
         let fetched = be.finish().await?;
         Ok(pending.map(|p| be.fetch(&fetched, p)))
@@ -167,6 +171,9 @@ impl Model {
     pub fn record<B: Backend>(&self, be: &mut B, batch: &Batch, opts: &ForwardOptions) -> Result<Output<B::Pending>> {
         batch.check(self.config.max_len)?;
         self.embeddings.check_ids(batch)?;
+        if let Some(a) = opts.ablate {
+            a.check(self.layers.len(), self.config.num_heads, batch.batch)?;
+        }
         be.begin(batch)?;
         let req = &opts.trace;
         let (b, s, d) = (batch.batch, batch.seq, self.config.hidden_size);
@@ -177,8 +184,9 @@ impl Model {
             t.positional = Some(Tensor { shape: vec![s, d], data: pe.data[..s * d].to_vec() });
             t.embeddings = Some(be.read(&x, vec![b, s, d]));
         }
-        for layer in &self.layers {
-            x = layer.forward(be, x, batch, opts, trace.as_mut().map(|t| &mut t.layers))?;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let gate = opts.ablate.and_then(|a| a.layer_gate(l, b).map(|g| (g, a.mode))); // (batch, heads)
+            x = layer.forward(be, x, batch, opts, gate.as_ref().map(|(g, m)| (&g[..], *m)), trace.as_mut().map(|t| &mut t.layers))?;
         }
         for block in &self.blocks {
             x = block.forward(be, x, batch, opts, trace.as_mut().map(|t| &mut t.layers))?;

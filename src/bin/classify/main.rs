@@ -3,13 +3,17 @@
 //! ```text
 //! classify [--model DIR] [--backend cpu|gpu|auto] [--json | --embed] TEXT
 //! classify quantize --model DIR --to int8|int8-per-channel|f16 --out DIR2
+//! classify [--model DIR] [--backend B] --explain [--ablate zero|mean] [TEXT]
+//! classify [--model DIR] [--backend B] --teach FILE --save-head DIR
+//! classify [--model DIR] [--backend B] --head DIR [OPTIONS] [TEXT]
 //! classify [--model DIR] [--backend B] [--embed] [--input FILE] [--format lines|jsonl|csv] [--field NAME]
 //!          [--output FILE] [--to text|jsonl|csv|npy] [--batch N] [--progress | --no-progress]
 //! ```
 //! Without TEXT, rows stream from `--input` (or stdin) in batches and results stream out: flat memory
 //! whatever the input's length. A row that cannot be read or classified is reported on stderr with its line
 //! number while the others go on; a summary of errors ends the run (exit status 1 when there were any).
-//! Modules: `input` (lines / JSONL / CSV rows), `csv`, `output` (text / JSONL / CSV / .npy), `progress`.
+//! Modules: `input` (lines / JSONL / CSV rows), `csv`, `output` (text / JSONL / CSV / .npy), `progress`,
+//! `explain` (`--explain`, `--teach`, `--head`).
 
 // The CLI is native only; a wasm32 build of the crate's tests also compiles bins, so it gets an empty main.
 #[cfg(target_arch = "wasm32")]
@@ -17,6 +21,8 @@ fn main() {}
 
 #[cfg(not(target_arch = "wasm32"))]
 mod csv;
+#[cfg(not(target_arch = "wasm32"))]
+mod explain;
 #[cfg(not(target_arch = "wasm32"))]
 mod input;
 #[cfg(not(target_arch = "wasm32"))]
@@ -33,6 +39,7 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
+    use crate::explain;
     use crate::input::{self, Item, Row, Rows};
     use crate::output::{self, Writer};
     use crate::progress::Progress;
@@ -51,6 +58,17 @@ mod cli {
       --backend B      cpu (default); gpu (wgpu on Vulkan; an error without an adapter); auto (the GPU
                        when there is one, else cpu)
       --embed          pooled, L2-normalised sentence embeddings instead of labels
+      --head DIR       classify with a head taught by --teach (DIR/head.json + DIR/head.safetensors) in
+                       place of the model's own labels
+  Explain and teach
+      --explain        print one JSON object per text (TEXT, or each line of --input / stdin): token
+                       attributions (occlusion, attention rollout), the Δp(label) of ablating each
+                       attention head alone, and the logit lens
+      --ablate M       how --explain ablates a head: zero (default) or mean (its mean over the text)
+      --teach FILE     train a softmax head on the model's pooled features from FILE (one `label<TAB>text`
+                       per line) and write it to DIR/head.json + DIR/head.safetensors (--save-head DIR);
+                       prints a JSON report (accuracy on the examples, milliseconds)
+      --save-head DIR  where --teach writes the head
   One text
       TEXT             classify TEXT and print one line (--json: one JSON object)
   Files (without TEXT)
@@ -75,6 +93,11 @@ others are classified; a summary ends the run, and the exit status is 1 if there
         model: Option<String>,
         json: bool,
         embed: bool,
+        explain: bool,
+        ablate: encoder_lens::AblationMode,
+        head: Option<String>,
+        teach: Option<String>,
+        save_head: Option<String>,
         backend: Backend,
         text: Option<String>,
         input: Option<String>,
@@ -91,6 +114,11 @@ others are classified; a summary ends the run, and the exit status is 1 if there
             model: None,
             json: false,
             embed: false,
+            explain: false,
+            ablate: Default::default(),
+            head: None,
+            teach: None,
+            save_head: None,
             backend: Backend::Cpu,
             text: None,
             input: None,
@@ -107,6 +135,11 @@ others are classified; a summary ends the run, and the exit status is 1 if there
             match a.as_str() {
                 "--json" => args.json = true,
                 "--embed" => args.embed = true,
+                "--explain" => args.explain = true,
+                "--head" => args.head = Some(next_value(&mut it, "--head")?),
+                "--teach" => args.teach = Some(next_value(&mut it, "--teach")?),
+                "--save-head" => args.save_head = Some(next_value(&mut it, "--save-head")?),
+                "--ablate" => args.ablate = next_value(&mut it, "--ablate")?.parse().map_err(|e: encoder_lens::Error| e.to_string())?,
                 "--model" => args.model = Some(next_value(&mut it, "--model")?),
                 "--backend" => {
                     let b = next_value(&mut it, "--backend")?;
@@ -145,6 +178,15 @@ others are classified; a summary ends the run, and the exit status is 1 if there
         }
         if args.text.is_some() && (args.input.is_some() || args.output.is_some()) {
             return Err("give TEXT or --input/--output, not both".into());
+        }
+        if args.explain && args.embed {
+            return Err("give --explain or --embed, not both".into());
+        }
+        if args.teach.is_some() && (args.text.is_some() || args.explain || args.embed || args.head.is_some()) {
+            return Err("--teach FILE --save-head DIR trains a head; classify with it in a second run (--head DIR)".into());
+        }
+        if args.save_head.is_some() && args.teach.is_none() {
+            return Err("--save-head goes with --teach FILE".into());
         }
         Ok(args)
     }
@@ -298,6 +340,31 @@ others are classified; a summary ends the run, and the exit status is 1 if there
         }
     }
 
+    /// `--explain` without TEXT: one explanation (a JSON line) per row of `--input` (or stdin), rows read
+    /// as `--format` says; a bad row is reported with its line number and the others go on.
+    fn explain_stream(args: &Args, engine: &mut Engine) -> Result<ExitCode, String> {
+        let reader: Box<dyn BufRead> = match args.input.as_deref() {
+            None | Some("-") => Box::new(BufReader::new(std::io::stdin())),
+            Some(p) => Box::new(BufReader::new(std::fs::File::open(p).map_err(|e| format!("{p}: {e}"))?)),
+        };
+        let in_format = args.format.unwrap_or_else(|| args.input.as_deref().map_or(input::Format::Lines, input::Format::from_path));
+        let mut rows = Rows::new(reader, in_format, &args.field)?;
+        let mut out: Box<dyn Write> = match args.output.as_deref() {
+            None | Some("-") => Box::new(std::io::stdout().lock()),
+            Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p).map_err(|e| format!("{p}: {e}"))?)),
+        };
+        let mut bad = 0u64;
+        while let Some(item) = rows.next().map_err(|e| format!("reading the input: {e}"))? {
+            let r = item.and_then(|row| explain::print_explanation(engine, &row.text, args.ablate, &mut out).map_err(|e| (row.line, e)));
+            if let Err((line, e)) = r {
+                eprintln!("classify: line {line}: {e}");
+                bad += 1;
+            }
+        }
+        out.flush().map_err(|e| e.to_string())?;
+        Ok(if bad > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    }
+
     fn stream(args: &Args, engine: &mut Engine) -> Result<ExitCode, String> {
         let (reader, total): (Box<dyn BufRead>, Option<u64>) = match args.input.as_deref() {
             None | Some("-") => (Box::new(BufReader::with_capacity(1 << 16, std::io::stdin())), None),
@@ -396,7 +463,7 @@ others are classified; a summary ends the run, and the exit status is 1 if there
                 return ExitCode::FAILURE;
             }
         };
-        if !args.embed && c.model.classifier.is_none() {
+        if !args.embed && args.teach.is_none() && args.head.is_none() && c.model.classifier.is_none() {
             eprintln!("classify: this model has no classifier head (no labels): use --embed");
             return ExitCode::FAILURE;
         }
@@ -410,6 +477,27 @@ others are classified; a summary ends the run, and the exit status is 1 if there
         if let Some(why) = c.fallback_reason() {
             eprintln!("classify: running on the CPU: {why}");
         }
+        if let Some(file) = &args.teach {
+            return match explain::teach(&mut c, file, args.save_head.as_deref()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("classify: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        if let Some(dir) = &args.head {
+            if let Err(e) = explain::load_head(&mut c, dir) {
+                eprintln!("classify: cannot load head: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        if args.explain && args.text.is_none() {
+            return explain_stream(&args, &mut c).unwrap_or_else(|e| {
+                eprintln!("classify: {e}");
+                ExitCode::FAILURE
+            });
+        }
         let Some(text) = &args.text else {
             return stream(&args, &mut c).unwrap_or_else(|e| {
                 eprintln!("classify: {e}");
@@ -417,7 +505,13 @@ others are classified; a summary ends the run, and the exit status is 1 if there
             });
         };
         let mut out = std::io::stdout().lock();
-        let result = if args.embed { print_embedding(&mut c, text, &mut out) } else { print_one(&mut c, text, args.json, &mut out) };
+        let result = if args.embed {
+            print_embedding(&mut c, text, &mut out)
+        } else if args.explain {
+            explain::print_explanation(&mut c, text, args.ablate, &mut out)
+        } else {
+            print_one(&mut c, text, args.json, &mut out)
+        };
         match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -19,6 +19,7 @@ pub mod attention;
 pub mod batch_norm;
 pub mod batch_stats;
 pub mod embed;
+pub mod head_ablate;
 pub mod glt;
 pub mod layer_norm;
 pub mod matmul;
@@ -48,6 +49,8 @@ pub enum Kernel {
     Pool,
     /// Row softmax of the logits.
     Softmax,
+    /// Head ablation: gated heads' context columns zeroed or mean-replaced before `out_proj`.
+    HeadAblate,
     /// DeLighT's group linear transformation (mixer + grouped matmul + shuffle).
     Glt,
     /// Element-wise activation in place.
@@ -78,7 +81,7 @@ pub struct Shader {
 
 impl Kernel {
     /// Every kernel, in pipeline-cache order.
-    pub const ALL: [Kernel; 10] = [
+    pub const ALL: [Kernel; 11] = [
         Kernel::Matmul,
         Kernel::Attention,
         Kernel::LayerNorm,
@@ -87,6 +90,7 @@ impl Kernel {
         Kernel::Embed,
         Kernel::Pool,
         Kernel::Softmax,
+        Kernel::HeadAblate,
         Kernel::Glt,
         Kernel::Activation,
     ];
@@ -102,6 +106,7 @@ impl Kernel {
             Kernel::Embed => &embed::SHADER,
             Kernel::Pool => &pool::SHADER,
             Kernel::Softmax => &softmax::SHADER,
+            Kernel::HeadAblate => &head_ablate::SHADER,
             Kernel::Glt => &glt::SHADER,
             Kernel::Activation => &activation::SHADER,
         }
