@@ -315,7 +315,7 @@ pub fn convert_files(files: &crate::hf::HfFiles, to: Target) -> Result<Converted
     let w = crate::weights::Weights::from_parts(&files.weights)?;
     let mut names = w.names();
     names.sort();
-    if let Some(n) = names.iter().find(|n| n.ends_with("_scale") || w.dtype(n).map_or(false, |d| d == "I8" || d == "U8")) {
+    if let Some(n) = names.iter().find(|n| n.ends_with("_scale") || w.dtype(n).is_ok_and(|d| d == "I8" || d == "U8")) {
         return Err(Error::Input(format!("tensor `{n}` is already quantized: convert the f32 model")));
     }
     let mut out: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
