@@ -28,7 +28,10 @@ fn every_shader_file_is_valid_wgsl_and_registered() {
     assert_eq!(files, registered, "shaders/ and Kernel::ALL disagree");
     for f in &files {
         let src = std::fs::read_to_string(format!("{dir}/{f}")).expect("read shader");
-        validate(f, &src);
+        // What the GPU compiles: the file with the shared functions of shaders/include/ it uses prepended.
+        let kernel = Kernel::ALL.iter().find(|k| k.file() == f).expect("registered");
+        assert!(kernel.source().ends_with(&src), "{f}: the compiled source does not end with the file");
+        validate(f, kernel.source());
         // A header: the file starts with a comment saying what it computes, layouts, dispatch, bindings.
         let header: String = src.lines().take_while(|l| l.starts_with("//")).collect::<Vec<_>>().join("\n");
         for word in ["Layouts", "Dispatch", "Bindings"] {

@@ -3,20 +3,8 @@
 //! `n/g` accumulators are f32x4 vectors; each input value is broadcast against a row of the group's
 //! `(in/g, n/g)` weight (contiguous), so no packing is needed; the shuffle is the store index.
 
-use super::{ld, st};
+use super::{ld, madd, st};
 use core::arch::wasm32::*;
-
-#[inline(always)]
-fn madd(acc: v128, a: v128, b: v128) -> v128 {
-    #[cfg(target_feature = "relaxed-simd")]
-    {
-        f32x4_relaxed_madd(a, b, acc)
-    }
-    #[cfg(not(target_feature = "relaxed-simd"))]
-    {
-        f32x4_add(acc, f32x4_mul(a, b))
-    }
-}
 
 /// See [`crate::cpu::scalar::glt`]: same arguments, same result within float rounding.
 #[allow(clippy::too_many_arguments)]

@@ -68,6 +68,19 @@ fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
 // ---------------------------------------------------------------------------------------------------
 // Small vector helpers
 
+/// The build's multiply-add: `acc + a·b`.
+#[inline(always)]
+pub(super) fn madd(acc: v128, a: v128, b: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        f32x4_relaxed_madd(a, b, acc)
+    }
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    {
+        f32x4_add(acc, f32x4_mul(a, b))
+    }
+}
+
 #[inline(always)]
 unsafe fn ld(p: *const f32) -> v128 {
     v128_load(p as *const v128)

@@ -10,7 +10,7 @@ use bytemuck::{Pod, Zeroable};
 /// The kernel's registry entry.
 pub const SHADER: Shader = Shader {
     file: "activation.wgsl",
-    source: include_str!("../../../shaders/activation.wgsl"),
+    source: concat!(include_str!("../../../shaders/include/activate.wgsl"), include_str!("../../../shaders/activation.wgsl")),
     // x
     storage: &[RW],
     params_size: size_of::<ActivationParams>(),

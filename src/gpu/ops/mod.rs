@@ -71,7 +71,7 @@ pub enum Access {
 pub struct Shader {
     /// File name in `shaders/`.
     pub file: &'static str,
-    /// The WGSL source, exactly as in `shaders/`.
+    /// The WGSL source: the file in `shaders/`, after the `shaders/include/` functions it uses.
     pub source: &'static str,
     /// Storage bindings 1.. in the shader's order (binding 0 is the uniform params).
     pub storage: &'static [Access],
@@ -117,7 +117,7 @@ impl Kernel {
         self.shader().file
     }
 
-    /// The WGSL source, exactly as in `shaders/`.
+    /// The WGSL source: the file in `shaders/`, after the `shaders/include/` functions it uses.
     pub fn source(self) -> &'static str {
         self.shader().source
     }
