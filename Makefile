@@ -217,8 +217,9 @@ test-wasm: | $(STAMP)/apt $(WASM_TOOLS) $(MINILM)
 # crates.io's 10 MB. The doc example runs in test-native (cargo test runs doctests).
 CRATE_MAX_BYTES := 10000000
 test-package:
-	@echo "== crate: cargo doc (warnings are errors), cargo package"
+	@echo "== crate: cargo doc (warnings are errors), cargo package, the bench feature compiles"
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+	cargo check --quiet --lib --features bench --target wasm32-unknown-unknown
 	cargo package --list --allow-dirty --offline 2>/dev/null > $(TARGET)/package-list.txt
 	@if grep -Ev '^(\.cargo_vcs_info\.json|Cargo\.(toml|toml\.orig|lock)|README\.md|src/.*\.rs|shaders/.*\.wgsl|models/sentiment-ln/.*)$$' $(TARGET)/package-list.txt; then \
 	  echo "cargo package would ship the files above"; exit 1; fi

@@ -212,6 +212,9 @@ impl crate::model::backend::Backend for Profiled {
     fn attention(&mut self, qkv: &Vec<f32>, batch: &Batch, heads: usize, probs: bool) -> crate::Result<(Vec<f32>, Option<crate::tensor::Tensor>)> {
         self.time("attention (QKᵀ, softmax, ·V)".into(), |b| b.attention(qkv, batch, heads, probs))
     }
+    fn ablate_heads(&mut self, ctx: &mut Vec<f32>, batch: &Batch, heads: usize, keep: &[f32], mode: crate::model::AblationMode) -> crate::Result<()> {
+        self.time("head ablation".into(), |b| b.ablate_heads(ctx, batch, heads, keep, mode))
+    }
     fn norm(
         &mut self,
         x: &Vec<f32>,
