@@ -15,7 +15,6 @@ Output per model <name> (the format of scripts/export_fixtures.py, so the same c
 import argparse
 import json
 import os
-import shutil
 import sys
 
 import torch
@@ -26,8 +25,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from delight import DeLighTClassifier, make_delight_config  # noqa: E402
-from export_fixtures import BATCHES  # noqa: E402
-from model import lengths_to_padding_mask, state_dict_for_export  # noqa: E402
+from export_fixtures import BATCHES, save_model_dir  # noqa: E402
+from model import lengths_to_padding_mask  # noqa: E402
 from tok import build_tokenizer  # noqa: E402
 
 SEED = 20261130
@@ -39,14 +38,6 @@ def perturb_(model, gen, scale=0.1):
         for n, p in model.named_parameters():
             if n.endswith("bias") or ("norm" in n and n.endswith("weight")):
                 p.add_(torch.randn(p.shape, generator=gen) * scale)
-
-
-def save_model_dir(model, out_dir, vocab_path):
-    os.makedirs(out_dir, exist_ok=True)
-    save_file(state_dict_for_export(model), os.path.join(out_dir, "model.safetensors"))
-    with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump(model.config, f, indent=2)
-    shutil.copy(vocab_path, os.path.join(out_dir, "vocab.txt"))
 
 
 def random_model(name, seed, vocab_path, delight, **config):
