@@ -9,12 +9,12 @@ use crate::config::{Activation, Pooling};
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::encode::{Recorder, Scratch, Slot, SubmitStats};
-use crate::gpu::ops::{self, attention::MAX_HEAD_DIM, matmul::act};
+use crate::gpu::ops::{self, attention::MAX_HEAD_DIM, matmul::act, matmul_int8::Int8Buffers};
 use crate::model::delight::Glt;
 use crate::model::embeddings::Embeddings;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
-use crate::model::param::{Param, ParamId};
+use crate::model::param::{Param, ParamId, Weight};
 use crate::model::{AblationMode, BatchNormStats, Model};
 use crate::tensor::Tensor;
 use std::collections::HashMap;
@@ -51,6 +51,10 @@ pub struct GpuBackend {
     /// The device, queue and cached pipelines.
     pub ctx: GpuContext,
     weights: HashMap<ParamId, wgpu::Buffer>,
+    /// f16 weights (packed halves) by their weight's id, uploaded at their first use.
+    halves: HashMap<ParamId, wgpu::Buffer>,
+    /// int8 weights (packed words + per-row scale and sum) by their weight's id, uploaded at first use.
+    int8: HashMap<ParamId, Int8Buffers>,
     pool: Vec<GpuTensor>,
     inputs: Option<Inputs>,
     rec: Option<Recorder>,
@@ -78,16 +82,13 @@ impl GpuBackend {
         if head_dim > MAX_HEAD_DIM {
             return Err(Error::Gpu(format!("head size {head_dim} is larger than the GPU kernel's {MAX_HEAD_DIM}")));
         }
-        if c.precision != crate::config::Precision::F32 {
-            return Err(Error::Gpu(format!("{} weights run on the CPU backend only (no GPU kernel for them yet)", c.precision.name())));
-        }
         let mut weights = HashMap::new();
         for p in model.params() {
             if let std::collections::hash_map::Entry::Vacant(slot) = weights.entry(p.id) {
                 slot.insert(ctx.upload("parameter", p.data())?);
             }
         }
-        Ok(Self { ctx, weights, pool: Vec::new(), inputs: None, rec: None, scratch: Scratch::default(), last: SubmitStats::default() })
+        Ok(Self { ctx, weights, halves: HashMap::new(), int8: HashMap::new(), pool: Vec::new(), inputs: None, rec: None, scratch: Scratch::default(), last: SubmitStats::default() })
     }
 
     /// Upload the parameters of `model` this backend does not hold yet (e.g. a newly trained head).
@@ -126,10 +127,36 @@ impl GpuBackend {
 
     fn matmul(&mut self, x: &GpuTensor, l: &Linear, out: &GpuTensor, act: u32, accumulate: bool) -> Result<()> {
         let (k, n) = (l.in_dim(), l.out_dim());
-        let p = l.weight.as_f32().ok_or_else(|| Error::Gpu(format!("{} weights run on the CPU backend only (no GPU kernel yet)", l.weight.precision().name())))?;
-        let w = self.weight(p)?.clone();
+        let m = x.len / k.max(1);
         let b = l.bias.as_ref().map(|b| self.weight(b).cloned()).transpose()?;
-        ops::matmul::record(self.rec()?, &x.buf, &w, b.as_ref(), &out.buf, (x.len / k, k, n), act, accumulate)
+        match &l.weight {
+            Weight::F32(p) => {
+                let w = self.weight(p)?.clone();
+                ops::matmul::record(self.rec()?, &x.buf, &w, b.as_ref(), &out.buf, (m, k, n), act, accumulate)
+            }
+            Weight::F16(h) => {
+                if !self.halves.contains_key(&h.id) {
+                    let buf = self.ctx.upload("f16 weight", &ops::matmul_f16::pack(h))?;
+                    self.halves.insert(h.id, buf);
+                }
+                let w = self.halves[&h.id].clone();
+                ops::matmul_f16::record(self.rec()?, &x.buf, &w, b.as_ref(), &out.buf, (m, k, n), act, accumulate)
+            }
+            Weight::Int8(q) => {
+                if !self.int8.contains_key(&q.id) {
+                    let bufs = Int8Buffers::upload(&self.ctx, q)?;
+                    self.int8.insert(q.id, bufs);
+                }
+                // The input's parameters over the whole (m, k) tensor, then the product (two dispatches).
+                let qp = self.alloc(ops::act_quant::QP_WORDS)?; // (4) u32: scale, zero point, 1/scale, ok
+                let rec = self.rec.as_mut().ok_or_else(|| Error::Gpu("GPU op outside a forward pass (begin was not called)".into()))?;
+                let w = &self.int8[&q.id];
+                ops::act_quant::record(rec, &x.buf, &qp.buf, (m * k, 1))?;
+                ops::matmul_int8::record(rec, &x.buf, &qp.buf, w, b.as_ref(), &out.buf, (m, k, n), act, accumulate, false)?;
+                self.release(qp);
+                Ok(())
+            }
+        }
     }
 }
 

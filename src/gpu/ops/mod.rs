@@ -14,6 +14,7 @@ macro_rules! fields {
     ($t:ty; $($f:ident),+) => { &[$((stringify!($f), std::mem::offset_of!($t, $f))),+] };
 }
 
+pub mod act_quant;
 pub mod activation;
 pub mod attention;
 pub mod batch_norm;
@@ -23,6 +24,8 @@ pub mod head_ablate;
 pub mod glt;
 pub mod layer_norm;
 pub mod matmul;
+pub mod matmul_f16;
+pub mod matmul_int8;
 pub mod pool;
 pub mod softmax;
 
@@ -55,6 +58,12 @@ pub enum Kernel {
     Glt,
     /// Element-wise activation in place.
     Activation,
+    /// An int8 linear's input quantization parameters (min/max reduction, fbgemm's qparams).
+    ActQuant,
+    /// int8 linear: input quantized on load, exact integer product, dequantizing epilogue.
+    MatmulInt8,
+    /// Linear over f16 weights, computed in f32.
+    MatmulF16,
 }
 
 /// How a kernel's storage binding is accessed. Binding 0 is always the uniform `params`; the storage
@@ -81,7 +90,7 @@ pub struct Shader {
 
 impl Kernel {
     /// Every kernel, in pipeline-cache order.
-    pub const ALL: [Kernel; 11] = [
+    pub const ALL: [Kernel; 14] = [
         Kernel::Matmul,
         Kernel::Attention,
         Kernel::LayerNorm,
@@ -93,6 +102,9 @@ impl Kernel {
         Kernel::HeadAblate,
         Kernel::Glt,
         Kernel::Activation,
+        Kernel::ActQuant,
+        Kernel::MatmulInt8,
+        Kernel::MatmulF16,
     ];
 
     /// The registry: each kernel's op module.
@@ -109,6 +121,9 @@ impl Kernel {
             Kernel::HeadAblate => &head_ablate::SHADER,
             Kernel::Glt => &glt::SHADER,
             Kernel::Activation => &activation::SHADER,
+            Kernel::ActQuant => &act_quant::SHADER,
+            Kernel::MatmulInt8 => &matmul_int8::SHADER,
+            Kernel::MatmulF16 => &matmul_f16::SHADER,
         }
     }
 
