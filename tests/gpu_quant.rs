@@ -10,6 +10,7 @@ mod gpu_checks;
 mod gpu_quant_checks;
 
 use encoder_lens::quant::Target;
+use gpu_quant_checks::Bound;
 use pollster::block_on;
 
 macro_rules! gpu_test {
@@ -44,14 +45,19 @@ fn f32_files(m: &common::ModelDir) -> encoder_lens::HfFiles<'static> {
 gpu_test!(act_quant_params_bit_exact_on_4000_pairs, |ctx| gpu_quant_checks::act_quant_params(&ctx, 4000));
 gpu_test!(int8_linear_matches_cpu_on_60_shapes, |ctx| gpu_quant_checks::int8_linear(&ctx, 60, 300));
 gpu_test!(f16_linear_matches_cpu_on_60_shapes, |ctx| gpu_quant_checks::f16_linear(&ctx, 60, 300));
+/// int8: every batch within one-step flips (1.5e-2), 80 % of them within 1e-4 (see `gpu_quant_checks::Bound`).
+const INT8: Bound = Bound { all: 1.5e-2, most: 1e-4, share: 0.8 };
+/// f16: no activation quantization, so the f32 tolerance on every batch.
+const F16: Bound = Bound { all: 1e-4, most: 1e-4, share: 1.0 };
+
 gpu_test!(sentiment_ln_int8_on_gpu_matches_cpu_int8, |ctx| async {
-    gpu_quant_checks::model_logits("sentiment-ln-int8", &sentiment_ln_int8(), ctx, &golden_batches(), 1e-4).await;
+    gpu_quant_checks::model_logits("sentiment-ln-int8", &sentiment_ln_int8(), ctx, &golden_batches(), INT8).await;
 });
 gpu_test!(sentiment_ln_f16_on_gpu_matches_cpu_f16, |ctx| async {
     let c = gpu_quant_checks::converted(&f32_files(&common::MODELS[0]), Target::F16);
-    gpu_quant_checks::model_logits("sentiment-ln-f16", &c, ctx, &golden_batches(), 1e-4).await;
+    gpu_quant_checks::model_logits("sentiment-ln-f16", &c, ctx, &golden_batches(), F16).await;
 });
 gpu_test!(sentiment_bn_int8_per_channel_on_gpu_matches_cpu, |ctx| async {
     let c = gpu_quant_checks::converted(&f32_files(&common::MODELS[1]), Target::Int8PerChannel);
-    gpu_quant_checks::model_logits("sentiment-bn-int8-per-channel", &c, ctx, &golden_batches(), 1e-4).await;
+    gpu_quant_checks::model_logits("sentiment-bn-int8-per-channel", &c, ctx, &golden_batches(), INT8).await;
 });

@@ -192,20 +192,42 @@ pub async fn f16_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
     say!("f16 linear: {shapes} shapes match the CPU within {TOL:?}");
 }
 
-/// `c`'s logits on the GPU vs the CPU over `batches` (one submit per forward); returns the largest |Δ|.
-pub async fn model_logits(name: &str, c: &Classifier, ctx: GpuContext, batches: &[encoder_lens::Batch], atol: f32) -> f32 {
+/// What bounds a quantized model's GPU-vs-CPU logit difference. The int8 kernels are exact given the same
+/// input (see [`int8_linear`]), but the f32 ops between linears (softmax's exp, LayerNorm, GELU) differ in
+/// the last bits between WGSL and Rust, and per-tensor dynamic quantization amplifies that: a one-ulp
+/// change of a tensor's extreme moves its scale by one ulp, and an activation within that of a rounding
+/// boundary moves one int8 step (scale · |w| ≈ 1e-3 on a logit). Measured on lavapipe (sentiment-ln-int8,
+/// 17 golden batches): 15 batches within 2.4e-7, two at 1.2e-3 and 3.0e-3 — traced to one flipped
+/// activation in layer 1 after a one-ulp scale change. The same effect is why tests/quant.rs compares
+/// int8 models with PyTorch at 1.5e-2.
+pub struct Bound {
+    /// Every batch within this (f16: the f32 tolerance; int8: one-step flips allowed).
+    pub all: f32,
+    /// Most batches within this …
+    pub most: f32,
+    /// … at least this fraction of them.
+    pub share: f32,
+}
+
+/// `c`'s logits on the GPU vs the CPU over `batches` (one submit per forward), within `bound`; returns the
+/// largest |Δ|.
+pub async fn model_logits(name: &str, c: &Classifier, ctx: GpuContext, batches: &[encoder_lens::Batch], bound: Bound) -> f32 {
     let mut g = GpuBackend::new(ctx, &c.model).expect("upload");
     let opts = ForwardOptions::default();
-    let mut max = 0.0f32;
+    let (mut max, mut close) = (0.0f32, 0usize);
     for (k, batch) in batches.iter().enumerate() {
         let out = c.model.forward(&mut g, batch, &opts).await.expect("gpu forward");
         assert_eq!((g.last.submits, g.last.readbacks), (1, 1), "{name} batch {k}: one submit and one readback");
         let want = encoder_lens::cpu::forward(&c.model, batch, &opts).expect("cpu forward");
         let (gl, cl) = (&out.logits.expect("logits").data, &want.logits.expect("logits").data);
         let what = format!("{name} batch {k} (b {} s {}) logits GPU vs CPU", batch.batch, batch.seq);
-        max = max.max(assert_close(&what, gl, cl, atol, 0.0));
+        let d = assert_close(&what, gl, cl, bound.all, 0.0);
+        close += (d <= bound.most) as usize;
+        max = max.max(d);
     }
-    say!("{name}: GPU vs CPU max |Δlogit| {max:.2e} over {} batches", batches.len());
+    let share = close as f32 / batches.len() as f32;
+    say!("{name}: GPU vs CPU max |Δlogit| {max:.2e}; {close} of {} batches within {:.0e}", batches.len(), bound.most);
+    assert!(share >= bound.share, "{name}: only {close} of {} batches within {:e} of the CPU", batches.len(), bound.most);
     max
 }
 
