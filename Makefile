@@ -277,9 +277,12 @@ $(STAMP)/bench-python: | $(STAMP)
 
 # The stamp lives inside bench/out (removing it exports again); src/bench.rs's token ids are mirrored by
 # export_onnx.py's reference logits.
-bench/out/.exported: scripts/export_onnx.py scripts/model.py src/bench.rs $(MODEL_SRC) $(MINILM) | $(STAMP)/bench-python
+bench/out/.exported: scripts/export_onnx.py scripts/model.py src/bench.rs $(MODEL_SRC) $(MINILM) $(MINILM_INT8) src/quant.rs src/bin/classify/quantize.rs | $(STAMP)/bench-python
 	@echo "== exporting the benchmark models (scripts/export_onnx.py -> bench/out)"
 	python3 scripts/export_onnx.py 2>&1 | grep -E "^(default|minilm|minilm-real):"
+	@echo "== our int8 of the default bench model (classify quantize -> bench/out/default-int8)"
+	cp models/sentiment-ln/vocab.txt bench/out/default/vocab.txt
+	cargo run --release --quiet --bin classify -- quantize --model bench/out/default --to int8 --out bench/out/default-int8
 	touch $@
 
 bench: bench-pkg bench/out/.exported $(BENCH_NODE) | $(STAMP)/apt

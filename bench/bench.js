@@ -170,9 +170,11 @@ async function ortInstance(flavour, threads) {
   return o;
 }
 
-/** The text files of models/minilm (the HF folder `make setup` fetches) as `Engine.createHf` takes them. */
-async function minilmFolder() {
-  const dir = '../models/minilm';
+/**
+ * The text files of models/minilm (the HF folder `make setup` fetches) as `Engine.createHf` takes them;
+ * `dir` = '../models/minilm-int8' for its int8 conversion (`classify quantize`, also made by setup).
+ */
+async function minilmFolder(dir = '../models/minilm') {
   const text = async (p) => (await fetch(`${dir}/${p}`)).text();
   const files = {
     config: await text('config.json'),
@@ -208,6 +210,16 @@ async function realMinilm(builds, result) {
   const onnx = await fetchBytes('../bench/out/minilm-real/model.onnx');
   const engines = {};
   for (const [name, mod] of Object.entries(builds)) engines[name] = await mod.Engine.createHf(files, [weights], 'cpu');
+  // int8 (PyTorch's dynamic quantization, our folder models/minilm-int8) vs onnxruntime-web on
+  // onnxruntime.quantization.quantize_dynamic(QInt8) of the same ONNX export, 1 thread, same rounds.
+  let int8;
+  try {
+    int8 = { folder: await minilmFolder('../models/minilm-int8'), onnx: await fetchBytes('../bench/out/minilm-real/model.int8.onnx') };
+    for (const [name, mod] of Object.entries(builds)) engines[`int8:${name}`] = await mod.Engine.createHf(int8.folder.files, [int8.folder.weights], 'cpu');
+  } catch (e) {
+    int8 = null;
+    result.notes.push(`real MiniLM int8 rows not measured: ${e.message || e} (make setup makes models/minilm-int8, make bench the int8 ONNX)`);
+  }
   const threads = crossOriginIsolated ? [1, 2] : [1];
   if (!crossOriginIsolated) result.notes.push('real MiniLM: the page is not cross-origin isolated, so onnxruntime-web ran with 1 thread only');
   const sessions = {};
@@ -215,7 +227,11 @@ async function realMinilm(builds, result) {
     const o = await ortInstance('wasm', t);
     sessions[`ort-${t}t`] = { o, s: await o.InferenceSession.create(onnx, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }) };
   }
-  const out = { source: reference.source, threads, crossOriginIsolated, rows: [] };
+  if (int8) {
+    const o = await ortInstance('wasm', 1);
+    sessions['ort-int8-1t'] = { o, s: await o.InferenceSession.create(int8.onnx, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }) };
+  }
+  const out = { source: reference.source, threads, crossOriginIsolated, int8: !!int8, rows: [] };
   for (const seq of REAL_SEQS) {
     const text = theText(seq);
     const ids = reference.ids[String(seq)];
@@ -240,6 +256,7 @@ async function realMinilm(builds, result) {
     const best = Math.min(row.ms.simd128, row.ms['relaxed-simd'] ?? Infinity);
     row.ratioOursOverOrt1 = best / row.ms['ort-1t'];
     if (row.ms['ort-2t']) row.ratioOursOverOrt2 = best / row.ms['ort-2t'];
+    if (int8) int8Ratios(row);
     log(`real minilm seq ${seq}: ` + Object.entries(row.ms).map(([k2, v]) => `${k2} ${v.toFixed(2)} ms`).join(', '));
     out.rows.push(row);
   }
@@ -401,6 +418,16 @@ async function kernels(builds, result) {
   for (const [name, xs] of Object.entries(peakSamples)) result.peak[name] = Math.max(...xs);
 }
 
+/**
+ * A row's int8 ratios (same rounds): our fastest int8 build over onnxruntime-web's int8 model (1 thread),
+ * and our int8 over our fp32 on the relaxed-SIMD build (simd128 where relaxed is absent).
+ */
+function int8Ratios(row) {
+  const fast = row.ms['int8:relaxed-simd'] !== undefined ? 'relaxed-simd' : 'simd128';
+  const best = Math.min(row.ms['int8:simd128'], row.ms['int8:relaxed-simd'] ?? Infinity);
+  row.int8 = { build: fast, oursOverOrtInt8: best / row.ms['ort-int8-1t'], int8OverFp32: row.ms[`int8:${fast}`] / row.ms[fast] };
+}
+
 async function forwards(builds, result) {
   // Forward passes, ours and onnxruntime-web's, on the same weights.
   ort.env.wasm.numThreads = 1;
@@ -420,6 +447,20 @@ async function forwards(builds, result) {
       graphOptimizationLevel: 'all',
     });
     const entry = { source: reference.source, config: JSON.parse(config), rows: [] };
+    // The default model also in int8: ours (bench/out/default-int8, `classify quantize`) and
+    // onnxruntime-web on quantize_dynamic(QInt8) of the same export (bench/out/default/model.int8.onnx).
+    let int8 = null;
+    if (model === 'default') {
+      try {
+        const [c8, w8, onnx8] = await Promise.all([fetch(`${base}-int8/config.json`).then((r) => (r.ok ? r.text() : Promise.reject(new Error(`${base}-int8/config.json: ${r.status}`)))),
+          fetchBytes(`${base}-int8/model.safetensors`), fetchBytes(`${base}/model.int8.onnx`)]);
+        int8 = { fb: {}, session: await ort.InferenceSession.create(onnx8, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }) };
+        for (const [name, mod] of Object.entries(builds)) int8.fb[name] = new mod.ForwardBench(c8, w8);
+        entry.int8 = true;
+      } catch (e) {
+        result.notes.push(`default model int8 rows not measured: ${e.message || e} (make bench exports them)`);
+      }
+    }
     for (const seq of SEQS) {
       const row = { seq, ms: {}, maxAbsDiffVsPyTorch: {} };
       const want = reference.seqs[String(seq)];
@@ -438,17 +479,30 @@ async function forwards(builds, result) {
       const ortOut = await session.run(feeds);
       row.maxAbsDiffVsPyTorch.ort = maxDiff(ortOut.logits.data, want);
       variants.ort = () => session.run(feeds);
+      if (int8) {
+        for (const [name, f] of Object.entries(int8.fb)) {
+          row.maxAbsDiffVsPyTorch[`int8:${name}`] = maxDiff(f.forward(seq, false), want);
+          variants[`int8:${name}`] = () => f.forward(seq, false);
+        }
+        row.maxAbsDiffVsPyTorch['ort-int8-1t'] = maxDiff((await int8.session.run(feeds)).logits.data, want);
+        variants['ort-int8-1t'] = () => int8.session.run(feeds);
+      }
       const t = await timeRounds(variants);
       for (const [name, v] of Object.entries(t)) row.ms[name] = v.median;
       row.runs = t.ort.runs;
       const best = Math.min(row.ms.simd128, row.ms['relaxed-simd'] ?? Infinity);
       row.ratioOursOverOrt = best / row.ms.ort;
+      if (int8) int8Ratios(row);
       log(`forward ${model} seq ${seq}: ` + Object.entries(row.ms).map(([k2, v]) => `${k2} ${v.toFixed(2)} ms`).join(', ') +
         `, ours/ORT ${row.ratioOursOverOrt.toFixed(2)}`);
       entry.rows.push(row);
     }
     await session.release();
     for (const f of Object.values(fb)) f.free();
+    if (int8) {
+      await int8.session.release();
+      for (const f of Object.values(int8.fb)) f.free();
+    }
     result.forward[model] = entry;
   }
   result.delight = await delightRows(builds);

@@ -84,6 +84,18 @@ out.machine = { cpu: cpuModel(), cores: os.cpus().length, os: `${os.type()} ${os
 await writeFile(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
 
 // ---- table ----
+/** int8 rows measured in the same rounds as the fp32 ones above them. */
+function int8Table(lines, rows, what) {
+  const d = (v) => (v === undefined ? '–' : v.toExponential(1));
+  lines.push(`  int8 (ours: PyTorch dynamic quantization; ORT: quantize_dynamic QInt8, 1 thread), same rounds, median ms:`);
+  lines.push(`  seq   int8 simd128  int8 relaxed  ORT int8   ours/ORT int8   int8/fp32 (build)   max|Δ${what}| vs PyTorch fp32 (int8 relaxed / ORT int8)`);
+  for (const r of rows) {
+    if (!r.int8) continue;
+    const m = r.maxAbsDiffVsPyTorch;
+    lines.push(`  ${String(r.seq).padEnd(4)} ${f(r.ms['int8:simd128'], 2).padStart(12)} ${f(r.ms['int8:relaxed-simd'], 2).padStart(13)} ${f(r.ms['ort-int8-1t'], 2).padStart(10)}   ${f(r.int8.oursOverOrtInt8, 2).padStart(13)}   ${f(r.int8.int8OverFp32, 2).padStart(9)} (${r.int8.build})   ${d(m['int8:relaxed-simd'] ?? m['int8:simd128'])} / ${d(m['ort-int8-1t'])}`);
+  }
+}
+
 const f = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? '–' : v.toFixed(d));
 const lines = [];
 const la = (l) => l.map((x) => x.toFixed(1)).join(' ');
@@ -109,6 +121,7 @@ for (const [model, e] of Object.entries(out.forward)) {
     const ours = Math.max(r.maxAbsDiffVsPyTorch.simd128, r.maxAbsDiffVsPyTorch['relaxed-simd'] ?? 0, r.maxAbsDiffVsPyTorch.scalar);
     lines.push(`  ${String(r.seq).padEnd(4)} ${f(r.ms.scalar, 2).padStart(8)} ${f(r.ms.simd128, 2).padStart(9)} ${f(r.ms['relaxed-simd'], 2).padStart(9)} ${f(r.ms.ort, 2).padStart(9)}   ${f(r.ratioOursOverOrt, 2).padStart(8)}   ${ours.toExponential(1)} / ${r.maxAbsDiffVsPyTorch.ort.toExponential(1)}`);
   }
+  if (e.int8) int8Table(lines, e.rows, 'logit');
 }
 if (out.real) {
   const r2 = out.real.threads.includes(2);
@@ -121,6 +134,7 @@ if (out.real) {
     lines.push(`  ${String(r.seq).padEnd(4)} ${f(r.ms.simd128, 2).padStart(8)} ${f(r.ms['relaxed-simd'], 2).padStart(9)} ${f(r.ms['ort-1t'], 2).padStart(8)} ${r2 ? `${f(r.ms['ort-2t'], 2).padStart(8)} ` : ''}  ${f(r.ratioOursOverOrt1, 2).padStart(8)} ${r2 ? `${f(r.ratioOursOverOrt2, 2).padStart(10)} ` : ''}  ${String(r.runs).padStart(6)}  ${[d.simd128, d['relaxed-simd'], d['ort-1t']].map((x) => (x === undefined ? '–' : x.toExponential(1))).join(' / ')}`);
   }
 }
+if (out.real?.int8) int8Table(lines, out.real.rows, 'emb');
 if (out.real?.profile) {
   for (const [build, bySeq] of Object.entries(out.real.profile)) {
     const seqs = Object.keys(bySeq);

@@ -12,6 +12,11 @@ For each benchmarked model writes `<out>/<name>/{config.json, model.safetensors,
            `model.onnx`: (input_ids, attention_mask) (1, S) int64 -> its one output, the embedding (1, 384); `reference.json`:
            PyTorch's embeddings of `[CLS] the … the [SEP]` at seq 16/128/256 (what bench.js embeds through
            the public JS API, `Engine.createHf` + `embed`). Only our engine reads the HF folder itself.
+`model.int8.onnx` (default and minilm-real): `onnxruntime.quantization.quantize_dynamic(model.onnx,
+QuantType.QInt8)` — onnxruntime's own dynamic int8 (per-tensor int8 weights, uint8 activations), what the
+bench's onnxruntime-web int8 rows run; its max |diff| to PyTorch's fp32 output is printed and stored in
+`reference.json` (`int8MaxAbsDiff`), not checked (it is the int8 error, not an export fault). Our int8
+folders come from `classify quantize` (the Makefile: bench/out/default-int8, models/minilm-int8).
 `model.onnx`: torch.onnx.export (TorchScript exporter) of EncoderClassifier.forward(input_ids (1, S)
 int64, lengths (1,) int64) -> logits (1, labels), dynamic sequence axis. `reference.json`: PyTorch logits
 for the bench's token ids at every benchmarked length (the page checks both engines against them).
@@ -35,6 +40,25 @@ sys.path.insert(0, HERE)
 from model import EncoderClassifier, make_config, state_dict_for_export  # noqa: E402
 
 SEQS = [16, 64, 128, 512]
+
+
+def quantize_onnx(name, onnx_path, feeds_for, reference, seqs):
+    """`model.int8.onnx` beside `onnx_path` (onnxruntime's dynamic QInt8); returns its max |diff| to the
+    fp32 PyTorch outputs in `reference` at `seqs` (feeds_for(seq) -> onnxruntime feeds)."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = os.path.join(os.path.dirname(onnx_path), "model.int8.onnx")
+    quantize_dynamic(onnx_path, out, weight_type=QuantType.QInt8)
+    sess = ort.InferenceSession(out, providers=["CPUExecutionProvider"])
+    diff = 0.0
+    for s in seqs:
+        got = sess.run(None, feeds_for(s))[0][0]
+        diff = max(diff, float(np.abs(got - np.array(reference["seqs"][str(s)], dtype=np.float32)).max()))
+    if not np.isfinite(diff):
+        raise SystemExit(f"{name}: the int8 ONNX model gives non-finite outputs")
+    print(f"{name}: int8 ONNX (quantize_dynamic QInt8) {os.path.getsize(out) / 1e6:.1f} MB, max |diff| to PyTorch fp32 {diff:.2e}")
+    return diff
 
 
 def bench_ids(seq, vocab):
@@ -141,6 +165,10 @@ def export(name, args):
         print(f"{name}: ONNX ({how}) vs PyTorch logits at seq {s}: max |diff| {diff:.2e}")
         if diff > 1e-5:
             raise SystemExit(f"{name}: ONNX export does not match PyTorch (max diff {diff})")
+    if name == "default":
+        def feeds(s):
+            return {"input_ids": np.array([bench_ids(s, cfg["vocab_size"])], dtype=np.int64), "lengths": np.array([s], dtype=np.int64)}
+        reference["int8MaxAbsDiff"] = quantize_onnx(name, onnx_path, feeds, reference, (16, 128))
     with open(os.path.join(out, "reference.json"), "w") as f:
         json.dump(reference, f)
     print(f"{name}: wrote {out} ({source}; {os.path.getsize(onnx_path) / 1e6:.1f} MB ONNX)")
@@ -209,6 +237,11 @@ def export_real(args):
                 raise SystemExit(f"minilm-real: ONNX export does not match PyTorch (max diff {diff})")
             reference["ids"][str(s)] = real_ids(s)
             reference["seqs"][str(s)] = want.tolist()
+
+    def feeds(s):
+        x = np.array([real_ids(s)], dtype=np.int64)
+        return {"input_ids": x, "attention_mask": np.ones_like(x)}
+    reference["int8MaxAbsDiff"] = quantize_onnx("minilm-real", onnx_path, feeds, reference, (128,))
     with open(os.path.join(out, "reference.json"), "w") as f:
         json.dump(reference, f)
     print(f"minilm-real: wrote {out} ({os.path.getsize(onnx_path) / 1e6:.1f} MB ONNX)")
