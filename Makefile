@@ -179,10 +179,10 @@ js/wasm/relaxed/encoder_lens_bg.wasm: www/pkg-relaxed/encoder_lens_bg.wasm | $(W
 	rm -rf js/wasm/relaxed
 	wasm-bindgen --target web --out-dir js/wasm/relaxed $(TARGET)/relaxed/wasm32-unknown-unknown/release/encoder_lens.wasm
 
-$(NPM_MODEL): $(wildcard models/sentiment-ln/*)
+$(NPM_MODEL): $(wildcard models/sentiment-ln/*) $(wildcard models/sentiment-ln-int8/*)
 	rm -rf js/models
 	mkdir -p js/models
-	cp -r models/sentiment-ln js/models/
+	cp -r models/sentiment-ln models/sentiment-ln-int8 js/models/
 	touch $@
 
 # dist/: the page as a static site (scripts/make_dist.py): page + lens/ (js/src) + both wasm builds + the

@@ -131,6 +131,47 @@ function folderReader(source, onProgress) {
   };
 }
 
+/** The `precision` a model folder's `config.json` declares (`f32` when it says none, e.g. an HF folder). */
+export async function folderPrecision(source) {
+  const config = await folderReader(source)('config.json', true);
+  if (!config) throw new Error('the model folder has no config.json');
+  let parsed;
+  try {
+    parsed = JSON.parse(decode(config));
+  } catch (e) {
+    throw new Error(`the model folder's config.json is not JSON: ${e.message}`);
+  }
+  return typeof parsed.precision === 'string' ? parsed.precision : 'f32';
+}
+
+/**
+ * The folder to load for `precision` ('auto' | 'f32' | 'int8' | 'f16'): `source` itself when it already
+ * holds that precision ('auto': whatever it holds), else — for a folder URL or path — its sibling named
+ * with the precision (`…/sentiment-ln/` → `…/sentiment-ln-int8/`, what `classify quantize --out` is
+ * conventionally given; 'f32' from an `-int8` / `-f16` folder goes back to the original). File sets and content objects have no siblings: they must hold the precision.
+ */
+export async function precisionSource(source, precision) {
+  if (!['auto', 'f32', 'int8', 'f16'].includes(precision)) throw new Error(`precision "${precision}": use 'auto', 'f32', 'int8' or 'f16'`);
+  if (precision === 'auto') return source;
+  const have = await folderPrecision(source);
+  if (have === precision) return source;
+  const convert = `make one with \`classify quantize --model DIR --to ${precision} --out DIR-${precision}\``;
+  if (!(typeof source === 'string' || source instanceof URL)) {
+    throw new Error(`precision "${precision}": this model is ${have} and was given as files, which have no ${precision} sibling folder; ${convert}`);
+  }
+  const base = String(source).replace(/\/+$/, '');
+  const stem = base.replace(/-(int8|f16)$/, ''); // the f32 original's folder
+  const sibling = precision === 'f32' ? `${stem}/` : `${stem}-${precision}/`;
+  let got;
+  try {
+    got = await folderPrecision(sibling);
+  } catch (e) {
+    throw new Error(`precision "${precision}": this model is ${have} and there is no ${precision} version at ${sibling} (${e.message}); ${convert}`);
+  }
+  if (got !== precision) throw new Error(`precision "${precision}": ${sibling} holds a ${got} model`);
+  return sibling;
+}
+
 /**
  * A model folder's files as `Engine.load` takes them: `{ texts: { path: text }, weights: Uint8Array[] }`.
  * `wasm` is the initialised wasm-bindgen module (its `Engine.modelFiles()` lists what a folder holds).

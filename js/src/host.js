@@ -2,7 +2,7 @@
 // package's worker (js/src/worker.js) or, with { worker: false }, in the caller's thread (node, workers).
 
 import { loadWasm } from './wasm.js';
-import { readModel } from './files.js';
+import { precisionSource, readModel } from './files.js';
 
 /** Most texts per forward pass (the engine's MAX_BATCH). */
 const MAX_BATCH = 256;
@@ -20,13 +20,14 @@ function checkTexts(texts) {
 export class Host {
   /**
    * Load the wasm build and the model. `source`: see readModel (js/src/files.js); `backend`: 'auto' |
-   * 'webgpu' | 'gpu' | 'cpu'; `precision`: 'f32' (the only precision the engine has yet); `builds`: wasm
-   * build URLs (default: the package's). Returns what `info` describes.
+   * 'webgpu' | 'gpu' | 'cpu'; `precision`: 'auto' (the folder as it is) | 'f32' | 'int8' | 'f16' (the folder,
+   * or its `-int8` / `-f16` sibling: see precisionSource); `builds`: wasm build URLs (default: the
+   * package's). Returns what `info` describes.
    */
-  async load({ source, backend = 'auto', precision = 'f32', threads = 0, builds } = {}, onProgress) {
-    if (precision !== 'f32' && precision !== 'auto') throw new Error(`precision "${precision}" is not in this build (only "f32")`);
+  async load({ source, backend = 'auto', precision = 'auto', threads = 0, builds } = {}, onProgress) {
+    const folder = await precisionSource(source, precision);
     const { wasm, flavour } = await loadWasm(builds);
-    const files = await readModel(wasm, source, onProgress);
+    const files = await readModel(wasm, folder, onProgress);
     const hasGpu = Boolean(globalThis.navigator?.gpu);
     const want = backend === 'webgpu' ? 'gpu' : backend;
     // Without WebGPU (node, some browsers) wgpu must not be asked at all.
@@ -41,7 +42,8 @@ export class Host {
       wasm: flavour,
       threads: 1,
       requestedThreads: threads || 1,
-      precision: 'f32',
+      precision: config.precision || 'f32',
+      source: typeof folder === 'string' ? folder : null,
       labels: config.labels,
       config,
     };

@@ -4,8 +4,11 @@
 /** Where to run the forward pass: WebGPU when there is one (`auto`), WebGPU only, or the wasm CPU path. */
 export type Backend = 'auto' | 'webgpu' | 'gpu' | 'cpu';
 
-/** Weight precision. Only `f32` exists in this build; quantized precisions come as new values. */
-export type Precision = 'f32' | 'auto';
+/**
+ * Weight precision: `auto` loads the folder as it is; `f32` / `int8` / `f16` load the folder when it holds
+ * that precision, else its sibling folder named `<folder>-int8` / `<folder>-f16` (`classify quantize` output).
+ */
+export type Precision = 'auto' | 'f32' | 'int8' | 'f16';
 
 /** A download (or cache hit) of one model file. */
 export interface ProgressEvent {
@@ -35,7 +38,7 @@ export interface WasmBuilds {
 export interface LoadOptions {
   /** Default `auto`. */
   backend?: Backend;
-  /** Default `f32`. */
+  /** Default `auto`. */
   precision?: Precision;
   /** Wasm threads wanted (a threaded build runs only where the page is cross-origin isolated). */
   threads?: number;
@@ -56,7 +59,9 @@ export interface ClassifierInfo {
   wasm: 'relaxed SIMD' | 'SIMD128';
   threads: number;
   requestedThreads: number;
-  precision: 'f32';
+  precision: 'f32' | 'int8' | 'f16';
+  /** The folder loaded (the `-int8` / `-f16` sibling when `precision` chose it), or null for files / contents. */
+  source: string | null;
   /** The model's labels, in order (empty for an embeddings-only encoder). */
   labels: string[];
   /** The engine's model configuration. */

@@ -46,7 +46,7 @@ export class TextClassifier {
    * undefined loads the bundled sentiment model.
    */
   static async load(source, options = {}) {
-    const { backend = 'auto', precision = 'f32', threads = 0, onProgress, worker = !isNode && typeof Worker !== 'undefined', builds } = options;
+    const { backend = 'auto', precision = 'auto', threads = 0, onProgress, worker = !isNode && typeof Worker !== 'undefined', builds } = options;
     const args = { source: resolveSource(source), backend, precision, threads, builds };
     if (worker) {
       const w = typeof worker === 'object' ? worker : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });

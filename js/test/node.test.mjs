@@ -84,7 +84,30 @@ test('a folder path, its contents, embeddings and explain', async () => {
   await assert.rejects(fromPath.explain(texts[0], { attribution: true }), /not in this build/);
   await assert.rejects(fromPath.classify([1, 2]), /array of strings/);
   await assert.rejects(TextClassifier.load('/nonexistent/model', { worker: false }), /no config\.json/);
-  await assert.rejects(TextClassifier.load(undefined, { worker: false, precision: 'int8' }), /not in this build/);
+  await assert.rejects(TextClassifier.load(undefined, { worker: false, precision: 'int4' }), /use 'auto', 'f32', 'int8' or 'f16'/);
   fromPath.dispose();
   fromContents.dispose();
+});
+
+test('precision picks the int8 sibling folder, and back', async () => {
+  const f32 = await TextClassifier.load(undefined, { worker: false });
+  assert.equal(f32.info.precision, 'f32');
+  const int8 = await TextClassifier.load(undefined, { worker: false, precision: 'int8' });
+  assert.equal(int8.info.precision, 'int8');
+  assert.match(int8.info.source, /models\/sentiment-ln-int8\/$/);
+  const texts = REFERENCE.map(([t]) => t);
+  const [a, b] = [await f32.classify(texts), await int8.classify(texts)];
+  for (const [i, [text, want]] of REFERENCE.entries()) {
+    assert.equal(b[i].label, want, text);
+    // int8 vs f32 on the same text: `classify quantize` reports the logit differences on its check set
+    // (≤ 0.1 for this model); the probabilities stay within 0.05.
+    assert.ok(Math.abs(b[i].score - a[i].scores[want]) < 0.05, `${text}: int8 ${b[i].score} vs f32 ${a[i].scores[want]}`);
+    assert.notEqual(b[i].score, a[i].scores[want], 'the int8 model computes its own numbers');
+  }
+  // The int8 folder itself: 'auto' keeps it, 'f32' goes back to the original.
+  const back = await TextClassifier.load(int8.info.source, { worker: false, precision: 'f32' });
+  assert.equal(back.info.precision, 'f32');
+  assert.equal((await back.classify(texts[0]))[0].score, a[0].score);
+  await assert.rejects(TextClassifier.load(undefined, { worker: false, precision: 'f16' }), /no f16 version at .*sentiment-ln-f16\/.*classify quantize/s);
+  for (const c of [f32, int8, back]) c.dispose();
 });

@@ -19,7 +19,8 @@ test('npm pack, a strict TypeScript consumer, the node example', () => {
     for (const f of ['package.json', 'README.md', 'src/index.js', 'src/index.d.ts', 'src/worker.js', 'src/rpc.js', 'src/serve.js',
       'wasm/simd128/encoder_lens.js', 'wasm/simd128/encoder_lens.d.ts', 'wasm/simd128/encoder_lens_bg.wasm',
       'wasm/relaxed/encoder_lens.js', 'wasm/relaxed/encoder_lens_bg.wasm',
-      'models/sentiment-ln/config.json', 'models/sentiment-ln/model.safetensors', 'models/sentiment-ln/vocab.txt', 'examples/node.mjs']) {
+      'models/sentiment-ln/config.json', 'models/sentiment-ln/model.safetensors', 'models/sentiment-ln/vocab.txt',
+      'models/sentiment-ln-int8/config.json', 'models/sentiment-ln-int8/model.safetensors', 'models/sentiment-ln-int8/vocab.txt', 'examples/node.mjs']) {
       assert.ok(files.includes(f), `the package has ${f}: ${files.join(', ')}`);
     }
     assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('node_modules/')), files.join(', '));
