@@ -75,15 +75,15 @@ fn golden_batches() -> Vec<encoder_lens::Batch> {
 const INT8: gpu_quant_checks::Bound = gpu_quant_checks::Bound { all: 1.5e-2, most: 1e-4, share: 0.8 };
 const F16: gpu_quant_checks::Bound = gpu_quant_checks::Bound { all: 1e-4, most: 1e-4, share: 1.0 };
 
-gpu_test!(gpu_act_quant_params_bit_exact, |ctx| gpu_quant_checks::act_quant_params(&ctx, 2000));
-gpu_test!(gpu_int8_linear_matches_cpu, |ctx| gpu_quant_checks::int8_linear(&ctx, 50, 160));
-gpu_test!(gpu_f16_linear_matches_cpu, |ctx| gpu_quant_checks::f16_linear(&ctx, 50, 160));
-gpu_test!(gpu_sentiment_ln_int8_matches_cpu_int8, |ctx| async {
+gpu_test!(gpu_quant_act_params_bit_exact, |ctx| gpu_quant_checks::act_quant_params(&ctx, 2000));
+gpu_test!(gpu_quant_int8_linear_matches_cpu, |ctx| gpu_quant_checks::int8_linear(&ctx, 50, 160));
+gpu_test!(gpu_quant_f16_linear_matches_cpu, |ctx| gpu_quant_checks::f16_linear(&ctx, 50, 160));
+gpu_test!(gpu_quant_sentiment_ln_int8_matches_cpu_int8, |ctx| async {
     let (config, weights, vocab) = SENTIMENT_LN_INT8;
     let c = encoder_lens::Classifier::from_bytes(config, weights, vocab).expect("int8 model");
     gpu_quant_checks::model_logits("sentiment-ln-int8", &c, ctx, &golden_batches(), INT8).await;
 });
-gpu_test!(gpu_sentiment_ln_f16_matches_cpu_f16, |ctx| async {
+gpu_test!(gpu_quant_sentiment_ln_f16_matches_cpu_f16, |ctx| async {
     let m = &common::MODELS[0];
     let files = encoder_lens::HfFiles { config_json: m.config, vocab_txt: m.vocab, weights: vec![m.weights], ..Default::default() };
     let c = gpu_quant_checks::converted(&files, encoder_lens::quant::Target::F16);
