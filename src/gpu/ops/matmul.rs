@@ -1,9 +1,10 @@
 //! `shaders/matmul.wgsl`: tiled `out (m, n) = act(x (m, k) · wᵀ + bias)`, or `out += …` (the fused
-//! residual add), with 64×64 output tiles per workgroup.
+//! residual add), with 64×64 output tiles per workgroup (`main`), or 16×64 tiles held in registers for short
+//! sequences (`main_rows`).
 
 use super::Access::{Read as R, ReadWrite as RW};
 use super::{out_buffer, read_back, u, Kernel, Shader};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::encode::Recorder;
 use bytemuck::{Pod, Zeroable};
@@ -15,7 +16,18 @@ pub const SHADER: Shader = Shader {
     // x, w, bias, out, x as vec4, w as vec4
     storage: &[R, R, R, RW, R, R],
     params_size: size_of::<MatmulParams>(),
+    entries: &["main", "main_rows"],
 };
+
+/// Rows at most for which `main_rows` (16-row tiles, registers only) is used instead of `main`'s 64 × 64
+/// workgroup-memory tiles.
+pub const ROWS_MAX_M: usize = 64;
+
+/// The entry point for `(m, k)`: `main_rows` (1) for up to [`ROWS_MAX_M`] rows with k in whole vec4s,
+/// else `main` (0).
+pub fn entry(m: usize, k: usize) -> usize {
+    usize::from(m <= ROWS_MAX_M && k % 4 == 0)
+}
 
 /// Epilogue activation codes of `matmul.wgsl`.
 pub mod act {
@@ -55,7 +67,8 @@ pub struct MatmulParams {
     pub _pad: u32,
 }
 
-/// `out (m, n) = act(x (m, k) · wᵀ + bias)`, or `out += …` when `accumulate`.
+/// `out (m, n) = act(x (m, k) · wᵀ + bias)`, or `out += …` when `accumulate`, with the entry point
+/// [`entry`] picks for the shape.
 #[allow(clippy::too_many_arguments)]
 pub fn record(
     rec: &mut Recorder,
@@ -67,6 +80,25 @@ pub fn record(
     act: u32,
     accumulate: bool,
 ) -> Result<()> {
+    record_entry(rec, entry(m, k), x, w, bias, out, (m, k, n), act, accumulate)
+}
+
+/// As [`record`] with entry point `entry` (0 `main`, 1 `main_rows`, which needs k % 4 == 0).
+#[allow(clippy::too_many_arguments)]
+pub fn record_entry(
+    rec: &mut Recorder,
+    entry: usize,
+    x: &wgpu::Buffer,
+    w: &wgpu::Buffer,
+    bias: Option<&wgpu::Buffer>,
+    out: &wgpu::Buffer,
+    (m, k, n): (usize, usize, usize),
+    act: u32,
+    accumulate: bool,
+) -> Result<()> {
+    if entry == 1 && k % 4 != 0 {
+        return Err(Error::Gpu(format!("matmul: main_rows needs k in whole vec4s (k = {k})")));
+    }
     let p = MatmulParams {
         m: u(m),
         n: u(n),
@@ -78,14 +110,19 @@ pub fn record(
         _pad: 0,
     };
     let dummy = &rec.ctx.dummy.clone();
-    rec.dispatch(Kernel::Matmul, &p, &[x, w, bias.unwrap_or(dummy), out, x, w], [u(n.div_ceil(64)), u(m.div_ceil(64)), 1])
+    let buffers = [x, w, bias.unwrap_or(dummy), out, x, w];
+    match entry {
+        0 => rec.dispatch(Kernel::Matmul, &p, &buffers, [u(n.div_ceil(64)), u(m.div_ceil(64)), 1]),
+        e => rec.dispatch_entry(Kernel::Matmul, e, &p, &buffers, [u(n.div_ceil(64)), u(m.div_ceil(16)), 1]),
+    }
 }
 
 /// Over host slices: `act(x (m, k) · wᵀ + bias)`, plus `residual` when given (the fused epilogue).
-/// `act` as in [`act`].
+/// `act` as in [`act`]; `entry` as in [`record_entry`], or `None` for the one [`entry`] picks.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     ctx: &GpuContext,
+    entry: Option<usize>,
     x: &[f32],
     w: &[f32],
     bias: Option<&[f32]>,
@@ -100,7 +137,8 @@ pub async fn run(
         None => out_buffer(ctx, "out", m * n)?,
     };
     let mut rec = Recorder::new(ctx);
-    record(&mut rec, &xb, &wb, bb.as_ref(), &out, (m, k, n), act, residual.is_some())?;
+    let e = entry.unwrap_or(self::entry(m, k));
+    record_entry(&mut rec, e, &xb, &wb, bb.as_ref(), &out, (m, k, n), act, residual.is_some())?;
     rec.read(&out, 0, m * n);
     read_back(rec).await
 }
