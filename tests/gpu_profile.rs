@@ -64,7 +64,7 @@ fn profile_minilm_forward_and_kernels() {
                         ops::matmul::record_entry(&mut rec, e, &x, &w, Some(&b), &o, (m, k, n), ops::matmul::act::GELU, false).expect("record");
                     }
                     rec.read(&o, 0, 4);
-                    let chosen = if ops::matmul::entry(m, k) == e { " (chosen)" } else { "" };
+                    let chosen = if ops::matmul::entry(m, k, ops::matmul::rows_max_m(&ctx)) == e { " (chosen)" } else { "" };
                     time(format!("seq {m} matmul {what} ({m}×{k}·{k}×{n}) {}{chosen}", ops::matmul::SHADER.entries[e]), rec);
                 }
             }
