@@ -18,6 +18,7 @@ pub const SHADER: Shader = Shader {
     // x, qp
     storage: &[R, RW],
     params_size: size_of::<ActQuantParams>(),
+    entries: super::MAIN_ONLY,
 };
 
 /// u32 words per tensor in the `qp` output: scale bits, zero point, 1/scale bits, finite flag.

@@ -16,6 +16,7 @@ pub const SHADER: Shader = Shader {
     // x, w, bias, out, x as vec4
     storage: &[R, R, R, RW, R],
     params_size: size_of::<MatmulF16Params>(),
+    entries: super::MAIN_ONLY,
 };
 
 #[repr(C)]

@@ -17,6 +17,7 @@ pub const SHADER: Shader = Shader {
     // x, qp, w, rows, bias, out
     storage: &[R, R, R, R, R, RW],
     params_size: size_of::<MatmulInt8Params>(),
+    entries: super::MAIN_ONLY,
 };
 
 #[repr(C)]
