@@ -321,3 +321,43 @@ impl Engine {
         })
     }
 }
+
+/// True in the wasm threads build (shared memory + atomics, `make pkg-threads`): its CPU kernels can run
+/// over a pool of Web Workers (js/src/threads.js starts them).
+#[wasm_bindgen(js_name = threadsBuild)]
+pub fn threads_build() -> bool {
+    cfg!(target_feature = "atomics")
+}
+
+/// Threads the CPU kernels use now, the caller included (1 in the single-thread builds).
+#[wasm_bindgen(js_name = threadCount)]
+pub fn thread_count() -> usize {
+    crate::cpu::par::threads()
+}
+
+/// Pool workers started so far (0 in the single-thread builds).
+#[wasm_bindgen(js_name = poolWorkers)]
+pub fn pool_workers() -> usize {
+    crate::cpu::par::workers()
+}
+
+/// Use at most `n` threads, the caller included (clamped to 1 ..= workers + 1); returns the count in effect.
+#[wasm_bindgen(js_name = setThreads)]
+pub fn set_threads(n: usize) -> usize {
+    crate::cpu::par::set_threads(n)
+}
+
+/// A pool worker's entry: js/src/threads.js calls it in each Web Worker once the module is instantiated on
+/// the shared memory; it never returns (the worker waits for the kernels' tasks).
+#[cfg(target_feature = "atomics")]
+#[wasm_bindgen(js_name = poolWorker)]
+pub fn pool_worker() {
+    crate::cpu::par::worker_loop()
+}
+
+/// What a pool worker needs to join this instance: `[WebAssembly.Module, WebAssembly.Memory]` (the shared
+/// memory in the threads build).
+#[wasm_bindgen(js_name = poolShare)]
+pub fn pool_share() -> js_sys::Array {
+    js_sys::Array::of2(&wasm_bindgen::module(), &wasm_bindgen::memory())
+}

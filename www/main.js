@@ -374,7 +374,7 @@ async function loadModel(model, backend) {
       showMessage(backend === 'gpu' ? 'warn' : 'info', `WebGPU is not available (${info.fallbackReason || 'no adapter'}); running on the CPU instead.`, 'gpu');
     } else clearMessage('gpu');
     const foot = $('foot-build');
-    foot.textContent = `Engine: ${info.backendLabel}.${backend === 'auto' && info.choice ? ` Auto chose it: ${info.choice.reason}.` : ''}`;
+    foot.textContent = `Engine: ${info.backendLabel}.${backend === 'auto' && info.choice ? ` Auto chose it: ${info.choice.reason}.` : ''} ${buildNote(state.build)}`;
     foot.dataset.backend = info.backend;
     foot.dataset.why = backend === 'auto' ? (info.choice?.fallbackAdapter ? 'fallback-adapter' : info.choice?.probe ? 'probe' : 'unavailable') : 'forced';
     return true;
@@ -451,12 +451,51 @@ async function paintExample() {
   }
 }
 
+/** Threads asked for in the address (`?threads=N`) or chosen before on this page (0: one per core). */
+function threadsAsked() {
+  const q = Number(new URLSearchParams(location.search).get('threads'));
+  if (Number.isInteger(q) && q > 0) return q;
+  const saved = Number(localStorage.getItem('encoder-lens.threads'));
+  return Number.isInteger(saved) && saved > 0 ? saved : 0;
+}
+
+/** Which wasm build runs, said in the footer (and as data-build / data-threads for the tests). */
+function buildNote(b) {
+  if (!b) return '';
+  const foot = $('foot-build');
+  foot.dataset.build = b.flavour;
+  foot.dataset.threads = String(b.threads);
+  foot.dataset.isolated = String(b.isolated);
+  if (/threads/.test(b.flavour)) return `Wasm build: ${b.flavour}, ${b.threads} thread${b.threads === 1 ? '' : 's'} (the page is cross-origin isolated).`;
+  return `Wasm build: ${b.flavour}, 1 thread${b.isolated ? '' : ' (the page is not cross-origin isolated, so the threads build cannot run)'}.`;
+}
+
+/** The threads setting: shown where the threads build runs; 1 … cores (at most 8). */
+function wireThreads(b) {
+  if (!b || !/threads/.test(b.flavour)) return;
+  const sel = $('threads-select');
+  const max = Math.max(b.cores, b.threads, 2);
+  sel.replaceChildren(...Array.from({ length: Math.min(max, 8) }, (_, i) => {
+    const o = el('option', null, String(i + 1));
+    o.value = String(i + 1);
+    return o;
+  }));
+  sel.value = String(b.threads);
+  $('threads-label').hidden = false;
+  sel.addEventListener('change', async () => {
+    const n = Number(sel.value);
+    localStorage.setItem('encoder-lens.threads', String(n));
+    state.build = await rpc.call('threads', { n });
+    if (await loadModel(state.model, state.backend)) runAnalysis($('text').value);
+  });
+}
+
 async function start() {
   setStatus('', 'Showing a pre-computed example while the model loads…');
   const example = paintExample();
   let init;
   try {
-    init = await rpc.call('init');
+    init = await rpc.call('init', { threads: threadsAsked() });
   } catch (e) {
     await example;
     showMessage('error', `The engine could not start: ${e.message}`, 'init');
@@ -473,6 +512,8 @@ async function start() {
     return o;
   }));
   ms.value = init.manifest.default;
+  state.build = init.build;
+  wireThreads(init.build);
   ms.disabled = false;
   $('backend-select').disabled = false;
   if (!init.webgpu) $('backend-select').querySelector('option[value="gpu"]').textContent = 'WebGPU (not in this browser)';

@@ -20,12 +20,16 @@ function checkTexts(texts) {
 export class Host {
   /**
    * Load the wasm build and the model. `source`: see readModel (js/src/files.js); `backend`: 'auto' |
-   * 'webgpu' | 'gpu' | 'cpu'; `precision`: 'f32' (the only precision the engine has yet); `builds`: wasm
-   * build URLs (default: the package's). Returns what `info` describes.
+   * 'webgpu' | 'gpu' | 'cpu'; `precision`: 'f32' (the only precision the engine has yet); `threads`: CPU threads
+   * (0: one per core, at most 8; the threads build runs only where the context is cross-origin isolated);
+   * `builds`: wasm build URLs (default: the package's). Returns what `info` describes.
    */
   async load({ source, backend = 'auto', precision = 'f32', threads = 0, builds } = {}, onProgress) {
     if (precision !== 'f32' && precision !== 'auto') throw new Error(`precision "${precision}" is not in this build (only "f32")`);
-    const { wasm, flavour } = await loadWasm(builds);
+    const build = await loadWasm(builds, { threads });
+    const { wasm, flavour } = build;
+    // The threads build is shared by every classifier of this thread: it runs with the latest count asked.
+    if (threads && build.threads !== 1) await build.setThreads(threads);
     const files = await readModel(wasm, source, onProgress);
     const hasGpu = Boolean(globalThis.navigator?.gpu);
     const want = backend === 'webgpu' ? 'gpu' : backend;
@@ -39,8 +43,8 @@ export class Host {
       backend: ran,
       fallbackReason: this.engine.fallbackReason() ?? (want === 'auto' && !hasGpu ? 'this runtime has no WebGPU' : null),
       wasm: flavour,
-      threads: 1,
-      requestedThreads: threads || 1,
+      threads: build.threads,
+      requestedThreads: threads || 0,
       precision: 'f32',
       labels: config.labels,
       config,

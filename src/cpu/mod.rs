@@ -9,6 +9,7 @@ use crate::config::Activation;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub mod backend;
+pub mod par;
 pub mod quant;
 pub mod scalar;
 pub mod scratch;
@@ -70,7 +71,64 @@ pub fn linear_fused(
     act: Option<Activation>,
     accumulate: bool,
 ) {
+    let t = par::threads();
+    if t > 1 && m * k * n >= PAR_MIN_MACS && x.len() >= m * k && w.len() >= n * k && out.len() >= m * n && bias.is_none_or(|b| b.len() >= n) {
+        return linear_par(x, w, bias, out, m, k, n, act, accumulate, t);
+    }
+    linear_one(x, w, bias, out, m, k, n, act, accumulate)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn linear_one(x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32], m: usize, k: usize, n: usize, act: Option<Activation>, accumulate: bool) {
     select!(linear_fused(x, w, bias, out, m, k, n, act, accumulate))
+}
+
+/// Smallest matmul (multiply-adds) worth waking the pool for.
+const PAR_MIN_MACS: usize = 1 << 16;
+/// Rows of a SIMD panel: row blocks start at multiples of it, so every block packs its rows as the whole
+/// matmul would.
+const PAR_ROW_ALIGN: usize = 8;
+/// Columns of a SIMD tile: column blocks start at multiples of it.
+const PAR_COL_ALIGN: usize = 4;
+
+/// [`linear_fused`] over `t` threads. Every output element is computed by the same kernel, over the same
+/// `k` products in the same order, as in one call: with enough rows, each task takes a block of rows
+/// (`x` rows and `out` rows, the whole of `w`); with fewer rows than `8 · t` (short inputs), each task takes
+/// a block of output columns (`w` rows `j0..j1`, `bias[j0..j1]`) into a pooled buffer `(m, j1 - j0)` —
+/// holding `out`'s old values when accumulating, so `out + y` is the same addition — and copies it back.
+#[allow(clippy::too_many_arguments)]
+fn linear_par(x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32], m: usize, k: usize, n: usize, act: Option<Activation>, accumulate: bool, t: usize) {
+    let dst = par::SharedMut(out.as_mut_ptr());
+    if m >= PAR_ROW_ALIGN * t {
+        let blocks = par::split(m, t, PAR_ROW_ALIGN);
+        par::run(blocks.len(), &|i| {
+            let r = blocks[i].clone();
+            // SAFETY: row blocks are disjoint and within `out (m, n)` (checked by the caller).
+            let o = unsafe { std::slice::from_raw_parts_mut(dst.get().add(r.start * n), r.len() * n) };
+            linear_one(&x[r.start * k..r.end * k], w, bias, o, r.len(), k, n, act, accumulate);
+        });
+    } else {
+        let blocks = par::split(n, t, PAR_COL_ALIGN);
+        par::run(blocks.len(), &|i| {
+            let c = blocks[i].clone();
+            let nc = c.len();
+            let mut o = scratch::take(m * nc); // (m, nc)
+            for r in 0..m {
+                if accumulate {
+                    // SAFETY: reads row r's columns c of `out (m, n)`; column blocks are disjoint.
+                    let row = unsafe { std::slice::from_raw_parts(dst.get().add(r * n + c.start), nc) };
+                    o[r * nc..(r + 1) * nc].copy_from_slice(row);
+                }
+            }
+            linear_one(x, &w[c.start * k..c.end * k], bias.map(|b| &b[c.clone()]), &mut o, m, k, nc, act, accumulate);
+            for r in 0..m {
+                // SAFETY: writes row r's columns c: disjoint across tasks.
+                let row = unsafe { std::slice::from_raw_parts_mut(dst.get().add(r * n + c.start), nc) };
+                row.copy_from_slice(&o[r * nc..(r + 1) * nc]);
+            }
+            scratch::give(o);
+        });
+    }
 }
 
 /// DeLighT's group linear transformation with mixer and shuffle; see [`scalar::glt`].
