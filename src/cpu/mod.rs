@@ -197,3 +197,40 @@ pub fn add_inplace(a: &mut [f32], b: &[f32]) {
 pub fn activation_inplace(x: &mut [f32], act: Activation) {
     select!(activation_inplace(x, act))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u32) -> Vec<f32> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    /// The thread pool's split (rows for tall inputs, columns for short ones; run serially here) gives the
+    /// bits of one call, for every epilogue.
+    #[test]
+    fn split_linear_is_bit_identical() {
+        for &(m, k, n) in &[(3, 37, 50), (7, 64, 129), (16, 32, 64), (20, 64, 33), (64, 16, 128)] {
+            let (x, w, b, base) = (values(m * k, 1), values(n * k, 2), values(n, 3), values(m * n, 4));
+            for act in [None, Some(Activation::Gelu), Some(Activation::GeluTanh)] {
+                for accumulate in [false, true] {
+                    let act = if accumulate { None } else { act };
+                    let mut one = base.clone();
+                    linear_one(&x, &w, Some(&b), &mut one, m, k, n, act, accumulate);
+                    for t in [2, 3, 4] {
+                        let mut par = base.clone();
+                        linear_par(&x, &w, Some(&b), &mut par, m, k, n, act, accumulate, t);
+                        let same = one.iter().zip(&par).all(|(a, b)| a.to_bits() == b.to_bits());
+                        assert!(same, "m {m} k {k} n {n} act {act:?} accumulate {accumulate} threads {t}");
+                    }
+                }
+            }
+        }
+    }
+}
