@@ -2,7 +2,7 @@
 //! over the thread pool where the build has one, in this thread otherwise.
 //!
 //! Only the wasm threads build (`+atomics`: shared memory, `make pkg-threads`) has a pool: Web Workers that
-//! instantiate the same module on the same memory and park in [`worker_loop`]; JavaScript spawns them
+//! instantiate the same module on the same memory and park in `worker_loop`; JavaScript spawns them
 //! (js/src/threads.js) and sets how many take part with [`set_threads`]. Every other build — native, the
 //! single-thread SIMD128 and relaxed-SIMD builds — runs the tasks one after the other here, so callers
 //! split their work the same way in every build. A task computes a fixed part of the output (rows of a
@@ -31,7 +31,7 @@ pub fn set_threads(n: usize) -> usize {
     imp::set_threads(n)
 }
 
-/// Workers that have entered [`worker_loop`] (0 without a pool).
+/// Workers that have entered the pool (`worker_loop`; 0 without a pool).
 pub fn workers() -> usize {
     imp::workers()
 }

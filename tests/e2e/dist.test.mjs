@@ -49,7 +49,7 @@ describe('dist/ served statically', { skip: built ? false : 'SKIPPED: no dist/ (
     assert.equal(await page.evaluate(() => self.crossOriginIsolated), true, 'COOP + COEP from serve.mjs');
     const names = JSON.parse(readFileSync(join(DIST, 'manifest.json'), 'utf8'));
     assert.ok(served.includes(`/${names['main.js']}`) && served.includes(`/${names['worker.js']}`), served.join(' '));
-    assert.ok(served.some((p) => /^\/pkg(-relaxed)?\/encoder_lens_bg\.[0-9a-f]{10}\.wasm$/.test(p)), served.join(' '));
+    assert.ok(served.some((p) => /^\/pkg(-relaxed|-threads)?\/encoder_lens_bg\.[0-9a-f]{10}\.wasm$/.test(p)), served.join(' '));
     // Cross-origin isolated: the page runs the threads build, its pool worker from a hashed file too.
     if (names['pkg-threads/encoder_lens.js']) {
       assert.ok(served.some((p) => /^\/pkg-threads\/encoder_lens_bg\.[0-9a-f]{10}\.wasm$/.test(p)), served.join(' '));
