@@ -50,6 +50,14 @@ test('cross-origin isolated: the page runs the threads build on the threads aske
   assert.match(f.text, /relaxed SIMD \+ threads, 2 threads/);
   assert.equal(r.label, 'positive');
   assert.ok(r.probabilities[1] > 0.5, JSON.stringify(r.probabilities));
+  // The page's Threads setting: 1 thread now, the same probabilities to the bit.
+  await page.selectOption('#threads-select', '1');
+  await page.waitForFunction(() => document.getElementById('foot-build').dataset.threads === '1', null, { timeout: 60000 });
+  const r1 = await classify(page, 'an absolute joy from start to finish!');
+  await page.selectOption('#threads-select', '2');
+  await page.waitForFunction(() => document.getElementById('foot-build').dataset.threads === '2', null, { timeout: 60000 });
+  const r2 = await classify(page, 'an absolute joy from start to finish!');
+  assert.deepEqual(r2.probabilities, r1.probabilities);
   assert.ok((isolated.requests.get('/pkg-threads/encoder_lens_bg.wasm') || 0) >= 1, 'the threads build was fetched');
   assert.ok((isolated.requests.get('/lens/pool-worker.js') || 0) >= 1, 'a pool worker was started');
   // Optional model files that are not there (404) are part of loading a folder; nothing else may fail.
