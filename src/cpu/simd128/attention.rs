@@ -16,7 +16,7 @@ pub fn attention(
     heads: usize,
     head_dim: usize,
     out: &mut [f32],
-    mut probs: Option<&mut [f32]>,
+    probs: Option<&mut [f32]>,
 ) {
     let d = heads * head_dim;
     let ok = qkv.len() >= batch * seq * 3 * d
@@ -30,7 +30,7 @@ pub fn attention(
     // columns of `out` and its own (seq, seq) block of `probs`, with the same arithmetic as in one pass.
     let units = batch * heads;
     let o = SharedMut(out.as_mut_ptr());
-    let p = probs.as_deref_mut().map(|p| SharedMut(p.as_mut_ptr()));
+    let p = probs.map(|p| SharedMut(p.as_mut_ptr()));
     let shape = Shape { seq, heads, head_dim };
     crate::cpu::par::run(units, &|u| {
         let (b, h) = (u / heads, u % heads);
