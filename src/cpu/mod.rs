@@ -88,18 +88,21 @@ const PAR_MIN_MACS: usize = 1 << 16;
 /// Rows of a SIMD panel: row blocks start at multiples of it, so every block packs its rows as the whole
 /// matmul would.
 const PAR_ROW_ALIGN: usize = 8;
+/// Rows per thread below which the matmul is split by columns instead (4 panels): a row block reads all of
+/// `w`, a column block only its share, so short inputs (a few panels, `w`-bandwidth bound) split by columns.
+const PAR_ROWS_PER_THREAD: usize = 4 * PAR_ROW_ALIGN;
 /// Columns of a SIMD tile: column blocks start at multiples of it.
 const PAR_COL_ALIGN: usize = 4;
 
 /// [`linear_fused`] over `t` threads. Every output element is computed by the same kernel, over the same
 /// `k` products in the same order, as in one call: with enough rows, each task takes a block of rows
-/// (`x` rows and `out` rows, the whole of `w`); with fewer rows than `8 · t` (short inputs), each task takes
+/// (`x` rows and `out` rows, the whole of `w`); with fewer rows than `32 · t` (short inputs), each task takes
 /// a block of output columns (`w` rows `j0..j1`, `bias[j0..j1]`) into a pooled buffer `(m, j1 - j0)` —
 /// holding `out`'s old values when accumulating, so `out + y` is the same addition — and copies it back.
 #[allow(clippy::too_many_arguments)]
 fn linear_par(x: &[f32], w: &[f32], bias: Option<&[f32]>, out: &mut [f32], m: usize, k: usize, n: usize, act: Option<Activation>, accumulate: bool, t: usize) {
     let dst = par::SharedMut(out.as_mut_ptr());
-    if m >= PAR_ROW_ALIGN * t {
+    if m >= PAR_ROWS_PER_THREAD * t {
         let blocks = par::split(m, t, PAR_ROW_ALIGN);
         par::run(blocks.len(), &|i| {
             let r = blocks[i].clone();
@@ -216,7 +219,7 @@ mod tests {
     /// bits of one call, for every epilogue.
     #[test]
     fn split_linear_is_bit_identical() {
-        for &(m, k, n) in &[(3, 37, 50), (7, 64, 129), (16, 32, 64), (20, 64, 33), (64, 16, 128)] {
+        for &(m, k, n) in &[(3, 37, 50), (7, 64, 129), (16, 32, 64), (20, 64, 33), (64, 16, 128), (131, 24, 40), (200, 9, 7)] {
             let (x, w, b, base) = (values(m * k, 1), values(n * k, 2), values(n, 3), values(m * n, 4));
             for act in [None, Some(Activation::Gelu), Some(Activation::GeluTanh)] {
                 for accumulate in [false, true] {

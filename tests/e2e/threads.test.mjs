@@ -165,7 +165,7 @@ const LONG = 'the film opens slowly, but by the middle it has become one of the 
 const TEXTS = [
   ['fine'], // 3 tokens: column blocks
   ['an absolute joy from start to finish'],
-  [LONG], // > 16 tokens: row blocks
+  [LONG], // ≥ 64 tokens: row blocks (2 threads)
   ['a dull, lifeless waste of two hours', LONG, 'not bad at all'], // a padded batch: attention by sequence × head
 ];
 
