@@ -341,6 +341,12 @@ pub fn pool_workers() -> usize {
     crate::cpu::par::workers()
 }
 
+/// Parallel jobs the pool has run (matmuls and attentions shared out; 0 in the single-thread builds).
+#[wasm_bindgen(js_name = poolJobs)]
+pub fn pool_jobs() -> usize {
+    crate::cpu::par::jobs()
+}
+
 /// Use at most `n` threads, the caller included (clamped to 1 ..= workers + 1); returns the count in effect.
 #[wasm_bindgen(js_name = setThreads)]
 pub fn set_threads(n: usize) -> usize {

@@ -18,6 +18,8 @@ export function threadsWanted(requested) {
 }
 
 const pools = new WeakMap(); // wasm module namespace -> Worker[]
+/** How long a pool worker may take to instantiate the module (then the load falls back to one thread). */
+const START_MS = 30000;
 
 /**
  * Make the threads build `build` ({ wasm, url, module, memory }: the initialised module namespace, its
@@ -35,8 +37,16 @@ export async function useThreads(build, n) {
     workers.push(w);
     started.push(
       new Promise((resolve, reject) => {
-        w.onmessage = (e) => (e.data?.ready ? resolve() : reject(new Error(`pool worker: ${e.data?.error}`)));
-        w.onerror = (e) => reject(new Error(`pool worker failed to start: ${e.message || 'pool-worker.js'}`));
+        const late = setTimeout(() => reject(new Error(`pool worker did not start within ${START_MS / 1000} s`)), START_MS);
+        w.onmessage = (e) => {
+          clearTimeout(late);
+          if (e.data?.ready) resolve();
+          else reject(new Error(`pool worker: ${e.data?.error}`));
+        };
+        w.onerror = (e) => {
+          clearTimeout(late);
+          reject(new Error(`pool worker failed to start: ${e.message || 'pool-worker.js'}`));
+        };
       }),
     );
     w.postMessage({ url, module, memory });

@@ -31,6 +31,12 @@ pub fn set_threads(n: usize) -> usize {
     imp::set_threads(n)
 }
 
+/// Parallel jobs run so far (calls of [`run`] that the pool shared out; 0 without a pool): tests check
+/// that the threaded paths ran.
+pub fn jobs() -> usize {
+    imp::jobs()
+}
+
 /// Workers that have entered the pool (`worker_loop`; 0 without a pool).
 pub fn workers() -> usize {
     imp::workers()
@@ -78,6 +84,9 @@ mod imp {
     pub fn workers() -> usize {
         0
     }
+    pub fn jobs() -> usize {
+        0
+    }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "atomics"))]
@@ -110,6 +119,13 @@ mod imp {
     thread_local! {
         /// This thread is a pool worker or is inside a task: nested `run`s run serially.
         static INSIDE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Jobs shared out so far.
+    static JOBS: AtomicUsize = AtomicUsize::new(0);
+
+    pub fn jobs() -> usize {
+        JOBS.load(SeqCst)
     }
 
     /// Spins of an idle worker before it sleeps (a forward issues its parallel calls back to back).
@@ -146,6 +162,7 @@ mod imp {
             (0..tasks).for_each(f);
             return;
         }
+        JOBS.fetch_add(1, SeqCst);
         let job = Job { f, tasks, next: AtomicUsize::new(0), done: AtomicUsize::new(0) };
         // SAFETY: the lifetime is erased only while the job is published; it is withdrawn below and no
         // worker holds it any more (HOLDING == 0) before `job` goes out of scope.

@@ -127,10 +127,13 @@ async function compareBuilds(page, model, texts, { classify = true, embed = fals
       const te = await engineOf(T);
       const re = await engineOf(R);
       const t0 = performance.now();
+      const jobs0 = T.poolJobs();
       const two = await run(te);
       const tMs = performance.now() - t0;
+      const jobs2 = T.poolJobs() - jobs0;
       T.setThreads(1);
       const one = await run(te);
+      const jobs1 = T.poolJobs() - jobs0 - jobs2;
       T.setThreads(2);
       const ref = await run(re);
       const diff = (a, b) => {
@@ -149,6 +152,8 @@ async function compareBuilds(page, model, texts, { classify = true, embed = fals
       };
       return {
         threads,
+        jobs2,
+        jobs1,
         workers: T.poolWorkers(),
         kernels: [T.threadsBuild(), R.threadsBuild()],
         values: ref.reduce((n, x) => n + x.length, 0),
@@ -176,6 +181,8 @@ test('threads build = single-thread build, bit for bit: default model', async ()
   const r = await compareBuilds(page, 'sentiment-ln', TEXTS);
   assert.equal(r.threads, 2, 'two threads in use');
   assert.equal(r.workers, 1, 'one pool worker joined');
+  assert.ok(r.jobs2 >= 10, `the threaded paths ran: ${r.jobs2} parallel jobs with 2 threads`);
+  assert.equal(r.jobs1, 0, 'none with 1 thread');
   assert.deepEqual(r.kernels, [true, false]);
   assert.ok(r.values > 10000, `${r.values} values compared`);
   assert.deepEqual(r.twoVsRef, [], 'threads build, 2 threads vs relaxed build');
@@ -190,6 +197,7 @@ test('threads build = single-thread build, bit for bit: all-MiniLM-L6-v2 (real w
   await page.goto(`${isolated.url}models.json`);
   const r = await compareBuilds(page, 'minilm', [TEXTS[1], TEXTS[2], TEXTS[3]], { classify: false, embed: true });
   assert.equal(r.threads, 2);
+  assert.ok(r.jobs2 >= 3 * 6 * 5, `${r.jobs2} parallel jobs (6 layers × 5 per input)`);
   assert.ok(r.values >= 5 * 384, `${r.values} values compared`);
   assert.deepEqual(r.twoVsRef, [], 'threads build, 2 threads vs relaxed build');
   assert.deepEqual(r.oneVsRef, [], 'threads build, 1 thread vs relaxed build');
@@ -202,6 +210,7 @@ test('threads build = single-thread build, bit for bit: the int8 default model (
   await page.goto(`${isolated.url}models.json`);
   const r = await compareBuilds(page, 'sentiment-ln-int8', TEXTS);
   assert.equal(r.threads, 2);
+  assert.ok(r.jobs2 >= 10, `${r.jobs2} parallel jobs`);
   assert.deepEqual(r.twoVsRef, []);
   assert.deepEqual(r.oneVsRef, []);
   await page.close();
