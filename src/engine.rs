@@ -234,6 +234,12 @@ impl Engine {
         self.forwards
     }
 
+    /// Count `n` forward passes run outside [`Engine::forward`] (the CPU head sweep's shared layers).
+    pub(crate) fn count_forwards(&mut self, n: u64) {
+        self.forwards += n;
+        self.last = "cpu";
+    }
+
     /// One forward pass on the current backend. A GPU failure switches to the CPU for this call and all
     /// later ones; a batch over the GPU's limits runs on the CPU alone (the GPU stays for the next);
     /// input errors are returned as they are.

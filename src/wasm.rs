@@ -245,8 +245,9 @@ impl Engine {
     }
 
     /// Why the model labels `text` as it does (see `explain::Explanation`): token attributions by
-    /// occlusion and attention rollout, the Δp(label) of ablating each head alone (one batched forward),
-    /// and the logit lens. `options`: `{ label?, ablate?: "zero" | "mean" }`. 4 forwards. Async.
+    /// occlusion and attention rollout, the Δp(label) of ablating each head alone (one batched forward
+    /// on the GPU; 1 + layers on the CPU, sharing the layers below the ablated one), and the logit lens.
+    /// `options`: `{ label?, ablate?: "zero" | "mean" }`. 4 forwards on the GPU, 4 + layers on the CPU. Async.
     #[allow(clippy::await_holding_refcell_ref)]
     pub async fn explain(&self, text: String, options: JsValue) -> Result<JsValue, JsError> {
         let o: ExplainOptions = self::options(options)?;
