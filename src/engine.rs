@@ -264,6 +264,36 @@ impl Engine {
         crate::cpu::forward(model, batch, opts)
     }
 
+    /// One forward pass with its per-op timings ([`crate::profile`]): on the CPU every op is timed
+    /// (wall time, FLOPs, share of the measured peak); on the GPU only the whole forward's wall time —
+    /// per-op GPU times need timestamp queries, which this engine does not record (the note says whether
+    /// the adapter has them). The plain [`Engine::forward`] times nothing.
+    pub async fn timed_forward(&mut self, batch: &Batch, opts: &ForwardOptions<'_>) -> Result<(Output, crate::profile::Timings)> {
+        let peak_gflops = crate::profile::peak_gflops();
+        let peak_kernel = crate::profile::peak_kernel_name().to_string();
+        let t0 = choice::now_ms();
+        if let Some(g) = self.gpu.as_ref() {
+            let stamps = g.ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+            let note = format!(
+                "{}: per-op times on the GPU need timestamp queries; {}, so only the whole forward is timed",
+                g.ctx.backend_name(),
+                if stamps { "the device has them but this engine does not record them yet" } else { "this adapter does not offer them" }
+            );
+            let out = self.forward(batch, opts).await?;
+            let total_ms = choice::now_ms() - t0;
+            let t = crate::profile::Timings { backend: self.last.into(), batch: batch.batch, seq: batch.seq, ops: Vec::new(), total_ms, flops: 0.0, peak_gflops, peak_kernel, note: Some(note) };
+            return Ok((out, t));
+        }
+        self.forwards += 1;
+        self.last = "cpu";
+        let mut p = crate::profile::Profiled::new();
+        let out = self.classifier.model.record(&mut p, batch, opts)?; // the CPU runs each op at once
+        let total_ms = choice::now_ms() - t0;
+        let flops = p.ops.iter().map(|o| o.flops).sum();
+        let t = crate::profile::Timings { backend: "cpu".into(), batch: batch.batch, seq: batch.seq, ops: p.ops, total_ms, flops, peak_gflops, peak_kernel, note: None };
+        Ok((out, t))
+    }
+
     /// Classify with `head` (its labels and classifier) in place of the model's own, e.g. one trained by
     /// [`crate::teach::train`]; on the GPU only the head's parameters are uploaded.
     pub fn set_head(&mut self, head: crate::teach::Head) -> Result<()> {
