@@ -244,15 +244,17 @@ impl Engine {
         self.with(|c| json_to_js(&crate::inspect::positional_view(c)))
     }
 
-    /// One forward of `text` (no trace) with per-op timings, measured in Rust (see `profile::Timings`):
-    /// `{ backend, batch, seq, ops: [{ op, calls, ms, flops }], totalMs, flops, peakGflops, peakKernel,
-    /// note }`. On the CPU every op is timed; on WebGPU only the whole forward (`note` says why). The peak
-    /// is measured on the first call and cached. 1 forward. Async.
+    /// Forwards of `text` (no trace) with per-op timings, measured in Rust (see `profile::Timings`),
+    /// repeated for at least `minMs` milliseconds (at least once) and averaged per forward: `{ backend,
+    /// batch, seq, runs, ops: [{ op, calls, ms, flops }], totalMs, flops, peakGflops, peakKernel, note }`.
+    /// On the CPU every op is timed; on WebGPU only the whole forward (`note` says why). The peak is
+    /// measured on the first call and cached. Async.
     #[allow(clippy::await_holding_refcell_ref)]
-    pub async fn timings(&self, text: String) -> Result<JsValue, JsError> {
+    pub async fn timings(&self, text: String, min_ms: f64) -> Result<JsValue, JsError> {
         let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
         let (batch, _) = engine.classifier.batch(&[text])?;
-        let (_, t) = engine.timed_forward(&batch, &ForwardOptions::default()).await?;
+        let min_ms = if min_ms.is_finite() { min_ms.clamp(0.0, 2000.0) } else { 0.0 };
+        let (_, t) = engine.timed_forward(&batch, &ForwardOptions::default(), min_ms).await?;
         json_to_js(&t)
     }
 

@@ -50,7 +50,7 @@ fn timed_forward_equals_the_plain_forward_and_times_every_op() {
     let (batch, _) = c.batch(&["a warm, clever, well-acted film"]).unwrap();
     let mut e = Engine::cpu(c);
     let plain = ready(e.forward(&batch, &ForwardOptions::default())).unwrap();
-    let (out, t) = ready(e.timed_forward(&batch, &ForwardOptions::default())).unwrap();
+    let (out, t) = ready(e.timed_forward(&batch, &ForwardOptions::default(), 0.0)).unwrap();
     assert_eq!(out.logits.unwrap().data, plain.logits.unwrap().data);
     assert_eq!((t.backend.as_str(), t.batch, t.seq), ("cpu", 1, batch.seq));
     let cfg = e.classifier.config().clone();
@@ -64,5 +64,10 @@ fn timed_forward_equals_the_plain_forward_and_times_every_op() {
     let sum: f64 = t.ops.iter().map(|o| o.ms).sum();
     assert!(sum <= t.total_ms + 1e-6 && t.ops.iter().all(|o| o.ms >= 0.0), "ops {sum} ms within the forward's {} ms", t.total_ms);
     assert_eq!(t.flops, t.ops.iter().map(|o| o.flops).sum::<f64>());
-    assert!(t.peak_gflops > 0.0 && t.note.is_none());
+    assert!(t.peak_gflops > 0.0 && t.note.is_none() && t.runs == 1);
+    // Averaged over several forwards: the same op kinds, calls per forward and FLOPs per forward.
+    let (_, many) = ready(e.timed_forward(&batch, &ForwardOptions::default(), 5.0)).unwrap();
+    assert!(many.runs > 1, "{} runs in 5 ms", many.runs);
+    let kinds = |t: &encoder_lens::profile::Timings| t.ops.iter().map(|o| (o.op.clone(), o.calls, o.flops)).collect::<Vec<_>>();
+    assert_eq!(kinds(&many), kinds(&t));
 }

@@ -464,7 +464,7 @@ new IntersectionObserver(
   (entries) => {
     state.timingsVisible = entries.some((e) => e.isIntersecting);
     const a = state.analysis;
-    if (state.timingsVisible && a?.live && a.model === state.model && state.timings?.text !== a.text) runTimings(a.text);
+    if (state.timingsVisible && a?.live && a.model === state.model && (state.timings?.text !== a.text || state.timings?.model !== a.model)) runTimings(a.text);
   },
   { rootMargin: '200px 0px' },
 ).observe($('timings'));

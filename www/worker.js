@@ -281,7 +281,7 @@ const handlers = {
   /** Panel 9: one forward of `text` on `model` with per-op timings measured by the engine: 1 forward. */
   async timings({ model, text }) {
     const rec = await engineFor(model);
-    const t = await rec.engine.timings(text);
+    const t = await rec.engine.timings(text, 50);
     return { ...t, model, text, backendLabel: rec.info.backendLabel };
   },
   /**

@@ -16,9 +16,10 @@ export function render(root, t) {
   root.dataset.peakGflops = String(t.peakGflops);
   const gflops = (flops, ms) => (ms > 0 ? flops / (ms * 1e6) : 0);
   const all = gflops(t.flops, t.totalMs);
+  const runs = `mean of ${t.runs} forward${t.runs === 1 ? '' : 's'}`;
   $('tim-summary').textContent = t.ops.length
-    ? `${t.seq} tokens · ${fmt(t.totalMs)} ms for the forward on the ${t.backend.toUpperCase()} · ${fmt(t.flops / 1e6)} MFLOP counted · ${fmt(all)} GFLOP/s = ${fmt((100 * all) / t.peakGflops, 1)} % of the measured peak (${fmt(t.peakGflops)} GFLOP/s, ${t.peakKernel})`
-    : `${t.seq} tokens · ${fmt(t.totalMs)} ms for the whole forward on ${t.backend}`;
+    ? `${t.seq} tokens · ${fmt(t.totalMs, 3)} ms per forward on the ${t.backend.toUpperCase()} (${runs}) · ${fmt(t.flops / 1e6)} MFLOP counted · ${fmt(all)} GFLOP/s = ${fmt((100 * all) / t.peakGflops, 1)} % of the measured peak (${fmt(t.peakGflops)} GFLOP/s, ${t.peakKernel})`
+    : `${t.seq} tokens · ${fmt(t.totalMs)} ms per whole forward on ${t.backend} (${runs})`;
   $('tim-note').textContent = t.note || '';
   $('tim-note').hidden = !t.note;
   const max = Math.max(1e-9, ...t.ops.map((o) => o.ms));
@@ -30,7 +31,7 @@ export function render(root, t) {
     const fill = el('div');
     fill.style.width = `${((100 * o.ms) / max).toFixed(2)}%`;
     bar.append(fill);
-    const perf = o.flops > 0 ? `${fmt(g)} GFLOP/s · ${fmt((100 * g) / t.peakGflops, 1)} % of peak` : 'memory-bound (no FLOPs counted)';
+    const perf = !(o.flops > 0) ? 'memory-bound (no FLOPs counted)' : o.ms > 0 ? `${fmt(g)} GFLOP/s · ${fmt((100 * g) / t.peakGflops, 1)} % of peak` : 'under the timer’s resolution';
     row.append(el('span', 'name', `${o.op} ×${o.calls}`), bar, el('span', 'val', `${fmt(o.ms, 3)} ms`), el('span', 'perf', perf));
     return row;
   });
