@@ -263,13 +263,21 @@ function applyUrl(u) {
     norms.setView({ layer, which });
   }
 }
+/** The model entry the URL names when this page has it; a warning (and null) when it names another. */
+function urlModel(u) {
+  if (!u.model) return null;
+  const m = state.manifest.models.find((x) => x.id === u.model && x.available !== false);
+  if (!m) showMessage('warn', `The link names a model this page does not have (${u.model}); showing ${modelName(state.model || state.manifest.default)}.`, 'url');
+  else clearMessage('url');
+  return m || null;
+}
 const fromUrl = readUrl();
 applyUrl(fromUrl);
 addEventListener('hashchange', () => {
   // A pasted or edited URL in the same tab: apply it as a reload would.
   const u = readUrl();
   applyUrl(u);
-  const m = u.model && state.manifest?.models.find((x) => x.id === u.model && x.available !== false);
+  const m = state.manifest && urlModel(u);
   if (m && m.id !== state.model) {
     $('model-select').value = m.id;
     loadModel(m.id, state.backend).then((ok) => ok && runAnalysis($('text').value));
@@ -595,9 +603,7 @@ async function start() {
   if (!$('companion').value) $('companion').value = init.companion;
   state.companion0 = init.companion;
   // The model the URL names, when this server has it; else the default.
-  const wanted = init.manifest.models.find((m) => m.id === fromUrl.model && m.available !== false);
-  if (fromUrl.model && !wanted) showMessage('warn', `The link names a model this page does not have (${fromUrl.model}); showing ${modelName(init.manifest.default)}.`, 'url');
-  const first = wanted ? wanted.id : init.manifest.default;
+  const first = urlModel(fromUrl)?.id || init.manifest.default;
   ms.value = first;
   urlReady = true;
   if (await loadModel(first, state.backend)) await runAnalysis($('text').value);

@@ -6,7 +6,7 @@
 // working. Screenshots: artifacts/screenshots/share-*.png, own-folder-*.png.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, copyFileSync, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve, launch, watch, classify, shotDir, ROOT, WWW } from './helpers.mjs';
@@ -60,8 +60,8 @@ describe('shareable state and your own folder', () => {
     await classify(page, text);
     await page.selectOption('#abl-mode', 'mean');
     await page.click('#att-grid button[aria-label="Layer 2, head 3"]');
-    await page.selectOption('#norm-layer', '1');
-    await page.selectOption('#norm-which', '1');
+    await page.selectOption('#norm-layer', { value: '1' });
+    await page.selectOption('#norm-which', { value: '1' });
     const want = await shown(page);
     assert.equal(want.attTitle.replace(/\s+/g, ' '), 'Layer 2 · head 3');
     const url = page.url();
@@ -92,9 +92,17 @@ describe('shareable state and your own folder', () => {
     await other.goto(`${srv.url}#model=no-such-model&text=${encodeURIComponent('fine film')}`);
     await other.waitForFunction(() => document.getElementById('result').dataset.text === 'fine film', null, { timeout: 120000 });
     assert.match(await other.textContent('#messages'), /does not have \(no-such-model\)/);
-    assert.equal(await other.inputValue('#model-select'), manifest.default);
-    assert.deepEqual(otherErrors.filter((e) => !/Failed to load resource/.test(e)), []);
+    assert.equal(await other.inputValue('#model-select'), OTHER, 'an edited hash in the same tab keeps the model that runs');
+    assert.equal(new URLSearchParams(new URL(other.url()).hash.slice(1)).get('model'), OTHER, 'and the URL says so again');
     await other.close();
+    // The same link opened fresh: the default model.
+    const third = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await third.goto(`${srv.url}#model=no-such-model&text=${encodeURIComponent('fine film')}`);
+    await third.waitForFunction(() => document.getElementById('result').dataset.text === 'fine film' && document.getElementById('result').dataset.state === 'live', null, { timeout: 120000 });
+    assert.match(await third.textContent('#messages'), /does not have \(no-such-model\); showing /);
+    assert.equal(await third.inputValue('#model-select'), manifest.default, 'a fresh load runs the default model');
+    await third.close();
+    assert.deepEqual(otherErrors.filter((e) => !/Failed to load resource/.test(e)), []);
     assert.deepEqual(errors.filter((e) => !/Failed to load resource/.test(e)), []);
   });
 
@@ -120,7 +128,10 @@ describe('shareable state and your own folder', () => {
       return;
     }
     await page.evaluate(() => document.querySelectorAll('#messages .msg').forEach((x) => x.remove()));
-    await page.setInputFiles('#own-folder', minilm);
+    // The real folder: playwright reads a symlinked directory (models/minilm in a worktree) as empty.
+    await page.setInputFiles('#own-folder', realpathSync(minilm));
+    const picked = await page.evaluate(() => [...document.getElementById('own-folder').files].map((f) => f.webkitRelativePath));
+    assert.ok(picked.includes('minilm/1_Pooling/config.json') && picked.includes('minilm/model.safetensors'), `picked ${picked}`);
     await ready(page, 'minilm \\(yours\\).*no labels yet');
     assert.match(await page.textContent('#messages'), /has no labels: it is a sentence-embedding model/);
     assert.match(await page.inputValue('#model-select'), /^user-minilm-/);
