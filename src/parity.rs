@@ -89,7 +89,7 @@ fn compare(acc: &mut Vec<Compared>, what: String, k: usize, ours: &[f32], refere
     let c = &mut acc[i];
     for (j, (&a, &b)) in ours.iter().zip(reference).enumerate() {
         let d = (a - b).abs();
-        if !(d <= tol.0 + tol.1 * b.abs()) {
+        if d.is_nan() || d > tol.0 + tol.1 * b.abs() {
             c.ok = false;
         }
         if d > c.max_abs_diff || d.is_nan() {
