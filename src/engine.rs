@@ -268,8 +268,8 @@ impl Engine {
     }
 
     /// A forward pass with its per-op timings ([`crate::profile`]), repeated until `min_ms` have passed
-    /// (at least once, at most [`MAX_TIMED_RUNS`] times), keeping each op's fastest time and the fastest
-    /// whole forward (a busy machine preempts some runs): on the CPU every op is timed (wall time, FLOPs, share of the measured
+    /// (at least once, at most [`MAX_TIMED_RUNS`] times); times are the mean over the runs without the
+    /// slowest fifth (a busy machine preempts some runs; a browser's timer ticks in up to 0.1 ms steps): on the CPU every op is timed (wall time, FLOPs, share of the measured
     /// peak); on the GPU only the whole forward — per-op GPU times need timestamp queries, which this
     /// engine does not record (the note says whether the adapter has them). Returns the last run's output.
     /// The plain [`Engine::forward`] times nothing.
@@ -299,28 +299,29 @@ impl Engine {
             return Ok((out, t));
         }
         self.last = "cpu";
-        // Each op's fastest time over the runs: a busy machine preempts some runs, and a preempted op
-        // would otherwise carry the pause in its mean.
-        let mut ops: Vec<crate::profile::OpTime> = Vec::new();
-        let mut total_ms = f64::INFINITY;
+        // The mean over the runs, leaving out the slowest fifth of them (by whole-forward time): a busy
+        // machine preempts some runs, and a browser's timer ticks in up to 0.1 ms steps, which the mean of
+        // many runs smooths out where a minimum would read 0 for every short op.
+        let mut each: Vec<(f64, Vec<crate::profile::OpTime>)> = Vec::new(); // (runs): (total ms, ops)
         let out = loop {
             self.forwards += 1;
             let mut p = crate::profile::Profiled::new();
             let t = choice::now_ms();
             let out = self.classifier.model.record(&mut p, batch, opts)?; // the CPU runs each op at once
-            total_ms = total_ms.min(choice::now_ms() - t);
-            if ops.is_empty() {
-                ops = p.ops;
-            } else {
-                for (o, q) in ops.iter_mut().zip(p.ops) {
-                    o.ms = o.ms.min(q.ms);
-                }
-            }
+            each.push((choice::now_ms() - t, p.ops));
             runs += 1;
             if runs >= MAX_TIMED_RUNS || choice::now_ms() - t0 >= min_ms {
                 break out;
             }
         };
+        each.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let kept = &each[..(each.len() - each.len() / 5).max(1)];
+        let n = kept.len() as f64;
+        let total_ms = kept.iter().map(|r| r.0).sum::<f64>() / n;
+        let mut ops = kept[0].1.clone();
+        for (i, o) in ops.iter_mut().enumerate() {
+            o.ms = kept.iter().map(|r| r.1.get(i).map_or(0.0, |q| q.ms)).sum::<f64>() / n;
+        }
         let flops = ops.iter().map(|o| o.flops).sum();
         let t = crate::profile::Timings { backend: "cpu".into(), batch: batch.batch, seq: batch.seq, runs, ops, total_ms, flops, peak_gflops, peak_kernel, note: None };
         Ok((out, t))

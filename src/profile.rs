@@ -29,14 +29,14 @@ pub struct OpTime {
     pub op: String,
     /// Calls per forward.
     pub calls: u32,
-    /// Wall-clock milliseconds, all calls of one forward together (the fastest forward's).
+    /// Wall-clock milliseconds per forward, all calls together.
     pub ms: f64,
     /// Floating-point operations counted for it (multiply + add of the matmuls and attention products);
     /// 0 for ops whose time is memory traffic (norms, embeddings, pooling, copies).
     pub flops: f64,
 }
 
-/// Per-op timings of a forward pass: each op's fastest time over `runs` forwards of the same batch.
+/// Per-op timings of a forward pass: the mean over `runs` forwards of the same batch without the slowest fifth.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Timings {
@@ -46,11 +46,11 @@ pub struct Timings {
     pub batch: usize,
     /// Tokens per sequence (padded).
     pub seq: usize,
-    /// Forwards timed; each time is the fastest of them (FLOPs and calls are per forward).
+    /// Forwards timed; times are per forward, the mean without the slowest fifth of the runs.
     pub runs: u32,
     /// Op kinds in the order they first ran; empty where per-op times could not be measured (see `note`).
     pub ops: Vec<OpTime>,
-    /// Wall-clock milliseconds of the fastest whole forward.
+    /// Wall-clock milliseconds of the whole forward.
     pub total_ms: f64,
     /// Floating-point operations counted over all ops.
     pub flops: f64,

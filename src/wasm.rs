@@ -245,7 +245,7 @@ impl Engine {
     }
 
     /// Forwards of `text` (no trace) with per-op timings, measured in Rust (see `profile::Timings`),
-    /// repeated for at least `minMs` milliseconds (at least once), each op's fastest time kept: `{ backend,
+    /// repeated for at least `minMs` milliseconds (at least once), the mean without the slowest fifth: `{ backend,
     /// batch, seq, runs, ops: [{ op, calls, ms, flops }], totalMs, flops, peakGflops, peakKernel, note }`.
     /// On the CPU every op is timed; on WebGPU only the whole forward (`note` says why). The peak is
     /// measured on the first call and cached. Async.

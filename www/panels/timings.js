@@ -16,7 +16,7 @@ export function render(root, t) {
   root.dataset.peakGflops = String(t.peakGflops);
   const gflops = (flops, ms) => (ms > 0 ? flops / (ms * 1e6) : 0);
   const all = gflops(t.flops, t.totalMs);
-  const runs = t.runs === 1 ? 'one run' : `fastest of ${t.runs} runs, per op`;
+  const runs = t.runs === 1 ? 'one run' : `mean of ${t.runs} runs without the slowest fifth`;
   $('tim-summary').textContent = t.ops.length
     ? `${t.seq} tokens · ${fmt(t.totalMs, 3)} ms per forward on the ${t.backend.toUpperCase()} (${runs}) · ${fmt(t.flops / 1e6)} MFLOP counted · ${fmt(all)} GFLOP/s = ${fmt((100 * all) / t.peakGflops, 1)} % of the measured peak (${fmt(t.peakGflops)} GFLOP/s, ${t.peakKernel})`
     : `${t.seq} tokens · ${fmt(t.totalMs)} ms per whole forward on ${t.backend} (${runs})`;
