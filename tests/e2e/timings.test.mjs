@@ -42,7 +42,8 @@ async function checkCpuTimings(t, id) {
   assert.equal(t.backend, 'cpu');
   assert.equal(t.note, null);
   assert.ok(t.runs >= 1 && t.runs <= 200, `${t.runs} forwards timed (≥ 50 ms of them, at most 200)`);
-  assert.ok(t.peakGflops > 0.05, `measured peak ${t.peakGflops} GFLOP/s`);
+  // A 2-core x86 machine's wasm SIMD multiply-add peak is some tens of GFLOP/s, never thousands.
+  assert.ok(t.peakGflops > 0.05 && t.peakGflops < 500, `measured peak ${t.peakGflops} GFLOP/s`);
   const attn = t.ops.find((o) => o.op.startsWith('attention'));
   assert.equal(attn.calls, L);
   assert.equal(attn.flops, 4 * t.seq * t.seq * d * L);
