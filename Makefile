@@ -187,10 +187,12 @@ www/pkg-threads/encoder_lens_bg.wasm: $(THREADS_WASM)
 
 # Every model folder with a config.json, copied into www/models (MiniLM included); the stamp lives inside
 # www/models so that removing the folder rebuilds it.
-www/models/.copied: $(MODEL_SRC) $(MINILM) $(MINILM_INT8)
+www/models/.copied: $(MODEL_SRC) $(MINILM) $(MINILM_INT8) scripts/parity_case.py $(wildcard tests/fixtures/golden/sentiment-?n.*)
 	rm -rf www/models
 	mkdir -p www/models
 	for m in models/*/; do if [ -f "$$m/config.json" ]; then cp -r "$$m" www/models/; fi; done
+	# The timings panel's parity check: the first batches of the default pair's PyTorch golden fixtures.
+	for m in sentiment-ln sentiment-bn; do python3 scripts/parity_case.py tests/fixtures/golden/$$m www/models/$$m 4; done
 	touch $@
 
 # The npm package (js/, README there): the page's two wasm builds re-bound with TypeScript declarations

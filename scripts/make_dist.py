@@ -115,6 +115,10 @@ def main():
     wanted = [m for m in a.models.split(",") if m]
     for m in wanted:
         copy_tree(ROOT / "models" / m, out / "models" / m)
+        # The timings panel's parity check: a few batches of the model's PyTorch golden fixture.
+        if (WWW / "models" / m / "parity.json").exists():
+            for f in ["parity.json", "parity.safetensors"]:
+                shutil.copyfile(WWW / "models" / m / f, out / "models" / m / f)
 
     # Content hashes, dependencies first: a file's name covers the hashed names of what it refers to.
     files = sorted(p for p in out.rglob("*") if p.suffix in HASHED)

@@ -260,9 +260,34 @@ impl Engine {
         self.with(|c| json_to_js(&crate::inspect::positional_view(c)))
     }
 
+    /// Forwards of `text` (no trace) with per-op timings, measured in Rust (see `profile::Timings`),
+    /// repeated for at least `minMs` milliseconds (at least once), the mean without the slowest fifth: `{ backend,
+    /// batch, seq, runs, ops: [{ op, calls, ms, flops }], totalMs, flops, peakGflops, peakKernel, note }`.
+    /// On the CPU every op is timed; on WebGPU only the whole forward (`note` says why). The peak is
+    /// measured on the first call and cached. Async.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn timings(&self, text: String, min_ms: f64) -> Result<JsValue, JsError> {
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let (batch, _) = engine.classifier.batch(&[text])?;
+        let min_ms = if min_ms.is_finite() { min_ms.clamp(0.0, 2000.0) } else { 0.0 };
+        let (_, t) = engine.timed_forward(&batch, &ForwardOptions::default(), min_ms).await?;
+        json_to_js(&t)
+    }
+
+    /// The parity check: a PyTorch golden case (`json`: texts per batch; `tensors`: safetensors bytes of
+    /// PyTorch's ids, hidden states, pooled vectors, logits, probabilities) run through this engine on its
+    /// backend; `{ modelDir, batches, texts, backend, maxAbsDiff, idsEqual, ok, compared: [{ what, values,
+    /// maxAbsDiff, worst: [batch, index, pytorch, engine], ok, tol }] }` (see `parity::Parity`). Async.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn parity(&self, json: String, tensors: Vec<u8>) -> Result<JsValue, JsError> {
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        json_to_js(&crate::parity::check(&mut engine, &json, &tensors).await?)
+    }
+
     /// Why the model labels `text` as it does (see `explain::Explanation`): token attributions by
-    /// occlusion and attention rollout, the Δp(label) of ablating each head alone (one batched forward),
-    /// and the logit lens. `options`: `{ label?, ablate?: "zero" | "mean" }`. 4 forwards. Async.
+    /// occlusion and attention rollout, the Δp(label) of ablating each head alone (one batched forward
+    /// on the GPU; 1 + layers on the CPU, sharing the layers below the ablated one), and the logit lens.
+    /// `options`: `{ label?, ablate?: "zero" | "mean" }`. 4 forwards on the GPU, 4 + layers on the CPU. Async.
     #[allow(clippy::await_holding_refcell_ref)]
     pub async fn explain(&self, text: String, options: JsValue) -> Result<JsValue, JsError> {
         let o: ExplainOptions = self::options(options)?;

@@ -20,6 +20,7 @@ import * as lens from './panels/lens.js';
 import * as teach from './panels/teach.js';
 import * as yourmodel from './panels/yourmodel.js';
 import * as architecture from './panels/architecture.js';
+import * as timings from './panels/timings.js';
 
 const SAMPLES = [
   'A quiet, beautifully acted film that stays with you.',
@@ -182,7 +183,106 @@ ui.addModel = async ({ name, files }) => {
   if (await loadModel(entry.id, state.backend)) runAnalysis($('text').value);
   return entry;
 };
-for (const [id, panel] of [...PANELS, ...EXPLAIN_PANELS, ['teach', teach], ['classify', yourmodel]]) panel.wire($(id), ui);
+/** Panel 9: time one forward of the text (per op, in the engine) and draw it. */
+async function runTimings(text) {
+  if (!state.model || !text?.trim()) return;
+  const args = { model: state.model, text };
+  state.timing = args;
+  let t;
+  try {
+    t = await rpc.call('timings', args, { lane: 'timings' });
+  } catch (e) {
+    if (!e.stale) showMessage('error', `Could not time the forward: ${e.message}`, 'timings');
+    return;
+  }
+  if (state.timing !== args) return;
+  clearMessage('timings');
+  state.timings = t;
+  timings.render($('timings'), t);
+  document.dispatchEvent(new CustomEvent('timings-drawn', { detail: t }));
+}
+ui.timeForward = () => runTimings(state.analysis?.live ? state.analysis.text : $('text').value);
+ui.parity = () =>
+  rpc.call('parity', { model: state.model }).then(
+    (value) => {
+      document.dispatchEvent(new CustomEvent('parity-drawn', { detail: value }));
+      return { value };
+    },
+    (e) => ({ error: e.message }),
+  );
+ui.stateChanged = () => saveUrl();
+for (const [id, panel] of [...PANELS, ...EXPLAIN_PANELS, ['teach', teach], ['classify', yourmodel], ['timings', timings]]) panel.wire($(id), ui);
+
+// ---------------------------------------------------------------- shareable state (the URL's hash)
+// The text, the model, the backend and the panels' choices live in the hash (#text=…&model=…): reloading or
+// sharing the URL restores them. Written with history.replaceState (no history entry per keystroke); read
+// once at start-up. Values only ever reach the page as form values and through textContent.
+
+const URL_KEYS = ['text', 'model', 'backend', 'ablate', 'companion', 'att', 'norm'];
+let urlReady = false; // nothing is written before the start-up restored what the URL asked for
+
+function readUrl() {
+  const p = new URLSearchParams(location.hash.slice(1));
+  const out = {};
+  for (const k of URL_KEYS) if (p.has(k)) out[k] = p.get(k);
+  return out;
+}
+
+function saveUrl() {
+  if (!urlReady) return;
+  const p = new URLSearchParams();
+  const text = state.analysis?.live ? state.analysis.text : $('text').value;
+  if (text) p.set('text', text);
+  if (state.model && !state.model.startsWith('user-')) p.set('model', state.model);
+  if (state.backend !== 'auto') p.set('backend', state.backend);
+  if ($('abl-mode').value !== 'zero') p.set('ablate', $('abl-mode').value);
+  if (state.companion0 != null && $('companion').value !== state.companion0) p.set('companion', $('companion').value);
+  const a = attention.getView();
+  p.set('att', `${a.layer}.${a.head}${a.padded ? '.padded' : ''}`);
+  const n = norms.getView();
+  p.set('norm', `${n.layer}.${n.which}`);
+  const hash = `#${p.toString()}`;
+  if (location.hash !== hash) history.replaceState(null, '', hash);
+}
+
+/** Apply what the URL asks for that needs no model: the text, the choices of the panels, the backend. */
+function applyUrl(u) {
+  if (u.text != null) $('text').value = u.text;
+  if (u.companion != null) $('companion').value = u.companion;
+  if (['zero', 'mean'].includes(u.ablate)) $('abl-mode').value = u.ablate;
+  if (['auto', 'gpu', 'cpu'].includes(u.backend)) {
+    state.backend = u.backend;
+    $('backend-select').value = u.backend;
+  }
+  if (u.att) {
+    const [layer, head, padded] = u.att.split('.');
+    attention.setView({ layer: Number(layer), head: Number(head), padded: padded === 'padded' });
+  }
+  if (u.norm) {
+    const [layer, which] = u.norm.split('.').map(Number);
+    norms.setView({ layer, which });
+  }
+}
+/** The model entry the URL names when this page has it; a warning (and null) when it names another. */
+function urlModel(u) {
+  if (!u.model) return null;
+  const m = state.manifest.models.find((x) => x.id === u.model && x.available !== false);
+  if (!m) showMessage('warn', `The link names a model this page does not have (${u.model}); showing ${modelName(state.model || state.manifest.default)}.`, 'url');
+  else clearMessage('url');
+  return m || null;
+}
+const fromUrl = readUrl();
+applyUrl(fromUrl);
+addEventListener('hashchange', () => {
+  // A pasted or edited URL in the same tab: apply it as a reload would.
+  const u = readUrl();
+  applyUrl(u);
+  const m = state.manifest && urlModel(u);
+  if (m && m.id !== state.model) {
+    $('model-select').value = m.id;
+    loadModel(m.id, state.backend).then((ok) => ok && runAnalysis($('text').value));
+  } else if (state.model) runAnalysis($('text').value);
+});
 
 // ---------------------------------------------------------------- rendering
 
@@ -258,7 +358,13 @@ async function runAnalysis(text) {
   try {
     a = await analysing;
   } catch (e) {
-    if (!e.stale) showMessage('error', `Could not classify: ${e.message}`, 'analyse');
+    if (e.stale) return;
+    // A model without labels (a sentence-embedding folder such as all-MiniLM-L6-v2) loads but cannot classify
+    // until it is taught labels.
+    if (state.info?.model === args.model && !state.info.config?.labels?.length) {
+      showMessage('info', `${modelName(args.model)} has no labels: it is a sentence-embedding model (no classifier head). Teach it labels of your own in panel 8 and every panel draws it.`, 'analyse');
+      setStatus('ready', `Ready · ${modelName(args.model)} · ${state.info.backendLabel} · no labels yet`);
+    } else showMessage('error', `Could not classify: ${e.message}`, 'analyse');
     return;
   }
   const received = performance.now();
@@ -283,6 +389,8 @@ async function runAnalysis(text) {
   if (comparing) a.comparing = drawCompare(a, comparing);
   else if (state.normsVisible) fetchCompare(a); // the panel came into view meanwhile
   if (state.explainVisible) runExplain(text);
+  if (state.timingsVisible) runTimings(text);
+  saveUrl();
   if (!a.comparing) {
     timing.totalMs = performance.now() - t0;
     drawn(a, { ...timing, compared: false });
@@ -354,7 +462,20 @@ const explainObserver = new IntersectionObserver(
   { rootMargin: '200px 0px' },
 );
 for (const [id] of EXPLAIN_PANELS) explainObserver.observe($(id));
-$('abl-mode').addEventListener('change', () => state.analysis?.live && runExplain(state.analysis.text));
+$('abl-mode').addEventListener('change', () => {
+  saveUrl();
+  if (state.analysis?.live) runExplain(state.analysis.text);
+});
+
+// Panel 9 times a forward only while it is on screen (or about to be).
+new IntersectionObserver(
+  (entries) => {
+    state.timingsVisible = entries.some((e) => e.isIntersecting);
+    const a = state.analysis;
+    if (state.timingsVisible && a?.live && a.model === state.model && (state.timings?.text !== a.text || state.timings?.model !== a.model)) runTimings(a.text);
+  },
+  { rootMargin: '200px 0px' },
+).observe($('timings'));
 
 async function loadModel(model, backend) {
   const prevModel = state.model;
@@ -411,6 +532,7 @@ $('model-select').addEventListener('change', async (ev) => {
 });
 $('backend-select').addEventListener('change', async (ev) => {
   state.backend = ev.target.value;
+  state.timings = null;
   if (await loadModel(state.model, state.backend)) runAnalysis($('text').value);
 });
 for (const s of SAMPLES) {
@@ -520,7 +642,12 @@ async function start() {
   await example;
   if (!state.live && state.analysis) render(['classify']); // model names from the manifest
   if (!$('companion').value) $('companion').value = init.companion;
-  if (await loadModel(init.manifest.default, state.backend)) await runAnalysis($('text').value);
+  state.companion0 = init.companion;
+  // The model the URL names, when this server has it; else the default.
+  const first = urlModel(fromUrl)?.id || init.manifest.default;
+  ms.value = first;
+  urlReady = true;
+  if (await loadModel(first, state.backend)) await runAnalysis($('text').value);
 }
 
 start();

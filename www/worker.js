@@ -303,6 +303,34 @@ const handlers = {
     const value = await remembered(key, () => rec.engine.explain(text, { ablate }));
     return { ...value, model, backend: rec.info.backend, backendLabel: rec.info.backendLabel, workMs: performance.now() - t0 };
   },
+  /** Panel 9: one forward of `text` on `model` with per-op timings measured by the engine: 1 forward. */
+  async timings({ model, text }) {
+    const rec = await engineFor(model);
+    const t = await rec.engine.timings(text, 50);
+    return { ...t, model, text, backendLabel: rec.info.backendLabel };
+  },
+  /**
+   * Panel 9's parity check: the PyTorch golden case shipped beside `model` (parity.json + parity.safetensors,
+   * made by the build from tests/fixtures/golden), or beside the default model when `model` has none, run
+   * through that model's engine on the chosen backend.
+   */
+  async parity({ model }) {
+    const fetchCase = async (id) => {
+      const entry = manifest.models.find((m) => m.id === id);
+      if (!entry?.path) return null;
+      const base = new URL(entry.path.endsWith('/') ? entry.path : `${entry.path}/`, self.location.href);
+      const j = await fetch(new URL('parity.json', base), { cache: 'no-store' });
+      if (!j.ok) return null;
+      const t = await fetch(new URL('parity.safetensors', base), { cache: 'no-store' });
+      if (!t.ok) throw new Error(`${entry.path}parity.safetensors: HTTP ${t.status}`);
+      return { id, json: await j.text(), tensors: new Uint8Array(await t.arrayBuffer()) };
+    };
+    const c = (await fetchCase(model)) || (await fetchCase(manifest.default));
+    if (!c) throw new Error('no PyTorch golden case is shipped with this page (make models writes them)');
+    const rec = await engineFor(c.id);
+    const p = await rec.engine.parity(c.json, c.tensors);
+    return { ...p, model: c.id, modelName: manifest.models.find((m) => m.id === c.id)?.name || c.id };
+  },
   /** Classify `text` with the attention heads `heads` ([[layer, head], …]) ablated together: 2 forwards. */
   async ablate({ model, text, heads, ablate = 'zero' }) {
     const rec = await engineFor(model);
