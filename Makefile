@@ -53,18 +53,20 @@ JS_NODE := js/node_modules/.package-lock.json
 WASM_TOOLS := $(STAMP)/wasm32-target $(STAMP)/wasm-bindgen $(STAMP)/wasm-pack
 WASM_PACK_BUILD := wasm-pack build --release --target web --no-typescript --no-pack
 
-.PHONY: help setup build pkg pkg-relaxed models npm dist serve test test-native test-package test-npm test-wasm test-simd test-e2e bench bench-pkg \
+.PHONY: help setup build pkg pkg-relaxed pkg-threads models npm dist serve test test-native test-package test-npm test-wasm test-simd test-e2e bench bench-pkg \
 	fuzz fuzz-short fuzz-tools
 
 help:
-	@echo "make serve        build the page (pkg, pkg-relaxed, models) and serve www/ on http://localhost:$(PORT)"
+	@echo "make serve        build the page (pkg, pkg-relaxed, pkg-threads, models) and serve www/ on http://localhost:$(PORT)"
+	@echo "                  (with COOP/COEP: cross-origin isolated, so the threads build runs)"
 	@echo "make test         test-native, test-package, test-npm, test-wasm, test-simd, test-e2e, fuzz-short"
 	@echo "                  (installs what is missing first)"
 	@echo "make setup        install what is missing: apt chromium/driver/lavapipe, wasm32 target, wasm-bindgen-cli,"
 	@echo "                  wasm-pack, all-MiniLM-L6-v2, npm packages of tests/e2e and bench, nightly + cargo-fuzz"
-	@echo "make build        pkg, pkg-relaxed, models"
+	@echo "make build        pkg, pkg-relaxed, pkg-threads, models"
 	@echo "make pkg          www/pkg: the SIMD128 wasm build"
 	@echo "make pkg-relaxed  www/pkg-relaxed: the +relaxed-simd wasm build"
+	@echo "make pkg-threads  www/pkg-threads: relaxed SIMD + wasm threads (shared memory, atomics; nightly build-std)"
 	@echo "make models       copy models/*/ into www/models"
 	@echo "make test-native  cargo test"
 	@echo "make test-package cargo doc without warnings, cargo package: the file list and the crates.io size limit"
@@ -82,7 +84,7 @@ help:
 # setup: each step runs only when its stamp or output is missing (or what it installs from changed), and
 # then installs only what is missing.
 
-setup: $(STAMP)/apt $(WASM_TOOLS) $(MINILM) $(MINILM_INT8) $(E2E_NODE) $(BENCH_NODE) $(JS_NODE) $(STAMP)/fuzz-tools
+setup: $(STAMP)/apt $(WASM_TOOLS) $(STAMP)/nightly-src $(MINILM) $(MINILM_INT8) $(E2E_NODE) $(BENCH_NODE) $(JS_NODE) $(STAMP)/fuzz-tools
 
 $(STAMP):
 	mkdir -p $@
@@ -106,6 +108,12 @@ $(STAMP)/wasm-bindgen: Cargo.lock | $(STAMP)
 	  echo "== installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION)"; \
 	  cargo install wasm-bindgen-cli --version "$(WASM_BINDGEN_VERSION)" --force; \
 	fi
+	touch $@
+
+# The nightly toolchain with rust-src: the threads build rebuilds std with atomics (-Z build-std).
+$(STAMP)/nightly-src: | $(STAMP)
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@rustup component list --toolchain nightly --installed | grep -q '^rust-src' || rustup component add rust-src --toolchain nightly
 	touch $@
 
 $(STAMP)/wasm-pack: | $(STAMP)
@@ -143,9 +151,10 @@ $(BENCH_NODE): bench/package.json bench/package-lock.json
 # ---------------------------------------------------------------------------------------------------
 # The page's wasm builds and models
 
-build: pkg pkg-relaxed models
+build: pkg pkg-relaxed pkg-threads models
 pkg: www/pkg/encoder_lens_bg.wasm
 pkg-relaxed: www/pkg-relaxed/encoder_lens_bg.wasm
+pkg-threads: www/pkg-threads/encoder_lens_bg.wasm
 models: www/models/.copied
 
 www/pkg/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
@@ -156,17 +165,39 @@ www/pkg-relaxed/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
 	$(RELAXED) $(WASM_PACK_BUILD) --out-dir www/pkg-relaxed
 	touch $@
 
+# The wasm threads build: relaxed SIMD plus shared memory and atomics, so the CPU kernels run over a pool of
+# Web Workers (src/cpu/par.rs, js/src/threads.js); pages load it where they are cross-origin isolated. std is
+# rebuilt with atomics (nightly, -Z build-std; its own target dir); the link arguments make the memory shared
+# and imported (4 GiB maximum, as the other builds) and export the TLS symbols wasm-bindgen's thread start
+# needs; they go to the final link only (`cargo rustc ... --`), so changing them rebuilds no dependency.
+THREADS_FLAGS := -C target-feature=+atomics,+bulk-memory,+mutable-globals,+simd128,+relaxed-simd
+THREADS_LINK := --shared-memory --import-memory --max-memory=4294967296 --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base
+THREADS_DIR := $(TARGET)/threads
+THREADS_WASM := $(THREADS_DIR)/wasm32-unknown-unknown/release/encoder_lens.wasm
+THREADS_BUILD = CARGO_TARGET_DIR=$(THREADS_DIR) RUSTFLAGS="$(THREADS_FLAGS)" cargo +nightly rustc --release --lib \
+	--target wasm32-unknown-unknown -Z build-std=std,panic_abort $(1) -- $(addprefix -C link-arg=,$(THREADS_LINK))
+
+$(THREADS_WASM): $(WASM_SRC) | $(WASM_TOOLS) $(STAMP)/nightly-src
+	$(call THREADS_BUILD)
+	touch $@
+
+www/pkg-threads/encoder_lens_bg.wasm: $(THREADS_WASM)
+	rm -rf www/pkg-threads
+	wasm-bindgen --target web --no-typescript --out-dir www/pkg-threads $(THREADS_WASM)
+
 # Every model folder with a config.json, copied into www/models (MiniLM included); the stamp lives inside
 # www/models so that removing the folder rebuilds it.
-www/models/.copied: $(MODEL_SRC) $(MINILM) $(MINILM_INT8)
+www/models/.copied: $(MODEL_SRC) $(MINILM) $(MINILM_INT8) scripts/parity_case.py $(wildcard tests/fixtures/golden/sentiment-?n.*)
 	rm -rf www/models
 	mkdir -p www/models
 	for m in models/*/; do if [ -f "$$m/config.json" ]; then cp -r "$$m" www/models/; fi; done
+	# The timings panel's parity check: the first batches of the default pair's PyTorch golden fixtures.
+	for m in sentiment-ln sentiment-bn; do python3 scripts/parity_case.py tests/fixtures/golden/$$m www/models/$$m 4; done
 	touch $@
 
 # The npm package (js/, README there): the page's two wasm builds re-bound with TypeScript declarations
 # (wasm-bindgen on the same cargo output: seconds), the default model, and `npm pack` → js/encoder-lens-*.tgz.
-NPM_WASM := js/wasm/simd128/encoder_lens_bg.wasm js/wasm/relaxed/encoder_lens_bg.wasm
+NPM_WASM := js/wasm/simd128/encoder_lens_bg.wasm js/wasm/relaxed/encoder_lens_bg.wasm js/wasm/threads/encoder_lens_bg.wasm
 NPM_MODEL := js/models/sentiment-ln/model.safetensors
 npm: $(NPM_WASM) $(NPM_MODEL)
 	cd js && rm -f encoder-lens-*.tgz && npm pack --offline --silent
@@ -179,6 +210,10 @@ js/wasm/relaxed/encoder_lens_bg.wasm: www/pkg-relaxed/encoder_lens_bg.wasm | $(W
 	rm -rf js/wasm/relaxed
 	wasm-bindgen --target web --out-dir js/wasm/relaxed $(TARGET)/relaxed/wasm32-unknown-unknown/release/encoder_lens.wasm
 
+js/wasm/threads/encoder_lens_bg.wasm: $(THREADS_WASM) | $(WASM_TOOLS)
+	rm -rf js/wasm/threads
+	wasm-bindgen --target web --out-dir js/wasm/threads $(THREADS_WASM)
+
 $(NPM_MODEL): $(wildcard models/sentiment-ln/*) $(wildcard models/sentiment-ln-int8/*)
 	rm -rf js/models
 	mkdir -p js/models
@@ -187,15 +222,17 @@ $(NPM_MODEL): $(wildcard models/sentiment-ln/*) $(wildcard models/sentiment-ln-i
 
 # dist/: the page as a static site (scripts/make_dist.py): page + lens/ (js/src) + both wasm builds + the
 # default models, content-hashed names, _headers (COOP/COEP) and serve.mjs. Serve with `node dist/serve.mjs`.
-DIST_SRC := $(shell find www js/src -type f -not -path 'www/pkg/*' -not -path 'www/pkg-relaxed/*' -not -path 'www/models/*')
+DIST_SRC := $(shell find www js/src -type f -not -path 'www/pkg/*' -not -path 'www/pkg-relaxed/*' -not -path 'www/pkg-threads/*' -not -path 'www/models/*')
 dist: dist/manifest.json
 
-dist/manifest.json: scripts/make_dist.py $(DIST_SRC) www/pkg/encoder_lens_bg.wasm www/pkg-relaxed/encoder_lens_bg.wasm $(wildcard models/sentiment-*/*)
+dist/manifest.json: scripts/make_dist.py $(DIST_SRC) www/pkg/encoder_lens_bg.wasm www/pkg-relaxed/encoder_lens_bg.wasm www/pkg-threads/encoder_lens_bg.wasm $(wildcard models/sentiment-*/*)
 	python3 scripts/make_dist.py
 
-serve: pkg pkg-relaxed models
-	@echo "== serving www/ on http://localhost:$(PORT)"
-	python3 -m http.server $(PORT) --bind 127.0.0.1 --directory www
+# scripts/serve.mjs sends COOP/COEP (python's http.server sends neither): the page is cross-origin isolated
+# and runs the threads build.
+serve: pkg pkg-relaxed pkg-threads models
+	@echo "== serving www/ on http://localhost:$(PORT) (cross-origin isolated)"
+	node scripts/serve.mjs www $(PORT)
 
 # ---------------------------------------------------------------------------------------------------
 # Tests
@@ -245,7 +282,7 @@ test-simd: | $(STAMP)/apt $(WASM_TOOLS)
 	WASM_BINDGEN_USE_BROWSER=1 $(RELAXED) $(SIMD_TEST)
 	WASM_BINDGEN_TEST_ONLY_NODE=1 NODE_ARGS=--experimental-wasm-relaxed-simd $(RELAXED) $(SIMD_TEST)
 
-test-e2e: pkg pkg-relaxed models dist | $(STAMP)/apt $(E2E_NODE)
+test-e2e: pkg pkg-relaxed pkg-threads models dist | $(STAMP)/apt $(E2E_NODE)
 	@echo "== page end-to-end tests (headless Chromium)"
 	node --test tests/e2e/
 
@@ -285,7 +322,7 @@ bench/out/.exported: scripts/export_onnx.py scripts/model.py src/bench.rs $(MODE
 	cargo run --release --quiet --bin classify -- quantize --model bench/out/default --to int8 --out bench/out/default-int8
 	touch $@
 
-bench: bench-pkg bench/out/.exported $(BENCH_NODE) | $(STAMP)/apt
+bench: bench-pkg pkg-threads bench/out/.exported $(BENCH_NODE) | $(STAMP)/apt
 	@echo "== running bench/index.html in headless Chromium"
 	node bench/run.mjs
 
@@ -304,9 +341,7 @@ FUZZ_RUNS ?= -1
 FUZZ_TARGETS ?= tokenizer vocab weights config hf_config pipeline
 FUZZ_TARGET_DIR ?= $(abspath $(TARGET))/fuzz
 
-$(STAMP)/fuzz-tools: | $(STAMP)
-	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
-	@rustup component list --toolchain nightly --installed | grep -q '^rust-src' || rustup component add rust-src --toolchain nightly
+$(STAMP)/fuzz-tools: | $(STAMP) $(STAMP)/nightly-src
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 	touch $@
 

@@ -171,6 +171,26 @@ async function ortInstance(flavour, threads) {
 }
 
 /**
+ * The page's threads build (www/pkg-threads, `make pkg-threads`) with a pool of 2 threads, or null (noted)
+ * where it is missing.
+ */
+async function threadsBuild(result) {
+  const url = new URL('../www/pkg-threads/encoder_lens.js', location.href).href;
+  try {
+    const wasm = await import(url);
+    await wasm.default();
+    const [module, memory] = wasm.poolShare();
+    const { useThreads } = await import('../js/src/threads.js');
+    const n = await useThreads({ wasm, url, module, memory }, 2);
+    if (n !== 2) throw new Error(`the pool runs ${n} threads, not 2`);
+    return { wasm };
+  } catch (e) {
+    result.notes.push(`threads build not loaded (${e.message || e}; make pkg-threads): no ours-2-threads rows`);
+    return null;
+  }
+}
+
+/**
  * The text files of models/minilm (the HF folder `make setup` fetches) as `Engine.createHf` takes them;
  * `dir` = '../models/minilm-int8' for its int8 conversion (`classify quantize`, also made by setup).
  */
@@ -220,6 +240,16 @@ async function realMinilm(builds, result) {
     int8 = null;
     result.notes.push(`real MiniLM int8 rows not measured: ${e.message || e} (make setup makes models/minilm-int8, make bench the int8 ONNX)`);
   }
+  // The page's wasm threads build (www/pkg-threads: relaxed SIMD + shared memory) with a pool of 2, run with
+  // 1 thread and with 2 (one engine, the count switched per call): needs cross-origin isolation.
+  const threaded = crossOriginIsolated ? await threadsBuild(result) : null;
+  const oursThreads = {};
+  if (threaded) {
+    const e = await threaded.wasm.Engine.createHf(files, [weights], 'cpu');
+    engines['threads-2t'] = e;
+    oursThreads['threads-1t'] = 1;
+    oursThreads['threads-2t'] = 2;
+  }
   const threads = crossOriginIsolated ? [1, 2] : [1];
   if (!crossOriginIsolated) result.notes.push('real MiniLM: the page is not cross-origin isolated, so onnxruntime-web ran with 1 thread only');
   const sessions = {};
@@ -242,8 +272,18 @@ async function realMinilm(builds, result) {
     for (const [name, e] of Object.entries(engines)) {
       const tokens = e.tokenize(text).length;
       if (tokens !== seq) throw new Error(`"the" × ${seq - 2} tokenizes to ${tokens} tokens, not ${seq}`);
+      if (name.startsWith('threads-')) continue;
       row.maxAbsDiffVsPyTorch[name] = maxDiff((await e.embed([text]))[0], want);
       variants[name] = () => e.embed([text]);
+    }
+    for (const [name, n] of Object.entries(oursThreads)) {
+      const e = engines['threads-2t'];
+      threaded.wasm.setThreads(n);
+      row.maxAbsDiffVsPyTorch[name] = maxDiff((await e.embed([text]))[0], want);
+      variants[name] = () => {
+        threaded.wasm.setThreads(n);
+        return e.embed([text]);
+      };
     }
     for (const [name, { o, s }] of Object.entries(sessions)) {
       const feeds = ortFeeds(o, ids);
@@ -257,6 +297,11 @@ async function realMinilm(builds, result) {
     row.ratioOursOverOrt1 = best / row.ms['ort-1t'];
     if (row.ms['ort-2t']) row.ratioOursOverOrt2 = best / row.ms['ort-2t'];
     if (int8) int8Ratios(row);
+    if (row.ms['threads-2t'] && row.ms['ort-2t']) row.ratioOurs2tOverOrt2 = row.ms['threads-2t'] / row.ms['ort-2t'];
+    // Speed-up 2 vs 1 thread: against the single-thread relaxed build (what a page without isolation runs)
+    // and against the threads build itself at 1 thread.
+    if (row.ms['threads-2t'] && row.ms['relaxed-simd']) row.speedup2v1 = row.ms['relaxed-simd'] / row.ms['threads-2t'];
+    if (row.ms['threads-2t']) row.speedup2v1Same = row.ms['threads-1t'] / row.ms['threads-2t'];
     log(`real minilm seq ${seq}: ` + Object.entries(row.ms).map(([k2, v]) => `${k2} ${v.toFixed(2)} ms`).join(', '));
     out.rows.push(row);
   }

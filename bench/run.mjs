@@ -135,6 +135,14 @@ if (out.real) {
   }
 }
 if (out.real?.int8) int8Table(lines, out.real.rows, 'emb');
+if (out.real?.rows.some((r) => r.ms['threads-2t'])) {
+  lines.push('');
+  lines.push('all-MiniLM-L6-v2 real weights, ours with wasm threads (www/pkg-threads: relaxed SIMD + shared memory) vs onnxruntime-web 2 threads, median ms:');
+  lines.push('  seq   ours 1t (relaxed)  ours threads 1t  ours threads 2t   ORT 2t   ours 2t/ORT 2t   speed-up 2 vs 1 thread (vs relaxed / vs threads 1t)  max|Δemb| vs PyTorch (ours 2t)');
+  for (const r of out.real.rows) {
+    lines.push(`  ${String(r.seq).padEnd(4)} ${f(r.ms['relaxed-simd'], 2).padStart(17)} ${f(r.ms['threads-1t'], 2).padStart(16)} ${f(r.ms['threads-2t'], 2).padStart(16)} ${f(r.ms['ort-2t'], 2).padStart(8)}   ${f(r.ratioOurs2tOverOrt2, 2).padStart(14)}   ${f(r.speedup2v1, 2).padStart(10)}× / ${f(r.speedup2v1Same, 2)}×${' '.repeat(30)}${r.maxAbsDiffVsPyTorch['threads-2t']?.toExponential(1) ?? '–'}`);
+  }
+}
 if (out.real?.profile) {
   for (const [build, bySeq] of Object.entries(out.real.profile)) {
     const seqs = Object.keys(bySeq);

@@ -2,7 +2,7 @@
 """Build dist/: the page as a static site any host can serve with no build step (`make dist`).
 
 dist/ gets the page (www/, with the npm package's modules from js/src as lens/), both wasm builds
-(www/pkg, www/pkg-relaxed), the default models (models.json's `sentiment-*` folders; a model whose folder is
+(www/pkg, www/pkg-relaxed, www/pkg-threads), the default models (models.json's `sentiment-*` folders; a model whose folder is
 not shipped is listed as unavailable by the page), content-hashed names for every module, stylesheet and
 .wasm (imports, `new URL('…', import.meta.url)` and index.html's src/href rewritten to match, so they can
 be cached forever), `_headers` (Netlify / Cloudflare Pages syntax: COOP + COEP for cross-origin isolation,
@@ -100,19 +100,25 @@ def main():
         sys.exit("make_dist: www/pkg/encoder_lens_bg.wasm is missing: run `make build` first")
     if not (WWW / "pkg-relaxed/encoder_lens_bg.wasm").exists():
         print("make_dist: no www/pkg-relaxed: the site will run the SIMD128 build everywhere", file=sys.stderr)
+    if not (WWW / "pkg-threads/encoder_lens_bg.wasm").exists():
+        print("make_dist: no www/pkg-threads: the site will run single-threaded everywhere", file=sys.stderr)
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
 
     # The page, without the dev-only folders; the package's runtime modules as lens/.
-    top_skip = {"models", "pkg", "pkg-relaxed", "lens"}
+    top_skip = {"models", "pkg", "pkg-relaxed", "pkg-threads", "lens"}
     copy_tree(WWW, out, skip=lambda rel: rel.parts[0] in top_skip)
     copy_tree(ROOT / "js" / "src", out / "lens", skip=lambda rel: rel.suffix == ".ts")
-    for b in [b for b in ["pkg", "pkg-relaxed"] if (WWW / b).is_dir()]:
+    for b in [b for b in ["pkg", "pkg-relaxed", "pkg-threads"] if (WWW / b).is_dir()]:
         copy_tree(WWW / b, out / b, skip=lambda rel: rel.name in {".gitignore", "package.json"} or rel.suffix == ".ts")
     wanted = [m for m in a.models.split(",") if m]
     for m in wanted:
         copy_tree(ROOT / "models" / m, out / "models" / m)
+        # The timings panel's parity check: a few batches of the model's PyTorch golden fixture.
+        if (WWW / "models" / m / "parity.json").exists():
+            for f in ["parity.json", "parity.safetensors"]:
+                shutil.copyfile(WWW / "models" / m / f, out / "models" / m / f)
 
     # Content hashes, dependencies first: a file's name covers the hashed names of what it refers to.
     files = sorted(p for p in out.rglob("*") if p.suffix in HASHED)

@@ -158,100 +158,6 @@ impl ForwardBench {
     }
 }
 
-/// The CPU backend with a stopwatch around every op: where a forward's time goes, per op kind (the
-/// per-op table of BENCHMARKS.md). Same kernels, same results; the timer is `performance.now()`
-/// (5 µs resolution in a cross-origin-isolated page, which the bench page is).
-struct Profiled {
-    inner: cpu::CpuBackend,
-    /// op kind -> (calls, ms)
-    ops: std::collections::BTreeMap<String, (u32, f64)>,
-}
-
-impl Profiled {
-    fn time<T>(&mut self, op: String, f: impl FnOnce(&mut cpu::CpuBackend) -> T) -> T {
-        let t0 = crate::choice::now_ms();
-        let r = f(&mut self.inner);
-        let e = self.ops.entry(op).or_default();
-        e.0 += 1;
-        e.1 += crate::choice::now_ms() - t0;
-        r
-    }
-}
-
-fn linear_name(l: &crate::model::linear::Linear, what: &str) -> String {
-    format!("{what} {}→{}", l.in_dim(), l.out_dim())
-}
-
-impl crate::model::backend::Backend for Profiled {
-    type Tensor = Vec<f32>;
-    type Pending = crate::tensor::Tensor;
-    type Fetched = ();
-
-    fn begin(&mut self, batch: &Batch) -> crate::Result<()> {
-        self.inner.begin(batch)
-    }
-    fn embed(&mut self, e: &crate::model::embeddings::Embeddings, batch: &Batch) -> crate::Result<Vec<f32>> {
-        self.time("embed".into(), |b| b.embed(e, batch))
-    }
-    fn linear(&mut self, x: &Vec<f32>, l: &crate::model::linear::Linear, act: Option<crate::config::Activation>) -> crate::Result<Vec<f32>> {
-        let what = match act {
-            Some(a) => format!("matmul+bias+{a:?}").to_lowercase(),
-            None => "matmul+bias".into(),
-        };
-        self.time(linear_name(l, &what), |b| b.linear(x, l, act))
-    }
-    fn linear_add(&mut self, x: &Vec<f32>, l: &crate::model::linear::Linear, acc: &mut Vec<f32>) -> crate::Result<()> {
-        self.time(linear_name(l, "matmul+bias+residual"), |b| b.linear_add(x, l, acc))
-    }
-    fn glt(&mut self, x: &Vec<f32>, mix: Option<&Vec<f32>>, g: &crate::model::delight::Glt) -> crate::Result<Vec<f32>> {
-        self.time("group linear (DeLighT)".into(), |b| b.glt(x, mix, g))
-    }
-    fn activation(&mut self, x: &mut Vec<f32>, act: crate::config::Activation) -> crate::Result<()> {
-        self.time(format!("{act:?} (in place)").to_lowercase(), |b| b.activation(x, act))
-    }
-    fn attention(&mut self, qkv: &Vec<f32>, batch: &Batch, heads: usize, probs: bool) -> crate::Result<(Vec<f32>, Option<crate::tensor::Tensor>)> {
-        self.time("attention (QKᵀ, softmax, ·V)".into(), |b| b.attention(qkv, batch, heads, probs))
-    }
-    fn ablate_heads(&mut self, ctx: &mut Vec<f32>, batch: &Batch, heads: usize, keep: &[f32], mode: crate::model::AblationMode) -> crate::Result<()> {
-        self.time("head ablation".into(), |b| b.ablate_heads(ctx, batch, heads, keep, mode))
-    }
-    fn norm(
-        &mut self,
-        x: &Vec<f32>,
-        n: &crate::model::norm::Norm,
-        batch: &Batch,
-        bn: crate::model::BatchNormStats,
-        stats: bool,
-    ) -> crate::Result<crate::model::backend::Normalized<Self>> {
-        let what = match n {
-            crate::model::norm::Norm::Layer { .. } => "layer norm",
-            crate::model::norm::Norm::Batch { .. } => "batch norm",
-        };
-        self.time(what.into(), |b| b.norm(x, n, batch, bn, stats))
-    }
-    fn pool(&mut self, x: &Vec<f32>, batch: &Batch, pooling: crate::config::Pooling) -> crate::Result<Vec<f32>> {
-        self.time("pool".into(), |b| b.pool(x, batch, pooling))
-    }
-    fn softmax(&mut self, x: &Vec<f32>, n: usize) -> crate::Result<Vec<f32>> {
-        self.time("softmax (head)".into(), |b| b.softmax(x, n))
-    }
-    fn read(&mut self, x: &Vec<f32>, shape: Vec<usize>) -> crate::tensor::Tensor {
-        self.time("read (host copies)".into(), |b| b.read(x, shape))
-    }
-    fn host(&mut self, t: crate::tensor::Tensor) -> crate::tensor::Tensor {
-        self.inner.host(t)
-    }
-    fn release(&mut self, x: Vec<f32>) {
-        self.inner.release(x)
-    }
-    async fn finish(&mut self) -> crate::Result<()> {
-        Ok(())
-    }
-    fn fetch(&self, _: &(), p: crate::tensor::Tensor) -> crate::tensor::Tensor {
-        p
-    }
-}
-
 /// A model folder as the JS API loads it (HF BERT or this project's format), profiled per op: where the
 /// time of `embed([text])` goes — tokenizer, each op kind of the forward, pooling + L2 norm.
 #[wasm_bindgen]
@@ -273,7 +179,7 @@ impl ProfileBench {
     /// `runs` profiled `embed([text])`s (after one warm-up): `{ tokens, runs, ms: { op: total ms over the
     /// runs }, calls: { op: calls per run }, totalMs }` — divide by `runs` for per-forward figures.
     pub fn profile(&self, text: &str, runs: u32) -> Result<JsValue, JsError> {
-        let mut p = Profiled { inner: cpu::CpuBackend, ops: Default::default() };
+        let mut p = crate::profile::Profiled::new();
         let opts = ForwardOptions::default();
         let mut total = 0.0;
         let mut tokens = 0;
@@ -283,15 +189,15 @@ impl ProfileBench {
                 total = 0.0;
             }
             let t0 = crate::choice::now_ms();
-            let (batch, _) = p.time("tokenize + pad".into(), |_| self.classifier.batch(&[text]))?;
+            let (batch, _) = p.time("tokenize + pad".into(), 0.0, |_| self.classifier.batch(&[text]))?;
             tokens = batch.seq;
             let out = self.classifier.model.record(&mut p, &batch, &opts)?; // the CPU runs each op at once
-            let e = p.time("L2 norm (embed)".into(), |_| self.classifier.embeddings(&out));
+            let e = p.time("L2 norm (embed)".into(), 0.0, |_| self.classifier.embeddings(&out));
             std::hint::black_box(e);
             total += crate::choice::now_ms() - t0;
         }
-        let ms: std::collections::BTreeMap<_, _> = p.ops.iter().map(|(k, v)| (k.clone(), v.1)).collect();
-        let calls: std::collections::BTreeMap<_, _> = p.ops.iter().map(|(k, v)| (k.clone(), v.0 / runs.max(1))).collect();
+        let ms: std::collections::BTreeMap<_, _> = p.ops.iter().map(|o| (o.op.clone(), o.ms)).collect();
+        let calls: std::collections::BTreeMap<_, _> = p.ops.iter().map(|o| (o.op.clone(), o.calls / runs.max(1))).collect();
         let v = serde_json::json!({ "tokens": tokens, "runs": runs, "ms": ms, "calls": calls, "totalMs": total });
         let ser = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
         serde::Serialize::serialize(&v, &ser).map_err(|e| JsError::new(&e.to_string()))

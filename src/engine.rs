@@ -40,6 +40,9 @@ impl std::str::FromStr for Backend {
     }
 }
 
+/// Most forwards [`Engine::timed_forward`] averages over.
+pub const MAX_TIMED_RUNS: u32 = 200;
+
 /// A [`Classifier`] on a backend: the only API that runs a forward pass (see the module docs).
 pub struct Engine {
     /// The tokenizer and model it runs.
@@ -234,6 +237,12 @@ impl Engine {
         self.forwards
     }
 
+    /// Count `n` forward passes run outside [`Engine::forward`] (the CPU head sweep's shared layers).
+    pub(crate) fn count_forwards(&mut self, n: u64) {
+        self.forwards += n;
+        self.last = "cpu";
+    }
+
     /// One forward pass on the current backend. A GPU failure switches to the CPU for this call and all
     /// later ones; a batch over the GPU's limits runs on the CPU alone (the GPU stays for the next);
     /// input errors are returned as they are.
@@ -256,6 +265,66 @@ impl Engine {
         }
         self.last = "cpu";
         crate::cpu::forward(model, batch, opts)
+    }
+
+    /// A forward pass with its per-op timings ([`crate::profile`]), repeated until `min_ms` have passed
+    /// (at least once, at most [`MAX_TIMED_RUNS`] times); times are the mean over the runs without the
+    /// slowest fifth (a busy machine preempts some runs; a browser's timer ticks in up to 0.1 ms steps): on the CPU every op is timed (wall time, FLOPs, share of the measured
+    /// peak); on the GPU only the whole forward — per-op GPU times need timestamp queries, which this
+    /// engine does not record (the note says whether the adapter has them). Returns the last run's output.
+    /// The plain [`Engine::forward`] times nothing.
+    pub async fn timed_forward(&mut self, batch: &Batch, opts: &ForwardOptions<'_>, min_ms: f64) -> Result<(Output, crate::profile::Timings)> {
+        let peak_gflops = crate::profile::peak_gflops();
+        let peak_kernel = crate::profile::peak_kernel_name().to_string();
+        let t0 = choice::now_ms();
+        let mut runs = 0u32;
+        if let Some(g) = self.gpu.as_ref() {
+            let stamps = g.ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+            let note = format!(
+                "{}: per-op times on the GPU need timestamp queries; {}, so only the whole forward is timed",
+                g.ctx.backend_name(),
+                if stamps { "the device has them but this engine does not record them yet" } else { "this adapter does not offer them" }
+            );
+            let mut total_ms = f64::INFINITY;
+            let out = loop {
+                let t = choice::now_ms();
+                let out = self.forward(batch, opts).await?;
+                total_ms = total_ms.min(choice::now_ms() - t);
+                runs += 1;
+                if runs >= MAX_TIMED_RUNS || choice::now_ms() - t0 >= min_ms {
+                    break out;
+                }
+            };
+            let t = crate::profile::Timings { backend: self.last.into(), batch: batch.batch, seq: batch.seq, runs, ops: Vec::new(), total_ms, flops: 0.0, peak_gflops, peak_kernel, note: Some(note) };
+            return Ok((out, t));
+        }
+        self.last = "cpu";
+        // The mean over the runs, leaving out the slowest fifth of them (by whole-forward time): a busy
+        // machine preempts some runs, and a browser's timer ticks in up to 0.1 ms steps, which the mean of
+        // many runs smooths out where a minimum would read 0 for every short op.
+        let mut each: Vec<(f64, Vec<crate::profile::OpTime>)> = Vec::new(); // (runs): (total ms, ops)
+        let out = loop {
+            self.forwards += 1;
+            let mut p = crate::profile::Profiled::new();
+            let t = choice::now_ms();
+            let out = self.classifier.model.record(&mut p, batch, opts)?; // the CPU runs each op at once
+            each.push((choice::now_ms() - t, p.ops));
+            runs += 1;
+            if runs >= MAX_TIMED_RUNS || choice::now_ms() - t0 >= min_ms {
+                break out;
+            }
+        };
+        each.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let kept = &each[..(each.len() - each.len() / 5).max(1)];
+        let n = kept.len() as f64;
+        let total_ms = kept.iter().map(|r| r.0).sum::<f64>() / n;
+        let mut ops = kept[0].1.clone();
+        for (i, o) in ops.iter_mut().enumerate() {
+            o.ms = kept.iter().map(|r| r.1.get(i).map_or(0.0, |q| q.ms)).sum::<f64>() / n;
+        }
+        let flops = ops.iter().map(|o| o.flops).sum();
+        let t = crate::profile::Timings { backend: "cpu".into(), batch: batch.batch, seq: batch.seq, runs, ops, total_ms, flops, peak_gflops, peak_kernel, note: None };
+        Ok((out, t))
     }
 
     /// Classify with `head` (its labels and classifier) in place of the model's own, e.g. one trained by

@@ -31,6 +31,8 @@
 //! hidden states.
 
 #![deny(missing_docs)]
+// The wasm threads build (nightly, `make pkg-threads`): its pool sleeps on `memory.atomic.wait32`.
+#![cfg_attr(all(target_arch = "wasm32", target_feature = "atomics"), feature(stdarch_wasm_atomic_wait))]
 
 pub mod batch;
 pub mod choice;
@@ -42,7 +44,9 @@ pub mod explain;
 pub mod gpu;
 pub mod hf;
 pub mod model;
+pub mod parity;
 pub mod pipeline;
+pub mod profile;
 pub mod quant;
 pub mod teach;
 pub mod tensor;

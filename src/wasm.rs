@@ -260,9 +260,34 @@ impl Engine {
         self.with(|c| json_to_js(&crate::inspect::positional_view(c)))
     }
 
+    /// Forwards of `text` (no trace) with per-op timings, measured in Rust (see `profile::Timings`),
+    /// repeated for at least `minMs` milliseconds (at least once), the mean without the slowest fifth: `{ backend,
+    /// batch, seq, runs, ops: [{ op, calls, ms, flops }], totalMs, flops, peakGflops, peakKernel, note }`.
+    /// On the CPU every op is timed; on WebGPU only the whole forward (`note` says why). The peak is
+    /// measured on the first call and cached. Async.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn timings(&self, text: String, min_ms: f64) -> Result<JsValue, JsError> {
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let (batch, _) = engine.classifier.batch(&[text])?;
+        let min_ms = if min_ms.is_finite() { min_ms.clamp(0.0, 2000.0) } else { 0.0 };
+        let (_, t) = engine.timed_forward(&batch, &ForwardOptions::default(), min_ms).await?;
+        json_to_js(&t)
+    }
+
+    /// The parity check: a PyTorch golden case (`json`: texts per batch; `tensors`: safetensors bytes of
+    /// PyTorch's ids, hidden states, pooled vectors, logits, probabilities) run through this engine on its
+    /// backend; `{ modelDir, batches, texts, backend, maxAbsDiff, idsEqual, ok, compared: [{ what, values,
+    /// maxAbsDiff, worst: [batch, index, pytorch, engine], ok, tol }] }` (see `parity::Parity`). Async.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn parity(&self, json: String, tensors: Vec<u8>) -> Result<JsValue, JsError> {
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        json_to_js(&crate::parity::check(&mut engine, &json, &tensors).await?)
+    }
+
     /// Why the model labels `text` as it does (see `explain::Explanation`): token attributions by
-    /// occlusion and attention rollout, the Δp(label) of ablating each head alone (one batched forward),
-    /// and the logit lens. `options`: `{ label?, ablate?: "zero" | "mean" }`. 4 forwards. Async.
+    /// occlusion and attention rollout, the Δp(label) of ablating each head alone (one batched forward
+    /// on the GPU; 1 + layers on the CPU, sharing the layers below the ablated one), and the logit lens.
+    /// `options`: `{ label?, ablate?: "zero" | "mean" }`. 4 forwards on the GPU, 4 + layers on the CPU. Async.
     #[allow(clippy::await_holding_refcell_ref)]
     pub async fn explain(&self, text: String, options: JsValue) -> Result<JsValue, JsError> {
         let o: ExplainOptions = self::options(options)?;
@@ -336,4 +361,50 @@ impl Engine {
             to_js(&tokens)
         })
     }
+}
+
+/// True in the wasm threads build (shared memory + atomics, `make pkg-threads`): its CPU kernels can run
+/// over a pool of Web Workers (js/src/threads.js starts them).
+#[wasm_bindgen(js_name = threadsBuild)]
+pub fn threads_build() -> bool {
+    cfg!(target_feature = "atomics")
+}
+
+/// Threads the CPU kernels use now, the caller included (1 in the single-thread builds).
+#[wasm_bindgen(js_name = threadCount)]
+pub fn thread_count() -> usize {
+    crate::cpu::par::threads()
+}
+
+/// Pool workers started so far (0 in the single-thread builds).
+#[wasm_bindgen(js_name = poolWorkers)]
+pub fn pool_workers() -> usize {
+    crate::cpu::par::workers()
+}
+
+/// Parallel jobs the pool has run (matmuls and attentions shared out; 0 in the single-thread builds).
+#[wasm_bindgen(js_name = poolJobs)]
+pub fn pool_jobs() -> usize {
+    crate::cpu::par::jobs()
+}
+
+/// Use at most `n` threads, the caller included (clamped to 1 ..= workers + 1); returns the count in effect.
+#[wasm_bindgen(js_name = setThreads)]
+pub fn set_threads(n: usize) -> usize {
+    crate::cpu::par::set_threads(n)
+}
+
+/// A pool worker's entry: js/src/threads.js calls it in each Web Worker once the module is instantiated on
+/// the shared memory; it never returns (the worker waits for the kernels' tasks).
+#[cfg(target_feature = "atomics")]
+#[wasm_bindgen(js_name = poolWorker)]
+pub fn pool_worker() {
+    crate::cpu::par::worker_loop()
+}
+
+/// What a pool worker needs to join this instance: `[WebAssembly.Module, WebAssembly.Memory]` (the shared
+/// memory in the threads build).
+#[wasm_bindgen(js_name = poolShare)]
+pub fn pool_share() -> js_sys::Array {
+    js_sys::Array::of2(&wasm_bindgen::module(), &wasm_bindgen::memory())
 }

@@ -20,6 +20,7 @@ import * as lens from './panels/lens.js';
 import * as teach from './panels/teach.js';
 import * as yourmodel from './panels/yourmodel.js';
 import * as architecture from './panels/architecture.js';
+import * as timings from './panels/timings.js';
 
 const SAMPLES = [
   'A quiet, beautifully acted film that stays with you.',
@@ -182,7 +183,106 @@ ui.addModel = async ({ name, files }) => {
   if (await loadModel(entry.id, state.backend)) runAnalysis($('text').value);
   return entry;
 };
-for (const [id, panel] of [...PANELS, ...EXPLAIN_PANELS, ['teach', teach], ['classify', yourmodel]]) panel.wire($(id), ui);
+/** Panel 9: time one forward of the text (per op, in the engine) and draw it. */
+async function runTimings(text) {
+  if (!state.model || !text?.trim()) return;
+  const args = { model: state.model, text };
+  state.timing = args;
+  let t;
+  try {
+    t = await rpc.call('timings', args, { lane: 'timings' });
+  } catch (e) {
+    if (!e.stale) showMessage('error', `Could not time the forward: ${e.message}`, 'timings');
+    return;
+  }
+  if (state.timing !== args) return;
+  clearMessage('timings');
+  state.timings = t;
+  timings.render($('timings'), t);
+  document.dispatchEvent(new CustomEvent('timings-drawn', { detail: t }));
+}
+ui.timeForward = () => runTimings(state.analysis?.live ? state.analysis.text : $('text').value);
+ui.parity = () =>
+  rpc.call('parity', { model: state.model }).then(
+    (value) => {
+      document.dispatchEvent(new CustomEvent('parity-drawn', { detail: value }));
+      return { value };
+    },
+    (e) => ({ error: e.message }),
+  );
+ui.stateChanged = () => saveUrl();
+for (const [id, panel] of [...PANELS, ...EXPLAIN_PANELS, ['teach', teach], ['classify', yourmodel], ['timings', timings]]) panel.wire($(id), ui);
+
+// ---------------------------------------------------------------- shareable state (the URL's hash)
+// The text, the model, the backend and the panels' choices live in the hash (#text=…&model=…): reloading or
+// sharing the URL restores them. Written with history.replaceState (no history entry per keystroke); read
+// once at start-up. Values only ever reach the page as form values and through textContent.
+
+const URL_KEYS = ['text', 'model', 'backend', 'ablate', 'companion', 'att', 'norm'];
+let urlReady = false; // nothing is written before the start-up restored what the URL asked for
+
+function readUrl() {
+  const p = new URLSearchParams(location.hash.slice(1));
+  const out = {};
+  for (const k of URL_KEYS) if (p.has(k)) out[k] = p.get(k);
+  return out;
+}
+
+function saveUrl() {
+  if (!urlReady) return;
+  const p = new URLSearchParams();
+  const text = state.analysis?.live ? state.analysis.text : $('text').value;
+  if (text) p.set('text', text);
+  if (state.model && !state.model.startsWith('user-')) p.set('model', state.model);
+  if (state.backend !== 'auto') p.set('backend', state.backend);
+  if ($('abl-mode').value !== 'zero') p.set('ablate', $('abl-mode').value);
+  if (state.companion0 != null && $('companion').value !== state.companion0) p.set('companion', $('companion').value);
+  const a = attention.getView();
+  p.set('att', `${a.layer}.${a.head}${a.padded ? '.padded' : ''}`);
+  const n = norms.getView();
+  p.set('norm', `${n.layer}.${n.which}`);
+  const hash = `#${p.toString()}`;
+  if (location.hash !== hash) history.replaceState(null, '', hash);
+}
+
+/** Apply what the URL asks for that needs no model: the text, the choices of the panels, the backend. */
+function applyUrl(u) {
+  if (u.text != null) $('text').value = u.text;
+  if (u.companion != null) $('companion').value = u.companion;
+  if (['zero', 'mean'].includes(u.ablate)) $('abl-mode').value = u.ablate;
+  if (['auto', 'gpu', 'cpu'].includes(u.backend)) {
+    state.backend = u.backend;
+    $('backend-select').value = u.backend;
+  }
+  if (u.att) {
+    const [layer, head, padded] = u.att.split('.');
+    attention.setView({ layer: Number(layer), head: Number(head), padded: padded === 'padded' });
+  }
+  if (u.norm) {
+    const [layer, which] = u.norm.split('.').map(Number);
+    norms.setView({ layer, which });
+  }
+}
+/** The model entry the URL names when this page has it; a warning (and null) when it names another. */
+function urlModel(u) {
+  if (!u.model) return null;
+  const m = state.manifest.models.find((x) => x.id === u.model && x.available !== false);
+  if (!m) showMessage('warn', `The link names a model this page does not have (${u.model}); showing ${modelName(state.model || state.manifest.default)}.`, 'url');
+  else clearMessage('url');
+  return m || null;
+}
+const fromUrl = readUrl();
+applyUrl(fromUrl);
+addEventListener('hashchange', () => {
+  // A pasted or edited URL in the same tab: apply it as a reload would.
+  const u = readUrl();
+  applyUrl(u);
+  const m = state.manifest && urlModel(u);
+  if (m && m.id !== state.model) {
+    $('model-select').value = m.id;
+    loadModel(m.id, state.backend).then((ok) => ok && runAnalysis($('text').value));
+  } else if (state.model) runAnalysis($('text').value);
+});
 
 // ---------------------------------------------------------------- rendering
 
@@ -258,7 +358,13 @@ async function runAnalysis(text) {
   try {
     a = await analysing;
   } catch (e) {
-    if (!e.stale) showMessage('error', `Could not classify: ${e.message}`, 'analyse');
+    if (e.stale) return;
+    // A model without labels (a sentence-embedding folder such as all-MiniLM-L6-v2) loads but cannot classify
+    // until it is taught labels.
+    if (state.info?.model === args.model && !state.info.config?.labels?.length) {
+      showMessage('info', `${modelName(args.model)} has no labels: it is a sentence-embedding model (no classifier head). Teach it labels of your own in panel 8 and every panel draws it.`, 'analyse');
+      setStatus('ready', `Ready · ${modelName(args.model)} · ${state.info.backendLabel} · no labels yet`);
+    } else showMessage('error', `Could not classify: ${e.message}`, 'analyse');
     return;
   }
   const received = performance.now();
@@ -283,6 +389,8 @@ async function runAnalysis(text) {
   if (comparing) a.comparing = drawCompare(a, comparing);
   else if (state.normsVisible) fetchCompare(a); // the panel came into view meanwhile
   if (state.explainVisible) runExplain(text);
+  if (state.timingsVisible) runTimings(text);
+  saveUrl();
   if (!a.comparing) {
     timing.totalMs = performance.now() - t0;
     drawn(a, { ...timing, compared: false });
@@ -354,7 +462,20 @@ const explainObserver = new IntersectionObserver(
   { rootMargin: '200px 0px' },
 );
 for (const [id] of EXPLAIN_PANELS) explainObserver.observe($(id));
-$('abl-mode').addEventListener('change', () => state.analysis?.live && runExplain(state.analysis.text));
+$('abl-mode').addEventListener('change', () => {
+  saveUrl();
+  if (state.analysis?.live) runExplain(state.analysis.text);
+});
+
+// Panel 9 times a forward only while it is on screen (or about to be).
+new IntersectionObserver(
+  (entries) => {
+    state.timingsVisible = entries.some((e) => e.isIntersecting);
+    const a = state.analysis;
+    if (state.timingsVisible && a?.live && a.model === state.model && (state.timings?.text !== a.text || state.timings?.model !== a.model)) runTimings(a.text);
+  },
+  { rootMargin: '200px 0px' },
+).observe($('timings'));
 
 async function loadModel(model, backend) {
   const prevModel = state.model;
@@ -374,7 +495,7 @@ async function loadModel(model, backend) {
       showMessage(backend === 'gpu' ? 'warn' : 'info', `WebGPU is not available (${info.fallbackReason || 'no adapter'}); running on the CPU instead.`, 'gpu');
     } else clearMessage('gpu');
     const foot = $('foot-build');
-    foot.textContent = `Engine: ${info.backendLabel}.${backend === 'auto' && info.choice ? ` Auto chose it: ${info.choice.reason}.` : ''}`;
+    foot.textContent = `Engine: ${info.backendLabel}.${backend === 'auto' && info.choice ? ` Auto chose it: ${info.choice.reason}.` : ''} ${buildNote(state.build)}`;
     foot.dataset.backend = info.backend;
     foot.dataset.why = backend === 'auto' ? (info.choice?.fallbackAdapter ? 'fallback-adapter' : info.choice?.probe ? 'probe' : 'unavailable') : 'forced';
     return true;
@@ -411,6 +532,7 @@ $('model-select').addEventListener('change', async (ev) => {
 });
 $('backend-select').addEventListener('change', async (ev) => {
   state.backend = ev.target.value;
+  state.timings = null;
   if (await loadModel(state.model, state.backend)) runAnalysis($('text').value);
 });
 for (const s of SAMPLES) {
@@ -451,12 +573,51 @@ async function paintExample() {
   }
 }
 
+/** Threads asked for in the address (`?threads=N`) or chosen before on this page (0: one per core). */
+function threadsAsked() {
+  const q = Number(new URLSearchParams(location.search).get('threads'));
+  if (Number.isInteger(q) && q > 0) return q;
+  const saved = Number(localStorage.getItem('encoder-lens.threads'));
+  return Number.isInteger(saved) && saved > 0 ? saved : 0;
+}
+
+/** Which wasm build runs, said in the footer (and as data-build / data-threads for the tests). */
+function buildNote(b) {
+  if (!b) return '';
+  const foot = $('foot-build');
+  foot.dataset.build = b.flavour;
+  foot.dataset.threads = String(b.threads);
+  foot.dataset.isolated = String(b.isolated);
+  if (/threads/.test(b.flavour)) return `Wasm build: ${b.flavour}, ${b.threads} thread${b.threads === 1 ? '' : 's'} (the page is cross-origin isolated).`;
+  return `Wasm build: ${b.flavour}, 1 thread${b.isolated ? '' : ' (the page is not cross-origin isolated, so the threads build cannot run)'}.`;
+}
+
+/** The threads setting: shown where the threads build runs; 1 … cores (at most 8). */
+function wireThreads(b) {
+  if (!b || !/threads/.test(b.flavour)) return;
+  const sel = $('threads-select');
+  const max = Math.max(b.cores, b.threads, 2);
+  sel.replaceChildren(...Array.from({ length: Math.min(max, 8) }, (_, i) => {
+    const o = el('option', null, String(i + 1));
+    o.value = String(i + 1);
+    return o;
+  }));
+  sel.value = String(b.threads);
+  $('threads-label').hidden = false;
+  sel.addEventListener('change', async () => {
+    const n = Number(sel.value);
+    localStorage.setItem('encoder-lens.threads', String(n));
+    state.build = await rpc.call('threads', { n });
+    if (await loadModel(state.model, state.backend)) runAnalysis($('text').value);
+  });
+}
+
 async function start() {
   setStatus('', 'Showing a pre-computed example while the model loads…');
   const example = paintExample();
   let init;
   try {
-    init = await rpc.call('init');
+    init = await rpc.call('init', { threads: threadsAsked() });
   } catch (e) {
     await example;
     showMessage('error', `The engine could not start: ${e.message}`, 'init');
@@ -473,13 +634,20 @@ async function start() {
     return o;
   }));
   ms.value = init.manifest.default;
+  state.build = init.build;
+  wireThreads(init.build);
   ms.disabled = false;
   $('backend-select').disabled = false;
   if (!init.webgpu) $('backend-select').querySelector('option[value="gpu"]').textContent = 'WebGPU (not in this browser)';
   await example;
   if (!state.live && state.analysis) render(['classify']); // model names from the manifest
   if (!$('companion').value) $('companion').value = init.companion;
-  if (await loadModel(init.manifest.default, state.backend)) await runAnalysis($('text').value);
+  state.companion0 = init.companion;
+  // The model the URL names, when this server has it; else the default.
+  const first = urlModel(fromUrl)?.id || init.manifest.default;
+  ms.value = first;
+  urlReady = true;
+  if (await loadModel(first, state.backend)) await runAnalysis($('text').value);
 }
 
 start();

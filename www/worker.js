@@ -16,7 +16,8 @@ import { fetchCached as fetchWithCache, CACHE_NAME } from './lens/files.js';
 import { restoreProbes, keepProbes } from './lens/probes.js';
 
 let wasm = null; // the wasm-bindgen module
-let flavour = ''; // which build runs: 'relaxed SIMD' | 'SIMD128'
+let flavour = ''; // which build runs: 'relaxed SIMD + threads' | 'relaxed SIMD' | 'SIMD128'
+let build = null; // loadBuild's answer: { wasm, flavour, threads, setThreads }
 let manifest = null;
 const files = new Map(); // model id -> { config, weights, vocab }
 const engines = new Map(); // `${model}|${backend}` -> { engine, info }
@@ -27,13 +28,24 @@ let backendChoice = 'auto';
 const autoRuns = new Map(); // model id -> { runs, fallback, choice }
 const NO_WEBGPU = 'this browser has no WebGPU';
 
-/** Load the relaxed-SIMD build where the browser runs it and it was built; otherwise the SIMD128 build. */
-async function loadWasm() {
+/**
+ * Load the threads build where the page is cross-origin isolated (and `threads` is not 1), else the relaxed-SIMD
+ * build where the browser runs it, else the SIMD128 build (lens/wasm.js decides; a build missing on the server
+ * falls back to the next). `threads`: 0 = one per logical core (at most 8).
+ */
+async function loadWasm(threads) {
   const builds = {
+    threads: new URL('./pkg-threads/encoder_lens.js', import.meta.url).href,
     relaxed: new URL('./pkg-relaxed/encoder_lens.js', import.meta.url).href,
     simd128: new URL('./pkg/encoder_lens.js', import.meta.url).href,
   };
-  ({ wasm, flavour } = await loadBuild(builds));
+  build = await loadBuild(builds, { threads });
+  ({ wasm, flavour } = build);
+}
+
+/** What the page says about the build: which one, how many threads, and whether the page is isolated. */
+function buildInfo() {
+  return { flavour, threads: build.threads, isolated: self.crossOriginIsolated === true, cores: self.navigator.hardwareConcurrency || 1 };
 }
 
 function progress(model, file, loaded, total, cached) {
@@ -96,7 +108,8 @@ async function forget(id) {
 function backendLabel(engine) {
   const b = typeof engine.backend === 'function' ? String(engine.backend()) : 'cpu';
   if (/gpu/i.test(b)) return { id: 'gpu', label: 'WebGPU' };
-  return { id: 'cpu', label: /simd/i.test(b) ? `CPU (${b})` : `CPU · wasm ${flavour}` };
+  const threads = build.threads > 1 ? `, ${build.threads} threads` : '';
+  return { id: 'cpu', label: /simd/i.test(b) ? `CPU (${b}${threads})` : `CPU · wasm ${flavour}${threads}` };
 }
 
 /** Build an engine on `backend`; where the GPU cannot be had, build a CPU engine and say why. */
@@ -231,8 +244,8 @@ async function countingForwards(engines, work) {
 }
 
 const handlers = {
-  async init() {
-    await loadWasm();
+  async init({ threads = 0 } = {}) {
+    await loadWasm(threads);
     const r = await fetch('models.json', { cache: 'no-store' });
     if (!r.ok) throw new Error(`models.json: HTTP ${r.status}`);
     manifest = await r.json();
@@ -245,7 +258,14 @@ const handlers = {
         m.available = Boolean(res && res.ok);
       }),
     );
-    return { manifest, flavour, webgpu: Boolean(self.navigator.gpu), companion: COMPANION };
+    return { manifest, flavour, build: buildInfo(), webgpu: Boolean(self.navigator.gpu), companion: COMPANION };
+  },
+  /** Run the CPU kernels on `n` threads (the threads build only; elsewhere it stays 1). */
+  async threads({ n }) {
+    await build.setThreads(n);
+    for (const rec of engines.values()) if (rec.info.backend === 'cpu') rec.info.backendLabel = backendLabel(rec.engine).label;
+    recent.clear();
+    return buildInfo();
   },
   async load({ model, backend }) {
     if (backend) backendChoice = backend;
@@ -282,6 +302,34 @@ const handlers = {
     const key = `explain|${model}|${rec.info.backend}|${ablate}|${text}`;
     const value = await remembered(key, () => rec.engine.explain(text, { ablate }));
     return { ...value, model, backend: rec.info.backend, backendLabel: rec.info.backendLabel, workMs: performance.now() - t0 };
+  },
+  /** Panel 9: one forward of `text` on `model` with per-op timings measured by the engine: 1 forward. */
+  async timings({ model, text }) {
+    const rec = await engineFor(model);
+    const t = await rec.engine.timings(text, 50);
+    return { ...t, model, text, backendLabel: rec.info.backendLabel };
+  },
+  /**
+   * Panel 9's parity check: the PyTorch golden case shipped beside `model` (parity.json + parity.safetensors,
+   * made by the build from tests/fixtures/golden), or beside the default model when `model` has none, run
+   * through that model's engine on the chosen backend.
+   */
+  async parity({ model }) {
+    const fetchCase = async (id) => {
+      const entry = manifest.models.find((m) => m.id === id);
+      if (!entry?.path) return null;
+      const base = new URL(entry.path.endsWith('/') ? entry.path : `${entry.path}/`, self.location.href);
+      const j = await fetch(new URL('parity.json', base), { cache: 'no-store' });
+      if (!j.ok) return null;
+      const t = await fetch(new URL('parity.safetensors', base), { cache: 'no-store' });
+      if (!t.ok) throw new Error(`${entry.path}parity.safetensors: HTTP ${t.status}`);
+      return { id, json: await j.text(), tensors: new Uint8Array(await t.arrayBuffer()) };
+    };
+    const c = (await fetchCase(model)) || (await fetchCase(manifest.default));
+    if (!c) throw new Error('no PyTorch golden case is shipped with this page (make models writes them)');
+    const rec = await engineFor(c.id);
+    const p = await rec.engine.parity(c.json, c.tensors);
+    return { ...p, model: c.id, modelName: manifest.models.find((m) => m.id === c.id)?.name || c.id };
   },
   /** Classify `text` with the attention heads `heads` ([[layer, head], …]) ablated together: 2 forwards. */
   async ablate({ model, text, heads, ablate = 'zero' }) {

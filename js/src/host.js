@@ -22,12 +22,16 @@ export class Host {
   /**
    * Load the wasm build and the model. `source`: see readModel (js/src/files.js); `backend`: 'auto' |
    * 'webgpu' | 'gpu' | 'cpu'; `precision`: 'auto' (the folder as it is) | 'f32' | 'int8' | 'f16' (the folder,
-   * or its `-int8` / `-f16` sibling: see precisionSource); `builds`: wasm build URLs (default: the
-   * package's). Returns what `info` describes.
+   * or its `-int8` / `-f16` sibling: see precisionSource); `threads`: CPU threads (0: one per core, at most 8;
+   * the threads build runs only where the context is cross-origin isolated); `builds`: wasm build URLs
+   * (default: the package's). Returns what `info` describes.
    */
   async load({ source, backend = 'auto', precision = 'auto', threads = 0, builds } = {}, onProgress) {
     const folder = await precisionSource(source, precision);
-    const { wasm, flavour } = await loadWasm(builds);
+    const build = await loadWasm(builds, { threads });
+    const { wasm, flavour } = build;
+    // The threads build is shared by every classifier of this thread: it runs with the latest count asked.
+    if (threads && build.threads !== 1) await build.setThreads(threads);
     const files = await readModel(wasm, folder, onProgress);
     const hasGpu = Boolean(globalThis.navigator?.gpu);
     const want = backend === 'webgpu' ? 'gpu' : backend;
@@ -44,8 +48,8 @@ export class Host {
       backend: ran,
       fallbackReason: this.engine.fallbackReason() ?? (want === 'auto' && !hasGpu ? 'this runtime has no WebGPU' : null),
       wasm: flavour,
-      threads: 1,
-      requestedThreads: threads || 1,
+      threads: build.threads,
+      requestedThreads: threads || 0,
       precision: config.precision || 'f32',
       source: typeof folder === 'string' ? folder : null,
       labels: config.labels,

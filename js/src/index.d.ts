@@ -31,6 +31,8 @@ export type ModelSource = string | URL | ArrayLike<File> | FolderContents | unde
 
 /** URLs of the wasm builds' `encoder_lens.js`. */
 export interface WasmBuilds {
+  /** The threads build (relaxed SIMD + shared memory); runs only where the context is cross-origin isolated. */
+  threads?: string;
   relaxed?: string;
   simd128: string;
 }
@@ -40,7 +42,11 @@ export interface LoadOptions {
   backend?: Backend;
   /** Default `auto`. */
   precision?: Precision;
-  /** Wasm threads wanted (a threaded build runs only where the page is cross-origin isolated). */
+  /**
+   * CPU threads, the caller's included (default 0: one per logical core, at most 8; 1: a single-thread build).
+   * The threads build runs only where the context is cross-origin isolated (COOP `same-origin` + COEP
+   * `require-corp`) and validates relaxed SIMD; elsewhere the engine runs on one thread.
+   */
   threads?: number;
   /** Called as model files download. */
   onProgress?: (event: ProgressEvent) => void;
@@ -56,8 +62,10 @@ export interface ClassifierInfo {
   /** Why it runs on the CPU although WebGPU was allowed, or null. */
   fallbackReason: string | null;
   /** The wasm build in use. */
-  wasm: 'relaxed SIMD' | 'SIMD128';
+  wasm: 'relaxed SIMD + threads' | 'relaxed SIMD' | 'SIMD128';
+  /** CPU threads in use (1 in the single-thread builds). */
   threads: number;
+  /** The `threads` option as given (0: auto). */
   requestedThreads: number;
   precision: 'f32' | 'int8' | 'f16';
   /** The folder loaded (the `-int8` / `-f16` sibling when `precision` chose it), or null for files / contents. */
@@ -144,7 +152,15 @@ export declare function serve(
   options?: { port?: any; after?: (type: string, value: any, t0: number) => any; transfer?: (value: any) => Transferable[] },
 ): void;
 /** The best wasm build this runtime validates, initialised. */
-export declare function loadWasm(builds?: WasmBuilds): Promise<{ wasm: typeof import('../wasm/simd128/encoder_lens.js'); flavour: 'relaxed SIMD' | 'SIMD128' }>;
+export declare function loadWasm(
+  builds?: WasmBuilds,
+  options?: { threads?: number },
+): Promise<{
+  wasm: typeof import('../wasm/simd128/encoder_lens.js');
+  flavour: 'relaxed SIMD + threads' | 'relaxed SIMD' | 'SIMD128';
+  threads: number;
+  setThreads(n: number): Promise<number>;
+}>;
 /** A model folder's files as the raw `Engine.load` takes them. */
 export declare function readModel(
   wasm: unknown,

@@ -19,6 +19,7 @@ test('npm pack, a strict TypeScript consumer, the node example', () => {
     for (const f of ['package.json', 'README.md', 'src/index.js', 'src/index.d.ts', 'src/worker.js', 'src/rpc.js', 'src/serve.js', 'src/probes.js',
       'wasm/simd128/encoder_lens.js', 'wasm/simd128/encoder_lens.d.ts', 'wasm/simd128/encoder_lens_bg.wasm',
       'wasm/relaxed/encoder_lens.js', 'wasm/relaxed/encoder_lens_bg.wasm',
+      'wasm/threads/encoder_lens.js', 'wasm/threads/encoder_lens_bg.wasm', 'src/threads.js', 'src/pool-worker.js',
       'models/sentiment-ln/config.json', 'models/sentiment-ln/model.safetensors', 'models/sentiment-ln/vocab.txt',
       'models/sentiment-ln-int8/config.json', 'models/sentiment-ln-int8/model.safetensors', 'models/sentiment-ln-int8/vocab.txt', 'examples/node.mjs']) {
       assert.ok(files.includes(f), `the package has ${f}: ${files.join(', ')}`);

@@ -32,8 +32,36 @@ pub fn gemm_i8_scalar(xq: &[u8], w: &[i8], acc: &mut [i32], m: usize, k: usize, 
     }
 }
 
-/// `acc (m, n) = xq (m, k) · wᵀ`, the fastest kernel this build has (see [`super::kernels`]).
+/// `acc (m, n) = xq (m, k) · wᵀ`, the fastest kernel this build has (see [`super::kernels`]), in blocks of
+/// rows over the thread pool where there is one ([`super::par`]; integer sums: exact in any split).
 pub fn gemm_i8(xq: &[u8], w: &[i8], acc: &mut [i32], m: usize, k: usize, n: usize) {
+    let t = super::par::threads();
+    if t > 1 && m >= 2 * t && m * k * n >= 1 << 16 && xq.len() >= m * k && w.len() >= n * k && acc.len() >= m * n {
+        let blocks = super::par::split(m, t, 4);
+        let dst = SharedI32(acc.as_mut_ptr());
+        return super::par::run(blocks.len(), &|i| {
+            let r = blocks[i].clone();
+            // SAFETY: row blocks of `acc (m, n)` are disjoint and in bounds (checked above).
+            let a = unsafe { std::slice::from_raw_parts_mut(dst.get().add(r.start * n), r.len() * n) };
+            gemm_i8_one(&xq[r.start * k..r.end * k], w, a, r.len(), k, n);
+        });
+    }
+    gemm_i8_one(xq, w, acc, m, k, n)
+}
+
+/// A pointer to `acc` that the row-block tasks of [`gemm_i8`] share (each writes its own rows).
+#[derive(Clone, Copy)]
+struct SharedI32(*mut i32);
+impl SharedI32 {
+    fn get(self) -> *mut i32 {
+        self.0
+    }
+}
+// SAFETY: see gemm_i8: disjoint row blocks.
+unsafe impl Send for SharedI32 {}
+unsafe impl Sync for SharedI32 {}
+
+fn gemm_i8_one(xq: &[u8], w: &[i8], acc: &mut [i32], m: usize, k: usize, n: usize) {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     if super::fast() {
         return super::simd128::gemm_i8(xq, w, acc, m, k, n);

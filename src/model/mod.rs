@@ -177,14 +177,39 @@ impl Model {
         be.begin(batch)?;
         let req = &opts.trace;
         let (b, s, d) = (batch.batch, batch.seq, self.config.hidden_size);
-        let mut x = self.embeddings.forward(be, batch)?; // (batch·seq, d)
+        let x = self.embeddings.forward(be, batch)?; // (batch·seq, d)
         let mut trace = req.any().then(|| Trace::new(b, s, batch.lengths.clone()));
         if let Some(t) = trace.as_mut().filter(|_| req.embeddings) {
             let pe = self.positional_table();
             t.positional = Some(Tensor { shape: vec![s, d], data: pe.data[..s * d].to_vec() });
             t.embeddings = Some(be.read(&x, vec![b, s, d]));
         }
-        for (l, layer) in self.layers.iter().enumerate() {
+        self.record_from(be, x, 0, batch, opts, trace)
+    }
+
+    /// The rest of the forward from encoder layer `from` on, given that layer's input `x (batch·seq, d)`
+    /// (the embeddings for `from = 0`): layers `from..`, final norm, pooling, pooler, classifier, softmax.
+    /// The head-ablation sweep runs the layers below the ablated one once and starts its copies here
+    /// ([`crate::explain::head_sweep`]). The caller has run [`Backend::begin`] for `batch`.
+    pub fn record_from<B: Backend>(
+        &self,
+        be: &mut B,
+        x: B::Tensor, // (batch·seq, d): input to layer `from`
+        from: usize,
+        batch: &Batch,
+        opts: &ForwardOptions,
+        mut trace: Option<Trace<B::Pending>>,
+    ) -> Result<Output<B::Pending>> {
+        let req = &opts.trace;
+        let (b, s, d) = (batch.batch, batch.seq, self.config.hidden_size);
+        let mut x = x;
+        if from > self.layers.len() || (from > 0 && !self.blocks.is_empty()) {
+            return Err(crate::Error::Input(format!("cannot start the forward at layer {from} of {}", self.layers.len())));
+        }
+        if let Some(a) = opts.ablate {
+            a.check(self.layers.len(), self.config.num_heads, batch.batch)?;
+        }
+        for (l, layer) in self.layers.iter().enumerate().skip(from) {
             let gate = opts.ablate.and_then(|a| a.layer_gate(l, b).map(|g| (g, a.mode))); // (batch, heads)
             x = layer.forward(be, x, batch, opts, gate.as_ref().map(|(g, m)| (&g[..], *m)), trace.as_mut().map(|t| &mut t.layers))?;
         }

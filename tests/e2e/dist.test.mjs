@@ -49,7 +49,13 @@ describe('dist/ served statically', { skip: built ? false : 'SKIPPED: no dist/ (
     assert.equal(await page.evaluate(() => self.crossOriginIsolated), true, 'COOP + COEP from serve.mjs');
     const names = JSON.parse(readFileSync(join(DIST, 'manifest.json'), 'utf8'));
     assert.ok(served.includes(`/${names['main.js']}`) && served.includes(`/${names['worker.js']}`), served.join(' '));
-    assert.ok(served.some((p) => /^\/pkg(-relaxed)?\/encoder_lens_bg\.[0-9a-f]{10}\.wasm$/.test(p)), served.join(' '));
+    assert.ok(served.some((p) => /^\/pkg(-relaxed|-threads)?\/encoder_lens_bg\.[0-9a-f]{10}\.wasm$/.test(p)), served.join(' '));
+    // Cross-origin isolated: the page runs the threads build, its pool worker from a hashed file too.
+    if (names['pkg-threads/encoder_lens.js']) {
+      assert.ok(served.some((p) => /^\/pkg-threads\/encoder_lens_bg\.[0-9a-f]{10}\.wasm$/.test(p)), served.join(' '));
+      assert.ok(served.includes(`/${names['lens/pool-worker.js']}`), served.join(' '));
+      assert.equal(await page.evaluate(() => document.getElementById('foot-build').dataset.build), 'relaxed SIMD + threads');
+    }
     // The models listed in models.json but not shipped (MiniLM) are only asked about (HEAD) and marked
     // unavailable; a dist built without the relaxed-SIMD build falls back to SIMD128.
     const optional = names['pkg-relaxed/encoder_lens.js'] ? /\/models\/minilm/ : /\/models\/minilm|\/pkg-relaxed\//;
@@ -59,9 +65,9 @@ describe('dist/ served statically', { skip: built ? false : 'SKIPPED: no dist/ (
     const out = await page.evaluate(async (names) => {
       const { TextClassifier } = await import(`/${names['lens/index.js']}`);
       const at = (f) => (names[f] ? `${location.origin}/${names[f]}` : undefined);
-      const builds = { relaxed: at('pkg-relaxed/encoder_lens.js'), simd128: at('pkg/encoder_lens.js') };
+      const builds = { threads: at('pkg-threads/encoder_lens.js'), relaxed: at('pkg-relaxed/encoder_lens.js'), simd128: at('pkg/encoder_lens.js') };
       const events = [];
-      const clf = await TextClassifier.load('models/sentiment-ln/', { backend: 'cpu', builds, onProgress: (e) => events.push(e) });
+      const clf = await TextClassifier.load('models/sentiment-ln/', { backend: 'cpu', builds, threads: 2, onProgress: (e) => events.push(e) });
       const res = await clf.classify(['an absolute joy from start to finish', 'a dull, lifeless waste of two hours']);
       const [emb] = await clf.embed('a film');
       const info = clf.info;
@@ -72,6 +78,11 @@ describe('dist/ served statically', { skip: built ? false : 'SKIPPED: no dist/ (
     assert.equal(out.dim, 128);
     assert.ok(out.isF32);
     assert.equal(out.info.backend, 'cpu');
+    if (names['pkg-threads/encoder_lens.js']) {
+      // The package's worker starts the pool (nested workers) for the threads asked for.
+      assert.equal(out.info.wasm, 'relaxed SIMD + threads');
+      assert.equal(out.info.threads, 2);
+    }
     assert.ok(out.files.includes('model.safetensors'), out.files.join(' '));
     // 404s are checked above (`missing`); the console's own line for each is not an error of the page.
     assert.deepEqual(errors.filter((e) => !/Failed to load resource: .*404/.test(e)), []);

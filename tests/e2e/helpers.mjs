@@ -21,8 +21,12 @@ const TYPES = {
   '.safetensors': 'application/octet-stream',
 };
 
-/** Serve `root` on 127.0.0.1 at a free port. Returns { url, requests (path → count), close() }. */
-export async function serve(root = WWW, { corrupt } = {}) {
+/**
+ * Serve `root` on 127.0.0.1 at a free port. Returns { url, requests (path → count), close() }. With
+ * `isolate` the responses carry COOP + COEP (as `make serve` and dist's serve.mjs send): the page is
+ * cross-origin isolated and loads the wasm threads build.
+ */
+export async function serve(root = WWW, { corrupt, isolate = false } = {}) {
   const requests = new Map();
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
@@ -40,6 +44,9 @@ export async function serve(root = WWW, { corrupt } = {}) {
         'content-type': TYPES[extname(file)] || 'application/octet-stream',
         'content-length': body.length,
         'last-modified': st.mtime.toUTCString(),
+        ...(isolate
+          ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp', 'cross-origin-resource-policy': 'same-origin' }
+          : {}),
       });
       res.end(req.method === 'HEAD' ? undefined : body);
     } catch {
