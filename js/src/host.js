@@ -38,6 +38,7 @@ export class Host {
     this.info = {
       backend: ran,
       fallbackReason: this.engine.fallbackReason() ?? (want === 'auto' && !hasGpu ? 'this runtime has no WebGPU' : null),
+      gpuLost: false,
       wasm: flavour,
       threads: 1,
       requestedThreads: threads || 1,
@@ -53,6 +54,19 @@ export class Host {
     return this.engine;
   }
 
+  /**
+   * After a call: an engine that ran on WebGPU and now runs on the CPU lost its GPU mid-run (device lost, a
+   * failed dispatch or readback). The engine re-ran that forward on the CPU and stays there; `info` says so
+   * from now on (`backend: 'cpu'`, `fallbackReason`, `gpuLost: true`) and `onInfo(info)` is told once.
+   */
+  #noticeFallback() {
+    if (this.info?.backend !== 'webgpu' || !this.engine || /gpu/i.test(String(this.engine.backend()))) return;
+    this.info.backend = 'cpu';
+    this.info.fallbackReason = this.engine.fallbackReason() ?? 'the GPU stopped working';
+    this.info.gpuLost = true;
+    this.onInfo?.(this.info);
+  }
+
   /** [{ label, score, scores: { label: p } }] per text. */
   async classify({ texts }) {
     checkTexts(texts);
@@ -65,6 +79,7 @@ export class Host {
         r.labels.forEach((l, i) => (scores[l] = p.probabilities[i]));
         out.push({ label: p.label, score: p.probabilities[p.labelIndex], scores });
       }
+      this.#noticeFallback();
     }
     return out;
   }
@@ -74,7 +89,10 @@ export class Host {
     checkTexts(texts);
     const engine = this.#need();
     const out = [];
-    for (const part of chunks(texts)) for (const e of await engine.embed(part)) out.push(Float32Array.from(e));
+    for (const part of chunks(texts)) {
+      for (const e of await engine.embed(part)) out.push(Float32Array.from(e));
+      this.#noticeFallback();
+    }
     return out;
   }
 
@@ -91,6 +109,7 @@ export class Host {
     const out = { text, ...pred, tokens: engine.tokenize(text) };
     if (attention) {
       const v = await engine.inspect(text, '', { attention: true, norms: false, batchTest: false });
+      this.#noticeFallback();
       const seq = v.result.trace.seq;
       out.attention = {
         seq,

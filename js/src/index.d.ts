@@ -52,6 +52,11 @@ export interface ClassifierInfo {
   backend: 'webgpu' | 'cpu';
   /** Why it runs on the CPU although WebGPU was allowed, or null. */
   fallbackReason: string | null;
+  /**
+   * True once the GPU was lost mid-run (device lost, a failed dispatch or readback): the call that met it
+   * was re-run on the CPU, `backend` became 'cpu' and every later call runs there.
+   */
+  gpuLost: boolean;
   /** The wasm build in use. */
   wasm: 'relaxed SIMD' | 'SIMD128';
   threads: number;
