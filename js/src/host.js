@@ -32,7 +32,10 @@ export class Host {
     // Without WebGPU (node, some browsers) wgpu must not be asked at all.
     const run = want === 'auto' && !hasGpu ? 'cpu' : want;
     if (want === 'gpu' && !hasGpu) throw new Error('backend "webgpu": this runtime has no WebGPU');
+    // A second load on the same host replaces the engine: the old one's wasm memory and GPU buffers are freed.
+    const previous = this.engine;
     this.engine = await wasm.Engine.load(files.texts, files.weights, run);
+    previous?.free();
     const config = this.engine.config();
     const ran = /gpu/i.test(String(this.engine.backend())) ? 'webgpu' : 'cpu';
     this.info = {

@@ -67,9 +67,12 @@ export async function serve(root = WWW, { corrupt } = {}) {
   return { url: `http://127.0.0.1:${port}/`, requests, close: () => new Promise((r) => server.close(r)) };
 }
 
-/** Headless Chromium; `webgpu: false` leaves out --enable-unsafe-webgpu (no adapter, as on many browsers). */
-export async function launch({ webgpu = true } = {}) {
-  const args = ['--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--no-first-run',
+/**
+ * Headless Chromium; `webgpu: false` leaves out --enable-unsafe-webgpu (no adapter, as on many browsers);
+ * `extra`: more command-line flags.
+ */
+export async function launch({ webgpu = true, extra = [] } = {}) {
+  const args = [...extra, '--headless=new', '--no-sandbox', '--disable-dev-shm-usage', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic'];
   if (webgpu) args.splice(2, 0, '--enable-unsafe-webgpu');
   return chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args });
