@@ -111,6 +111,18 @@ export async function classify(page, text) {
   });
 }
 
+/**
+ * Paths whose 404 is no error of the page: the relaxed-SIMD build and its detector (optional: the page falls
+ * back to pkg/), and the folders of models listed in models.json but not on this site (MiniLM outside
+ * `make setup`, or in a dist, which ships only the sentiment models): the page asks (HEAD) and marks them
+ * unavailable.
+ */
+export const OPTIONAL_404 = (() => {
+  const { models } = JSON.parse(readFileSync(join(WWW, 'models.json'), 'utf8'));
+  const absent = models.filter((m) => !existsSync(join(WWW, m.path, 'config.json'))).map((m) => `|${m.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}.*`);
+  return new RegExp(`/(simd-detect(\\.[0-9a-f]{10})?\\.js|pkg-relaxed/.*${absent.join('')})$`);
+})();
+
 /** The page's engine worker (www/worker.js, hashed in a dist): not the npm package's lens/worker.js. */
 export async function pageWorker(page) {
   const find = () => page.workers().find((w) => /\/worker(\.[0-9a-f]{10})?\.js$/.test(new URL(w.url()).pathname) && !/\/lens\//.test(w.url()));
