@@ -154,7 +154,8 @@ if (real) {
   lines.push(`WebGPU, all-MiniLM-L6-v2 real weights, ours (createHf 'gpu' + embed) vs onnxruntime-web webgpu EP, same adapter, median ms:`);
   if (real.skipped) lines.push(`  not measured: ${real.skipped}`);
   for (const r of real.rows) {
-    lines.push(`  seq ${String(r.seq).padEnd(4)} ours ${f(r.ms.ours, 1).padStart(8)}   ORT ${f(r.ms.ort, 1).padStart(8)}   ours/ORT ${f(r.ratioOursOverOrt, 2)}   (${r.runs} rounds, max|Δemb| ours vs ORT ${r.maxAbsDiff.oursVsOrt.toExponential(1)})`);
+    lines.push(`  seq ${String(r.seq).padEnd(4)} ours ${f(r.ms.ours, 1).padStart(8)}   ORT ${f(r.ms.ort, 1).padStart(8)}   ours/ORT ${f(r.ratioOursOverOrt, 2)}   (${r.runs} rounds, max|Δemb| ours vs ORT ${r.maxAbsDiff.oursVsOrt.toExponential(1)}` +
+      (r.firstMs ? `; first forward ours ${f(r.firstMs.ours, 1)}, ORT ${f(r.firstMs.ort, 1)})` : ')'));
   }
 }
 for (const n of out.notes || []) lines.push(`note: ${n}`);

@@ -4,11 +4,14 @@
 //! than the CPU path it emulates on). On any other adapter a one-off probe times the forward of a short
 //! sentence on both backends and keeps the faster; its result is cached for this process per model shape
 //! (the config: weights do not change the speed) and adapter, so a second engine of the same model does
-//! not probe again. [`BackendChoice`] records what was chosen and why, for the page to say.
+//! not probe again. [`export_cache`] / [`import_cache`] carry that cache across page loads (the page and
+//! the npm package keep it in the browser's Cache API: `js/src/probes.js`), so a reload does not probe
+//! again either. [`BackendChoice`] records what was chosen and why, for the page to say.
 
 use crate::config::Config;
 use crate::engine::Backend;
-use serde::Serialize;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -21,7 +24,7 @@ pub const PROBE_GPU_RUNS: usize = 2;
 pub const PROBE_CPU_RUNS: usize = 2;
 
 /// What a timed probe measured, in milliseconds per forward (batch 1, `seq` tokens).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Probe {
     /// Tokens of the probe sentence (batch 1).
@@ -92,6 +95,44 @@ pub fn remember(key: String, probe: Probe) {
     });
 }
 
+/// Most probes [`import_cache`] takes (one per model shape and adapter; a page has a handful).
+pub const MAX_IMPORTED: usize = 256;
+
+/// Every probe cached in this process as JSON, `{ "<cache key>": { seq, cpuMs, gpuMs, gpuFirstMs } }`,
+/// for the page to keep across reloads and give back to [`import_cache`].
+pub fn export_cache() -> String {
+    CACHE.with(|c| serde_json::to_string(&*c.borrow()).unwrap_or_else(|_| "{}".into()))
+}
+
+/// Add the probes of an earlier [`export_cache`] (e.g. kept by the page before a reload) to this
+/// process's cache; later engines of those model shapes on those adapters then reuse them instead of
+/// probing. Probes already cached here are kept. JSON that is not such an object, or a probe whose times
+/// are not finite and non-negative, is an error and nothing is added. Returns how many were added.
+pub fn import_cache(json: &str) -> Result<usize> {
+    let entries: HashMap<String, Probe> =
+        serde_json::from_str(json).map_err(|e| Error::Input(format!("probe cache: not a {{ key: probe }} JSON object: {e}")))?;
+    if entries.len() > MAX_IMPORTED {
+        return Err(Error::Input(format!("probe cache: {} entries, more than {MAX_IMPORTED}", entries.len())));
+    }
+    for (k, p) in &entries {
+        let ok = |v: f64| v.is_finite() && v >= 0.0;
+        if !(ok(p.cpu_ms) && ok(p.gpu_ms) && ok(p.gpu_first_ms)) || p.seq == 0 {
+            return Err(Error::Input(format!("probe cache: entry `{}` has an impossible probe {p:?}", k.chars().take(80).collect::<String>())));
+        }
+    }
+    Ok(CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        let mut added = 0;
+        for (k, p) in entries {
+            if let std::collections::hash_map::Entry::Vacant(slot) = c.entry(k) {
+                slot.insert(p);
+                added += 1;
+            }
+        }
+        added
+    }))
+}
+
 /// Forget every cached probe (tests).
 pub fn clear_cache() {
     CACHE.with(|c| c.borrow_mut().clear());
@@ -152,6 +193,31 @@ mod tests {
         assert!(probe_reason(&q, "webgpu", true).starts_with("cached timed probe"));
         // A tie stays on the CPU (exact to PyTorch there too, and no device to lose).
         assert!(!gpu_wins(&Probe { gpu_ms: 2.0, ..p }));
+    }
+
+    #[test]
+    fn cache_survives_export_and_import() {
+        clear_cache();
+        let p = Probe { seq: 20, cpu_ms: 2.5, gpu_ms: 0.75, gpu_first_ms: 40.0 };
+        remember("model A|adapter 1".into(), p.clone());
+        let kept = export_cache();
+        // A reload: a fresh process with an empty cache, given back what the page kept.
+        clear_cache();
+        assert_eq!(cached("model A|adapter 1"), None);
+        assert_eq!(import_cache(&kept).expect("import"), 1);
+        assert_eq!(cached("model A|adapter 1"), Some(p.clone()));
+        // Importing again adds nothing; a probe measured in this process is not overwritten.
+        let newer = Probe { gpu_ms: 0.5, ..p.clone() };
+        remember("model A|adapter 1".into(), newer.clone());
+        assert_eq!(import_cache(&kept).expect("import"), 0);
+        assert_eq!(cached("model A|adapter 1"), Some(newer));
+        // Garbage and impossible probes are refused whole, with what is wrong.
+        for bad in ["[1, 2]", "{\"k\": {\"seq\": 3}}", "{\"k\": {\"seq\": 3, \"cpuMs\": -1, \"gpuMs\": 1, \"gpuFirstMs\": 1}}", "not json"] {
+            let e = import_cache(bad).expect_err(bad).to_string();
+            assert!(e.contains("probe cache"), "{bad}: {e}");
+        }
+        assert_eq!(import_cache("{}").expect("empty"), 0);
+        clear_cache();
     }
 
     #[test]

@@ -143,6 +143,22 @@ impl Engine {
         Ok(crate::weights::check_file_claim(name, first8, size.max(0.0) as u64)?)
     }
 
+    /// The timed backend probes `auto` ran (or was given) in this page, as JSON keyed by model shape and
+    /// adapter, for the caller to keep across reloads (js/src/probes.js keeps it in the Cache API) and give
+    /// back to `seedProbeCache` before creating engines.
+    #[wasm_bindgen(js_name = probeCache)]
+    pub fn probe_cache() -> String {
+        crate::choice::export_cache()
+    }
+
+    /// Give back probes kept from an earlier page (`probeCache`'s JSON): an `auto` engine of the same model
+    /// shape on the same adapter then uses the kept probe instead of timing one (its choice says `cached`).
+    /// Returns how many were added; JSON that is not such a cache is an error and adds nothing.
+    #[wasm_bindgen(js_name = seedProbeCache)]
+    pub fn seed_probe_cache(json: &str) -> Result<usize, JsError> {
+        Ok(crate::choice::import_cache(json)?)
+    }
+
     /// True when `config.json` describes an HF BERT model (use `createHf`), false for this project's format.
     #[wasm_bindgen(js_name = isHfBert)]
     pub fn is_hf_bert(config_json: &str) -> bool {

@@ -54,6 +54,7 @@ gpu_test!(gpu_glt_matches_cpu, |ctx| gpu_checks::glt(&ctx, 50));
 gpu_test!(gpu_delight_a_matches_cpu_and_pytorch, |ctx| async { gpu_checks::delight_model(&common::DELIGHT[0], ctx, 4, (0, 1)).await; });
 gpu_test!(gpu_delight_one_block_matches_cpu_and_pytorch, |ctx| async { gpu_checks::delight_model(&common::DELIGHT[1], ctx, 4, (0, 1)).await; });
 gpu_test!(gpu_bert_like_model_matches_cpu, |ctx| gpu_checks::bert_like(&tiny_bert_classifier(), ctx));
+gpu_test!(gpu_a_repeated_shape_creates_no_buffers_or_bind_groups, |ctx| gpu_checks::reuse(&common::MODELS[0], ctx));
 gpu_test!(gpu_oversized_tensor_is_refused, |ctx| gpu_checks::oversized_tensor_is_refused(&common::MODELS[2], ctx));
 
 #[wasm_bindgen_test]

@@ -13,6 +13,7 @@ import { counted, forwardsOf } from './forwards.js';
 import { serve } from './lens/serve.js';
 import { loadWasm as loadBuild } from './lens/wasm.js';
 import { fetchCached as fetchWithCache, CACHE_NAME } from './lens/files.js';
+import { restoreProbes, keepProbes } from './lens/probes.js';
 
 let wasm = null; // the wasm-bindgen module
 let flavour = ''; // which build runs: 'relaxed SIMD' | 'SIMD128'
@@ -102,7 +103,11 @@ function backendLabel(engine) {
 async function createEngine(f, backend) {
   const make = (b) => wasm.Engine.load(f.texts, f.weights, b);
   try {
-    return { engine: await make(backend), why: null };
+    // 'auto' times a probe forward per model and adapter: kept across reloads (lens/probes.js).
+    if (backend === 'auto') await restoreProbes(wasm);
+    const engine = await make(backend);
+    if (backend === 'auto') await keepProbes(wasm);
+    return { engine, why: null };
   } catch (e) {
     if (backend === 'cpu') throw e;
     const why = e && e.message ? e.message : String(e);

@@ -3,6 +3,7 @@
 
 import { loadWasm } from './wasm.js';
 import { readModel } from './files.js';
+import { restoreProbes, keepProbes } from './probes.js';
 
 /** Most texts per forward pass (the engine's MAX_BATCH). */
 const MAX_BATCH = 256;
@@ -32,10 +33,13 @@ export class Host {
     // Without WebGPU (node, some browsers) wgpu must not be asked at all.
     const run = want === 'auto' && !hasGpu ? 'cpu' : want;
     if (want === 'gpu' && !hasGpu) throw new Error('backend "webgpu": this runtime has no WebGPU');
+    // 'auto' times a probe forward per model and adapter: kept across loads, so a reload does not time it again.
+    if (run === 'auto') await restoreProbes(wasm);
     // A second load on the same host replaces the engine: the old one's wasm memory and GPU buffers are freed.
     const previous = this.engine;
     this.engine = await wasm.Engine.load(files.texts, files.weights, run);
     previous?.free();
+    if (run === 'auto') await keepProbes(wasm);
     const config = this.engine.config();
     const ran = /gpu/i.test(String(this.engine.backend())) ? 'webgpu' : 'cpu';
     this.info = {

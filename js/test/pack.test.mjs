@@ -16,7 +16,7 @@ test('npm pack, a strict TypeScript consumer, the node example', () => {
   try {
     const out = JSON.parse(run('npm', ['pack', '--json', '--offline', '--pack-destination', tmp], js));
     const files = out[0].files.map((f) => f.path);
-    for (const f of ['package.json', 'README.md', 'src/index.js', 'src/index.d.ts', 'src/worker.js', 'src/rpc.js', 'src/serve.js',
+    for (const f of ['package.json', 'README.md', 'src/index.js', 'src/index.d.ts', 'src/worker.js', 'src/rpc.js', 'src/serve.js', 'src/probes.js',
       'wasm/simd128/encoder_lens.js', 'wasm/simd128/encoder_lens.d.ts', 'wasm/simd128/encoder_lens_bg.wasm',
       'wasm/relaxed/encoder_lens.js', 'wasm/relaxed/encoder_lens_bg.wasm',
       'models/sentiment-ln/config.json', 'models/sentiment-ln/model.safetensors', 'models/sentiment-ln/vocab.txt', 'examples/node.mjs']) {

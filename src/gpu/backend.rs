@@ -55,6 +55,8 @@ pub struct GpuBackend {
     inputs: Option<Inputs>,
     rec: Option<Recorder>,
     scratch: Scratch,
+    /// Device buffers created since `begin` (reported in `last`).
+    created: usize,
     /// What the last forward did.
     pub last: SubmitStats,
 }
@@ -108,7 +110,7 @@ impl GpuBackend {
                 slot.insert(ctx.upload("parameter", p.data())?);
             }
         }
-        Ok(Self { ctx, weights, pool: Vec::new(), inputs: None, rec: None, scratch: Scratch::default(), last: SubmitStats::default() })
+        Ok(Self { ctx, weights, pool: Vec::new(), inputs: None, rec: None, scratch: Scratch::default(), created: 0, last: SubmitStats::default() })
     }
 
     /// Upload the parameters of `model` this backend does not hold yet (e.g. a newly trained head).
@@ -142,6 +144,7 @@ impl GpuBackend {
             t.len = len;
             return Ok(t);
         }
+        self.created += 1;
         Ok(GpuTensor { buf: self.ctx.storage_buffer("activation", len as u64 * 4, wgpu::BufferUsages::empty())?, len })
     }
 
@@ -161,11 +164,13 @@ impl Backend for GpuBackend {
 
     fn begin(&mut self, batch: &Batch) -> Result<()> {
         self.ctx.health()?;
+        self.created = 0;
         let (rows, b) = (batch.rows(), batch.batch);
         if self.inputs.as_ref().is_none_or(|i| i.rows < rows || i.batch < b) {
             let (rows, b) = self.inputs.as_ref().map_or((rows, b), |i| (i.rows.max(rows), i.batch.max(b)));
             let f = |name: &str, n: usize| self.ctx.storage_buffer(name, n as u64 * 4, wgpu::BufferUsages::empty());
             self.inputs = Some(Inputs { rows, batch: b, ids: f("ids", rows)?, type_ids: f("type ids", rows)?, lengths: f("lengths", b)? });
+            self.created += 3;
         }
         let i = self.inputs()?;
         let q = &self.ctx.queue;
@@ -239,6 +244,7 @@ impl Backend for GpuBackend {
             return Err(Error::Input(format!("head gate of {} values for {} sequences × {heads} heads", keep.len(), batch.batch)));
         }
         let gate = self.ctx.upload("head gate", keep)?; // (batch, heads), written before the submit
+        self.created += 1;
         let lengths = self.inputs()?.lengths.clone();
         ops::head_ablate::record(self.rec()?, &ctx.buf, &gate, &lengths, (batch.batch, batch.seq, heads, d / heads), mode == AblationMode::Mean)
     }
@@ -318,7 +324,7 @@ impl Backend for GpuBackend {
     async fn finish(&mut self) -> Result<Vec<f32>> {
         let rec = self.rec.take().ok_or_else(|| Error::Gpu("finish without a forward pass".into()))?;
         let (data, stats) = rec.submit(&mut self.scratch).await?;
-        self.last = stats;
+        self.last = SubmitStats { buffers_created: self.created, ..stats };
         Ok(data)
     }
 

@@ -120,7 +120,6 @@ pub async fn matmul(ctx: &GpuContext, shapes: usize, max_m: usize, max_dim: usiz
         let w = rng.vec(n * k, 1.0);
         let bias = (i % 3 != 2).then(|| rng.vec(n, 1.0));
         let residual = (i % 4 == 1).then(|| rng.vec(m * n, 1.0));
-        let got = ops::matmul::run(ctx, &x, &w, bias.as_deref(), residual.as_deref(), (m, k, n), a).await.expect("gpu linear");
         let mut want = vec![0.0; m * n];
         cpu::linear(&x, &w, bias.as_deref(), &mut want, m, k, n);
         match a {
@@ -135,7 +134,13 @@ pub async fn matmul(ctx: &GpuContext, shapes: usize, max_m: usize, max_dim: usiz
             cpu::add_inplace(&mut acc, &want);
             want = acc;
         }
-        assert_close(&format!("matmul shape {i}: m {m} k {k} n {n} act {a} residual {}", residual.is_some()), &got, &want, TOL.0, TOL.1);
+        // Both entry points where both apply (the 64×64 workgroup-memory tile and the 16-row register tile).
+        let entries: &[usize] = if k % 4 == 0 { &[0, 1] } else { &[0] };
+        for &e in entries {
+            let got = ops::matmul::run(ctx, Some(e), &x, &w, bias.as_deref(), residual.as_deref(), (m, k, n), a).await.expect("gpu linear");
+            let what = format!("matmul shape {i} ({}): m {m} k {k} n {n} act {a} residual {}", ops::matmul::SHADER.entries[e], residual.is_some());
+            assert_close(&what, &got, &want, TOL.0, TOL.1);
+        }
     }
     say!("matmul: {shapes} shapes match the CPU");
 }
@@ -152,16 +157,23 @@ pub async fn attention(ctx: &GpuContext, shapes: usize, max_seq: usize) {
         let qkv = rng.vec(batch * seq * 3 * d, 2.0);
         let lengths: Vec<usize> = (0..batch).map(|b| if b == 0 { seq } else { rng.int(1, seq) }).collect();
         let with_probs = i % 3 != 2;
-        let (out, probs) = ops::attention::run(ctx, &qkv, &lengths, (batch, seq, heads, head_dim), with_probs).await.expect("gpu attention");
         let mut want = vec![0.0; batch * seq * d];
         let mut want_p = vec![0.0; batch * heads * seq * seq];
         cpu::attention(&qkv, &lengths, batch, seq, heads, head_dim, &mut want, Some(&mut want_p));
-        let what = format!("attention shape {i}: batch {batch} seq {seq} heads {heads} head_dim {head_dim} lengths {lengths:?}");
-        assert_close(&format!("{what} output"), &out, &want, TOL.0, TOL.1);
-        if let Some(p) = probs {
-            assert_close(&format!("{what} probabilities"), &p, &want_p, 1e-5, 1e-4);
-            for (j, (&g, &c)) in p.iter().zip(&want_p).enumerate() {
-                assert!(c != 0.0 || g == 0.0, "{what}: masked key {j} has probability {g}");
+        // Both entry points where both apply (`main`, and `main_small` for heads of <= 32 dims in vec4s).
+        let entries: &[usize] = if ops::attention::entry(head_dim) == 1 { &[0, 1] } else { &[0] };
+        for &e in entries {
+            let (out, probs) = ops::attention::run(ctx, Some(e), &qkv, &lengths, (batch, seq, heads, head_dim), with_probs).await.expect("gpu attention");
+            let what = format!(
+                "attention shape {i} ({}): batch {batch} seq {seq} heads {heads} head_dim {head_dim} lengths {lengths:?}",
+                ops::attention::SHADER.entries[e]
+            );
+            assert_close(&format!("{what} output"), &out, &want, TOL.0, TOL.1);
+            if let Some(p) = probs {
+                assert_close(&format!("{what} probabilities"), &p, &want_p, 1e-5, 1e-4);
+                for (j, (&g, &c)) in p.iter().zip(&want_p).enumerate() {
+                    assert!(c != 0.0 || g == 0.0, "{what}: masked key {j} has probability {g}");
+                }
             }
         }
     }
@@ -275,6 +287,31 @@ fn expected_dispatches(m: &ModelDir, stats: bool) -> usize {
         + 1
         + c.pooler as usize
         + if c.labels.is_empty() { 0 } else { 2 }
+}
+
+/// A shape seen before costs no device objects: from the third forward of a batch on (the pool settles
+/// after the second), no buffer and no bind group is created and the dispatch params are not rewritten;
+/// the results stay equal to the first forward's, and a new shape in between does not break that.
+pub async fn reuse(m: &ModelDir, ctx: GpuContext) {
+    let c = m.classifier();
+    let mut g = GpuBackend::new(ctx, &c.model).expect("upload");
+    let fx = m.fixture();
+    let (a, b) = (fx.batch(0), fx.batch(fx.num_batches() - 1));
+    let opts = ForwardOptions::default();
+    let first = c.model.forward(&mut g, &a, &opts).await.expect("gpu forward");
+    assert!(g.last.buffers_created > 0 && g.last.bind_groups_created == g.last.dispatches, "first forward: {:?}", g.last);
+    for round in 0..2 {
+        for _ in 0..3 {
+            let out = c.model.forward(&mut g, &a, &opts).await.expect("gpu forward");
+            assert_eq!(out.logits.expect("logits").data, first.logits.as_ref().expect("logits").data, "same batch, same logits");
+        }
+        let s = g.last;
+        assert_eq!((s.buffers_created, s.bind_groups_created, s.params_bytes_written), (0, 0, 0), "round {round}: repeated shape: {s:?}");
+        assert_eq!((s.submits, s.readbacks), (1, 1));
+        // Another shape in between (new bind groups for it), then back.
+        c.model.forward(&mut g, &b, &opts).await.expect("gpu forward");
+    }
+    say!("{}: a repeated shape creates no buffers or bind groups ({} dispatches)", m.name, g.last.dispatches);
 }
 
 /// GPU vs CPU vs PyTorch for every golden batch of a model: logits and probabilities (<= 1e-4 absolute),
@@ -435,7 +472,7 @@ pub async fn auto_choice(m: &ModelDir, test: &str) {
         assert!(again.choice().cached && again.choice().probe == c.probe, "{:?}", again.choice());
     }
 
-    let mut probed = Engine::measured(m.classifier(), ctx).await.expect("measured engine");
+    let mut probed = Engine::measured(m.classifier(), ctx.clone()).await.expect("measured engine");
     let c = probed.choice().clone();
     let p = c.probe.clone().expect("probe");
     println!("{test}: adapter {:?}: {}", c.adapter, c.reason);
@@ -451,6 +488,20 @@ pub async fn auto_choice(m: &ModelDir, test: &str) {
         assert_eq!(g.label, w.label);
     }
     assert_eq!(probed.forward_count(), 1, "the probe's forwards are not the user's");
+
+    // A reload: the page keeps the probe cache (export) and gives it back to a fresh wasm instance
+    // (import, into an empty cache); the same model on the same adapter then takes the kept probe.
+    let kept = encoder_lens::choice::export_cache();
+    encoder_lens::choice::clear_cache();
+    assert!(encoder_lens::choice::import_cache(&kept).expect("import the kept probes") >= 1, "{kept}");
+    let reloaded = Engine::measured(m.classifier(), ctx).await.expect("measured engine after a reload");
+    let r = reloaded.choice();
+    // JSON keeps the times to the last bit or one ulp off (serde_json's float parsing), not more.
+    let same = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+    let (rp, cp) = (r.probe.clone().expect("probe"), c.probe.clone().expect("probe"));
+    assert!(r.cached && r.runs_on == c.runs_on && rp.seq == cp.seq, "{r:?} vs {c:?}");
+    assert!(same(rp.cpu_ms, cp.cpu_ms) && same(rp.gpu_ms, cp.gpu_ms) && same(rp.gpu_first_ms, cp.gpu_first_ms), "{rp:?} vs {cp:?}");
+    assert!(r.reason.starts_with("cached timed probe"), "{}", r.reason);
 
     let forced = Engine::new(m.classifier(), Backend::Gpu).await.expect("forced gpu engine");
     assert_ne!(forced.backend(), "cpu", "forcing the GPU uses it, software or not");

@@ -14,6 +14,7 @@ pub const SHADER: Shader = Shader {
     // x
     storage: &[RW],
     params_size: size_of::<ActivationParams>(),
+    entries: super::MAIN_ONLY,
 };
 
 #[repr(C)]

@@ -15,6 +15,7 @@ pub const SHADER: Shader = Shader {
     // x, mix, w, bias, out
     storage: &[R, R, R, R, RW],
     params_size: size_of::<GltParams>(),
+    entries: super::MAIN_ONLY,
 };
 
 #[repr(C)]

@@ -15,6 +15,7 @@ pub const SHADER: Shader = Shader {
     // ctx, keep, lengths
     storage: &[RW, R, R],
     params_size: size_of::<HeadAblateParams>(),
+    entries: super::MAIN_ONLY,
 };
 
 #[repr(C)]

@@ -77,7 +77,13 @@ pub struct Shader {
     pub storage: &'static [Access],
     /// Size in bytes of the params struct the shader declares (its `Pod` mirror).
     pub params_size: usize,
+    /// Its compute entry points, `main` first: variants of the same op for other shapes (e.g. the
+    /// matmul's register-tiled one for short sequences), each a pipeline sharing the bind group layout.
+    pub entries: &'static [&'static str],
 }
+
+/// The entry points of a shader with only `main`.
+pub const MAIN_ONLY: &[&str] = &["main"];
 
 impl Kernel {
     /// Every kernel, in pipeline-cache order.
@@ -130,6 +136,11 @@ impl Kernel {
     /// Size in bytes of the params struct the shader declares (its `Pod` mirror in the op module).
     pub fn params_size(self) -> usize {
         self.shader().params_size
+    }
+
+    /// Its compute entry points, `main` first (index 0 is the default variant).
+    pub fn entries(self) -> &'static [&'static str] {
+        self.shader().entries
     }
 }
 
