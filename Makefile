@@ -53,7 +53,7 @@ JS_NODE := js/node_modules/.package-lock.json
 WASM_TOOLS := $(STAMP)/wasm32-target $(STAMP)/wasm-bindgen $(STAMP)/wasm-pack
 WASM_PACK_BUILD := wasm-pack build --release --target web --no-typescript --no-pack
 
-.PHONY: help setup build pkg pkg-relaxed pkg-threads models npm dist serve test test-native test-package test-npm test-wasm test-simd test-e2e bench bench-pkg \
+.PHONY: help setup build pkg pkg-relaxed pkg-threads models npm dist serve test test-native test-package test-npm test-wasm test-simd test-e2e test-e2e-dist soak-browser soak-native bench bench-pkg \
 	fuzz fuzz-short fuzz-tools
 
 help:
@@ -76,6 +76,9 @@ help:
 	@echo "make test-wasm    wasm-pack test --headless --chrome"
 	@echo "make test-simd    SIMD128 and relaxed-SIMD kernels against the scalar ones, in Chromium and node"
 	@echo "make test-e2e     the page in headless Chromium (tests/e2e)"
+	@echo "make test-e2e-dist the same suite against dist/ (make dist) served by a plain static server"
+	@echo "make soak-browser 1,000 classifications + 50 model loads/drops in Chromium: wasm memory, JS heaps"
+	@echo "make soak-native  the CLI over 100,000 stdin lines (release build): RSS"
 	@echo "make bench        bench-feature wasm builds, ONNX exports, bench/index.html against onnxruntime-web"
 	@echo "make fuzz         every cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (default 600); the long runs"
 	@echo "make fuzz-short   every fuzz target for FUZZ_SHORT_SECONDS (default 20 s): the CI-sized run, part of make test"
@@ -285,6 +288,23 @@ test-simd: | $(STAMP)/apt $(WASM_TOOLS)
 test-e2e: pkg pkg-relaxed pkg-threads models dist | $(STAMP)/apt $(E2E_NODE)
 	@echo "== page end-to-end tests (headless Chromium)"
 	node --test tests/e2e/
+
+# The whole e2e suite against dist/ (make dist: hashed names, only the sentiment-* models, so the MiniLM
+# checks skip) served by the suite's plain static server instead of www/.
+test-e2e-dist: dist | $(STAMP)/apt $(E2E_NODE)
+	@echo "== page end-to-end tests against dist/ (headless Chromium)"
+	E2E_SITE=dist node --test tests/e2e/
+
+# The long soaks (RELIABILITY.md): the browser's (1,000 classifications through the package's workers,
+# models loaded and dropped 50 times; make test runs a reduced one) and the CLI's over 100,000 stdin lines
+# (release build; make test runs 2,000 lines in the debug build).
+soak-browser: pkg pkg-relaxed models | $(STAMP)/apt $(E2E_NODE)
+	@echo "== browser soak: 1,000 classifications, 50 loads and drops (headless Chromium)"
+	SOAK_CALLS=1000 SOAK_LOADS=50 SOAK_JSON=$(abspath $(TARGET))/soak-browser.json node --test tests/e2e/soak.test.mjs
+
+soak-native:
+	@echo "== native soak: classify over 100,000 stdin lines (release)"
+	SOAK_LINES=100000 cargo test --release --test soak -- --nocapture
 
 # ---------------------------------------------------------------------------------------------------
 # CPU benchmark: its own wasm builds with the `bench` feature (src/bench.rs) in bench/pkg and

@@ -55,6 +55,16 @@ pub struct Engine {
     forwards: u64,
     /// Where the engine was set to run at load, and why.
     choice: BackendChoice,
+    /// The engine opened its GPU device itself ([`Engine::new`]) and destroys it when it no longer uses it
+    /// (dropped, or the probe chose the CPU): in the browser a device otherwise lives until the JavaScript
+    /// garbage collector finds it. A context passed in ([`Engine::with_context`]) may be shared: left alone.
+    owns_device: bool,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.release_device();
+    }
 }
 
 impl Engine {
@@ -85,6 +95,7 @@ impl Engine {
             Err(e) => Err(e),
         };
         let mut engine = Self::with_context(classifier, backend, ctx)?;
+        engine.owns_device = true;
         if backend == Backend::Auto {
             engine.probe().await;
         }
@@ -158,7 +169,7 @@ impl Engine {
                     let why = format!("the probe forward failed on the GPU, running on the CPU: {e}");
                     self.choice = BackendChoice { reason: why.clone(), ..BackendChoice::forced(Backend::Auto, "cpu", self.choice.adapter.clone()) };
                     self.fallback = Some(why);
-                    self.gpu = None;
+                    self.release_device();
                     self.last = "cpu";
                     return;
                 }
@@ -172,7 +183,7 @@ impl Engine {
         self.choice.cached = cached;
         if !wins {
             self.fallback = Some(reason);
-            self.gpu = None;
+            self.release_device();
             self.last = "cpu";
         }
     }
@@ -203,7 +214,27 @@ impl Engine {
 
     /// An engine on the CPU backend (no GPU is asked for).
     pub fn cpu(classifier: Classifier) -> Self {
-        Self { classifier, gpu: None, fallback: None, last: "cpu", forwards: 0, choice: BackendChoice::forced(Backend::Cpu, "cpu", None) }
+        Self {
+            classifier,
+            gpu: None,
+            fallback: None,
+            last: "cpu",
+            forwards: 0,
+            choice: BackendChoice::forced(Backend::Cpu, "cpu", None),
+            owns_device: false,
+        }
+    }
+
+    /// Stop using the GPU: its buffers are freed (the backend's `Drop`), and the device too where the engine
+    /// opened it.
+    fn release_device(&mut self) {
+        if let Some(g) = self.gpu.take() {
+            let device = self.owns_device.then(|| g.ctx.device.clone());
+            drop(g);
+            if let Some(d) = device {
+                d.destroy();
+            }
+        }
     }
 
     /// Where the engine was set to run when it was built, and why (the probe's timings for `auto`).

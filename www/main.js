@@ -112,6 +112,26 @@ function clearMessage(key) {
   $('messages').querySelector(`[data-key="${key}"]`)?.remove();
 }
 
+/**
+ * The worker's `info` after a call: when the engine lost its GPU mid-run (device lost, a failed dispatch or
+ * readback) it re-ran that call on the CPU and stays there. Say so once per model and loss, and show the
+ * CPU in the footer.
+ */
+const gpuLossSaid = new Set();
+function noteGpuLoss(info) {
+  if (!info?.gpuLost) return;
+  const foot = $('foot-build');
+  if (info.model === state.model) {
+    foot.textContent = `Engine: ${info.backendLabel}. WebGPU was lost mid-run: ${info.gpuLost}.`;
+    foot.dataset.backend = info.backend;
+    foot.dataset.why = 'gpu-lost';
+  }
+  const key = `${info.model}|${info.gpuLost}`;
+  if (gpuLossSaid.has(key)) return;
+  gpuLossSaid.add(key);
+  showMessage('warn', `WebGPU stopped working while ${modelName(info.model)} ran (${info.gpuLost}). That request was finished on the CPU with the same numbers, and every later one runs on the CPU.`, 'gpu');
+}
+
 function modelName(id) {
   return state.manifest?.models.find((m) => m.id === id)?.name || id;
 }
@@ -142,7 +162,7 @@ const ui = {
   },
 };
 ui.ablate = (heads) =>
-  rpc.call('ablate', { model: state.model, text: state.explanation?.text, heads, ablate: $('abl-mode').value }, { lane: 'ablate' }).catch((e) => {
+  rpc.call('ablate', { model: state.model, text: state.explanation?.text, heads, ablate: $('abl-mode').value }, { lane: 'ablate' }).then((r) => (noteGpuLoss(r.info), r), (e) => {
     if (!e.stale) showMessage('error', `Could not re-run with those heads ablated: ${e.message}`, 'ablate');
     return null;
   });
@@ -321,6 +341,7 @@ async function runExplain(text) {
     if (state.explaining === args) state.explaining = null;
   }
   clearMessage('explain');
+  noteGpuLoss(x.info);
   x.ablate = args.ablate;
   state.explanation = x;
   const ms = {};
@@ -373,6 +394,7 @@ async function runAnalysis(text) {
   state.analysis = a;
   state.info = a.info;
   state.live = true;
+  noteGpuLoss(a.info);
   const r = $('result');
   r.dataset.analyseMs = (received - t0).toFixed(1);
   r.dataset.inspectMs = a.inspectMs.toFixed(1);
@@ -491,13 +513,16 @@ async function loadModel(model, backend) {
     // 'auto' that measured (a software adapter declined, or a timed probe) chose; that is said in the footer,
     // not as a warning. WebGPU that could not be had at all is a message.
     const measured = backend === 'auto' && (info.choice?.fallbackAdapter || info.choice?.probe);
-    if (backend !== 'cpu' && info.backend !== 'gpu' && !measured && (backend === 'gpu' || info.fallbackReason)) {
+    if (info.gpuLost) {
+      // Lost mid-run earlier: that message stands (noteGpuLoss below keeps the footer saying so).
+    } else if (backend !== 'cpu' && info.backend !== 'gpu' && !measured && (backend === 'gpu' || info.fallbackReason)) {
       showMessage(backend === 'gpu' ? 'warn' : 'info', `WebGPU is not available (${info.fallbackReason || 'no adapter'}); running on the CPU instead.`, 'gpu');
     } else clearMessage('gpu');
     const foot = $('foot-build');
     foot.textContent = `Engine: ${info.backendLabel}.${backend === 'auto' && info.choice ? ` Auto chose it: ${info.choice.reason}.` : ''} ${buildNote(state.build)}`;
     foot.dataset.backend = info.backend;
     foot.dataset.why = backend === 'auto' ? (info.choice?.fallbackAdapter ? 'fallback-adapter' : info.choice?.probe ? 'probe' : 'unavailable') : 'forced';
+    noteGpuLoss(info);
     return true;
   } catch (e) {
     $('progress').hidden = true;

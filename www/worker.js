@@ -180,6 +180,24 @@ async function engineFor(id, backend = backendChoice) {
   return rec;
 }
 
+/**
+ * After a call on `rec`'s engine: an engine that ran on WebGPU and now runs on the CPU lost its GPU mid-run
+ * (device lost, a failed dispatch or readback). The engine re-ran that forward on the CPU and stays there;
+ * every record of that engine says so from now on (`backend: 'cpu'`, `fallbackReason`, `gpuLost`), so the
+ * page tells the user why. Returns the record's (new) info.
+ */
+function noticeFallback(rec) {
+  if (rec.info.backend !== 'gpu' || backendLabel(rec.engine).id === 'gpu') return rec.info;
+  const reason = (typeof rec.engine.fallbackReason === 'function' && rec.engine.fallbackReason()) || 'the GPU stopped working';
+  const ran = backendLabel(rec.engine);
+  for (const r of engines.values()) {
+    if (r.engine !== rec.engine) continue;
+    r.info = { ...r.info, backend: ran.id, backendLabel: ran.label, fallbackReason: reason, gpuLost: reason };
+    if (r.info.requested === 'auto') autoRuns.set(r.info.model, { runs: ran.id, fallback: reason, choice: r.info.choice });
+  }
+  recent.clear();
+  return rec.info;
+}
 
 /** The engines built so far, one entry each: 'model|backend it runs on'. */
 function enginesRunning() {
@@ -289,7 +307,7 @@ const handlers = {
     };
     const key = `${model}|${rec.info.backend}|${c}|${batchTest}|${text}`;
     const { value, forwards } = await countingForwards([primary], () => remembered(key, run));
-    return { ...value, forwards, info: rec.info, engines: enginesRunning() };
+    return { ...value, forwards, info: noticeFallback(rec), engines: enginesRunning() };
   },
   /**
    * Why the model labels `text` as it does (panels 5–7): the engine's explanation — occlusion and rollout
@@ -301,7 +319,8 @@ const handlers = {
     const t0 = performance.now();
     const key = `explain|${model}|${rec.info.backend}|${ablate}|${text}`;
     const value = await remembered(key, () => rec.engine.explain(text, { ablate }));
-    return { ...value, model, backend: rec.info.backend, backendLabel: rec.info.backendLabel, workMs: performance.now() - t0 };
+    const info = noticeFallback(rec);
+    return { ...value, model, backend: info.backend, backendLabel: info.backendLabel, info, workMs: performance.now() - t0 };
   },
   /** Panel 9: one forward of `text` on `model` with per-op timings measured by the engine: 1 forward. */
   async timings({ model, text }) {
@@ -335,7 +354,7 @@ const handlers = {
   async ablate({ model, text, heads, ablate = 'zero' }) {
     const rec = await engineFor(model);
     const value = await rec.engine.classifyAblated(text, heads, { ablate });
-    return { ...value, model, text, heads, ablate };
+    return { ...value, model, text, heads, ablate, info: noticeFallback(rec) };
   },
   /**
    * Teach the model your labels (panel 8): the engine trains a softmax head on the pooled features of the
@@ -344,6 +363,7 @@ const handlers = {
   async teach({ model, labels, examples }) {
     const rec = await engineFor(model);
     const { report, config, weights } = await rec.engine.teach(labels, examples);
+    noticeFallback(rec);
     relabel(model, rec.engine);
     return { report, config, weights, labels: rec.info.config.labels };
   },

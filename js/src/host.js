@@ -40,13 +40,17 @@ export class Host {
     if (want === 'gpu' && !hasGpu) throw new Error('backend "webgpu": this runtime has no WebGPU');
     // 'auto' times a probe forward per model and adapter: kept across loads, so a reload does not time it again.
     if (run === 'auto') await restoreProbes(wasm);
+    // A second load on the same host replaces the engine: the old one's wasm memory and GPU buffers are freed.
+    const previous = this.engine;
     this.engine = await wasm.Engine.load(files.texts, files.weights, run);
+    previous?.free();
     if (run === 'auto') await keepProbes(wasm);
     const config = this.engine.config();
     const ran = /gpu/i.test(String(this.engine.backend())) ? 'webgpu' : 'cpu';
     this.info = {
       backend: ran,
       fallbackReason: this.engine.fallbackReason() ?? (want === 'auto' && !hasGpu ? 'this runtime has no WebGPU' : null),
+      gpuLost: false,
       wasm: flavour,
       threads: build.threads,
       requestedThreads: threads || 0,
@@ -63,6 +67,19 @@ export class Host {
     return this.engine;
   }
 
+  /**
+   * After a call: an engine that ran on WebGPU and now runs on the CPU lost its GPU mid-run (device lost, a
+   * failed dispatch or readback). The engine re-ran that forward on the CPU and stays there; `info` says so
+   * from now on (`backend: 'cpu'`, `fallbackReason`, `gpuLost: true`) and `onInfo(info)` is told once.
+   */
+  #noticeFallback() {
+    if (this.info?.backend !== 'webgpu' || !this.engine || /gpu/i.test(String(this.engine.backend()))) return;
+    this.info.backend = 'cpu';
+    this.info.fallbackReason = this.engine.fallbackReason() ?? 'the GPU stopped working';
+    this.info.gpuLost = true;
+    this.onInfo?.(this.info);
+  }
+
   /** [{ label, score, scores: { label: p } }] per text. */
   async classify({ texts }) {
     checkTexts(texts);
@@ -75,6 +92,7 @@ export class Host {
         r.labels.forEach((l, i) => (scores[l] = p.probabilities[i]));
         out.push({ label: p.label, score: p.probabilities[p.labelIndex], scores });
       }
+      this.#noticeFallback();
     }
     return out;
   }
@@ -84,7 +102,10 @@ export class Host {
     checkTexts(texts);
     const engine = this.#need();
     const out = [];
-    for (const part of chunks(texts)) for (const e of await engine.embed(part)) out.push(Float32Array.from(e));
+    for (const part of chunks(texts)) {
+      for (const e of await engine.embed(part)) out.push(Float32Array.from(e));
+      this.#noticeFallback();
+    }
     return out;
   }
 
@@ -101,6 +122,7 @@ export class Host {
     const out = { text, ...pred, tokens: engine.tokenize(text) };
     if (attention) {
       const v = await engine.inspect(text, '', { attention: true, norms: false, batchTest: false });
+      this.#noticeFallback();
       const seq = v.result.trace.seq;
       out.attention = {
         seq,

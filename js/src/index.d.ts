@@ -61,6 +61,11 @@ export interface ClassifierInfo {
   backend: 'webgpu' | 'cpu';
   /** Why it runs on the CPU although WebGPU was allowed, or null. */
   fallbackReason: string | null;
+  /**
+   * True once the GPU was lost mid-run (device lost, a failed dispatch or readback): the call that met it
+   * was re-run on the CPU, `backend` became 'cpu' and every later call runs there.
+   */
+  gpuLost: boolean;
   /** The wasm build in use. */
   wasm: 'relaxed SIMD + threads' | 'relaxed SIMD' | 'SIMD128';
   /** CPU threads in use (1 in the single-thread builds). */

@@ -36,7 +36,10 @@ export class TextClassifier {
     this.#call = call;
     this.#worker = worker;
     this.#host = host;
-    /** Where and how the engine runs: backend, wasm build, labels, the model's config. */
+    /**
+     * Where and how the engine runs: backend, wasm build, labels, the model's config. Updated in place when
+     * the GPU is lost mid-run (backend 'cpu', fallbackReason, gpuLost).
+     */
     this.info = info;
   }
 
@@ -50,14 +53,21 @@ export class TextClassifier {
     const args = { source: resolveSource(source), backend, precision, threads, builds };
     if (worker) {
       const w = typeof worker === 'object' ? worker : new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-      const rpc = connect(w, { onEvent: (m) => m.type === 'progress' && onProgress?.(m) });
+      let clf = null;
+      const rpc = connect(w, {
+        onEvent: (m) => {
+          if (m.type === 'progress') onProgress?.(m);
+          else if (m.type === 'info' && clf) Object.assign(clf.info, m.info);
+        },
+      });
       // A worker that cannot start (its script missing, a syntax error) fails the load instead of hanging it.
       const failed = new Promise((_, reject) =>
         w.addEventListener?.('error', (e) => reject(new Error(`the encoder-lens worker failed: ${e.message || 'could not load worker.js'}`)), { once: true }),
       );
       try {
         const info = await Promise.race([rpc.call('load', args), failed]);
-        return new TextClassifier(rpc.call, info, { worker: w });
+        clf = new TextClassifier(rpc.call, info, { worker: w });
+        return clf;
       } catch (e) {
         w.terminate?.();
         throw e;

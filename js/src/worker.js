@@ -6,6 +6,9 @@ import { serve } from './serve.js';
 
 const host = new Host();
 const progress = (p) => self.postMessage({ type: 'progress', ...p });
+// The GPU was lost mid-run and the engine moved to the CPU: the client's `info` follows (posted before the
+// reply of the call that noticed it, so that call's caller already sees it).
+host.onInfo = (info) => self.postMessage({ type: 'info', info });
 
 /** Embeddings and attention maps move to the caller instead of being copied. */
 function buffers(v, out = []) {

@@ -76,6 +76,27 @@ fn act_code(a: Option<Activation>) -> u32 {
     }
 }
 
+/// wgpu's WebGPU backend leaves a dropped buffer to the JavaScript garbage collector (its `Drop` is a
+/// no-op), which keeps the GPU memory until a collection the GPU's own memory pressure does not trigger:
+/// the buffers this backend owns (weights, pooled activations, inputs, scratch) are destroyed when it goes.
+/// (Natively wgpu frees them on drop anyway; destroying first changes nothing there.)
+impl Drop for GpuBackend {
+    fn drop(&mut self) {
+        for b in self.weights.values() {
+            b.destroy();
+        }
+        for t in &self.pool {
+            t.buf.destroy();
+        }
+        if let Some(i) = &self.inputs {
+            for b in [&i.ids, &i.type_ids, &i.lengths] {
+                b.destroy();
+            }
+        }
+        self.scratch.destroy();
+    }
+}
+
 impl GpuBackend {
     /// Upload `model`'s parameters to the device of `ctx` (once).
     pub fn new(ctx: GpuContext, model: &Model) -> Result<Self> {

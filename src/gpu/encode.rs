@@ -36,6 +36,15 @@ pub struct Scratch {
     submits: u64,
 }
 
+impl Scratch {
+    /// Free both buffers on the device now (see [`crate::gpu::GpuBackend`]'s `Drop`).
+    pub fn destroy(&mut self) {
+        for b in [self.params.take(), self.staging.take()].into_iter().flatten() {
+            b.destroy();
+        }
+    }
+}
+
 enum Op {
     Dispatch { kernel: Kernel, entry: usize, params_offset: u64, params_size: u64, buffers: Vec<wgpu::Buffer>, groups: [u32; 3] },
     Copy { src: wgpu::Buffer, src_offset: u64, dst_offset: u64, bytes: u64 },

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { serve, launch, watch, classify, shotDir, WWW, ROOT } from './helpers.mjs';
+import { serve, launch, watch, classify, shotDir, WWW, ROOT, OPTIONAL_404 } from './helpers.mjs';
 
 const manifest = JSON.parse(readFileSync(join(WWW, 'models.json'), 'utf8'));
 const configOf = (id) => JSON.parse(readFileSync(join(WWW, manifest.models.find((m) => m.id === id).path, 'config.json'), 'utf8'));
@@ -90,9 +90,9 @@ describe('explanation panels', () => {
     browser = await launch();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     errors = watch(page);
-    // The relaxed-SIMD build and its detector are optional (the page falls back to pkg/): their 404s are not
-    // errors; any other failed request is.
-    const optional = /\/(simd-detect\.js|pkg-relaxed\/.*)$/;
+    // The relaxed-SIMD build, its detector and models not on this site are optional (helpers.mjs
+    // OPTIONAL_404): their 404s are not errors; any other failed request is.
+    const optional = OPTIONAL_404;
     page.on('response', (r) => {
       if (r.status() >= 400 && !optional.test(new URL(r.url()).pathname)) errors.push(`HTTP ${r.status()}: ${r.url()}`);
     });

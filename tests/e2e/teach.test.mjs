@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { serve, launch, watch, classify, shotDir, ROOT } from './helpers.mjs';
+import { serve, launch, watch, classify, shotDir, ROOT, OPTIONAL_404 } from './helpers.mjs';
 
 let srv;
 let browser;
@@ -32,9 +32,9 @@ describe('teach and bring your own model', () => {
     browser = await launch();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     errors = watch(page);
-    // The relaxed-SIMD build and its detector are optional (the page falls back to pkg/): their 404s are not
-    // errors; any other failed request is.
-    const optional = /\/(simd-detect\.js|pkg-relaxed\/.*)$/;
+    // The relaxed-SIMD build, its detector and models not on this site are optional (helpers.mjs
+    // OPTIONAL_404): their 404s are not errors; any other failed request is.
+    const optional = OPTIONAL_404;
     page.on('response', (r) => {
       if (r.status() >= 400 && !optional.test(new URL(r.url()).pathname)) errors.push(`HTTP ${r.status()}: ${r.url()}`);
     });
