@@ -36,7 +36,11 @@ pub fn run_classify(args: &[&str], stdin: Option<&[u8]>) -> std::process::Output
         .expect("run classify");
     let mut pipe = child.stdin.take().unwrap();
     if let Some(input) = stdin {
-        pipe.write_all(input).unwrap();
+        // A CLI that rejects its arguments exits before reading stdin: the pipe may then be closed.
+        match pipe.write_all(input) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            r => r.unwrap(),
+        }
     }
     drop(pipe);
     child.wait_with_output().unwrap()
