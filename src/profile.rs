@@ -230,7 +230,7 @@ pub fn peak_kernel_name() -> &'static str {
     }
 }
 
-/// The build's multiply-add ceiling on this machine in GFLOP/s: [`peak_loop`] in chunks of at least
+/// The build's multiply-add ceiling on this machine in GFLOP/s: `peak_loop` in chunks of at least
 /// 1 ms, the fastest of 20 (a busy machine preempts some). The browser runs a function's first calls in
 /// its baseline compiler and switches to optimised code a few calls later, so the chunk is sized on the
 /// fastest run and the round repeated until even that lasts ≥ 1 ms (the timer ticks in up to 0.1 ms
