@@ -21,6 +21,8 @@ import * as teach from './panels/teach.js';
 import * as yourmodel from './panels/yourmodel.js';
 import * as architecture from './panels/architecture.js';
 import * as timings from './panels/timings.js';
+import { readUrl, writeUrl, applyUrl } from './urlstate.js';
+import { threadsAsked, buildNote, wireThreads } from './wasm-build.js';
 
 const SAMPLES = [
   'A quiet, beautifully acted film that stays with you.',
@@ -233,56 +235,12 @@ ui.parity = () =>
 ui.stateChanged = () => saveUrl();
 for (const [id, panel] of [...PANELS, ...EXPLAIN_PANELS, ['teach', teach], ['classify', yourmodel], ['timings', timings]]) panel.wire($(id), ui);
 
-// ---------------------------------------------------------------- shareable state (the URL's hash)
-// The text, the model, the backend and the panels' choices live in the hash (#text=…&model=…): reloading or
-// sharing the URL restores them. Written with history.replaceState (no history entry per keystroke); read
-// once at start-up. Values only ever reach the page as form values and through textContent.
-
-const URL_KEYS = ['text', 'model', 'backend', 'ablate', 'companion', 'att', 'norm'];
+// ---------------------------------------------------------------- shareable state (the URL's hash: www/urlstate.js)
 let urlReady = false; // nothing is written before the start-up restored what the URL asked for
-
-function readUrl() {
-  const p = new URLSearchParams(location.hash.slice(1));
-  const out = {};
-  for (const k of URL_KEYS) if (p.has(k)) out[k] = p.get(k);
-  return out;
-}
-
 function saveUrl() {
-  if (!urlReady) return;
-  const p = new URLSearchParams();
-  const text = state.analysis?.live ? state.analysis.text : $('text').value;
-  if (text) p.set('text', text);
-  if (state.model && !state.model.startsWith('user-')) p.set('model', state.model);
-  if (state.backend !== 'auto') p.set('backend', state.backend);
-  if ($('abl-mode').value !== 'zero') p.set('ablate', $('abl-mode').value);
-  if (state.companion0 != null && $('companion').value !== state.companion0) p.set('companion', $('companion').value);
-  const a = attention.getView();
-  p.set('att', `${a.layer}.${a.head}${a.padded ? '.padded' : ''}`);
-  const n = norms.getView();
-  p.set('norm', `${n.layer}.${n.which}`);
-  const hash = `#${p.toString()}`;
-  if (location.hash !== hash) history.replaceState(null, '', hash);
+  if (urlReady) writeUrl(state);
 }
 
-/** Apply what the URL asks for that needs no model: the text, the choices of the panels, the backend. */
-function applyUrl(u) {
-  if (u.text != null) $('text').value = u.text;
-  if (u.companion != null) $('companion').value = u.companion;
-  if (['zero', 'mean'].includes(u.ablate)) $('abl-mode').value = u.ablate;
-  if (['auto', 'gpu', 'cpu'].includes(u.backend)) {
-    state.backend = u.backend;
-    $('backend-select').value = u.backend;
-  }
-  if (u.att) {
-    const [layer, head, padded] = u.att.split('.');
-    attention.setView({ layer: Number(layer), head: Number(head), padded: padded === 'padded' });
-  }
-  if (u.norm) {
-    const [layer, which] = u.norm.split('.').map(Number);
-    norms.setView({ layer, which });
-  }
-}
 /** The model entry the URL names when this page has it; a warning (and null) when it names another. */
 function urlModel(u) {
   if (!u.model) return null;
@@ -292,11 +250,11 @@ function urlModel(u) {
   return m || null;
 }
 const fromUrl = readUrl();
-applyUrl(fromUrl);
+applyUrl(fromUrl, state);
 addEventListener('hashchange', () => {
   // A pasted or edited URL in the same tab: apply it as a reload would.
   const u = readUrl();
-  applyUrl(u);
+  applyUrl(u, state);
   const m = state.manifest && urlModel(u);
   if (m && m.id !== state.model) {
     $('model-select').value = m.id;
@@ -598,43 +556,10 @@ async function paintExample() {
   }
 }
 
-/** Threads asked for in the address (`?threads=N`) or chosen before on this page (0: one per core). */
-function threadsAsked() {
-  const q = Number(new URLSearchParams(location.search).get('threads'));
-  if (Number.isInteger(q) && q > 0) return q;
-  const saved = Number(localStorage.getItem('encoder-lens.threads'));
-  return Number.isInteger(saved) && saved > 0 ? saved : 0;
-}
-
-/** Which wasm build runs, said in the footer (and as data-build / data-threads for the tests). */
-function buildNote(b) {
-  if (!b) return '';
-  const foot = $('foot-build');
-  foot.dataset.build = b.flavour;
-  foot.dataset.threads = String(b.threads);
-  foot.dataset.isolated = String(b.isolated);
-  if (/threads/.test(b.flavour)) return `Wasm build: ${b.flavour}, ${b.threads} thread${b.threads === 1 ? '' : 's'} (the page is cross-origin isolated).`;
-  return `Wasm build: ${b.flavour}, 1 thread${b.isolated ? '' : ' (the page is not cross-origin isolated, so the threads build cannot run)'}.`;
-}
-
-/** The threads setting: shown where the threads build runs; 1 … cores (at most 8). */
-function wireThreads(b) {
-  if (!b || !/threads/.test(b.flavour)) return;
-  const sel = $('threads-select');
-  const max = Math.max(b.cores, b.threads, 2);
-  sel.replaceChildren(...Array.from({ length: Math.min(max, 8) }, (_, i) => {
-    const o = el('option', null, String(i + 1));
-    o.value = String(i + 1);
-    return o;
-  }));
-  sel.value = String(b.threads);
-  $('threads-label').hidden = false;
-  sel.addEventListener('change', async () => {
-    const n = Number(sel.value);
-    localStorage.setItem('encoder-lens.threads', String(n));
-    state.build = await rpc.call('threads', { n });
-    if (await loadModel(state.model, state.backend)) runAnalysis($('text').value);
-  });
+// The threads setting's choice: the worker restarts its pool, then the model reloads on it.
+async function chooseThreads(n) {
+  state.build = await rpc.call('threads', { n });
+  if (await loadModel(state.model, state.backend)) runAnalysis($('text').value);
 }
 
 async function start() {
@@ -660,7 +585,7 @@ async function start() {
   }));
   ms.value = init.manifest.default;
   state.build = init.build;
-  wireThreads(init.build);
+  wireThreads(init.build, chooseThreads);
   ms.disabled = false;
   $('backend-select').disabled = false;
   if (!init.webgpu) $('backend-select').querySelector('option[value="gpu"]').textContent = 'WebGPU (not in this browser)';
