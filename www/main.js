@@ -124,14 +124,19 @@ function noteGpuLoss(info) {
   if (!info?.gpuLost) return;
   const foot = $('foot-build');
   if (info.model === state.model) {
-    foot.textContent = `Engine: ${info.backendLabel}. WebGPU was lost mid-run: ${info.gpuLost}.`;
+    foot.textContent = `Engine: ${info.backendLabel}. The GPU device was lost mid-run (reason: ${gpuLossReason(info.gpuLost)}).`;
     foot.dataset.backend = info.backend;
     foot.dataset.why = 'gpu-lost';
   }
   const key = `${info.model}|${info.gpuLost}`;
   if (gpuLossSaid.has(key)) return;
   gpuLossSaid.add(key);
-  showMessage('warn', `WebGPU stopped working while ${modelName(info.model)} ran (${info.gpuLost}). That request was finished on the CPU with the same numbers, and every later one runs on the CPU.`, 'gpu');
+  showMessage('warn', `The GPU device was lost (reason: ${gpuLossReason(info.gpuLost)}); continuing on the CPU. ${modelName(info.model)}'s request was finished there with the same numbers, and every later one runs on the CPU.`, 'gpu');
+}
+
+/** The engine's fallback reason without its "GPU failed, running on the CPU from now on: " preamble. */
+function gpuLossReason(why) {
+  return String(why).replace(/^GPU failed, running on the CPU from now on:\s*/, '') || 'unknown';
 }
 
 function modelName(id) {

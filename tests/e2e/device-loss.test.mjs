@@ -74,11 +74,15 @@ describe('device loss in the browser', () => {
     assert.equal(h1.destroyed, 1, 'the hook destroyed the device');
     assert.equal(lost.backend, 'cpu', 'the call finished on the CPU');
     const msg = await page.textContent('#messages');
-    assert.match(msg, /WebGPU stopped working while .* ran \(GPU failed, running on the CPU from now on: .+\)/, msg);
-    assert.match(msg, /finished on the CPU/);
+    // In plain words: what happened, the reason the engine got (here the failed readback of the lost
+    // device), and that the page goes on on the CPU.
+    assert.match(msg, /The GPU device was lost \(reason: (?!GPU failed).+\); continuing on the CPU\./, msg);
+    assert.match(msg, /mapping the readback buffer|device lost|readback cancelled/i, msg);
+    assert.match(msg, /finished there with the same numbers/, msg);
     const foot = await page.evaluate(() => ({ ...document.getElementById('foot-build').dataset, text: document.getElementById('foot-build').textContent }));
     assert.equal(foot.backend, 'cpu');
     assert.equal(foot.why, 'gpu-lost');
+    assert.match(foot.text, /The GPU device was lost mid-run \(reason: (?!GPU failed).+\)/, foot.text);
     assert.match(await page.textContent('#status-text'), /CPU/);
 
     // Later calls stay on the CPU: no submit reaches a GPU queue, no new device is asked for.
