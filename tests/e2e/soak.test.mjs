@@ -15,7 +15,8 @@
 //
 // SOAK_CALLS (default 64: the reduced soak of `make test`) classifications, SOAK_LOADS (default 6) loads
 // and drops; `make soak-browser` runs 1,000 and 50 (RELIABILITY.md has its figures). SOAK_JSON=<file>
-// writes every sample; SOAK_VERBOSE=1 prints progress.
+// writes every sample; SOAK_VERBOSE=1 prints progress; SOAK_JS_FLAGS adds V8 flags (e.g. `--no-opt --no-maglev
+// --no-sparkplug --liftoff-only`: no optimising tiers, to tell compiled code from retained data).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -171,7 +172,7 @@ describe(`browser soak: ${CALLS} classifications, ${LOADS} loads and drops`, { t
 
   before(async () => {
     srv = await serve();
-    browser = await launch({ extra: ['--js-flags=--expose-gc', '--enable-precise-memory-info'] });
+    browser = await launch({ extra: [`--js-flags=--expose-gc ${process.env.SOAK_JS_FLAGS || ''}`.trim(), '--enable-precise-memory-info'] });
     page = await browser.newPage();
     errors = watch(page);
     await page.goto(`${srv.url}models.json`); // the site's origin, without the page's own engine running
@@ -290,7 +291,7 @@ describe(`browser soak: ${CALLS} classifications, ${LOADS} loads and drops`, { t
     console.log(`  workers' JS heap: ${line('workerHeap', mb)}`);
     const snapLine = (k) => `${mb(snaps.warm[k])} after warm-up → ${mb(snaps.end[k])} (${pct(snaps.warm[k], snaps.end[k])})`;
     console.log(`  workers' JS heap by snapshot: ${snapLine('total')}: data (what the program holds) ${snapLine('data')}; compiled code ${snapLine('code')}`);
-    snaps.end.per.forEach((p, w) => console.log(`    worker ${w} (${kinds[w]?.model}/${kinds[w]?.backend}) grew most: ${heapGrowth(snaps.warm.per[w], p) || 'nothing'}`));
+    snaps.end.per.forEach((p, w) => console.log(`    worker ${w + 1} of ${snaps.end.per.length} grew most: ${heapGrowth(snaps.warm.per[w], p) || 'nothing'}`));
     console.log(`  page JS heap: ${line('pageHeap', mb)}`);
     console.log(`  browser RSS (all processes): ${line('browserRssKb', (x) => mb(x * 1024))}`);
     record.summary = { texts, first, warm, end, seconds: (Date.now() - t0) / 1000 };
