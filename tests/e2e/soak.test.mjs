@@ -218,8 +218,8 @@ describe(`browser soak: ${CALLS} classifications, ${LOADS} loads and drops`, { t
     // workers hold, apart from the code V8 compiles as functions get hot (see heapSummary).
     const snaps = {};
     const snapshot = async () => {
-      const per = Object.values(await heaps.snapshot(/\/lens\/worker/));
-      const sum = (k) => per.reduce((a, p) => a + p[k], 0);
+      const per = await heaps.snapshot(/\/lens\/worker/); // by target id
+      const sum = (k) => Object.values(per).reduce((a, p) => a + p[k], 0);
       return { per, total: sum('total'), code: sum('code'), data: sum('data') };
     };
     const sample = async (call) => {
@@ -291,11 +291,11 @@ describe(`browser soak: ${CALLS} classifications, ${LOADS} loads and drops`, { t
     console.log(`  workers' JS heap: ${line('workerHeap', mb)}`);
     const snapLine = (k) => `${mb(snaps.warm[k])} after warm-up → ${mb(snaps.end[k])} (${pct(snaps.warm[k], snaps.end[k])})`;
     console.log(`  workers' JS heap by snapshot: ${snapLine('total')}: data (what the program holds) ${snapLine('data')}; compiled code ${snapLine('code')}`);
-    snaps.end.per.forEach((p, w) => console.log(`    worker ${w + 1} of ${snaps.end.per.length} grew most: ${heapGrowth(snaps.warm.per[w], p) || 'nothing'}`));
+    Object.entries(snaps.end.per).forEach(([id, p], w) => console.log(`    worker ${w + 1} grew most: ${snaps.warm.per[id] ? heapGrowth(snaps.warm.per[id], p) || 'nothing' : '(no snapshot after the warm-up)'}`));
     console.log(`  page JS heap: ${line('pageHeap', mb)}`);
     console.log(`  browser RSS (all processes): ${line('browserRssKb', (x) => mb(x * 1024))}`);
     record.summary = { texts, first, warm, end, seconds: (Date.now() - t0) / 1000 };
-    record.snapshots = { warm: snaps.warm.per.map(({ total, code, data }) => ({ total, code, data })), end: snaps.end.per.map(({ total, code, data }) => ({ total, code, data })) };
+    record.snapshots = Object.fromEntries(['warm', 'end'].map((w) => [w, Object.values(snaps[w].per).map(({ total, code, data }) => ({ total, code, data }))]));
     // The workers' JS heap is asserted on what the program holds (snapshot data): its used size also
     // counts the machine code V8 compiles as functions get hot, which goes on growing after this warm-up
     // (optimised code, re-optimisation after a deoptimisation, wasm tier-up) and is flat with the JIT's
