@@ -81,7 +81,7 @@ help:
 	@echo "make soak-native  the CLI over 100,000 stdin lines (release build): RSS"
 	@echo "make bench        bench-feature wasm builds, ONNX exports, bench/index.html against onnxruntime-web"
 	@echo "make fuzz         every cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (default 600); the long runs"
-	@echo "make fuzz-short   every fuzz target for FUZZ_SHORT_SECONDS (default 20 s): the CI-sized run, part of make test"
+	@echo "make fuzz-short   every fuzz target for FUZZ_SHORT_SECONDS (default 10 s): the CI-sized run, part of make test"
 
 # ---------------------------------------------------------------------------------------------------
 # setup: each step runs only when its stamp or output is missing (or what it installs from changed), and
@@ -130,9 +130,11 @@ $(MINILM): scripts/get_minilm.py
 	touch $@
 
 # PyTorch's dynamic quantization (per-tensor int8 linears) of the f32 folder; rebuilt when the
-# quantization code changes.
+# quantization code changes. With the dev-profile CLI (opt-level 2; `cargo test` and test-npm build the same
+# binary), not --release: the release profile's fat LTO would build the whole native crate graph a second
+# time for this one 3-CPU-second step, and its output is byte for byte the same.
 $(MINILM_INT8): $(MINILM) src/quant.rs src/bin/classify/quantize.rs
-	cargo run --release --quiet --bin classify -- quantize --model models/minilm --to int8 --out models/minilm-int8
+	cargo run --quiet --bin classify -- quantize --model models/minilm --to int8 --out models/minilm-int8
 	touch $@
 
 $(E2E_NODE): tests/e2e/package.json tests/e2e/package-lock.json
@@ -350,13 +352,13 @@ bench: bench-pkg pkg-threads bench/out/.exported $(BENCH_NODE) | $(STAMP)/apt
 # fuzz: coverage-guided fuzzing with cargo-fuzz (libFuzzer) on the nightly toolchain, one target after the
 # other (fuzz/README.md). New corpus entries stay in fuzz/corpus/<target>/ (only seed-* is committed); a
 # crash stops the run and leaves its input in fuzz/artifacts/<target>/. `make test` runs fuzz-short.
-# FUZZ_SECONDS per target (default 600), FUZZ_SHORT_SECONDS (fuzz-short, default 20), FUZZ_RUNS (an
+# FUZZ_SECONDS per target (default 600), FUZZ_SHORT_SECONDS (fuzz-short, default 10), FUZZ_RUNS (an
 # execution cap per target, default none), FUZZ_TARGETS (default all), FUZZ_RSS_MB (default 2048),
 # FUZZ_TARGET_DIR (default $(TARGET)/fuzz: its own, sanitizer-instrumented build).
 
 FUZZ_SECONDS ?= 600
 FUZZ_RSS_MB ?= 2048
-FUZZ_SHORT_SECONDS ?= 20
+FUZZ_SHORT_SECONDS ?= 10
 FUZZ_RUNS ?= -1
 FUZZ_TARGETS ?= tokenizer vocab weights config hf_config pipeline
 FUZZ_TARGET_DIR ?= $(abspath $(TARGET))/fuzz
