@@ -138,9 +138,10 @@ function heapSummary(snap) {
   return { total, code, data: total - code, groups };
 }
 
-/** Heap summaries `a` → `b`: the `k` groups that grew most (bytes), as text. */
-function heapGrowth(a, b, k = 6) {
+/** Heap summaries `a` → `b`: the `k` groups that grew most (bytes), as text; `data`: code groups left out. */
+function heapGrowth(a, b, k = 6, { data = false } = {}) {
   return Object.entries(b.groups)
+    .filter(([g]) => !data || !g.startsWith('code:'))
     .map(([g, [c, s]]) => [g, c - (a.groups[g]?.[0] || 0), s - (a.groups[g]?.[1] || 0)])
     .filter(([, , ds]) => ds > 0)
     .sort((x, y) => y[2] - x[2])
@@ -291,7 +292,11 @@ describe(`browser soak: ${CALLS} classifications, ${LOADS} loads and drops`, { t
     console.log(`  workers' JS heap: ${line('workerHeap', mb)}`);
     const snapLine = (k) => `${mb(snaps.warm[k])} after warm-up → ${mb(snaps.end[k])} (${pct(snaps.warm[k], snaps.end[k])})`;
     console.log(`  workers' JS heap by snapshot: ${snapLine('total')}: data (what the program holds) ${snapLine('data')}; compiled code ${snapLine('code')}`);
-    Object.entries(snaps.end.per).forEach(([id, p], w) => console.log(`    worker ${w + 1} grew most: ${snaps.warm.per[id] ? heapGrowth(snaps.warm.per[id], p) || 'nothing' : '(no snapshot after the warm-up)'}`));
+    Object.entries(snaps.end.per).forEach(([id, p], w) => {
+      const a = snaps.warm.per[id];
+      if (!a) return console.log(`    worker ${w + 1}: no snapshot after the warm-up`);
+      console.log(`    worker ${w + 1} grew most: ${heapGrowth(a, p) || 'nothing'}; data: ${heapGrowth(a, p, 4, { data: true }) || 'nothing'}`);
+    });
     console.log(`  page JS heap: ${line('pageHeap', mb)}`);
     console.log(`  browser RSS (all processes): ${line('browserRssKb', (x) => mb(x * 1024))}`);
     record.summary = { texts, first, warm, end, seconds: (Date.now() - t0) / 1000 };
@@ -355,7 +360,7 @@ describe(`browser soak: ${CALLS} classifications, ${LOADS} loads and drops`, { t
       console.log(`  ${k}: after 1 ${f(at(1)[k])}, after 5 ${f(five[k])}, after ${LOADS} ${f(end[k])} (${pct(five[k], end[k])})`);
     }
     for (const k of ['data', 'code']) console.log(`  workerHeap by snapshot, ${k}: after 5 ${mb(snaps.five[k])}, after ${LOADS} ${mb(snaps.end[k])} (${pct(snaps.five[k], snaps.end[k])})`);
-    console.log(`  grew most: ${heapGrowth(snaps.five, snaps.end) || 'nothing'}`);
+    console.log(`  grew most: ${heapGrowth(snaps.five, snaps.end) || 'nothing'}; data: ${heapGrowth(snaps.five, snaps.end, 6, { data: true }) || 'nothing'}`);
     await page.evaluate(() => self.__w.terminate());
     // As above: the worker's heap is asserted on the data it holds (the used size also counts compiled code).
     for (const k of ['wasm', 'workerHeap_data']) assert.ok(end[k] <= five[k] * (1 + MAX_GROWTH), `${k}: ${five[k]} after 5 → ${end[k]} after ${LOADS}`);
