@@ -602,8 +602,8 @@ pub async fn timed_forward(m: &ModelDir, ctx: GpuContext, test: &str) {
         assert_eq!(t.flops, t.ops.iter().map(|o| o.flops).sum::<f64>());
         let g = e.gpu().expect("gpu");
         assert_eq!(g.last.compute_passes, g.last.dispatches, "timed: one pass per dispatch");
-        let matmul_ms: f64 = t.ops.iter().filter(|o| o.op.starts_with("matmul")).map(|o| o.ms).sum();
-        say!("{test}: per-op GPU times, matmuls {matmul_ms:.3} ms of {:.3} ms timed; whole forward {:.3} ms", t.ops.iter().map(|o| o.ms).sum::<f64>(), t.total_ms);
+        let each: Vec<String> = t.ops.iter().map(|o| format!("{} {:.3}", o.op, o.ms)).collect();
+        say!("{test}: per-op GPU ms {}; sum {:.3}, whole forward {:.3}", each.join(", "), t.ops.iter().map(|o| o.ms).sum::<f64>(), t.total_ms);
     } else {
         assert!(t.ops.is_empty() && note.contains("does not offer"), "{note}");
         say!("{test}: this adapter has no timestamp queries: {note}");
