@@ -364,7 +364,10 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 /// `values` (a weight `shape = (out, in)`) in `bins` equal bins from min to max, with its per-tensor int8
 /// quantization ([`quant::quantize_weight`]): the grid and the rounding error.
 pub fn histogram(name: &str, values: &[f32], shape: [usize; 2], bins: usize) -> Result<Histogram> {
-    let q = quant::quantize_weight(values, shape, false)?; // errors on empty / non-finite / misshaped
+    if values.is_empty() {
+        return Err(Error::Input(format!("weight `{name}` of shape {shape:?} has no values to bin")));
+    }
+    let q = quant::quantize_weight(values, shape, false)?; // errors on non-finite / misshaped
     let bins = bins.clamp(8, 512);
     let (min, max) = values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
     let span = (max - min) as f64;
@@ -521,5 +524,6 @@ mod tests {
         assert_eq!((h.q_lo, h.q_hi, h.levels_used, h.max_error), (0, 0, 1, 0.0));
         assert!(histogram("w", &[f32::NAN; 6], [2, 3], 8).is_err());
         assert!(histogram("w", &[0.0; 5], [2, 3], 8).is_err());
+        assert!(histogram("w", &[], [0, 3], 8).is_err());
     }
 }
