@@ -7,7 +7,7 @@
 // Screenshot: artifacts/screenshots/precision-default.png.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { serve, launch, watch, classify, shotDir, WWW, ROOT } from './helpers.mjs';
 
@@ -15,11 +15,14 @@ const manifest = JSON.parse(readFileSync(join(WWW, 'models.json'), 'utf8'));
 const DEFAULT = manifest.models.find((m) => m.id === manifest.default);
 const TWIN = manifest.models.find((m) => m.of === DEFAULT.id && m.precision === 'int8');
 const TEXT = 'A quiet, beautifully acted film that stays with you.';
+const MINILM = manifest.models.find((m) => m.id === 'minilm-sentiment');
 const bytesOf = (m) => statSync(join(WWW, m.path, 'model.safetensors')).size;
 
-/** PyTorch's per-tensor int8 scale of `name` in the default model (tests/fixtures/golden/quant-<id>-int8). */
-function torchScale(name) {
-  const buf = readFileSync(join(ROOT, 'tests', 'fixtures', 'golden', `quant-${DEFAULT.id}-int8.safetensors`));
+/** PyTorch's per-tensor int8 scale of `name` in model `id` (tests/fixtures/golden/quant-<id>-int8), or null. */
+function torchScale(name, id = DEFAULT.id) {
+  const file = join(ROOT, 'tests', 'fixtures', 'golden', `quant-${id.replace('-sentiment', '')}-int8.safetensors`);
+  if (!existsSync(file)) return null;
+  const buf = readFileSync(file);
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
   const t = header[`weights.${name}.scale`];
@@ -178,6 +181,55 @@ describe('panel 10: precision', () => {
     assert.equal(await other.inputValue('#prec-matrix'), 'encoder.layers.1.linear1.weight');
     await other.close();
     assert.deepEqual(more.filter((e) => !/Failed to load resource/.test(e)), []);
+  });
+
+  it('MiniLM (a Hugging Face BERT folder): f16 and int8 both converted in the page', async (t) => {
+    if (!MINILM || !existsSync(join(WWW, MINILM.path, 'config.json'))) {
+      t.skip('MiniLM is not in www/models (make setup + make models)');
+      return;
+    }
+    const text = 'a warm, clever, well-acted film';
+    await page.selectOption('#model-select', MINILM.id);
+    await page.waitForFunction(() => /Ready · MiniLM/.test(document.getElementById('status-text').textContent), null, { timeout: 300000 });
+    await classify(page, text);
+    await page.locator('#precision').scrollIntoViewIfNeeded();
+    await page.waitForFunction((q) => window.__precision.some((x) => x.text === q), text, { timeout: 300000 }).catch(async (e) => {
+      throw new Error(`panel 10 not drawn for MiniLM: ${e.message}; messages: ${await page.textContent('#messages')}`);
+    });
+    const x = await page.evaluate((q) => window.__precision.find((p) => p.text === q), text);
+    const [f32, f16, int8] = x.report.rows;
+    assert.equal(x.base, MINILM.id);
+    assert.deepEqual([f32.source, f16.source, int8.source], ['downloaded', 'converted', 'converted']);
+    assert.deepEqual(x.report.layers, ['embeddings', ...[0, 1, 2, 3, 4, 5].map((i) => `layer ${i}`)]);
+    assert.ok(int8.sizeRatio < 0.27 && f16.sizeRatio < 0.51, `sizes ${int8.sizeRatio} ${f16.sizeRatio}`);
+    assert.ok(f16.maxAbsDp > 0 && f16.maxAbsDp < 1e-3, `f16 max |Δp| ${f16.maxAbsDp}`);
+    // int8 is far off here, as in PyTorch (its golden fixture of this model: max |Δlogit| ≈ 4 against f32): the
+    // sentiment head's weights have outliers (|w| up to ~375, mean ~1.2), so one per-tensor scale rounds most
+    // of them to 0. The histogram of that matrix shows it.
+    assert.ok(int8.maxAbsDp > f16.maxAbsDp, `int8 max |Δp| ${int8.maxAbsDp}`);
+    assert.ok(f32.layers.every((e) => e.maxAbs === 0));
+    assert.ok(int8.layers.every((e) => e.maxAbs > 0));
+    assert.ok(int8.layers.slice(1).every((e, i) => e.meanAbs > f16.layers[i + 1].meanAbs));
+    let h = x.histogram;
+    assert.equal(h.counts.reduce((a, b) => a + b, 0), h.shape[0] * h.shape[1]);
+    await page.evaluate(() => (window.__histograms = []));
+    await page.selectOption('#prec-layer', 'other');
+    await page.waitForFunction(() => window.__histograms.length > 0, null, { timeout: 60000 });
+    if ((await page.evaluate(() => window.__histograms.at(-1).name)) !== 'classifier.weight') {
+      await page.selectOption('#prec-matrix', 'classifier.weight');
+      await page.waitForFunction(() => window.__histograms.some((q) => q.name === 'classifier.weight'), null, { timeout: 60000 });
+    }
+    h = await page.evaluate(() => window.__histograms.find((q) => q.name === 'classifier.weight'));
+    assert.deepEqual(h.shape, [2, 384]);
+    assert.equal(h.counts.reduce((a, b) => a + b, 0), 768);
+    const torch = torchScale('classifier.weight', MINILM.id);
+    if (torch != null) assert.equal(Math.fround(h.scale), torch);
+    assert.ok(h.scale > 1 && h.levelsUsed < 40, `scale ${h.scale}, ${h.levelsUsed} levels used`);
+    console.log(`# MiniLM: f32 ${f32.bytes} B, f16 ${(100 * f16.sizeRatio).toFixed(1)} %, int8 ${(100 * int8.sizeRatio).toFixed(1)} %; ms f32 ${f32.ms.toFixed(1)} f16 ${f16.ms.toFixed(1)} int8 ${int8.ms.toFixed(1)}; max |Δp| f16 ${f16.maxAbsDp.toExponential(2)} int8 ${int8.maxAbsDp.toExponential(2)} (p f32 ${f32.probabilities} int8 ${int8.probabilities}); pooled cos int8 ${int8.pooledCosine}; conversions ${x.convertMs.toFixed(0)} ms`);
+    console.log(`# MiniLM per-layer max/mean |Δ| int8: ${x.report.layers.map((n, i) => `${n} ${int8.layers[i].maxAbs.toExponential(2)}/${int8.layers[i].meanAbs.toExponential(2)}`).join(', ')}`);
+    console.log(`# MiniLM classifier.weight: scale ${h.scale} (PyTorch ${torch}), ${h.levelsUsed} levels used, q ${h.qLo}…${h.qHi}, max ${h.max}`);
+    await page.check('#prec-log');
+    await page.locator('#precision').screenshot({ path: join(shotDir(), 'precision-minilm.png') });
   });
 
   it('logged no errors', () => {

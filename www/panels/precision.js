@@ -34,14 +34,14 @@ function how(src, convertMs) {
   if (src.how === 'network') return `downloaded · ${src.ms.toFixed(0)} ms`;
   if (src.how === 'cache') return `browser cache · ${src.ms.toFixed(0)} ms`;
   if (src.how === 'local') return 'your files';
-  return `converted in the page · ${convertMs.toFixed(0)} ms`;
+  return `converted here · ${convertMs.toFixed(0)} ms`;
 }
 
 function drawTable(x) {
   const r = x.report;
   const table = el('table', 'arch-table');
   const head = el('tr');
-  for (const h of ['precision', 'weights', 'size', 'how they came', 'ms / forward', 'top label', 'max |Δp| vs fp32', 'same label', 'pooled cosine']) head.append(el('th', null, h));
+  for (const h of ['precision', 'weights', 'size', 'how they came', 'ms / forward', 'top label', 'max |Δp|', 'same label', 'cos(pooled)']) head.append(el('th', null, h));
   table.append(head);
   for (const row of r.rows) {
     const tr = el('tr', row.precision === view.precision ? 'on' : null);
@@ -132,7 +132,8 @@ export function renderHistogram(h) {
     ['count', String(t.count)],
     ['nearest int8 level', t.q == null ? '—' : `q = ${t.q} → ${fmt(t.q * h.scale, 5)}`],
   ];
-  c._hit = hist.draw(c, { edges: h.edges, counts: h.counts, grid: { scale: h.scale, lo: h.qLo, hi: h.qHi, major: 16 }, width: canvasWidth(c), height: 200 });
+  c._hit = hist.draw(c, { edges: h.edges, counts: h.counts, grid: { scale: h.scale, lo: h.qLo, hi: h.qHi, major: 16 }, width: canvasWidth(c), height: 200, log: $('prec-log').checked });
+  c.dataset.log = String($('prec-log').checked);
   $('prec-hist-caption').textContent =
     `${h.name}: ${h.shape[0]} × ${h.shape[1]} = ${h.count} weights in ${h.counts.length} bins, from ${fmt(h.min, 4)} to ${fmt(h.max, 4)}. ` +
     `int8 grid (PyTorch's per-tensor MinMaxObserver, symmetric): scale = ${h.scale.toExponential(4)}, zero point = ${h.zeroPoint}, ` +
@@ -152,7 +153,7 @@ export function render(root, x) {
   $('prec-summary').textContent =
     `${x.baseName}, ${r.tokens} tokens, every precision on the ${r.backend.toUpperCase()}. int8 is ${(100 * rows.int8.sizeRatio).toFixed(1)} % of the fp32 weights and moves p(${rows.f32.label ?? '—'}) by at most ${rows.int8.maxAbsDp?.toExponential(2) ?? '—'}; ` +
     `f16 is ${(100 * rows.f16.sizeRatio).toFixed(1)} % and moves it by ${rows.f16.maxAbsDp?.toExponential(2) ?? '—'}. ` +
-    `Download times were measured when the page fetched the files; a conversion's time covers all the conversions this model needed. ` +
+    `Δp and cos(pooled) against fp32. Download times were measured when the page fetched the files; "converted here" is the engine converting the f32 weights in this page, the time covering all the conversions this model needed. ` +
     `ms per forward: the mean of the runs without the slowest fifth, timed in the engine.`;
   drawTable(x);
   drawLayers(x);
@@ -184,6 +185,7 @@ export function wire(root, ui) {
     if (pick) ui.precisionMatrix(pick.name);
   });
   $('prec-matrix').addEventListener('change', () => ui.precisionMatrix($('prec-matrix').value));
+  $('prec-log').addEventListener('change', () => current?.histogram && renderHistogram(current.histogram));
   root.dataset.precision = view.precision;
 }
 
