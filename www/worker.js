@@ -277,7 +277,7 @@ async function countingForwards(engines, work) {
  * files, and those of the twins the manifest lists as `of` it (fetched, timed), given to the engine's
  * PrecisionLab, which converts the precisions no twin has. Kept per f32 model. `info` says where each
  * precision's weights came from: { base, baseName, convertMs, sources: { f32 | f16 | int8: { id?, how, ms,
- * bytes, cached } } }.
+ * bytes } } }. Only the latest model's lab is kept.
  */
 const labs = new Map(); // f32 model id -> { lab, matrices, info }
 async function labFor(id) {
@@ -297,6 +297,9 @@ async function labFor(id) {
     downloaded.push(await modelFiles(t.id));
     sources[t.precision] = fetched(t.id);
   }
+  // One lab at a time: a model in three precisions is ~2.3× its f32 weights in wasm memory.
+  for (const old of labs.values()) old.lab.free?.();
+  labs.clear();
   const t0 = performance.now();
   const lab = new wasm.PrecisionLab(f32, downloaded);
   const convertMs = performance.now() - t0;
