@@ -245,10 +245,7 @@ async function runPrecision(text) {
   try {
     x = await rpc.call('precision', args, { lane: 'precision' });
   } catch (e) {
-    if (!e.stale) {
-      root.dataset.state = 'error';
-      showMessage('error', `Could not compare precisions: ${e.message}`, 'precision');
-    }
+    if (!e.stale && state.precisionAsked === args) precision.renderError(root, args.model, e.message);
     return;
   }
   if (state.precisionAsked !== args) return;

@@ -7,7 +7,8 @@
 // Screenshot: artifacts/screenshots/precision-default.png.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, statSync, existsSync } from 'node:fs';
+import { readFileSync, statSync, existsSync, mkdtempSync, mkdirSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { serve, launch, watch, classify, shotDir, WWW, ROOT } from './helpers.mjs';
 
@@ -230,6 +231,26 @@ describe('panel 10: precision', () => {
     console.log(`# MiniLM classifier.weight: scale ${h.scale} (PyTorch ${torch}), ${h.levelsUsed} levels used, q ${h.qLo}…${h.qHi}, max ${h.max}`);
     await page.check('#prec-log');
     await page.locator('#precision').screenshot({ path: join(shotDir(), 'precision-minilm.png') });
+  });
+
+  it('a model of yours that is already int8: the panel says why it cannot compare, nothing else breaks', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'prec-')), 'mine-int8');
+    mkdirSync(dir);
+    for (const f of ['config.json', 'model.safetensors', 'vocab.txt']) copyFileSync(join(ROOT, 'models', 'sentiment-ln-int8', f), join(dir, f));
+    await page.locator('#classify').scrollIntoViewIfNeeded();
+    await page.setInputFiles('#own-folder', dir);
+    await page.waitForFunction(() => /^user-mine-int8-/.test(document.getElementById('model-select').value) && /Ready · .*\(yours\)/.test(document.getElementById('status-text').textContent), null, { timeout: 120000 });
+    const text = 'an int8 model of my own';
+    const r = await classify(page, text);
+    assert.match(r.model, /^user-mine-int8-/);
+    await page.locator('#precision').scrollIntoViewIfNeeded();
+    await page.waitForFunction((m) => {
+      const p = document.getElementById('precision');
+      return p.dataset.model === m && p.dataset.state === 'error';
+    }, r.model, { timeout: 120000 });
+    assert.match(await page.textContent('#prec-summary'), /could not be compared: .*starts from an f32 model; this one is int8/);
+    assert.equal(await page.$$eval('#prec-table tr', (t) => t.length), 0);
+    assert.equal(await page.$$eval('#messages .msg.error', (m) => m.length), 0);
   });
 
   it('logged no errors', () => {

@@ -189,6 +189,23 @@ export function wire(root, ui) {
   root.dataset.precision = view.precision;
 }
 
+/** The engine could not build the precisions of `model` (e.g. a model of yours that is already int8): say why. */
+export function renderError(root, model, message) {
+  current = null;
+  root.dataset.state = 'error';
+  root.dataset.model = model;
+  $('prec-summary').textContent = `This model's precisions could not be compared: ${message}`;
+  $('prec-table').replaceChildren();
+  for (const id of ['prec-layers', 'prec-hist']) {
+    const c = $(id);
+    c.getContext('2d').clearRect(0, 0, c.width, c.height);
+    c._hit = null;
+  }
+  $('prec-hist-caption').textContent = '';
+  $('prec-layer').replaceChildren();
+  $('prec-matrix').replaceChildren();
+}
+
 /** After `ui.precisionMatrix` got the engine's histogram of another matrix: draw it, selects included. */
 export function showMatrix(h) {
   if (!current || !h) return;
