@@ -32,6 +32,7 @@ function torchScale(name, id = DEFAULT.id) {
 }
 
 let srv;
+let first; // the default model's report in the first test (the single-thread build)
 let browser;
 let page;
 let errors;
@@ -73,6 +74,7 @@ describe('panel 10: precision', () => {
       throw new Error(`panel 10 not drawn: ${e.message}; messages: ${await page.textContent('#messages')}`);
     });
     const x = await page.evaluate((t) => window.__precision.find((p) => p.text === t), TEXT);
+    first = x;
     assert.equal(x.base, DEFAULT.id);
     const r = x.report;
     assert.deepEqual(r.rows.map((q) => q.precision), ['f32', 'f16', 'int8']);
@@ -251,6 +253,39 @@ describe('panel 10: precision', () => {
     assert.match(await page.textContent('#prec-summary'), /could not be compared: .*starts from an f32 model; this one is int8/);
     assert.equal(await page.$$eval('#prec-table tr', (t) => t.length), 0);
     assert.equal(await page.$$eval('#messages .msg.error', (m) => m.length), 0);
+  });
+
+  it('the threads build (cross-origin isolated) reports the same numbers, to the bit', async (t) => {
+    if (!existsSync(join(WWW, 'pkg-threads', 'encoder_lens_bg.wasm'))) {
+      t.skip('SKIPPED: www/pkg-threads is missing (make pkg-threads)');
+      return;
+    }
+    const isolated = await serve(WWW, { isolate: true });
+    const other = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const more = watch(other);
+    await other.addInitScript(() => {
+      window.__precision = [];
+      document.addEventListener('precision-drawn', (e) => window.__precision.push(e.detail));
+    });
+    try {
+      await other.goto(`${isolated.url}?threads=2`);
+      await other.waitForSelector('#result[data-state="live"]', { timeout: 120000 });
+      assert.equal(await other.evaluate(() => document.getElementById('foot-build').dataset.build), 'relaxed SIMD + threads');
+      await classify(other, TEXT);
+      await other.locator('#precision').scrollIntoViewIfNeeded();
+      await other.waitForFunction((q) => window.__precision.some((x) => x.text === q), TEXT, { timeout: 180000 });
+      const x = await other.evaluate((q) => window.__precision.find((p) => p.text === q), TEXT);
+      const strip = (r) => r.rows.map((q) => [q.precision, q.source, q.bytes, q.probabilities, q.maxAbsDp, q.layers]);
+      // The single-thread build the first test ran is the relaxed one when the browser has relaxed SIMD.
+      const flavour = await page.evaluate(() => document.getElementById('foot-build').dataset.build);
+      if (flavour === 'relaxed SIMD') assert.deepEqual(strip(x.report), strip(first.report));
+      else assert.equal(x.report.rows.length, 3);
+      console.log(`# threads build: ${x.report.rows.length} precisions, compared bit for bit with the ${flavour} build: ${flavour === 'relaxed SIMD'}`);
+      assert.deepEqual(more.filter((e) => !/Failed to load resource/.test(e)), []);
+    } finally {
+      await other.close();
+      await isolated.close();
+    }
   });
 
   it('logged no errors', () => {
