@@ -1,11 +1,14 @@
 //! The GPU context, built once: adapter, device and queue (limits taken from the adapter), one shader
-//! module, bind-group layout and compute pipeline per [`Kernel`], and the device's health (lost, or an
-//! error nobody caught) so the engine can fall back to the CPU with the reason.
+//! module, bind-group layout and compute pipeline per [`Kernel`] — built when first needed: the engine
+//! builds those its model's forward runs at load ([`GpuContext::prepare`]), the others (an int8 or f16
+//! matmul, ablation, batch statistics) wait for their first use; on a software adapter one kernel's
+//! pipeline can take seconds to compile —, and the device's health (lost, or an error nobody caught) so
+//! the engine can fall back to the CPU with the reason.
 
 use crate::error::{Error, Result};
 use crate::gpu::ops::{Access, Kernel};
 use std::borrow::Cow;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Cloning is cheap and shares the device (wgpu handles are reference-counted).
 #[derive(Clone)]
@@ -18,13 +21,17 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     /// The device's limits (what the adapter offers).
     pub limits: wgpu::Limits,
-    /// One (layout, pipeline per entry point) per kernel, in `Kernel::ALL` order.
-    pipelines: Vec<(wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>)>,
+    /// One (layout, pipeline per entry point) per kernel, in `Kernel::ALL` order, each built at its first
+    /// use (or by [`GpuContext::prepare`]); shared by the clones.
+    pipelines: Arc<[OnceLock<KernelPipelines>]>,
     /// Set by the device-lost callback and by errors outside any error scope.
     failure: Arc<Mutex<Option<String>>>,
     /// A 16-byte buffer bound where a kernel's optional input or output is absent.
     pub dummy: wgpu::Buffer,
 }
+
+/// A kernel's bind group layout and one compute pipeline per entry point.
+type KernelPipelines = (wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>);
 
 fn gpu_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Gpu(format!("{what}: {e}"))
@@ -40,8 +47,8 @@ pub fn default_backends() -> wgpu::Backends {
 }
 
 impl GpuContext {
-    /// Find an adapter among `backends`, open a device with the adapter's limits, and build every
-    /// pipeline. Fails (never panics) when there is no adapter, e.g. no WebGPU in this browser, no Vulkan
+    /// Find an adapter among `backends` and open a device with the adapter's limits (pipelines are built
+    /// at their first use, or by [`GpuContext::prepare`]). Fails (never panics) when there is no adapter, e.g. no WebGPU in this browser, no Vulkan
     /// driver, or `backends` empty.
     pub async fn new(backends: wgpu::Backends) -> Result<Self> {
         Self::from_adapter(Self::adapter(backends).await?).await
@@ -68,7 +75,7 @@ impl GpuContext {
         Ok(adapter)
     }
 
-    /// Open a device on `adapter` with the adapter's limits and build every pipeline.
+    /// Open a device on `adapter` with the adapter's limits; no pipeline is built yet.
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         let (device, queue) = adapter
@@ -96,11 +103,7 @@ impl GpuContext {
             }));
         }
 
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let pipelines = Kernel::ALL.iter().map(|&k| build_pipeline(&device, k)).collect();
-        if let Some(e) = scope.pop().await {
-            return Err(gpu_err("building the compute pipelines", e));
-        }
+        let pipelines = Kernel::ALL.iter().map(|_| OnceLock::new()).collect();
         let limits = device.limits();
         let dummy = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("dummy"),
@@ -128,9 +131,38 @@ impl GpuContext {
         format!("{} ({:?}, {})", self.info.name, self.info.device_type, self.info.driver_info)
     }
 
-    /// The bind group layout of kernel `k`.
+    /// Build the pipelines of `kernels` not built yet, and wait until the device has them (in the browser
+    /// the GPU process compiles them while this thread waits without blocking): a shader the device
+    /// refuses is an error here instead of a failed forward later.
+    pub async fn prepare(&self, kernels: &[Kernel]) -> Result<()> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        for &k in kernels {
+            self.kernel(k);
+        }
+        match scope.pop().await {
+            Some(e) => Err(gpu_err("building the compute pipelines", e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every kernel's pipelines, built now (tests; the engine prepares only what its model runs).
+    pub async fn prepare_all(&self) -> Result<()> {
+        self.prepare(&Kernel::ALL).await
+    }
+
+    /// The kernels whose pipelines are built, in `Kernel::ALL` order.
+    pub fn built(&self) -> Vec<Kernel> {
+        Kernel::ALL.iter().copied().filter(|&k| self.pipelines[k as usize].get().is_some()).collect()
+    }
+
+    /// Kernel `k`'s layout and pipelines, built now if this is their first use.
+    fn kernel(&self, k: Kernel) -> &KernelPipelines {
+        self.pipelines[k as usize].get_or_init(|| build_pipeline(&self.device, k))
+    }
+
+    /// The bind group layout of kernel `k` (built now if this is its first use).
     pub fn layout(&self, k: Kernel) -> &wgpu::BindGroupLayout {
-        &self.pipelines[k as usize].0
+        &self.kernel(k).0
     }
 
     /// The compute pipeline of kernel `k`'s `main`.
@@ -139,9 +171,9 @@ impl GpuContext {
     }
 
     /// The compute pipeline of entry point `entry` (an index into [`Kernel::entries`]) of kernel `k`;
-    /// `main` for an index past the end.
+    /// `main` for an index past the end. Built now if this is the kernel's first use.
     pub fn pipeline_entry(&self, k: Kernel, entry: usize) -> &wgpu::ComputePipeline {
-        let p = &self.pipelines[k as usize].1;
+        let p = &self.kernel(k).1;
         &p[entry.min(p.len() - 1)]
     }
 
@@ -216,11 +248,10 @@ impl GpuContext {
     }
 }
 
-/// Kernel `k`'s bind group layout and one pipeline per entry point, all compiled now (at load), so the
-/// first forward does not wait for a compiler. wgpu has no asynchronous pipeline creation; the caller
-/// awaits the error scope around these, which in the browser resolves once the GPU process has built
-/// them, without blocking the page's thread.
-fn build_pipeline(device: &wgpu::Device, k: Kernel) -> (wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>) {
+/// Kernel `k`'s bind group layout and one pipeline per entry point. wgpu has no asynchronous pipeline
+/// creation; [`GpuContext::prepare`] awaits the error scope around these, which in the browser resolves
+/// once the GPU process has built them, without blocking the page's thread.
+fn build_pipeline(device: &wgpu::Device, k: Kernel) -> KernelPipelines {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(k.file()),
         source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(k.source())),

@@ -289,6 +289,32 @@ fn expected_dispatches(m: &ModelDir, stats: bool) -> usize {
         + if c.labels.is_empty() { 0 } else { 2 }
 }
 
+/// The pipelines the engine builds at load are exactly those a forward of the model runs: after
+/// `prepare(forward_kernels(config))` on a fresh device, a classification forward (and a traced one)
+/// builds no other pipeline, so the first forward waits for no compiler, and nothing unused was built.
+pub async fn prepared_kernels(m: &ModelDir, ctx: GpuContext) {
+    let c = m.classifier();
+    let want = encoder_lens::gpu::ops::forward_kernels(&c.model.config);
+    ctx.prepare(&want).await.expect("prepare");
+    let mut sorted = want.clone();
+    sorted.sort_by_key(|&k| k as usize);
+    sorted.dedup();
+    assert_eq!(ctx.built(), sorted, "{}: built at load", m.name);
+    let mut g = GpuBackend::new(ctx.clone(), &c.model).expect("upload");
+    let batch = m.fixture().batch(0);
+    c.model.forward(&mut g, &batch, &ForwardOptions::default()).await.expect("gpu forward");
+    assert_eq!(ctx.built(), sorted, "{}: a forward built pipelines that were not prepared", m.name);
+    let traced = ForwardOptions::default().traced(TraceRequest::ALL);
+    c.model.forward(&mut g, &batch, &traced).await.expect("traced gpu forward");
+    say!("{}: {} of {} kernels built at load, none at the first forward: {:?}", m.name, sorted.len(), encoder_lens::gpu::ops::Kernel::ALL.len(), ctx.built());
+}
+
+/// Every kernel's pipelines build on this device (the engine builds only its model's at load).
+pub async fn every_kernel_builds(ctx: GpuContext) {
+    ctx.prepare_all().await.expect("every pipeline builds");
+    assert_eq!(ctx.built(), encoder_lens::gpu::ops::Kernel::ALL.to_vec());
+}
+
 /// A shape seen before costs no device objects: from the third forward of a batch on (the pool settles
 /// after the second), no buffer and no bind group is created and the dispatch params are not rewritten;
 /// the results stay equal to the first forward's, and a new shape in between does not break that.

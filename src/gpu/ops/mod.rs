@@ -29,9 +29,11 @@ pub mod matmul_int8;
 pub mod pool;
 pub mod softmax;
 
+use crate::config::{Config, NormKind};
 use crate::error::Result;
 use crate::gpu::context::GpuContext;
 use crate::gpu::encode::{Recorder, Scratch};
+use crate::model::param::Precision;
 
 /// The compute kernels of the forward pass, one WGSL file each in `shaders/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -157,6 +159,32 @@ impl Kernel {
     pub fn entries(self) -> &'static [&'static str] {
         self.shader().entries
     }
+}
+
+/// The kernels a forward of a model of config `c` runs (classification, embeddings, traces), which the
+/// engine builds at load; the rest are built at their first use: the int8 and f16 matmuls for weights of
+/// another precision than the config's, batch statistics (BatchNorm in batch mode or with its statistics
+/// traced), head ablation. A kernel missing here is only built later, never wrong.
+pub fn forward_kernels(c: &Config) -> Vec<Kernel> {
+    let mut k = vec![Kernel::Embed, Kernel::Attention, Kernel::Pool, Kernel::Matmul];
+    match c.precision {
+        Precision::F32 => {}
+        Precision::Int8 => k.extend([Kernel::ActQuant, Kernel::MatmulInt8]),
+        Precision::F16 => k.push(Kernel::MatmulF16),
+    }
+    if c.norm == NormKind::Layer || c.embedding_norm || c.delight.is_some() {
+        k.push(Kernel::LayerNorm);
+    }
+    if c.norm == NormKind::Batch {
+        k.push(Kernel::BatchNorm);
+    }
+    if c.delight.is_some() {
+        k.extend([Kernel::Glt, Kernel::Activation]);
+    }
+    if !c.labels.is_empty() {
+        k.push(Kernel::Softmax);
+    }
+    k
 }
 
 fn u(v: usize) -> u32 {
