@@ -1,7 +1,8 @@
 //! The GPU context, built once: adapter, device and queue (limits taken from the adapter), one shader
-//! module, bind-group layout and compute pipeline per [`Kernel`] — built when first needed: the engine
-//! builds those its model's forward runs at load ([`GpuContext::prepare`]), the others (an int8 or f16
-//! matmul, ablation, batch statistics) wait for their first use; on a software adapter one kernel's
+//! module and bind-group layout per [`Kernel`] and one compute pipeline per entry point — each built when
+//! first needed: the engine builds those its model's forward of a short text runs at load
+//! ([`GpuContext::prepare`]); the others (`main` tiles for long inputs on a hardware GPU, an int8 or f16
+//! matmul, ablation, batch statistics) wait for their first use, since on a software adapter one
 //! pipeline can take seconds to compile —, and the device's health (lost, or an error nobody caught) so
 //! the engine can fall back to the CPU with the reason.
 
@@ -21,17 +22,21 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     /// The device's limits (what the adapter offers).
     pub limits: wgpu::Limits,
-    /// One (layout, pipeline per entry point) per kernel, in `Kernel::ALL` order, each built at its first
-    /// use (or by [`GpuContext::prepare`]); shared by the clones.
-    pipelines: Arc<[OnceLock<KernelPipelines>]>,
+    /// Per kernel, in `Kernel::ALL` order: its module and layouts, and one pipeline per entry point, each
+    /// built at its first use (or by [`GpuContext::prepare`]); shared by the clones.
+    pipelines: Arc<[KernelSlot]>,
     /// Set by the device-lost callback and by errors outside any error scope.
     failure: Arc<Mutex<Option<String>>>,
     /// A 16-byte buffer bound where a kernel's optional input or output is absent.
     pub dummy: wgpu::Buffer,
 }
 
-/// A kernel's bind group layout and one compute pipeline per entry point.
-type KernelPipelines = (wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>);
+/// A kernel's shader module, bind group layout and pipeline layout (built at the kernel's first use), and
+/// its compute pipelines, one per entry point (each built at that entry's first use).
+struct KernelSlot {
+    base: OnceLock<(wgpu::ShaderModule, wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    entries: Vec<OnceLock<wgpu::ComputePipeline>>,
+}
 
 fn gpu_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Gpu(format!("{what}: {e}"))
@@ -103,7 +108,7 @@ impl GpuContext {
             }));
         }
 
-        let pipelines = Kernel::ALL.iter().map(|_| OnceLock::new()).collect();
+        let pipelines = Kernel::ALL.iter().map(|k| KernelSlot { base: OnceLock::new(), entries: k.entries().iter().map(|_| OnceLock::new()).collect() }).collect();
         let limits = device.limits();
         let dummy = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("dummy"),
@@ -131,13 +136,14 @@ impl GpuContext {
         format!("{} ({:?}, {})", self.info.name, self.info.device_type, self.info.driver_info)
     }
 
-    /// Build the pipelines of `kernels` not built yet, and wait until the device has them (in the browser
-    /// the GPU process compiles them while this thread waits without blocking): a shader the device
-    /// refuses is an error here instead of a failed forward later.
-    pub async fn prepare(&self, kernels: &[Kernel]) -> Result<()> {
+    /// Build the pipelines of `entries` — (kernel, entry point index into [`Kernel::entries`]) — not built
+    /// yet, and wait until the device has them (in the browser the GPU process compiles them while this
+    /// thread waits without blocking): a shader the device refuses is an error here instead of a failed
+    /// forward later.
+    pub async fn prepare(&self, entries: &[(Kernel, usize)]) -> Result<()> {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
-        for &k in kernels {
-            self.kernel(k);
+        for &(k, e) in entries {
+            self.pipeline_entry(k, e);
         }
         match scope.pop().await {
             Some(e) => Err(gpu_err("building the compute pipelines", e)),
@@ -145,24 +151,28 @@ impl GpuContext {
         }
     }
 
-    /// Every kernel's pipelines, built now (tests; the engine prepares only what its model runs).
+    /// Every pipeline of every kernel, built now (tests; the engine prepares only what its model runs).
     pub async fn prepare_all(&self) -> Result<()> {
-        self.prepare(&Kernel::ALL).await
+        let all: Vec<(Kernel, usize)> = Kernel::ALL.iter().flat_map(|&k| (0..k.entries().len()).map(move |e| (k, e))).collect();
+        self.prepare(&all).await
     }
 
-    /// The kernels whose pipelines are built, in `Kernel::ALL` order.
-    pub fn built(&self) -> Vec<Kernel> {
-        Kernel::ALL.iter().copied().filter(|&k| self.pipelines[k as usize].get().is_some()).collect()
+    /// The (kernel, entry point) pipelines built so far, in `Kernel::ALL` and entry order.
+    pub fn built(&self) -> Vec<(Kernel, usize)> {
+        Kernel::ALL
+            .iter()
+            .flat_map(|&k| self.pipelines[k as usize].entries.iter().enumerate().filter(|(_, p)| p.get().is_some()).map(move |(e, _)| (k, e)))
+            .collect()
     }
 
-    /// Kernel `k`'s layout and pipelines, built now if this is their first use.
-    fn kernel(&self, k: Kernel) -> &KernelPipelines {
-        self.pipelines[k as usize].get_or_init(|| build_pipeline(&self.device, k))
+    /// Kernel `k`'s shader module, bind group layout and pipeline layout, built now if this is its first use.
+    fn base(&self, k: Kernel) -> &(wgpu::ShaderModule, wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+        self.pipelines[k as usize].base.get_or_init(|| build_base(&self.device, k))
     }
 
     /// The bind group layout of kernel `k` (built now if this is its first use).
     pub fn layout(&self, k: Kernel) -> &wgpu::BindGroupLayout {
-        &self.kernel(k).0
+        &self.base(k).1
     }
 
     /// The compute pipeline of kernel `k`'s `main`.
@@ -171,10 +181,22 @@ impl GpuContext {
     }
 
     /// The compute pipeline of entry point `entry` (an index into [`Kernel::entries`]) of kernel `k`;
-    /// `main` for an index past the end. Built now if this is the kernel's first use.
+    /// `main` for an index past the end. Built now if this is its first use.
     pub fn pipeline_entry(&self, k: Kernel, entry: usize) -> &wgpu::ComputePipeline {
-        let p = &self.kernel(k).1;
-        &p[entry.min(p.len() - 1)]
+        let slot = &self.pipelines[k as usize];
+        let e = entry.min(slot.entries.len() - 1);
+        slot.entries[e].get_or_init(|| {
+            let (module, _, layout) = self.base(k);
+            self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(k.entries()[e]),
+                layout: Some(layout),
+                module,
+                entry_point: Some(k.entries()[e]),
+                // Every kernel writes its workgroup memory before reading it (WebGPU zeroes it anyway).
+                compilation_options: wgpu::PipelineCompilationOptions { zero_initialize_workgroup_memory: false, ..Default::default() },
+                cache: None,
+            })
+        })
     }
 
     /// `Err` with the reason once the device is lost or an error escaped every error scope.
@@ -248,10 +270,10 @@ impl GpuContext {
     }
 }
 
-/// Kernel `k`'s bind group layout and one pipeline per entry point. wgpu has no asynchronous pipeline
-/// creation; [`GpuContext::prepare`] awaits the error scope around these, which in the browser resolves
-/// once the GPU process has built them, without blocking the page's thread.
-fn build_pipeline(device: &wgpu::Device, k: Kernel) -> KernelPipelines {
+/// Kernel `k`'s shader module, bind group layout and pipeline layout. wgpu has no asynchronous pipeline
+/// creation; [`GpuContext::prepare`] awaits the error scope around the pipelines, which in the browser
+/// resolves once the GPU process has built them, without blocking the page's thread.
+fn build_base(device: &wgpu::Device, k: Kernel) -> (wgpu::ShaderModule, wgpu::BindGroupLayout, wgpu::PipelineLayout) {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(k.file()),
         source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(k.source())),
@@ -277,20 +299,5 @@ fn build_pipeline(device: &wgpu::Device, k: Kernel) -> KernelPipelines {
         bind_group_layouts: &[Some(&layout)],
         immediate_size: 0,
     });
-    let pipelines = k
-        .entries()
-        .iter()
-        .map(|entry| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&pl),
-                module: &module,
-                entry_point: Some(entry),
-                // Every kernel writes its workgroup memory before reading it (WebGPU zeroes it anyway).
-                compilation_options: wgpu::PipelineCompilationOptions { zero_initialize_workgroup_memory: false, ..Default::default() },
-                cache: None,
-            })
-        })
-        .collect();
-    (layout, pipelines)
+    (module, layout, pl)
 }

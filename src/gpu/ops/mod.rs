@@ -161,30 +161,34 @@ impl Kernel {
     }
 }
 
-/// The kernels a forward of a model of config `c` runs (classification, embeddings, traces), which the
-/// engine builds at load; the rest are built at their first use: the int8 and f16 matmuls for weights of
+/// The pipelines — (kernel, entry point) — a forward of a short text (at most [`matmul::ROWS_MAX_M`]
+/// tokens) by a model of config `c` runs (classification, embeddings, traces): the engine builds these at
+/// load. The rest are built at their first use: the matmul's `main` tiles for longer inputs on a hardware
+/// GPU (a software adapter uses `main_rows` at every size), the int8 and f16 matmuls for weights of
 /// another precision than the config's, batch statistics (BatchNorm in batch mode or with its statistics
-/// traced), head ablation. A kernel missing here is only built later, never wrong.
-pub fn forward_kernels(c: &Config) -> Vec<Kernel> {
-    let mut k = vec![Kernel::Embed, Kernel::Attention, Kernel::Pool, Kernel::Matmul];
+/// traced), head ablation. A pipeline missing here is only built later, never wrong.
+pub fn forward_pipelines(c: &Config) -> Vec<(Kernel, usize)> {
+    let head_dim = c.delight.as_ref().map_or(c.head_dim(), |d| d.d_o);
+    let rows = matmul::entry(1, c.hidden_size, usize::MAX).min(matmul::entry(1, c.ffn_size, usize::MAX));
+    let mut p = vec![(Kernel::Embed, 0), (Kernel::Attention, attention::entry(head_dim)), (Kernel::Pool, 0), (Kernel::Matmul, rows)];
     match c.precision {
         Precision::F32 => {}
-        Precision::Int8 => k.extend([Kernel::ActQuant, Kernel::MatmulInt8]),
-        Precision::F16 => k.push(Kernel::MatmulF16),
+        Precision::Int8 => p.extend([(Kernel::ActQuant, 0), (Kernel::MatmulInt8, 0)]),
+        Precision::F16 => p.push((Kernel::MatmulF16, 0)),
     }
     if c.norm == NormKind::Layer || c.embedding_norm || c.delight.is_some() {
-        k.push(Kernel::LayerNorm);
+        p.push((Kernel::LayerNorm, 0));
     }
     if c.norm == NormKind::Batch {
-        k.push(Kernel::BatchNorm);
+        p.push((Kernel::BatchNorm, 0));
     }
     if c.delight.is_some() {
-        k.extend([Kernel::Glt, Kernel::Activation]);
+        p.extend([(Kernel::Glt, 0), (Kernel::Activation, 0)]);
     }
     if !c.labels.is_empty() {
-        k.push(Kernel::Softmax);
+        p.push((Kernel::Softmax, 0));
     }
-    k
+    p
 }
 
 fn u(v: usize) -> u32 {
