@@ -46,6 +46,7 @@ gpu_test!(load_builds_the_pipelines_of_a_short_forward_ln, |ctx| gpu_checks::pre
 gpu_test!(load_builds_the_pipelines_of_a_short_forward_bn, |ctx| gpu_checks::prepared_pipelines(&common::MODELS[1], ctx));
 gpu_test!(a_repeated_shape_creates_no_buffers_or_bind_groups, |ctx| gpu_checks::reuse(&common::MODELS[0], ctx));
 gpu_test!(oversized_tensor_is_refused, |ctx| gpu_checks::oversized_tensor_is_refused(&common::MODELS[2], ctx));
+gpu_test!(timed_forward_times_every_op_on_the_gpu, |ctx| gpu_checks::timed_forward(&common::MODELS[0], ctx, "timed_forward_times_every_op_on_the_gpu"));
 
 #[test]
 fn falls_back_to_cpu_without_an_adapter() {
