@@ -274,8 +274,8 @@ test-package:
 
 # What a visitor downloads: each page build's .wasm raw, gzip -9 and brotli (bench/size.mjs; bench/run.mjs
 # prints the same rows), failing over a budget in KB (1000 bytes) gzipped per build, so that growth shows.
-# The issue's target is 300 KB; WASM_MAX_GZ_KB is today's size (440 KB) with a little room (BENCHMARKS.md).
-WASM_MAX_GZ_KB ?= 450
+# The issue's target is 300 KB; WASM_MAX_GZ_KB is today's size (472 KB) with a little room (BENCHMARKS.md).
+WASM_MAX_GZ_KB ?= 480
 size: pkg pkg-relaxed pkg-threads
 	@echo "== wasm download sizes (budget $(WASM_MAX_GZ_KB) KB gzipped per build)"
 	node bench/size.mjs --max-gz-kb $(WASM_MAX_GZ_KB)
