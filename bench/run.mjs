@@ -1,7 +1,10 @@
 // Runs the CPU benchmark page (bench/index.html) in headless Chromium and prints the table.
 // Expects the `bench`-feature wasm builds in bench/pkg and bench/pkg-relaxed and the exports in bench/out
 // (`make bench` does all of it). Writes bench/results.json.
-// Options (env): CHROMIUM=/usr/bin/chromium, BENCH_SEQS=16,64,128,512, BENCH_MIN_MS=1500.
+// Options (env): CHROMIUM=/usr/bin/chromium, BENCH_SEQS=16,64,128,512, BENCH_MIN_MS=1500,
+// BENCH_REAL_SEQS=16,128,256 (all-MiniLM-L6-v2 through the JS API), BENCH_REAL_GPU_SEQS=16,64,128,
+// BENCH_ONLY=kernels,forward,real,webgpu,webgpu-real (default all). The server sends COOP/COEP so the page is
+// cross-origin isolated (SharedArrayBuffer: onnxruntime-web's 2-thread row).
 import { createServer } from 'node:http';
 import { readFile, writeFile, stat } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
@@ -23,7 +26,12 @@ function serve() {
     }
     try {
       if (!(await stat(file)).isFile()) throw new Error('not a file');
-      res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-store' });
+      res.writeHead(200, {
+        'content-type': TYPES[path.extname(file)] || 'application/octet-stream',
+        'cache-control': 'no-store',
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-embedder-policy': 'require-corp',
+      });
       res.end(await readFile(file));
     } catch {
       res.writeHead(404).end();
@@ -49,6 +57,7 @@ const browser = await chromium.launch({
     '--disable-component-update', '--disable-sync', '--disable-quic'],
 });
 let out;
+let loadAtStart = os.loadavg();
 try {
   const page = await browser.newPage();
   page.on('console', (m) => console.log(`  [page] ${m.text()}`));
@@ -56,8 +65,12 @@ try {
   const q = new URLSearchParams();
   if (process.env.BENCH_SEQS) q.set('seqs', process.env.BENCH_SEQS);
   if (process.env.BENCH_MIN_MS) q.set('minMs', process.env.BENCH_MIN_MS);
+  if (process.env.BENCH_REAL_SEQS) q.set('realSeqs', process.env.BENCH_REAL_SEQS);
+  if (process.env.BENCH_REAL_GPU_SEQS) q.set('realGpuSeqs', process.env.BENCH_REAL_GPU_SEQS);
+  if (process.env.BENCH_ONLY) q.set('only', process.env.BENCH_ONLY);
   await page.goto(`http://127.0.0.1:${port}/bench/?${q}`);
   await page.waitForFunction(() => window.benchResult !== undefined, null, { timeout: 60_000 });
+  loadAtStart = os.loadavg();
   out = await page.evaluate(() => window.benchResult, null);
   if (!out.ok) throw new Error(out.error);
   out = out.result;
@@ -67,13 +80,27 @@ try {
   server.close();
 }
 out.date = new Date().toISOString();
-out.machine = { cpu: cpuModel(), cores: os.cpus().length, os: `${os.type()} ${os.release()} ${os.arch()}`, loadavgAtEnd: os.loadavg() };
+out.machine = { cpu: cpuModel(), cores: os.cpus().length, os: `${os.type()} ${os.release()} ${os.arch()}`, loadavgAtStart: loadAtStart, loadavgAtEnd: os.loadavg() };
 await writeFile(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
 
 // ---- table ----
+/** int8 rows measured in the same rounds as the fp32 ones above them. */
+function int8Table(lines, rows, what) {
+  const d = (v) => (v === undefined ? '–' : v.toExponential(1));
+  lines.push(`  int8 (ours: PyTorch dynamic quantization; ORT: quantize_dynamic QInt8, 1 thread), same rounds, median ms:`);
+  lines.push(`  seq   int8 simd128  int8 relaxed  ORT int8   ours/ORT int8   int8/fp32 (build)   max|Δ${what}| vs PyTorch fp32 (int8 relaxed / ORT int8)`);
+  for (const r of rows) {
+    if (!r.int8) continue;
+    const m = r.maxAbsDiffVsPyTorch;
+    lines.push(`  ${String(r.seq).padEnd(4)} ${f(r.ms['int8:simd128'], 2).padStart(12)} ${f(r.ms['int8:relaxed-simd'], 2).padStart(13)} ${f(r.ms['ort-int8-1t'], 2).padStart(10)}   ${f(r.int8.oursOverOrtInt8, 2).padStart(13)}   ${f(r.int8.int8OverFp32, 2).padStart(9)} (${r.int8.build})   ${d(m['int8:relaxed-simd'] ?? m['int8:simd128'])} / ${d(m['ort-int8-1t'])}`);
+  }
+}
+
 const f = (v, d = 1) => (v === undefined || v === null || Number.isNaN(v) ? '–' : v.toFixed(d));
 const lines = [];
-lines.push(`${out.date.slice(0, 16).replace('T', ' ')} UTC · ${out.machine.cpu} (${out.machine.cores} cores, load average ${out.machine.loadavgAtEnd.map((x) => x.toFixed(1)).join(' ')}) · ${out.browser} · onnxruntime-web ${out.ortVersion}`);
+const la = (l) => l.map((x) => x.toFixed(1)).join(' ');
+lines.push(`${out.date.slice(0, 16).replace('T', ' ')} UTC · ${out.machine.cpu} (${out.machine.cores} cores, load average ${la(out.machine.loadavgAtStart)} at start, ${la(out.machine.loadavgAtEnd)} at end) · ${out.browser} · onnxruntime-web ${out.ortVersion}`);
+if (out.matmul.length) {
 lines.push('');
 lines.push('Peak (the matmul microkernel on L1-resident panels, 1 thread; fastest of the runs interleaved with the matmuls):');
 for (const [k, v] of Object.entries(out.peak)) lines.push(`  ${k.padEnd(13)} ${f(v)} GFLOP/s`);
@@ -84,6 +111,7 @@ for (const r of out.matmul) {
   const pct = (name) => (r.peakGflops[name] ? ` (${f((100 * r.gflops[name]) / r.peakGflops[name], 0)}%)` : '');
   lines.push(`  ${`${r.m}×${r.k}×${r.n}`.padEnd(17)}  ${f(r.gflops.scalar).padStart(6)}        ${(f(r.gflops.simd128) + pct('simd128')).padEnd(14)}  ${f(r.gflops['relaxed-simd']) + pct('relaxed-simd')}`);
 }
+}
 for (const [model, e] of Object.entries(out.forward)) {
   const c = e.config;
   lines.push('');
@@ -92,6 +120,43 @@ for (const [model, e] of Object.entries(out.forward)) {
   for (const r of e.rows) {
     const ours = Math.max(r.maxAbsDiffVsPyTorch.simd128, r.maxAbsDiffVsPyTorch['relaxed-simd'] ?? 0, r.maxAbsDiffVsPyTorch.scalar);
     lines.push(`  ${String(r.seq).padEnd(4)} ${f(r.ms.scalar, 2).padStart(8)} ${f(r.ms.simd128, 2).padStart(9)} ${f(r.ms['relaxed-simd'], 2).padStart(9)} ${f(r.ms.ort, 2).padStart(9)}   ${f(r.ratioOursOverOrt, 2).padStart(8)}   ${ours.toExponential(1)} / ${r.maxAbsDiffVsPyTorch.ort.toExponential(1)}`);
+  }
+  if (e.int8) int8Table(lines, e.rows, 'logit');
+}
+if (out.real) {
+  const r2 = out.real.threads.includes(2);
+  lines.push('');
+  lines.push(`all-MiniLM-L6-v2, real weights, public JS API (Engine.createHf + embed: tokenizer, forward, mean pool, L2 norm), batch 1, median ms`);
+  lines.push(`vs onnxruntime-web on the ONNX export of the same weights (pooling + norm in the graph)${r2 ? '' : ' — page not cross-origin isolated: no 2-thread row'}:`);
+  lines.push(`  seq   simd128   relaxed   ORT 1t   ${r2 ? 'ORT 2t   ' : ''}ours/ORT1t ${r2 ? 'ours/ORT2t ' : ''}rounds  max|Δemb| vs PyTorch (simd128 / relaxed / ORT)`);
+  for (const r of out.real.rows) {
+    const d = r.maxAbsDiffVsPyTorch;
+    lines.push(`  ${String(r.seq).padEnd(4)} ${f(r.ms.simd128, 2).padStart(8)} ${f(r.ms['relaxed-simd'], 2).padStart(9)} ${f(r.ms['ort-1t'], 2).padStart(8)} ${r2 ? `${f(r.ms['ort-2t'], 2).padStart(8)} ` : ''}  ${f(r.ratioOursOverOrt1, 2).padStart(8)} ${r2 ? `${f(r.ratioOursOverOrt2, 2).padStart(10)} ` : ''}  ${String(r.runs).padStart(6)}  ${[d.simd128, d['relaxed-simd'], d['ort-1t']].map((x) => (x === undefined ? '–' : x.toExponential(1))).join(' / ')}`);
+  }
+}
+if (out.real?.int8) int8Table(lines, out.real.rows, 'emb');
+if (out.real?.rows.some((r) => r.ms['threads-2t'])) {
+  lines.push('');
+  lines.push('all-MiniLM-L6-v2 real weights, ours with wasm threads (www/pkg-threads: relaxed SIMD + shared memory) vs onnxruntime-web 2 threads, median ms:');
+  lines.push('  seq   ours 1t (relaxed)  ours threads 1t  ours threads 2t   ORT 2t   ours 2t/ORT 2t   speed-up 2 vs 1 thread (vs relaxed / vs threads 1t)  max|Δemb| vs PyTorch (ours 2t)');
+  for (const r of out.real.rows) {
+    lines.push(`  ${String(r.seq).padEnd(4)} ${f(r.ms['relaxed-simd'], 2).padStart(17)} ${f(r.ms['threads-1t'], 2).padStart(16)} ${f(r.ms['threads-2t'], 2).padStart(16)} ${f(r.ms['ort-2t'], 2).padStart(8)}   ${f(r.ratioOurs2tOverOrt2, 2).padStart(14)}   ${f(r.speedup2v1, 2).padStart(10)}× / ${f(r.speedup2v1Same, 2)}×${' '.repeat(30)}${r.maxAbsDiffVsPyTorch['threads-2t']?.toExponential(1) ?? '–'}`);
+  }
+}
+if (out.real?.profile) {
+  for (const [build, bySeq] of Object.entries(out.real.profile)) {
+    const seqs = Object.keys(bySeq);
+    lines.push('');
+    lines.push(`Per-op profile of that embed (${build} build, ms per call of embed, 5 profiled runs; stopwatch around each op):`);
+    lines.push(`  ${'op'.padEnd(34)}${seqs.map((q) => `seq ${q}`.padStart(10)).join('')}   calls`);
+    const ops = Object.keys(bySeq[seqs[0]].ms).sort((a, b) => bySeq[seqs[0]].ms[b] - bySeq[seqs[0]].ms[a]);
+    for (const op of ops) {
+      lines.push(`  ${op.padEnd(34)}${seqs.map((q) => f(bySeq[q].ms[op] / bySeq[q].runs, 2).padStart(10)).join('')}   ${bySeq[seqs[0]].calls[op]}`);
+    }
+    const matmul = (q) => Object.entries(bySeq[q].ms).filter(([k]) => k.startsWith('matmul')).reduce((a, [, v]) => a + v, 0) / bySeq[q].runs;
+    lines.push(`  ${'= matmul ops'.padEnd(34)}${seqs.map((q) => f(matmul(q), 2).padStart(10)).join('')}`);
+    lines.push(`  ${'= everything else'.padEnd(34)}${seqs.map((q) => f(bySeq[q].totalMs / bySeq[q].runs - matmul(q), 2).padStart(10)).join('')}`);
+    lines.push(`  ${'= total'.padEnd(34)}${seqs.map((q) => f(bySeq[q].totalMs / bySeq[q].runs, 2).padStart(10)).join('')}`);
   }
 }
 lines.push('');
@@ -106,5 +171,15 @@ if (typeof out.webgpu.forward === 'string') {
     lines.push(`  ${model.padEnd(8)} ` + rows.map((r) => `seq ${r.seq}: ${f(r.ms, 1)}`).join(', '));
   }
 }
+const real = out.webgpu.real;
+if (real) {
+  lines.push(`WebGPU, all-MiniLM-L6-v2 real weights, ours (createHf 'gpu' + embed) vs onnxruntime-web webgpu EP, same adapter, median ms:`);
+  if (real.skipped) lines.push(`  not measured: ${real.skipped}`);
+  for (const r of real.rows) {
+    lines.push(`  seq ${String(r.seq).padEnd(4)} ours ${f(r.ms.ours, 1).padStart(8)}   ORT ${f(r.ms.ort, 1).padStart(8)}   ours/ORT ${f(r.ratioOursOverOrt, 2)}   (${r.runs} rounds, max|Δemb| ours vs ORT ${r.maxAbsDiff.oursVsOrt.toExponential(1)}` +
+      (r.firstMs ? `; first forward ours ${f(r.firstMs.ours, 1)}, ORT ${f(r.firstMs.ort, 1)})` : ')'));
+  }
+}
+for (const n of out.notes || []) lines.push(`note: ${n}`);
 console.log('\n' + lines.join('\n'));
 console.log('\nwrote bench/results.json');

@@ -39,22 +39,10 @@ sys.path.insert(0, HERE)
 from data import LABELS, SEED, split  # noqa: E402
 from model import EncoderClassifier, make_config, state_dict_for_export  # noqa: E402
 from tok import build_tokenizer  # noqa: E402
+from train_teacher import atomic_save, check_run, log  # noqa: E402
 
 RUN_KEYS = ("soft", "norm", "layers", "hidden", "ffn", "heads", "max_len", "epochs", "batch_size", "lr",
             "weight_decay", "warmup", "temperature", "alpha", "seed", "limit_train")
-
-
-def log(work, msg):
-    line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
-    print(line, flush=True)
-    if work:
-        with open(os.path.join(work, "train.log"), "a", encoding="utf-8") as f:
-            f.write(line + "\n")
-
-
-def atomic_save(obj, path):
-    torch.save(obj, path + ".tmp")
-    os.replace(path + ".tmp", path)
 
 
 # --- teacher soft labels ---------------------------------------------------------------------------------
@@ -160,23 +148,10 @@ def evaluate(model, seqs, rows, bs=128):
     return res
 
 
-def check_run(args, work):
-    path = os.path.join(work, "run.json")
-    mine = {k: getattr(args, k) for k in RUN_KEYS}
-    if os.path.isfile(path):
-        old = json.load(open(path))
-        diff = {k: (old.get(k), v) for k, v in mine.items() if old.get(k) != v}
-        if diff:
-            sys.exit(f"{path} was made with other settings {diff}: use another --work or the same flags")
-    else:
-        with open(path, "w") as f:
-            json.dump(mine, f, indent=1)
-
-
 def train(args):
     work = args.work or os.path.join(REPO, ".train", "distill", os.path.basename(os.path.normpath(args.out)))
     os.makedirs(work, exist_ok=True)
-    check_run(args, work)
+    check_run(args, work, RUN_KEYS, missing=None)
     torch.manual_seed(args.seed)
     vocab_path = os.path.join(REPO, "models", "vocab.txt")
     vocab_size = sum(1 for _ in open(vocab_path, encoding="utf-8"))

@@ -7,6 +7,16 @@ For each benchmarked model writes `<out>/<name>/{config.json, model.safetensors,
            table is computed, not learned, so nothing else changes)
   minilm   a MiniLM-L6-sized encoder (6 layers, d 384, 12 heads, FFN 1536, GELU, post-norm) with random
            weights (seed 1234)
+  minilm-real  all-MiniLM-L6-v2's real weights (models/minilm, the HF folder `make setup` fetches), as
+           sentence-transformers runs it: BertModel -> mean pooling over the attention mask -> L2 norm.
+           `model.onnx`: (input_ids, attention_mask) (1, S) int64 -> its one output, the embedding (1, 384); `reference.json`:
+           PyTorch's embeddings of `[CLS] the … the [SEP]` at seq 16/128/256 (what bench.js embeds through
+           the public JS API, `Engine.createHf` + `embed`). Only our engine reads the HF folder itself.
+`model.int8.onnx` (default and minilm-real): `onnxruntime.quantization.quantize_dynamic(model.onnx,
+QuantType.QInt8)` — onnxruntime's own dynamic int8 (per-tensor int8 weights, uint8 activations), what the
+bench's onnxruntime-web int8 rows run; its max |diff| to PyTorch's fp32 output is printed and stored in
+`reference.json` (`int8MaxAbsDiff`), not checked (it is the int8 error, not an export fault). Our int8
+folders come from `classify quantize` (the Makefile: bench/out/default-int8, models/minilm-int8).
 `model.onnx`: torch.onnx.export (TorchScript exporter) of EncoderClassifier.forward(input_ids (1, S)
 int64, lengths (1,) int64) -> logits (1, labels), dynamic sequence axis. `reference.json`: PyTorch logits
 for the bench's token ids at every benchmarked length (the page checks both engines against them).
@@ -30,6 +40,25 @@ sys.path.insert(0, HERE)
 from model import EncoderClassifier, make_config, state_dict_for_export  # noqa: E402
 
 SEQS = [16, 64, 128, 512]
+
+
+def quantize_onnx(name, onnx_path, feeds_for, reference, seqs):
+    """`model.int8.onnx` beside `onnx_path` (onnxruntime's dynamic QInt8); returns its max |diff| to the
+    fp32 PyTorch outputs in `reference` at `seqs` (feeds_for(seq) -> onnxruntime feeds)."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out = os.path.join(os.path.dirname(onnx_path), "model.int8.onnx")
+    quantize_dynamic(onnx_path, out, weight_type=QuantType.QInt8)
+    sess = ort.InferenceSession(out, providers=["CPUExecutionProvider"])
+    diff = 0.0
+    for s in seqs:
+        got = sess.run(None, feeds_for(s))[0][0]
+        diff = max(diff, float(np.abs(got - np.array(reference["seqs"][str(s)], dtype=np.float32)).max()))
+    if not np.isfinite(diff):
+        raise SystemExit(f"{name}: the int8 ONNX model gives non-finite outputs")
+    print(f"{name}: int8 ONNX (quantize_dynamic QInt8) {os.path.getsize(out) / 1e6:.1f} MB, max |diff| to PyTorch fp32 {diff:.2e}")
+    return diff
 
 
 def bench_ids(seq, vocab):
@@ -136,16 +165,93 @@ def export(name, args):
         print(f"{name}: ONNX ({how}) vs PyTorch logits at seq {s}: max |diff| {diff:.2e}")
         if diff > 1e-5:
             raise SystemExit(f"{name}: ONNX export does not match PyTorch (max diff {diff})")
+    if name == "default":
+        def feeds(s):
+            return {"input_ids": np.array([bench_ids(s, cfg["vocab_size"])], dtype=np.int64), "lengths": np.array([s], dtype=np.int64)}
+        reference["int8MaxAbsDiff"] = quantize_onnx(name, onnx_path, feeds, reference, (16, 128))
     with open(os.path.join(out, "reference.json"), "w") as f:
         json.dump(reference, f)
     print(f"{name}: wrote {out} ({source}; {os.path.getsize(onnx_path) / 1e6:.1f} MB ONNX)")
+
+
+REAL_SEQS = [16, 128, 256]
+REAL_IDS = {"cls": 101, "sep": 102, "the": 1996}  # models/minilm/vocab.txt (bert-base-uncased)
+
+
+def real_ids(seq):
+    """`[CLS] the … the [SEP]`: what `the the …` (seq - 2 words) tokenizes to."""
+    return [REAL_IDS["cls"]] + [REAL_IDS["the"]] * (seq - 2) + [REAL_IDS["sep"]]
+
+
+class SentenceEmbedding(torch.nn.Module):
+    """sentence-transformers' all-MiniLM-L6-v2 pipeline: BertModel, mean pooling, L2 normalisation."""
+
+    def __init__(self, bert):
+        super().__init__()
+        self.bert = bert
+
+    def forward(self, input_ids, attention_mask):
+        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (1, S, 384)
+        m = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (1, S, 1)
+        pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)  # (1, 384)
+        return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+
+def export_real(args):
+    from transformers import BertModel
+
+    src = os.path.join(REPO, "models", "minilm")
+    vocab = open(os.path.join(src, "vocab.txt"), encoding="utf-8").read().split("\n")
+    for tok, i in [("[CLS]", REAL_IDS["cls"]), ("[SEP]", REAL_IDS["sep"]), ("the", REAL_IDS["the"])]:
+        assert vocab[i] == tok, (tok, i, vocab[i])
+    bert = BertModel.from_pretrained(src, attn_implementation="eager", add_pooling_layer=False).eval()
+    model = SentenceEmbedding(bert).eval()
+    out = os.path.join(args.out, "minilm-real")
+    os.makedirs(out, exist_ok=True)
+    onnx_path = os.path.join(out, "model.onnx")
+    ids = torch.tensor([real_ids(16)], dtype=torch.int64)
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        seq_dim = torch.export.Dim("seq", min=2, max=512)
+        torch.onnx.export(
+            model, (ids, mask), onnx_path, dynamo=True, opset_version=18,
+            # No output_names: renaming the output made the exporter name two values `embedding` (SSA check
+            # fails); bench.js reads the session's only output, whatever its name.
+            input_names=["input_ids", "attention_mask"],
+            dynamic_shapes={"input_ids": {1: seq_dim}, "attention_mask": {1: seq_dim}}, external_data=False,
+        )
+    import onnx
+    onnx.checker.check_model(onnx.load(onnx_path))
+    model.eval()
+    reference = {"source": "models/minilm (all-MiniLM-L6-v2, real weights)", "ids": {}, "seqs": {}}
+    import onnxruntime as ort
+    sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    with torch.no_grad():
+        for s in REAL_SEQS:
+            x = torch.tensor([real_ids(s)], dtype=torch.int64)
+            want = model(x, torch.ones_like(x))[0]
+            got = sess.run(None, {"input_ids": x.numpy(), "attention_mask": np.ones_like(x.numpy())})[0][0]
+            diff = float(np.abs(got - want.numpy()).max())
+            print(f"minilm-real: ONNX (onnxruntime) vs PyTorch embedding at seq {s}: max |diff| {diff:.2e}")
+            if diff > 1e-5:
+                raise SystemExit(f"minilm-real: ONNX export does not match PyTorch (max diff {diff})")
+            reference["ids"][str(s)] = real_ids(s)
+            reference["seqs"][str(s)] = want.tolist()
+
+    def feeds(s):
+        x = np.array([real_ids(s)], dtype=np.int64)
+        return {"input_ids": x, "attention_mask": np.ones_like(x)}
+    reference["int8MaxAbsDiff"] = quantize_onnx("minilm-real", onnx_path, feeds, reference, (128,))
+    with open(os.path.join(out, "reference.json"), "w") as f:
+        json.dump(reference, f)
+    print(f"minilm-real: wrote {out} ({os.path.getsize(onnx_path) / 1e6:.1f} MB ONNX)")
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "out"))
     ap.add_argument("--random-default", action="store_true", help="random weights even if models/sentiment-ln exists")
-    ap.add_argument("--only", choices=["default", "minilm"])
+    ap.add_argument("--only", choices=["default", "minilm", "minilm-real"])
     ap.add_argument("--exporter", choices=["dynamo", "torchscript"], default="dynamo",
                     help="dynamo (needs onnxscript) gives a dynamic sequence axis")
     args = ap.parse_args()
@@ -153,6 +259,8 @@ def main():
     for name in ["default", "minilm"]:
         if args.only in (None, name):
             export(name, args)
+    if args.only in (None, "minilm-real"):
+        export_real(args)
 
 
 if __name__ == "__main__":

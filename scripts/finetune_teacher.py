@@ -46,24 +46,10 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from bert_torch import Bert, FolderInfo, load_state, pad, tokenizer_for  # noqa: E402
 from data import LABELS, SEED  # noqa: E402
-from train_teacher import atomic_save, data, epoch_batches, log  # noqa: E402
+from train_teacher import atomic_save, check_run, data, epoch_batches, log  # noqa: E402
 
 RUN_KEYS = ("max_len", "epochs", "batch", "lr", "head_lr", "weight_decay", "warmup", "seed", "dropout",
             "train_word_emb", "init_top", "limit_train", "limit_test", "export_max_len")
-
-
-def check_run(args, work):
-    path = os.path.join(work, "run.json")
-    mine = {k: getattr(args, k) for k in RUN_KEYS}
-    if os.path.isfile(path):
-        with open(path) as f:
-            old = json.load(f)
-        diff = {k: (old.get(k), v) for k, v in mine.items() if old.get(k) != v}
-        if diff:
-            sys.exit(f"{path} was made with other settings {diff}: use another --work or the same flags")
-    else:
-        with open(path, "w") as f:
-            json.dump(mine, f, indent=1)
 
 
 def build_model(args):
@@ -380,7 +366,7 @@ def main():
         rows = data(args)["test"]
         res, _ = evaluate(model, tokenize(args, rows, args.export_max_len or args.max_len), rows)
         return log(work, f"eval at step {ck['step']}: {json.dumps(res)}")
-    check_run(args, work)
+    check_run(args, work, RUN_KEYS, missing=None)
     train(args, work)
 
 

@@ -2,6 +2,7 @@
 
   python3 scripts/train.py --norm layer --out models/sentiment-ln
   python3 scripts/train.py --norm batch --out models/sentiment-bn
+  python3 scripts/train.py --arch delight --out models/sentiment-delight   (scripts/delight.py)
 """
 import argparse
 import json
@@ -22,6 +23,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 from data import LABELS, split  # noqa: E402
 from model import EncoderClassifier, make_config, state_dict_for_export  # noqa: E402
+from delight import DeLighTClassifier, make_delight_config  # noqa: E402
 from tok import build_tokenizer  # noqa: E402
 
 
@@ -54,7 +56,9 @@ def evaluate(model, seqs, labels, bs=128):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--norm", choices=["layer", "batch"], required=True)
+    ap.add_argument("--norm", choices=["layer", "batch"], default="layer")
+    ap.add_argument("--arch", choices=["standard", "delight"], default="standard")
+    ap.add_argument("--delight", default="{}", help='DeLighT sizes as JSON, e.g. {"blocks": 2}')
     ap.add_argument("--out", required=True)
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--layers", type=int, default=2)
@@ -96,13 +100,19 @@ def main():
     cfg = make_config(vocab_size=vocab_size, hidden_size=128, num_heads=4, num_layers=args.layers,
                       ffn_size=512, activation="relu", norm=args.norm, norm_first=False,
                       final_norm=False, max_len=args.max_len, pooling="mean", labels=LABELS)
-    model = EncoderClassifier(cfg)
+    if args.arch == "delight":
+        cfg = make_delight_config(delight=json.loads(args.delight), vocab_size=vocab_size,
+                                  max_len=args.max_len, labels=LABELS)
+        model = DeLighTClassifier(cfg)
+        log(f"DeLighT encoder params {model.encoder_params()}")
+    else:
+        model = EncoderClassifier(cfg)
     nparams = sum(p.numel() for p in model.parameters())
     log(f"params {nparams}")
 
     decay, no_decay = [], []
     for n, p in model.named_parameters():
-        (no_decay if (p.ndim < 2 or "norm" in n) else decay).append(p)
+        (no_decay if (p.ndim < 2 or "norm" in n or n.endswith("bias")) else decay).append(p)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
                              {"params": no_decay, "weight_decay": 0.0}], lr=args.lr)
     steps_per_epoch = math.ceil(len(tr_seqs) / args.batch_size)
@@ -159,7 +169,7 @@ def main():
     metrics = {"test_accuracy": acc, "test_size": len(te_seqs), "train_size": len(tr_seqs),
                "epochs": round(epochs_done, 4), "train_seconds": round(train_seconds, 1),
                "seed": args.seed, "steps": step, "batch_size": args.batch_size, "lr": args.lr,
-               "max_len": args.max_len, "num_layers": args.layers, "stopped_early": stopped_early,
+               "max_len": args.max_len, "num_layers": args.layers, "arch": args.arch, "stopped_early": stopped_early,
                "torch_version": torch.__version__}
     with open(os.path.join(args.out, "metrics.json"), "w") as f:
         json.dump(metrics, f, indent=2)

@@ -50,10 +50,12 @@ RUN_KEYS = ("max_len", "train_layers", "epochs", "batch", "lr", "head_lr", "weig
 
 
 def log(work, msg):
+    """Print `msg` with a timestamp and append it to WORK/train.log (when there is a work folder)."""
     line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {msg}"
     print(line, flush=True)
-    with open(os.path.join(work, "train.log"), "a", encoding="utf-8") as f:
-        f.write(line + "\n")
+    if work:
+        with open(os.path.join(work, "train.log"), "a", encoding="utf-8") as f:
+            f.write(line + "\n")
 
 
 def atomic_save(obj, path):
@@ -94,13 +96,15 @@ def data(args):
     return {"train": train, "test": test}
 
 
-def check_run(args, work):
+def check_run(args, work, keys=RUN_KEYS, missing=0):
+    """Store the run's settings (`keys` of `args`) in WORK/run.json the first time; later (a resumed run) exit
+    when any differs. A key an older run.json lacks reads as `missing`."""
     path = os.path.join(work, "run.json")
-    mine = {k: getattr(args, k) for k in RUN_KEYS}
+    mine = {k: getattr(args, k) for k in keys}
     if os.path.isfile(path):
         with open(path) as f:
             old = json.load(f)
-        diff = {k: (old.get(k, 0), v) for k, v in mine.items() if old.get(k, 0) != v}
+        diff = {k: (old.get(k, missing), v) for k, v in mine.items() if old.get(k, missing) != v}
         if diff:
             sys.exit(f"{path} was made with other settings {diff}: use another --work or the same flags")
     else:

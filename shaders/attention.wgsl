@@ -13,8 +13,15 @@
 // Keys and values stream through workgroup memory in tiles of floor(1024 / head_dim) keys (8 KiB).
 // head_dim <= 128 (MAX_DH; the host refuses larger).
 //
+// Entry point `main_small`, for small heads (head_dim <= 32 and a multiple of 4: MiniLM's 32): no
+// workgroup memory and no barriers. Dispatch (ceil(seq / 16), ceil(heads / 4), batch) workgroups of
+// 16 × 4 threads; thread (tx, ty) owns query 16·wg.x + tx of head 4·wg.y + ty, holds its q and its
+// accumulator in eight vec4 registers and reads keys and values through the vec4 view of qkv (binding 5)
+// straight from storage: 16 queries per head instead of 64, so a short sequence leaves few threads idle.
+// Same online softmax and the same probabilities pass as `main`.
+//
 // Bindings (group 0): 0 params (uniform), 1 qkv (read), 2 lengths (read), 3 out (read_write),
-// 4 probs (read_write).
+// 4 probs (read_write), 5 qkv as vec4 (read; the same buffer as 1).
 
 struct Params {
     batch: u32,
@@ -32,6 +39,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> lengths: array<u32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> probs: array<f32>;
+@group(0) @binding(5) var<storage, read> qkv4: array<vec4<f32>>;
 
 const BQ: u32 = 64u;
 const MAX_DH: u32 = 128u;
@@ -110,6 +118,76 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
                 var s = 0.0;
                 for (var c = 0u; c < dh; c++) { s += q[c] * qkv[kbase + c]; }
                 p = exp(s * params.scale - m) * inv;
+            }
+            probs[pbase + j] = p;
+        }
+    }
+}
+
+// Vec4s of a head in `main_small`.
+const SMALL_D4: u32 = 8u;
+
+@compute @workgroup_size(16, 4, 1)
+fn main_small(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let b = wg.z;
+    let h = wg.y * 4u + lid.y;
+    let qi = wg.x * 16u + lid.x;
+    let seq = params.seq;
+    if (qi >= seq || h >= params.heads) { return; }
+    let nd4 = params.head_dim / 4u;
+    let d4 = params.heads * nd4;
+    let row4 = 3u * d4;
+    let len = min(lengths[b], seq);
+
+    var q: array<vec4<f32>, 8>;
+    var acc: array<vec4<f32>, 8>;
+    let qbase = (b * seq + qi) * row4 + h * nd4;
+    for (var c = 0u; c < SMALL_D4; c++) {
+        acc[c] = vec4<f32>(0.0);
+        q[c] = vec4<f32>(0.0);
+        if (c < nd4) { q[c] = qkv4[qbase + c]; }
+    }
+    var m = NEG_BIG;
+    var l = 0.0;
+    for (var j = 0u; j < len; j++) {
+        let kbase = (b * seq + j) * row4 + d4 + h * nd4;
+        var s4 = vec4<f32>(0.0);
+        for (var c = 0u; c < SMALL_D4; c++) {
+            if (c < nd4) { s4 += q[c] * qkv4[kbase + c]; }
+        }
+        let s = (s4.x + s4.y + s4.z + s4.w) * params.scale;
+        let m_new = max(m, s);
+        let corr = exp(m - m_new);
+        let p = exp(s - m_new);
+        l = l * corr + p;
+        let vbase = kbase + d4;
+        for (var c = 0u; c < SMALL_D4; c++) {
+            if (c < nd4) { acc[c] = acc[c] * corr + p * qkv4[vbase + c]; }
+        }
+        m = m_new;
+    }
+
+    // len >= 1 (checked on the host), so l > 0.
+    let inv = 1.0 / l;
+    let obase = (b * seq + qi) * params.heads * params.head_dim + h * params.head_dim;
+    for (var c = 0u; c < SMALL_D4; c++) {
+        if (c < nd4) {
+            let v = acc[c] * inv;
+            for (var e = 0u; e < 4u; e++) { out[obase + 4u * c + e] = v[e]; }
+        }
+    }
+
+    if (params.write_probs == 1u) {
+        let pbase = ((b * params.heads + h) * seq + qi) * seq;
+        for (var j = 0u; j < seq; j++) {
+            var p = 0.0;
+            if (j < len) {
+                let kbase = (b * seq + j) * row4 + d4 + h * nd4;
+                var s4 = vec4<f32>(0.0);
+                for (var c = 0u; c < SMALL_D4; c++) {
+                    if (c < nd4) { s4 += q[c] * qkv4[kbase + c]; }
+                }
+                p = exp((s4.x + s4.y + s4.z + s4.w) * params.scale - m) * inv;
             }
             probs[pbase + j] = p;
         }

@@ -14,6 +14,14 @@
 // When k % 4 == 0 (vec4 = 1) each thread loads its four consecutive k values with one vec4 load through
 // the vec4 views of x and w (bindings 5, 6: the same buffers as 1, 2).
 //
+// Entry point `main_rows` (register-tiled, no workgroup memory, no barriers; needs vec4 = 1, k % 4 == 0):
+// dispatch (ceil(n / 64), ceil(m / 16), 1) workgroups of 16 × 4 threads, a 16 × 64 output tile each;
+// thread (tx, ty) owns rows 4·ty.. and columns 4·tx.. of it (4 × 4 outputs), reading its four rows of x
+// and of w straight from storage one vec4 of k at a time. For short sequences (the 64-row tile of `main`
+// wastes ¾ of its work at 16 rows) and on adapters that emulate a GPU on the CPU, where workgroup memory
+// is ordinary memory and each barrier a context switch of every invocation. Rows and columns past m / n
+// are clamped for the loads (no branch in the k loop) and not stored.
+//
 // Bindings (group 0): 0 params (uniform), 1 x (read), 2 w (read), 3 bias (read), 4 out (read_write),
 // 5 x as vec4 (read), 6 w as vec4 (read).
 
@@ -42,60 +50,29 @@ const TK: u32 = 16u;
 var<workgroup> xs: array<f32, 1024>; // [kk][row]: TK × TILE
 var<workgroup> ws: array<f32, 1024>; // [kk][col]: TK × TILE
 
-// erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26); WGSL has no erf builtin.
-fn erf_approx(v: f32) -> f32 {
-    let s = sign(v);
-    let a = abs(v);
-    let t = 1.0 / (1.0 + 0.3275911 * a);
-    let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
-    return s * y;
-}
-
-fn activate(v: f32, act: u32) -> f32 {
-    switch act {
-        case 1u: { return max(v, 0.0); }
-        case 2u: { return 0.5 * v * (1.0 + erf_approx(v * 0.70710678118654752)); }
-        case 3u: {
-            let inner = 0.7978845608 * (v + 0.044715 * v * v * v);
-            return 0.5 * v * (1.0 + tanh(clamp(inner, -15.0, 15.0)));
-        }
-        case 4u: { return tanh(clamp(v, -15.0, 15.0)); }
-        case 5u: { return v / (1.0 + exp(-v)); }
-        default: { return v; }
-    }
-}
+// activate(v, act): shaders/include/activate.wgsl, prepended.
 
 // Four consecutive values of row `r` of a (rows, k) matrix starting at column `c`, zero outside.
 fn load_x(r: u32, c: u32) -> vec4<f32> {
     let m = params.m;
     let k = params.k;
-    if (r >= m) { return vec4<f32>(0.0); }
-    if (params.vec4 == 1u) {
-        if (c >= k) { return vec4<f32>(0.0); }
-        return x4[(r * k + c) / 4u];
-    }
-    var v = vec4<f32>(0.0);
-    for (var e = 0u; e < 4u; e++) {
-        if (c + e < k) { v[e] = x[r * k + c + e]; }
-    }
-    return v;
+    if (r >= m || c >= k) { return vec4<f32>(0.0); }
+    if (params.vec4 == 1u) { return x4[(r * k + c) / 4u]; }
+    let i = r * k + c;
+    return vec4<f32>(x[i], select(0.0, x[i + 1u], c + 1u < k), select(0.0, x[i + 2u], c + 2u < k), select(0.0, x[i + 3u], c + 3u < k));
 }
 
 fn load_w(r: u32, c: u32) -> vec4<f32> {
     let n = params.n;
     let k = params.k;
-    if (r >= n) { return vec4<f32>(0.0); }
-    if (params.vec4 == 1u) {
-        if (c >= k) { return vec4<f32>(0.0); }
-        return w4[(r * k + c) / 4u];
-    }
-    var v = vec4<f32>(0.0);
-    for (var e = 0u; e < 4u; e++) {
-        if (c + e < k) { v[e] = w[r * k + c + e]; }
-    }
-    return v;
+    if (r >= n || c >= k) { return vec4<f32>(0.0); }
+    if (params.vec4 == 1u) { return w4[(r * k + c) / 4u]; }
+    let i = r * k + c;
+    return vec4<f32>(w[i], select(0.0, w[i + 1u], c + 1u < k), select(0.0, w[i + 2u], c + 2u < k), select(0.0, w[i + 3u], c + 3u < k));
 }
 
+// Accumulators are named vec4s, never arrays: a dynamically indexed private array is memory (per-lane
+// gathers and scatters) on CPU emulations of a GPU, and spills on some GPUs.
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
     let tx = lid.x;
@@ -107,45 +84,107 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     let lr = tid / 4u;
     let lk = (tid % 4u) * 4u;
 
-    var acc: array<f32, 16>;
-    for (var i = 0u; i < 16u; i++) { acc[i] = 0.0; }
+    // acc_i: row ty + 16·i, columns tx + 16·j in component j.
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
 
     for (var k0 = 0u; k0 < params.k; k0 += TK) {
         let xv = load_x(row0 + lr, k0 + lk);
         let wv = load_w(col0 + lr, k0 + lk);
-        for (var e = 0u; e < 4u; e++) {
-            xs[(lk + e) * TILE + lr] = xv[e];
-            ws[(lk + e) * TILE + lr] = wv[e];
-        }
+        xs[lk * TILE + lr] = xv.x;
+        xs[(lk + 1u) * TILE + lr] = xv.y;
+        xs[(lk + 2u) * TILE + lr] = xv.z;
+        xs[(lk + 3u) * TILE + lr] = xv.w;
+        ws[lk * TILE + lr] = wv.x;
+        ws[(lk + 1u) * TILE + lr] = wv.y;
+        ws[(lk + 2u) * TILE + lr] = wv.z;
+        ws[(lk + 3u) * TILE + lr] = wv.w;
         workgroupBarrier();
         for (var kk = 0u; kk < TK; kk++) {
-            var a: array<f32, 4>;
-            var b: array<f32, 4>;
-            for (var i = 0u; i < 4u; i++) {
-                a[i] = xs[kk * TILE + ty + 16u * i];
-                b[i] = ws[kk * TILE + tx + 16u * i];
-            }
-            for (var i = 0u; i < 4u; i++) {
-                for (var j = 0u; j < 4u; j++) {
-                    acc[i * 4u + j] += a[i] * b[j];
-                }
-            }
+            let o = kk * TILE;
+            let a = vec4<f32>(xs[o + ty], xs[o + ty + 16u], xs[o + ty + 32u], xs[o + ty + 48u]);
+            let b = vec4<f32>(ws[o + tx], ws[o + tx + 16u], ws[o + tx + 32u], ws[o + tx + 48u]);
+            acc0 += a.x * b;
+            acc1 += a.y * b;
+            acc2 += a.z * b;
+            acc3 += a.w * b;
         }
         workgroupBarrier();
     }
 
-    for (var i = 0u; i < 4u; i++) {
-        let r = row0 + ty + 16u * i;
-        if (r >= params.m) { continue; }
-        for (var j = 0u; j < 4u; j++) {
-            let c = col0 + tx + 16u * j;
-            if (c >= params.n) { continue; }
-            var v = acc[i * 4u + j];
-            if (params.has_bias == 1u) { v += bias[c]; }
-            v = activate(v, params.act);
-            let o = r * params.n + c;
-            if (params.accumulate == 1u) { v = out[o] + v; }
-            out[o] = v;
-        }
+    store_spread(row0 + ty, col0 + tx, acc0);
+    store_spread(row0 + ty + 16u, col0 + tx, acc1);
+    store_spread(row0 + ty + 32u, col0 + tx, acc2);
+    store_spread(row0 + ty + 48u, col0 + tx, acc3);
+}
+
+// `main`'s outputs of row r: columns c + 16·j from component j.
+fn store_spread(r: u32, c: u32, acc: vec4<f32>) {
+    if (r >= params.m) { return; }
+    if (c < params.n) { store(r, c, acc.x); }
+    if (c + 16u < params.n) { store(r, c + 16u, acc.y); }
+    if (c + 32u < params.n) { store(r, c + 32u, acc.z); }
+    if (c + 48u < params.n) { store(r, c + 48u, acc.w); }
+}
+
+// The epilogue of one output: bias, activation, residual add, store.
+fn store(r: u32, c: u32, acc: f32) {
+    var v = acc;
+    if (params.has_bias == 1u) { v += bias[c]; }
+    v = activate(v, params.act);
+    let o = r * params.n + c;
+    if (params.accumulate == 1u) { v = out[o] + v; }
+    out[o] = v;
+}
+
+// `main_rows`'s outputs of row r: columns c .. c + 3.
+fn store_row(r: u32, c: u32, acc: vec4<f32>) {
+    if (r >= params.m) { return; }
+    if (c < params.n) { store(r, c, acc.x); }
+    if (c + 1u < params.n) { store(r, c + 1u, acc.y); }
+    if (c + 2u < params.n) { store(r, c + 2u, acc.z); }
+    if (c + 3u < params.n) { store(r, c + 3u, acc.w); }
+}
+
+@compute @workgroup_size(16, 4, 1)
+fn main_rows(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+    let m = params.m;
+    let n = params.n;
+    let k4 = params.k / 4u;
+    let r0 = wg.y * 16u + lid.y * 4u;
+    let c0 = wg.x * 64u + lid.x * 4u;
+    if (r0 >= m || c0 >= n) { return; }
+    // First vec4 of each of this thread's rows of x and of w (clamped: duplicates are computed, not stored).
+    let x0 = min(r0, m - 1u) * k4;
+    let x1 = min(r0 + 1u, m - 1u) * k4;
+    let x2 = min(r0 + 2u, m - 1u) * k4;
+    let x3 = min(r0 + 3u, m - 1u) * k4;
+    let w0 = min(c0, n - 1u) * k4;
+    let w1 = min(c0 + 1u, n - 1u) * k4;
+    let w2 = min(c0 + 2u, n - 1u) * k4;
+    let w3 = min(c0 + 3u, n - 1u) * k4;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
+    for (var kk = 0u; kk < k4; kk++) {
+        let a0 = x4[x0 + kk];
+        let a1 = x4[x1 + kk];
+        let a2 = x4[x2 + kk];
+        let a3 = x4[x3 + kk];
+        let b0 = w4[w0 + kk];
+        let b1 = w4[w1 + kk];
+        let b2 = w4[w2 + kk];
+        let b3 = w4[w3 + kk];
+        acc0 += vec4<f32>(dot(a0, b0), dot(a0, b1), dot(a0, b2), dot(a0, b3));
+        acc1 += vec4<f32>(dot(a1, b0), dot(a1, b1), dot(a1, b2), dot(a1, b3));
+        acc2 += vec4<f32>(dot(a2, b0), dot(a2, b1), dot(a2, b2), dot(a2, b3));
+        acc3 += vec4<f32>(dot(a3, b0), dot(a3, b1), dot(a3, b2), dot(a3, b3));
     }
+    store_row(r0, c0, acc0);
+    store_row(r0 + 1u, c0, acc1);
+    store_row(r0 + 2u, c0, acc2);
+    store_row(r0 + 3u, c0, acc3);
 }

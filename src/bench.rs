@@ -134,6 +134,20 @@ impl ForwardBench {
             .collect()
     }
 
+    /// Multiply-accumulates per token of the encoder at `seq` tokens, counted as the DeLighT reference's
+    /// `compute_macs_params` counts them (linear weights + biases per token, attention 2·S²·d / S).
+    #[wasm_bindgen(js_name = macsPerToken)]
+    pub fn macs_per_token(&self, seq: usize) -> f64 {
+        let seq = seq.max(1);
+        crate::model::delight::summary(&self.model.config, seq).encoder_macs as f64 / seq as f64
+    }
+
+    /// Parameters of the encoder (embeddings and head excluded).
+    #[wasm_bindgen(js_name = encoderParams)]
+    pub fn encoder_params(&self) -> f64 {
+        crate::model::delight::summary(&self.model.config, 1).encoder_params as f64
+    }
+
     /// One forward (batch 1, `seq` tokens, no trace); returns the logits.
     pub fn forward(&self, seq: usize, reference: bool) -> Result<Vec<f32>, JsError> {
         let batch = Batch::from_rows(&[self.ids(seq)], self.model.config.pad_token_id)?;
@@ -141,5 +155,51 @@ impl ForwardBench {
         let out = cpu::forward(&self.model, &batch, &ForwardOptions::default());
         cpu::set_reference(false);
         Ok(out?.logits.map(|t| t.data).unwrap_or_default())
+    }
+}
+
+/// A model folder as the JS API loads it (HF BERT or this project's format), profiled per op: where the
+/// time of `embed([text])` goes — tokenizer, each op kind of the forward, pooling + L2 norm.
+#[wasm_bindgen]
+pub struct ProfileBench {
+    classifier: crate::pipeline::Classifier,
+}
+
+#[wasm_bindgen]
+impl ProfileBench {
+    /// `texts` maps folder paths (`config.json`, `vocab.txt`, …) to their text, as `Engine.load` takes them.
+    #[wasm_bindgen(constructor)]
+    pub fn new(texts: JsValue, weights: &[u8]) -> Result<ProfileBench, JsError> {
+        let texts: std::collections::HashMap<String, String> =
+            serde_wasm_bindgen::from_value(texts).map_err(|e| JsError::new(&format!("texts: {e}")))?;
+        let files = crate::hf::HfFiles::from_texts(|p| texts.get(p).map(String::as_str), vec![weights])?;
+        Ok(ProfileBench { classifier: crate::pipeline::Classifier::from_files(&files)? })
+    }
+
+    /// `runs` profiled `embed([text])`s (after one warm-up): `{ tokens, runs, ms: { op: total ms over the
+    /// runs }, calls: { op: calls per run }, totalMs }` — divide by `runs` for per-forward figures.
+    pub fn profile(&self, text: &str, runs: u32) -> Result<JsValue, JsError> {
+        let mut p = crate::profile::Profiled::new();
+        let opts = ForwardOptions::default();
+        let mut total = 0.0;
+        let mut tokens = 0;
+        for run in 0..=runs {
+            if run == 1 {
+                p.ops.clear();
+                total = 0.0;
+            }
+            let t0 = crate::choice::now_ms();
+            let (batch, _) = p.time("tokenize + pad".into(), 0.0, |_| self.classifier.batch(&[text]))?;
+            tokens = batch.seq;
+            let out = self.classifier.model.record(&mut p, &batch, &opts)?; // the CPU runs each op at once
+            let e = p.time("L2 norm (embed)".into(), 0.0, |_| self.classifier.embeddings(&out));
+            std::hint::black_box(e);
+            total += crate::choice::now_ms() - t0;
+        }
+        let ms: std::collections::BTreeMap<_, _> = p.ops.iter().map(|o| (o.op.clone(), o.ms)).collect();
+        let calls: std::collections::BTreeMap<_, _> = p.ops.iter().map(|o| (o.op.clone(), o.calls / runs.max(1))).collect();
+        let v = serde_json::json!({ "tokens": tokens, "runs": runs, "ms": ms, "calls": calls, "totalMs": total });
+        let ser = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
+        serde::Serialize::serialize(&v, &ser).map_err(|e| JsError::new(&e.to_string()))
     }
 }

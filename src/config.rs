@@ -1,6 +1,7 @@
 //! Model configuration: an HF-style `config.json`, parsed with serde and validated before any weight is read.
 
 use crate::error::{Error, Result};
+pub use crate::model::param::Precision;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +59,10 @@ pub enum Architecture {
     EncoderClassifier,
     /// Hugging Face `BertModel` / `BertForSequenceClassification` names.
     Bert,
+    /// DeLighT blocks (`scripts/delight.py`, the authors' fairseq names) between this project's
+    /// embeddings and head; sizes in [`Config::delight`].
+    #[serde(rename = "delight_classifier")]
+    Delight,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,6 +116,16 @@ pub struct Config {
     pub pad_token_id: u32,
     /// Lower-case (and strip accents) in the tokenizer.
     pub lowercase: bool,
+    /// How the linear weights are stored: `f32` (default, omitted), `f16` or `int8`.
+    #[serde(default, skip_serializing_if = "is_f32")]
+    pub precision: Precision,
+    /// The DeLighT sizes (architecture `delight_classifier` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delight: Option<crate::model::delight::DelightConfig>,
+}
+
+fn is_f32(p: &Precision) -> bool {
+    *p == Precision::F32
 }
 
 impl Config {
@@ -179,6 +194,12 @@ impl Config {
         }
         if self.num_layers > 1024 || self.num_heads > 4096 {
             return bad("num_layers or num_heads is larger than this engine supports".into());
+        }
+        match (self.architecture, &self.delight) {
+            (Architecture::Delight, Some(d)) => d.validate(self)?,
+            (Architecture::Delight, None) => return bad("architecture delight_classifier needs a `delight` object".into()),
+            (_, Some(_)) => return bad("`delight` is only for architecture delight_classifier".into()),
+            (_, None) => {}
         }
         Ok(())
     }

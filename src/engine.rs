@@ -1,10 +1,13 @@
 //! The front door: the only API that runs a forward pass (classify, embed, and through it the page's
 //! inspection). A [`Classifier`] (tokenizer + model) plus the backend the model runs on: the CPU, or —
-//! when a GPU is there — a [`GpuBackend`] holding the same weights on the device. `auto` runs on WebGPU/Vulkan when an adapter and device are available
-//! and on the CPU otherwise; `gpu` and `cpu` force one. If the GPU fails mid-session (device lost, a
+//! when a GPU is there — a [`GpuBackend`] holding the same weights on the device. `auto` runs on
+//! WebGPU/Vulkan only where that is measured to be faster than the CPU path (never on a software /
+//! fallback adapter; otherwise a one-off timed probe, see [`crate::choice`]), and on the CPU otherwise;
+//! `gpu` and `cpu` force one. [`Engine::choice`] says where it runs and why. If the GPU fails mid-session (device lost, a
 //! dispatch or readback fails), that forward is re-run on the CPU, every later one runs there too, and
 //! [`Engine::fallback_reason`] says why.
 
+use crate::choice::{self, BackendChoice, Probe};
 use crate::error::{Error, Result};
 use crate::gpu::{context::default_backends, GpuBackend, GpuContext};
 use crate::model::{Batch, ForwardOptions, Output};
@@ -37,6 +40,9 @@ impl std::str::FromStr for Backend {
     }
 }
 
+/// Most forwards [`Engine::timed_forward`] averages over.
+pub const MAX_TIMED_RUNS: u32 = 200;
+
 /// A [`Classifier`] on a backend: the only API that runs a forward pass (see the module docs).
 pub struct Engine {
     /// The tokenizer and model it runs.
@@ -47,6 +53,18 @@ pub struct Engine {
     last: &'static str,
     /// Forward passes run so far (a batch counts once).
     forwards: u64,
+    /// Where the engine was set to run at load, and why.
+    choice: BackendChoice,
+    /// The engine opened its GPU device itself ([`Engine::new`]) and destroys it when it no longer uses it
+    /// (dropped, or the probe chose the CPU): in the browser a device otherwise lives until the JavaScript
+    /// garbage collector finds it. A context passed in ([`Engine::with_context`]) may be shared: left alone.
+    owns_device: bool,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.release_device();
+    }
 }
 
 impl Engine {
@@ -56,34 +74,172 @@ impl Engine {
     }
 
     /// As [`Engine::new`], asking wgpu only for `backends` (`wgpu::Backends::empty()` means no adapter).
-    /// `Backend::Gpu` without a usable GPU is an error; `Backend::Auto` falls back to the CPU and records why.
+    /// `Backend::Gpu` without a usable GPU is an error; `Backend::Auto` falls back to the CPU and records
+    /// why, and on a hardware adapter times a probe forward on both backends and keeps the faster.
     pub async fn with_gpu_backends(classifier: Classifier, backend: Backend, backends: wgpu::Backends) -> Result<Self> {
         if backend == Backend::Cpu {
             return Self::with_context(classifier, backend, Err(Error::Gpu("CPU backend chosen".into())));
         }
-        Self::with_context(classifier, backend, GpuContext::new(backends).await)
+        let adapter = GpuContext::adapter(backends).await;
+        if let (Backend::Auto, Ok(a)) = (backend, &adapter) {
+            // A software adapter is declined before a device and its pipelines are built.
+            let info = a.get_info();
+            if choice::is_software(&info) {
+                let mut engine = Self::cpu(classifier);
+                engine.decline_software(format!("{} ({:?}, {})", info.name, info.device_type, info.driver_info));
+                return Ok(engine);
+            }
+        }
+        let ctx = match adapter {
+            Ok(a) => GpuContext::from_adapter(a).await,
+            Err(e) => Err(e),
+        };
+        let mut engine = Self::with_context(classifier, backend, ctx)?;
+        engine.owns_device = true;
+        if backend == Backend::Auto {
+            engine.probe().await;
+        }
+        Ok(engine)
     }
 
-    /// As [`Engine::new`] with a GPU context made by the caller (or the reason there is none).
+    /// As [`Engine::new`] with a GPU context made by the caller (or the reason there is none). `auto`
+    /// declines a software (fallback) adapter here; the timed probe is [`Engine::with_gpu_backends`]'s.
     pub fn with_context(classifier: Classifier, backend: Backend, ctx: Result<GpuContext>) -> Result<Self> {
         let mut engine = Self::cpu(classifier);
+        engine.choice.requested = backend;
         if backend == Backend::Cpu {
             return Ok(engine);
         }
+        let ctx = match ctx {
+            Ok(ctx) if backend == Backend::Auto && choice::is_software(&ctx.info) => {
+                engine.decline_software(ctx.adapter_name());
+                return Ok(engine);
+            }
+            ctx => ctx,
+        };
+        let adapter = ctx.as_ref().ok().map(GpuContext::adapter_name);
+        let software = ctx.as_ref().is_ok_and(|c| choice::is_software(&c.info));
         match ctx.and_then(|ctx| GpuBackend::new(ctx, &engine.classifier.model)) {
             Ok(g) => {
                 engine.last = g.ctx.backend_name();
+                engine.choice = BackendChoice { fallback_adapter: software, ..BackendChoice::forced(backend, engine.last, adapter) };
                 engine.gpu = Some(g);
             }
-            Err(e) if backend == Backend::Auto => engine.fallback = Some(e.to_string()),
+            Err(e) if backend == Backend::Auto => {
+                engine.choice = BackendChoice { reason: e.to_string(), ..BackendChoice::forced(backend, "cpu", adapter) };
+                engine.fallback = Some(e.to_string());
+            }
             Err(e) => return Err(e),
         }
         Ok(engine)
     }
 
+    /// `auto` on a software adapter (named `adapter`): the CPU, and why.
+    fn decline_software(&mut self, adapter: String) {
+        let why = format!(
+            "the GPU adapter ({adapter}) is a software (fallback) adapter, a CPU emulating a GPU: slower than the CPU path; ask for WebGPU explicitly to use it anyway"
+        );
+        self.fallback = Some(why.clone());
+        self.choice = BackendChoice { reason: why, adapter: Some(adapter), fallback_adapter: true, ..BackendChoice::forced(Backend::Auto, "cpu", None) };
+    }
+
+    /// `auto`'s probe on the adapter of `ctx`, whatever kind it is (software adapters included, which
+    /// `auto` itself declines without timing them): the engine runs on the faster of the two.
+    pub async fn measured(classifier: Classifier, ctx: GpuContext) -> Result<Self> {
+        let mut engine = Self::with_context(classifier, Backend::Gpu, Ok(ctx))?;
+        engine.choice.requested = Backend::Auto;
+        engine.probe().await;
+        Ok(engine)
+    }
+
+    /// `auto` on a hardware adapter: time one short forward on the GPU (after a warm-up) and on the CPU,
+    /// keep the GPU only where it is faster. The result is cached per model shape and adapter.
+    async fn probe(&mut self) {
+        let Some(g) = self.gpu.as_mut() else { return };
+        let name = g.ctx.backend_name();
+        let key = choice::cache_key(&self.classifier.model.config, &g.ctx.info);
+        let (probe, cached) = match choice::cached(&key) {
+            Some(p) => (p, true),
+            None => match Self::time_probe(&self.classifier, g).await {
+                Ok(p) => {
+                    choice::remember(key, p.clone());
+                    (p, false)
+                }
+                Err(e) => {
+                    let why = format!("the probe forward failed on the GPU, running on the CPU: {e}");
+                    self.choice = BackendChoice { reason: why.clone(), ..BackendChoice::forced(Backend::Auto, "cpu", self.choice.adapter.clone()) };
+                    self.fallback = Some(why);
+                    self.release_device();
+                    self.last = "cpu";
+                    return;
+                }
+            },
+        };
+        let reason = choice::probe_reason(&probe, name, cached);
+        let wins = choice::gpu_wins(&probe);
+        self.choice.runs_on = if wins { name } else { "cpu" }.into();
+        self.choice.reason = reason.clone();
+        self.choice.probe = Some(probe);
+        self.choice.cached = cached;
+        if !wins {
+            self.fallback = Some(reason);
+            self.release_device();
+            self.last = "cpu";
+        }
+    }
+
+    /// One warm-up and [`choice::PROBE_GPU_RUNS`] timed GPU forwards, [`choice::PROBE_CPU_RUNS`] CPU
+    /// forwards, of [`choice::PROBE_TEXT`]; the fastest of each.
+    async fn time_probe(classifier: &Classifier, g: &mut GpuBackend) -> Result<Probe> {
+        let (batch, _) = classifier.batch(&[choice::PROBE_TEXT])?;
+        let opts = ForwardOptions { trace: TraceRequest::NONE, ..Default::default() };
+        let model = &classifier.model;
+        let t0 = choice::now_ms();
+        model.forward(g, &batch, &opts).await?;
+        let gpu_first_ms = choice::now_ms() - t0;
+        let mut gpu_ms = f64::INFINITY;
+        for _ in 0..choice::PROBE_GPU_RUNS {
+            let t = choice::now_ms();
+            model.forward(g, &batch, &opts).await?;
+            gpu_ms = gpu_ms.min(choice::now_ms() - t);
+        }
+        let mut cpu_ms = f64::INFINITY;
+        for _ in 0..choice::PROBE_CPU_RUNS {
+            let t = choice::now_ms();
+            crate::cpu::forward(model, &batch, &opts)?;
+            cpu_ms = cpu_ms.min(choice::now_ms() - t);
+        }
+        Ok(Probe { seq: batch.seq, cpu_ms, gpu_ms, gpu_first_ms })
+    }
+
     /// An engine on the CPU backend (no GPU is asked for).
     pub fn cpu(classifier: Classifier) -> Self {
-        Self { classifier, gpu: None, fallback: None, last: "cpu", forwards: 0 }
+        Self {
+            classifier,
+            gpu: None,
+            fallback: None,
+            last: "cpu",
+            forwards: 0,
+            choice: BackendChoice::forced(Backend::Cpu, "cpu", None),
+            owns_device: false,
+        }
+    }
+
+    /// Stop using the GPU: its buffers are freed (the backend's `Drop`), and the device too where the engine
+    /// opened it.
+    fn release_device(&mut self) {
+        if let Some(g) = self.gpu.take() {
+            let device = self.owns_device.then(|| g.ctx.device.clone());
+            drop(g);
+            if let Some(d) = device {
+                d.destroy();
+            }
+        }
+    }
+
+    /// Where the engine was set to run when it was built, and why (the probe's timings for `auto`).
+    pub fn choice(&self) -> &BackendChoice {
+        &self.choice
     }
 
     /// "webgpu" or "vulkan" while the GPU runs the forward pass, else "cpu".
@@ -112,10 +268,16 @@ impl Engine {
         self.forwards
     }
 
+    /// Count `n` forward passes run outside [`Engine::forward`] (the CPU head sweep's shared layers).
+    pub(crate) fn count_forwards(&mut self, n: u64) {
+        self.forwards += n;
+        self.last = "cpu";
+    }
+
     /// One forward pass on the current backend. A GPU failure switches to the CPU for this call and all
     /// later ones; a batch over the GPU's limits runs on the CPU alone (the GPU stays for the next);
     /// input errors are returned as they are.
-    pub async fn forward(&mut self, batch: &Batch, opts: &ForwardOptions) -> Result<Output> {
+    pub async fn forward(&mut self, batch: &Batch, opts: &ForwardOptions<'_>) -> Result<Output> {
         self.forwards += 1;
         let model = &self.classifier.model;
         if let Some(g) = self.gpu.as_mut() {
@@ -136,8 +298,89 @@ impl Engine {
         crate::cpu::forward(model, batch, opts)
     }
 
+    /// A forward pass with its per-op timings ([`crate::profile`]), repeated until `min_ms` have passed
+    /// (at least once, at most [`MAX_TIMED_RUNS`] times); times are the mean over the runs without the
+    /// slowest fifth (a busy machine preempts some runs; a browser's timer ticks in up to 0.1 ms steps): on the CPU every op is timed (wall time, FLOPs, share of the measured
+    /// peak); on the GPU only the whole forward — per-op GPU times need timestamp queries, which this
+    /// engine does not record (the note says whether the adapter has them). Returns the last run's output.
+    /// The plain [`Engine::forward`] times nothing.
+    pub async fn timed_forward(&mut self, batch: &Batch, opts: &ForwardOptions<'_>, min_ms: f64) -> Result<(Output, crate::profile::Timings)> {
+        let peak_gflops = crate::profile::peak_gflops();
+        let peak_kernel = crate::profile::peak_kernel_name().to_string();
+        let t0 = choice::now_ms();
+        let mut runs = 0u32;
+        if let Some(g) = self.gpu.as_ref() {
+            let stamps = g.ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
+            let note = format!(
+                "{}: per-op times on the GPU need timestamp queries; {}, so only the whole forward is timed",
+                g.ctx.backend_name(),
+                if stamps { "the device has them but this engine does not record them yet" } else { "this adapter does not offer them" }
+            );
+            let mut total_ms = f64::INFINITY;
+            let out = loop {
+                let t = choice::now_ms();
+                let out = self.forward(batch, opts).await?;
+                total_ms = total_ms.min(choice::now_ms() - t);
+                runs += 1;
+                if runs >= MAX_TIMED_RUNS || choice::now_ms() - t0 >= min_ms {
+                    break out;
+                }
+            };
+            let t = crate::profile::Timings { backend: self.last.into(), batch: batch.batch, seq: batch.seq, runs, ops: Vec::new(), total_ms, flops: 0.0, peak_gflops, peak_kernel, note: Some(note) };
+            return Ok((out, t));
+        }
+        self.last = "cpu";
+        // The mean over the runs, leaving out the slowest fifth of them (by whole-forward time): a busy
+        // machine preempts some runs, and a browser's timer ticks in up to 0.1 ms steps, which the mean of
+        // many runs smooths out where a minimum would read 0 for every short op.
+        let mut each: Vec<(f64, Vec<crate::profile::OpTime>)> = Vec::new(); // (runs): (total ms, ops)
+        let out = loop {
+            self.forwards += 1;
+            let mut p = crate::profile::Profiled::new();
+            let t = choice::now_ms();
+            let out = self.classifier.model.record(&mut p, batch, opts)?; // the CPU runs each op at once
+            each.push((choice::now_ms() - t, p.ops));
+            runs += 1;
+            if runs >= MAX_TIMED_RUNS || choice::now_ms() - t0 >= min_ms {
+                break out;
+            }
+        };
+        each.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let kept = &each[..(each.len() - each.len() / 5).max(1)];
+        let n = kept.len() as f64;
+        let total_ms = kept.iter().map(|r| r.0).sum::<f64>() / n;
+        let mut ops = kept[0].1.clone();
+        for (i, o) in ops.iter_mut().enumerate() {
+            o.ms = kept.iter().map(|r| r.1.get(i).map_or(0.0, |q| q.ms)).sum::<f64>() / n;
+        }
+        let flops = ops.iter().map(|o| o.flops).sum();
+        let t = crate::profile::Timings { backend: "cpu".into(), batch: batch.batch, seq: batch.seq, runs, ops, total_ms, flops, peak_gflops, peak_kernel, note: None };
+        Ok((out, t))
+    }
+
+    /// Classify with `head` (its labels and classifier) in place of the model's own, e.g. one trained by
+    /// [`crate::teach::train`]; on the GPU only the head's parameters are uploaded.
+    pub fn set_head(&mut self, head: crate::teach::Head) -> Result<()> {
+        let m = &mut self.classifier.model;
+        if head.info.hidden_size != m.config.hidden_size {
+            return Err(Error::Config(format!(
+                "the head was trained on {}-dimensional features; this model's are {}",
+                head.info.hidden_size, m.config.hidden_size
+            )));
+        }
+        m.classifier = Some(head.linear);
+        m.config.labels = head.info.labels;
+        if let Some(g) = self.gpu.as_mut() {
+            if let Err(e) = g.upload_missing(&self.classifier.model) {
+                self.fallback = Some(format!("GPU failed, running on the CPU from now on: {e}"));
+                self.gpu = None;
+            }
+        }
+        Ok(())
+    }
+
     /// Classify `texts` as one padded batch, recording `trace`.
-    pub async fn classify<S: AsRef<str>>(&mut self, texts: &[S], opts: &ForwardOptions) -> Result<Classification> {
+    pub async fn classify<S: AsRef<str>>(&mut self, texts: &[S], opts: &ForwardOptions<'_>) -> Result<Classification> {
         self.classifier.check_classifier()?;
         let (batch, enc) = self.classifier.batch(texts)?;
         let out = self.forward(&batch, opts).await?;

@@ -53,6 +53,30 @@ impl Folder {
         HfFiles::from_texts(|p| self.text(p), self.weights.iter().map(|w| &w[..]).collect())
     }
 
+    /// Write `conv` (a [`crate::quant::convert_files`] of this folder) as a new folder `out`: its
+    /// `config.json` and single `model.safetensors`, and this folder's other text files unchanged (not the
+    /// shard index: the converted weights are one file). Returns the bytes written for the weights.
+    pub fn write_converted(&self, conv: &crate::quant::Converted, out: &Path) -> Result<()> {
+        let write = |p: &str, bytes: &[u8]| -> Result<()> {
+            let path = out.join(p);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+            }
+            std::fs::write(&path, bytes).map_err(|e| io(&path, e))
+        };
+        write("config.json", conv.config_json.as_bytes())?;
+        write(WEIGHTS_FILE, &conv.weights)?;
+        for (p, text) in self.texts.iter().filter(|(p, _)| *p != "config.json" && *p != INDEX_FILE) {
+            write(p, text.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Total size of the weight files, in bytes.
+    pub fn weights_bytes(&self) -> usize {
+        self.weights.iter().map(Vec::len).sum()
+    }
+
     /// The folder as a classifier (either format).
     pub fn classifier(&self) -> Result<Classifier> {
         Classifier::from_files(&self.files()?)

@@ -114,6 +114,9 @@ fn default_type_vocab() -> usize {
 #[derive(Deserialize)]
 struct HfBertConfig {
     model_type: Option<String>,
+    /// This engine's own field, written by `classify quantize`: how the linear weights are stored.
+    #[serde(default)]
+    precision: crate::config::Precision,
     #[serde(default)]
     architectures: Vec<String>,
     vocab_size: usize,
@@ -313,6 +316,8 @@ impl Config {
             labels,
             pad_token_id: hf.pad_token_id.unwrap_or(0),
             lowercase,
+            precision: hf.precision,
+            delight: None,
         };
         config.validate()?;
         Ok(config)

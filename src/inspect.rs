@@ -132,7 +132,7 @@ fn shift(a: &NormTrace, b: &NormTrace, n: usize) -> Result<NormShift> {
     Ok(NormShift { diff, token_shift, max_shift, stats_alone: a.used_stats(n), stats_together: b.used_stats(n) })
 }
 
-async fn traced(e: &mut Engine, texts: &[&str], opts: ForwardOptions) -> Result<(Classification, Trace)> {
+async fn traced(e: &mut Engine, texts: &[&str], opts: ForwardOptions<'_>) -> Result<(Classification, Trace)> {
     let mut r = e.classify(texts, &opts).await?;
     let tr = r.trace.take().ok_or_else(|| Error::Input("no trace recorded".into()))?;
     Ok((r, tr))
@@ -185,7 +185,7 @@ pub async fn inspect(e: &mut Engine, text: &str, companion: &str, opts: InspectO
 /// The LN-vs-BN experiment for `text` (whose eval-mode classification with norms traced is `eval`).
 async fn batch_test(e: &mut Engine, eval: &Classification, text: &str, companion: &str, page: TraceRequest) -> Result<BatchTest> {
     let bn = BatchNormStats::Batch;
-    let experiment = ForwardOptions { batch_norm: bn, trace: page };
+    let experiment = ForwardOptions { batch_norm: bn, trace: page, ..Default::default() };
     let has_batch_norm = e.classifier.config().norm == NormKind::Batch;
     let (alone, tr_alone) = if has_batch_norm {
         traced(e, &[text], ForwardOptions { trace: TraceRequest { attention: false, ..page }, ..experiment }).await?

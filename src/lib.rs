@@ -31,16 +31,24 @@
 //! hidden states.
 
 #![deny(missing_docs)]
+// The wasm threads build (nightly, `make pkg-threads`): its pool sleeps on `memory.atomic.wait32`.
+#![cfg_attr(all(target_arch = "wasm32", target_feature = "atomics"), feature(stdarch_wasm_atomic_wait))]
 
 pub mod batch;
+pub mod choice;
 pub mod config;
 pub mod cpu;
 pub mod engine;
 pub mod error;
+pub mod explain;
 pub mod gpu;
 pub mod hf;
 pub mod model;
+pub mod parity;
 pub mod pipeline;
+pub mod profile;
+pub mod quant;
+pub mod teach;
 pub mod tensor;
 pub mod tokenizer;
 pub mod trace;
@@ -64,7 +72,7 @@ pub use engine::{Backend, Engine};
 pub use error::{Error, Result};
 pub use hf::{HfFiles, HfOverrides};
 pub use batch::Batch;
-pub use model::{BatchNormStats, ForwardOptions, Model, Output};
+pub use model::{Ablation, AblationMode, BatchNormStats, ForwardOptions, Model, Output};
 pub use pipeline::{Classification, Classifier, Prediction};
 pub use tensor::Tensor;
 pub use tokenizer::{Encoding, Tokenizer};

@@ -35,8 +35,10 @@ pub struct Encoding {
 impl Tokenizer {
     /// Build from a BERT `vocab.txt` (one token per line, the line number is the id).
     pub fn from_vocab_txt(text: &str, lowercase: bool) -> Result<Self> {
-        let mut vocab = HashMap::new();
-        let mut tokens = Vec::new();
+        // Sized up front: growing a 30,000-entry map rehashes every token several times.
+        let lines = text.lines().count();
+        let mut vocab = HashMap::with_capacity(lines);
+        let mut tokens = Vec::with_capacity(lines);
         for (i, line) in text.lines().enumerate() {
             let tok = line.trim_end().to_string();
             vocab.insert(tok.clone(), i as u32);

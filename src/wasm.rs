@@ -25,6 +25,23 @@ struct ClassifyOptions {
     batch_norm: BatchNormStats,
 }
 
+/// Options for `explain`, from a plain JS object; every field is optional.
+#[derive(Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct ExplainOptions {
+    /// The label to explain (index); the prediction by default.
+    label: Option<usize>,
+    /// "zero" (default) or "mean": what an ablated head's output becomes.
+    ablate: crate::model::AblationMode,
+}
+
+fn options<T: Default + serde::de::DeserializeOwned>(v: JsValue) -> Result<T, JsError> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(T::default());
+    }
+    serde_wasm_bindgen::from_value(v).map_err(|e| JsError::new(&format!("bad options: {e}")))
+}
+
 /// The text files of an HF BERT folder, from a plain JS object.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -72,7 +89,8 @@ impl Engine {
 #[wasm_bindgen]
 impl Engine {
     /// Build an engine from a model folder's three files: `config.json` text, `model.safetensors` bytes
-    /// and `vocab.txt` text. `backend`: "auto" (default: WebGPU when available, else the CPU), "gpu" (an
+    /// and `vocab.txt` text. `backend`: "auto" (default: WebGPU where a timed probe finds it faster than the CPU, never a
+    /// software adapter; see `choice()`), "gpu" (an
     /// error without WebGPU) or "cpu".
     pub async fn create(config_json: String, weights: Vec<u8>, vocab_txt: String, backend: Option<String>) -> Result<Engine, JsError> {
         let classifier = Classifier::from_bytes(&config_json, &weights, &vocab_txt)?;
@@ -118,6 +136,29 @@ impl Engine {
         Ok(Engine { inner: RefCell::new(crate::engine::Engine::new(classifier, backend).await?) })
     }
 
+    /// The checks on a weights file made from its first 8 bytes and its size, before it is read into memory
+    /// (a 4 GB header claim, a file too large for the browser build): an error saying what is wrong.
+    #[wasm_bindgen(js_name = checkWeightsFile)]
+    pub fn check_weights_file(name: &str, first8: &[u8], size: f64) -> Result<(), JsError> {
+        Ok(crate::weights::check_file_claim(name, first8, size.max(0.0) as u64)?)
+    }
+
+    /// The timed backend probes `auto` ran (or was given) in this page, as JSON keyed by model shape and
+    /// adapter, for the caller to keep across reloads (js/src/probes.js keeps it in the Cache API) and give
+    /// back to `seedProbeCache` before creating engines.
+    #[wasm_bindgen(js_name = probeCache)]
+    pub fn probe_cache() -> String {
+        crate::choice::export_cache()
+    }
+
+    /// Give back probes kept from an earlier page (`probeCache`'s JSON): an `auto` engine of the same model
+    /// shape on the same adapter then uses the kept probe instead of timing one (its choice says `cached`).
+    /// Returns how many were added; JSON that is not such a cache is an error and adds nothing.
+    #[wasm_bindgen(js_name = seedProbeCache)]
+    pub fn seed_probe_cache(json: &str) -> Result<usize, JsError> {
+        Ok(crate::choice::import_cache(json)?)
+    }
+
     /// True when `config.json` describes an HF BERT model (use `createHf`), false for this project's format.
     #[wasm_bindgen(js_name = isHfBert)]
     pub fn is_hf_bert(config_json: &str) -> bool {
@@ -140,6 +181,13 @@ impl Engine {
         Ok(self.inner.try_borrow().map_err(|_| busy())?.backend().into())
     }
 
+    /// Where the engine was set to run when it was built, and why: `{ requested, runsOn, reason, adapter,
+    /// fallbackAdapter, probe: { seq, cpuMs, gpuMs, gpuFirstMs } | null, cached }`. With "auto" a
+    /// software (fallback) adapter is declined and a hardware one is timed against the CPU.
+    pub fn choice(&self) -> Result<JsValue, JsError> {
+        to_js(self.inner.try_borrow().map_err(|_| busy())?.choice())
+    }
+
     /// Why the engine runs on the CPU although the GPU was allowed (no WebGPU, device lost, …), or null.
     #[wasm_bindgen(js_name = fallbackReason)]
     pub fn fallback_reason(&self) -> Result<Option<String>, JsError> {
@@ -159,7 +207,7 @@ impl Engine {
             serde_wasm_bindgen::from_value(options).map_err(|e| JsError::new(&format!("bad options: {e}")))?
         };
         let trace = if opts.trace { TraceRequest::ALL } else { TraceRequest::NONE };
-        let fwd = ForwardOptions { batch_norm: opts.batch_norm, trace };
+        let fwd = ForwardOptions { batch_norm: opts.batch_norm, trace, ..Default::default() };
         let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
         to_js(&engine.classify(&texts, &fwd).await?)
     }
@@ -212,6 +260,99 @@ impl Engine {
         self.with(|c| json_to_js(&crate::inspect::positional_view(c)))
     }
 
+    /// Forwards of `text` (no trace) with per-op timings, measured in Rust (see `profile::Timings`),
+    /// repeated for at least `minMs` milliseconds (at least once), the mean without the slowest fifth: `{ backend,
+    /// batch, seq, runs, ops: [{ op, calls, ms, flops }], totalMs, flops, peakGflops, peakKernel, note }`.
+    /// On the CPU every op is timed; on WebGPU only the whole forward (`note` says why). The peak is
+    /// measured on the first call and cached. Async.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn timings(&self, text: String, min_ms: f64) -> Result<JsValue, JsError> {
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let (batch, _) = engine.classifier.batch(&[text])?;
+        let min_ms = if min_ms.is_finite() { min_ms.clamp(0.0, 2000.0) } else { 0.0 };
+        let (_, t) = engine.timed_forward(&batch, &ForwardOptions::default(), min_ms).await?;
+        json_to_js(&t)
+    }
+
+    /// The parity check: a PyTorch golden case (`json`: texts per batch; `tensors`: safetensors bytes of
+    /// PyTorch's ids, hidden states, pooled vectors, logits, probabilities) run through this engine on its
+    /// backend; `{ modelDir, batches, texts, backend, maxAbsDiff, idsEqual, ok, compared: [{ what, values,
+    /// maxAbsDiff, worst: [batch, index, pytorch, engine], ok, tol }] }` (see `parity::Parity`). Async.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn parity(&self, json: String, tensors: Vec<u8>) -> Result<JsValue, JsError> {
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        json_to_js(&crate::parity::check(&mut engine, &json, &tensors).await?)
+    }
+
+    /// Why the model labels `text` as it does (see `explain::Explanation`): token attributions by
+    /// occlusion and attention rollout, the Δp(label) of ablating each head alone (one batched forward
+    /// on the GPU; 1 + layers on the CPU, sharing the layers below the ablated one), and the logit lens.
+    /// `options`: `{ label?, ablate?: "zero" | "mean" }`. 4 forwards on the GPU, 4 + layers on the CPU. Async.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn explain(&self, text: String, options: JsValue) -> Result<JsValue, JsError> {
+        let o: ExplainOptions = self::options(options)?;
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        json_to_js(&crate::explain::explain(&mut engine, &text, o.label, o.ablate).await?)
+    }
+
+    /// Classify `text` with the attention heads `heads` (`[[layer, head], …]`) ablated: `{ probabilities,
+    /// plain }` (with and without the ablation). `options`: `{ ablate?: "zero" | "mean" }`. 2 forwards. Async.
+    #[wasm_bindgen(js_name = classifyAblated)]
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn classify_ablated(&self, text: String, heads: JsValue, options: JsValue) -> Result<JsValue, JsError> {
+        let heads: Vec<(usize, usize)> =
+            serde_wasm_bindgen::from_value(heads).map_err(|e| JsError::new(&format!("heads must be [[layer, head], …]: {e}")))?;
+        let o: ExplainOptions = self::options(options)?;
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let s = crate::explain::subject(&mut engine, &text, o.label).await?;
+        let probabilities = crate::explain::classify_ablated(&mut engine, &s, &heads, o.ablate).await?;
+        to_js(&serde_json::json!({ "probabilities": probabilities, "plain": s.probabilities, "labelIndex": s.label_index }))
+    }
+
+    /// Teach the engine your labels: train a softmax head on the pooled features of `examples[i]` (texts of
+    /// `labels[i]`), and classify with it from now on. Returns `{ report, config, weights }`: the training
+    /// report, and the head as `head.json` text and `head.safetensors` bytes (to save; `setHead` loads them).
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn teach(&self, labels: JsValue, examples: JsValue) -> Result<JsValue, JsError> {
+        let labels: Vec<String> = serde_wasm_bindgen::from_value(labels).map_err(|e| JsError::new(&format!("labels must be an array of strings: {e}")))?;
+        let examples: Vec<Vec<String>> =
+            serde_wasm_bindgen::from_value(examples).map_err(|e| JsError::new(&format!("examples must be an array of arrays of strings: {e}")))?;
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let (head, report) = crate::teach::train(&mut engine, &labels, &examples).await?;
+        let (config, weights) = (head.config_json(), head.safetensors());
+        engine.set_head(head)?;
+        let out = js_sys::Object::new();
+        let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&out, &k.into(), v).map(|_| ()).map_err(|_| JsError::new("building the result"));
+        set("report", &to_js(&report)?)?;
+        set("config", &config.into())?;
+        set("weights", &js_sys::Uint8Array::from(&weights[..]).into())?;
+        Ok(out.into())
+    }
+
+    /// Classify with a head saved by `teach` (or `classify --teach`): `head.json` text and
+    /// `head.safetensors` bytes. Returns the new labels.
+    #[wasm_bindgen(js_name = setHead)]
+    pub fn set_head(&self, config_json: String, weights: Vec<u8>) -> Result<JsValue, JsError> {
+        let head = crate::teach::Head::from_files(&config_json, &weights)?;
+        let mut engine = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        engine.set_head(head)?;
+        to_js(&engine.classifier.config().labels)
+    }
+
+    /// The encoder as the architecture view draws it, at sequence length `seq`: per block its kind
+    /// ("delight" or "transformer"), depth and width multiplier, DExTra's layers `{ in_dim, out_dim, groups }`,
+    /// attention heads and width, FFN width, `cost: { params, macs, attention_macs }`; plus `standardLayer`,
+    /// the cost of one standard Transformer layer of the same width (FFN 4·d, the default models').
+    pub fn architecture(&self, seq: usize) -> Result<JsValue, JsError> {
+        self.with(|c| {
+            let cfg = c.config();
+            let seq = seq.clamp(1, cfg.max_len);
+            let mut v = serde_json::to_value(crate::model::delight::summary(cfg, seq)).map_err(|e| JsError::new(&e.to_string()))?;
+            v["standardLayer"] = serde_json::to_value(crate::model::delight::transformer_cost(cfg.hidden_size, 4 * cfg.hidden_size, seq)).map_err(|e| JsError::new(&e.to_string()))?;
+            json_to_js(&v)
+        })
+    }
+
     /// Token strings for `text`, as the model will see them (after truncation).
     pub fn tokenize(&self, text: &str) -> Result<JsValue, JsError> {
         self.with(|c| {
@@ -220,4 +361,50 @@ impl Engine {
             to_js(&tokens)
         })
     }
+}
+
+/// True in the wasm threads build (shared memory + atomics, `make pkg-threads`): its CPU kernels can run
+/// over a pool of Web Workers (js/src/threads.js starts them).
+#[wasm_bindgen(js_name = threadsBuild)]
+pub fn threads_build() -> bool {
+    cfg!(target_feature = "atomics")
+}
+
+/// Threads the CPU kernels use now, the caller included (1 in the single-thread builds).
+#[wasm_bindgen(js_name = threadCount)]
+pub fn thread_count() -> usize {
+    crate::cpu::par::threads()
+}
+
+/// Pool workers started so far (0 in the single-thread builds).
+#[wasm_bindgen(js_name = poolWorkers)]
+pub fn pool_workers() -> usize {
+    crate::cpu::par::workers()
+}
+
+/// Parallel jobs the pool has run (matmuls and attentions shared out; 0 in the single-thread builds).
+#[wasm_bindgen(js_name = poolJobs)]
+pub fn pool_jobs() -> usize {
+    crate::cpu::par::jobs()
+}
+
+/// Use at most `n` threads, the caller included (clamped to 1 ..= workers + 1); returns the count in effect.
+#[wasm_bindgen(js_name = setThreads)]
+pub fn set_threads(n: usize) -> usize {
+    crate::cpu::par::set_threads(n)
+}
+
+/// A pool worker's entry: js/src/threads.js calls it in each Web Worker once the module is instantiated on
+/// the shared memory; it never returns (the worker waits for the kernels' tasks).
+#[cfg(target_feature = "atomics")]
+#[wasm_bindgen(js_name = poolWorker)]
+pub fn pool_worker() {
+    crate::cpu::par::worker_loop()
+}
+
+/// What a pool worker needs to join this instance: `[WebAssembly.Module, WebAssembly.Memory]` (the shared
+/// memory in the threads build).
+#[wasm_bindgen(js_name = poolShare)]
+pub fn pool_share() -> js_sys::Array {
+    js_sys::Array::of2(&wasm_bindgen::module(), &wasm_bindgen::memory())
 }

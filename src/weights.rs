@@ -3,8 +3,35 @@
 //! tensor path in its error.
 
 use crate::error::{Error, Result};
+use crate::model::param::Precision;
 use crate::tensor::Tensor;
 use safetensors::{Dtype, SafeTensors};
+
+/// Largest safetensors JSON header accepted (the safetensors crate's own limit).
+pub const MAX_HEADER_BYTES: u64 = 100_000_000;
+/// Largest weights file the browser build reads (wasm32 memory is at most 4 GiB, and the engine needs room
+/// besides the file).
+pub const MAX_FILE_BYTES: u64 = 2 << 30;
+
+/// The checks on a safetensors file that need only its first 8 bytes and its size, made before the file is
+/// read into memory: the header length it claims fits in the file and under [`MAX_HEADER_BYTES`], and the file
+/// is under [`MAX_FILE_BYTES`]. `name` is for the message.
+pub fn check_file_claim(name: &str, first8: &[u8], size: u64) -> Result<()> {
+    let bad = |m: String| Err(Error::WeightsFormat(format!("{name}: {m}")));
+    if size > MAX_FILE_BYTES {
+        return bad(format!("{size} bytes is more than the {} GiB this engine reads", MAX_FILE_BYTES >> 30));
+    }
+    let Some(len) = first8.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes) else {
+        return bad(format!("{size} bytes is too short for a safetensors file (no 8-byte header length)"));
+    };
+    if len > MAX_HEADER_BYTES {
+        return bad(format!("claims a {len}-byte header; at most {MAX_HEADER_BYTES} bytes are accepted"));
+    }
+    if len.saturating_add(8) > size {
+        return bad(format!("claims a {len}-byte header but the file has only {size} bytes"));
+    }
+    Ok(())
+}
 
 /// Safetensors weights, read without copying until a tensor is asked for.
 pub struct Weights<'a> {
@@ -53,6 +80,11 @@ impl<'a> Weights<'a> {
         self.find(name).is_some()
     }
 
+    /// The raw view of tensor `name` (dtype, shape, bytes).
+    pub fn view(&self, name: &str) -> Result<safetensors::tensor::TensorView<'a>> {
+        self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))
+    }
+
     /// Every tensor name.
     pub fn names(&self) -> Vec<String> {
         self.parts.iter().flat_map(|p| p.names()).map(|s| s.to_string()).collect()
@@ -60,7 +92,7 @@ impl<'a> Weights<'a> {
 
     /// A view that prefixes every name with `prefix.`.
     pub fn pp(&self, prefix: &str) -> Scope<'_, 'a> {
-        Scope { w: self, prefix: prefix.to_string() }
+        Scope { w: self, prefix: prefix.to_string(), precision: Precision::F32 }
     }
 
     /// The tensor `name`, which must have exactly `shape`, in the float type the file stores it in.
@@ -70,11 +102,10 @@ impl<'a> Weights<'a> {
             return Err(Error::TensorShape { name: name.to_string(), expected: shape.to_vec(), actual: view.shape().to_vec() });
         }
         let raw = view.data();
-        let halves = || raw.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])).collect();
         let stored = match view.dtype() {
-            Dtype::F32 => Stored::F32(raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()),
-            Dtype::F16 => Stored::F16(halves()),
-            Dtype::BF16 => Stored::BF16(halves()),
+            Dtype::F32 => Stored::F32(from_le(raw, f32::from_le_bytes)),
+            Dtype::F16 => Stored::F16(from_le(raw, u16::from_le_bytes)),
+            Dtype::BF16 => Stored::BF16(from_le(raw, u16::from_le_bytes)),
             other => return Err(Error::TensorDtype { name: name.to_string(), dtype: format!("{other:?}") }),
         };
         // A NaN or infinite weight would only show up later as a confident-looking answer from a broken model.
@@ -87,6 +118,61 @@ impl<'a> Weights<'a> {
     /// The tensor `name` widened to f32, which must have exactly `shape`.
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         Tensor::new(shape.to_vec(), self.get_stored(name, shape)?.to_f32())
+    }
+
+    /// The stored dtype of tensor `name` (`"F32"`, `"F16"`, `"I8"`, …).
+    pub fn dtype(&self, name: &str) -> Result<String> {
+        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
+        Ok(format!("{:?}", view.dtype()))
+    }
+
+    /// The int8 tensor `name`, which must have exactly `shape`.
+    pub fn get_i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>> {
+        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
+        if view.shape() != shape {
+            return Err(Error::TensorShape { name: name.to_string(), expected: shape.to_vec(), actual: view.shape().to_vec() });
+        }
+        if view.dtype() != Dtype::I8 {
+            return Err(Error::WeightsFormat(format!("tensor `{name}` is {:?}, expected I8", view.dtype())));
+        }
+        Ok(view.data().iter().map(|&b| b as i8).collect())
+    }
+
+    /// The quantization scale `name` of a weight with `rows` output rows: F32 of shape `[]` (per tensor,
+    /// repeated on every row) or `[rows]` (per channel), every value positive and finite. Returns the
+    /// per-row scales and whether the file had one per row.
+    pub fn get_scale(&self, name: &str, rows: usize) -> Result<(Vec<f32>, bool)> {
+        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
+        let per_channel = match view.shape() {
+            [] => false,
+            [r] if *r == rows => true,
+            other => {
+                return Err(Error::WeightsFormat(format!(
+                    "scale `{name}` has shape {other:?}; expected [] (per tensor) or [{rows}] (per output row)"
+                )))
+            }
+        };
+        if view.dtype() != Dtype::F32 {
+            return Err(Error::WeightsFormat(format!("scale `{name}` is {:?}, expected F32", view.dtype())));
+        }
+        let v: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        if let Some((i, s)) = v.iter().enumerate().find(|(_, s)| !(s.is_finite() && **s > 0.0)) {
+            return Err(Error::WeightsFormat(format!("scale `{name}` holds {s} at index {i}: scales must be positive and finite")));
+        }
+        Ok(if per_channel { (v, true) } else { (vec![v[0]; rows], false) })
+    }
+}
+
+/// Little-endian values from bytes (safetensors stores little-endian; `raw` need not be aligned). On a
+/// little-endian machine (x86, wasm32, ARM) that is one copy of the bytes, not a loop over the values.
+fn from_le<T: bytemuck::Pod, const N: usize>(raw: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
+    debug_assert_eq!(std::mem::size_of::<T>(), N);
+    if cfg!(target_endian = "little") {
+        let mut v = vec![T::zeroed(); raw.len() / N];
+        bytemuck::cast_slice_mut::<T, u8>(&mut v).copy_from_slice(&raw[..raw.len() / N * N]);
+        v
+    } else {
+        raw.chunks_exact(N).map(|b| from(b.try_into().unwrap())).collect()
     }
 }
 
@@ -103,12 +189,28 @@ pub enum Stored {
 
 impl Stored {
     /// The first NaN or infinite value, with its index.
+    ///
+    /// A value is NaN or infinite exactly when its exponent bits are all ones, and then
+    /// `(bits & exponent) + lowest exponent bit` carries into the sign bit. OR-ing that over the tensor is
+    /// branch-free (it vectorises, and a fuzzer's compare tracing costs nothing per value); only a tensor
+    /// that has such a value is searched for its index.
     pub fn first_non_finite(&self) -> Option<(usize, f32)> {
         let half = |v: &[u16], exp_mask: u16, widen: fn(u16) -> f32| {
+            let low = exp_mask & exp_mask.wrapping_neg();
+            let any = v.iter().fold(0u16, |a, &h| a | ((h & exp_mask) + low)) & 0x8000 != 0;
+            if !any {
+                return None;
+            }
             v.iter().position(|&h| h & exp_mask == exp_mask).map(|i| (i, widen(v[i])))
         };
         match self {
-            Stored::F32(v) => v.iter().position(|x| !x.is_finite()).map(|i| (i, v[i])),
+            Stored::F32(v) => {
+                let any = v.iter().fold(0u32, |a, x| a | ((x.to_bits() & 0x7f80_0000) + 0x0080_0000)) & 0x8000_0000 != 0;
+                if !any {
+                    return None;
+                }
+                v.iter().position(|x| !x.is_finite()).map(|i| (i, v[i]))
+            }
             Stored::F16(v) => half(v, 0x7c00, f16_to_f32),
             Stored::BF16(v) => half(v, 0x7f80, |h| f32::from_bits((h as u32) << 16)),
         }
@@ -128,12 +230,67 @@ impl Stored {
 pub struct Scope<'w, 'a> {
     w: &'w Weights<'a>,
     prefix: String,
+    /// How the model's linear weights are stored (config.json `precision`), for [`crate::model::param::Weight::load`].
+    pub precision: Precision,
 }
 
 impl<'w, 'a> Scope<'w, 'a> {
     /// A narrower scope: `prefix.sub`.
     pub fn pp(&self, sub: &str) -> Scope<'w, 'a> {
-        Scope { w: self.w, prefix: self.path(sub) }
+        Scope { w: self.w, prefix: self.path(sub), precision: self.precision }
+    }
+
+    /// This scope, loading linear weights stored in `precision`.
+    pub fn with_precision(self, precision: Precision) -> Self {
+        Self { precision, ..self }
+    }
+
+    /// [`Weights::dtype`] of `name` in this scope.
+    pub fn dtype(&self, name: &str) -> Result<String> {
+        self.w.dtype(&self.path(name))
+    }
+
+    /// [`Weights::get_i8`] of `name` in this scope.
+    pub fn get_i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>> {
+        self.w.get_i8(&self.path(name), shape)
+    }
+
+    /// [`Weights::get_scale`] of `name` in this scope.
+    pub fn get_scale(&self, name: &str, rows: usize) -> Result<(Vec<f32>, bool)> {
+        self.w.get_scale(&self.path(name), rows)
+    }
+
+    /// An embedding table `(rows, d)` as f32: float storage widened, or PyTorch's weight-only quantized
+    /// embedding (`float_qparams_weight_only_qconfig`): U8 values with F32 `<name>_scale` and
+    /// `<name>_zero_point` of shape `[rows]`, dequantized here as `fma(q, scale, −zero_point·scale)`, what
+    /// `quantized::embedding_byte` computes.
+    pub fn get_table(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+        if self.dtype(name)? != "U8" {
+            return self.get(name, shape);
+        }
+        let path = self.path(name);
+        let view = self.w.view(&path)?;
+        if view.shape() != shape {
+            return Err(Error::TensorShape { name: path, expected: shape.to_vec(), actual: view.shape().to_vec() });
+        }
+        let rows = shape[0];
+        let (sn, zn) = (format!("{name}_scale"), format!("{name}_zero_point"));
+        for n in [&sn, &zn] {
+            if !self.contains(n) {
+                return Err(Error::WeightsFormat(format!("uint8 embedding `{path}` has no `{}`", self.path(n))));
+            }
+        }
+        let (scales, per_row) = self.get_scale(&sn, rows)?;
+        let zp = self.get(&zn, &[rows]).map_err(|e| Error::WeightsFormat(format!("zero point `{}`: {e}", self.path(&zn))))?.data;
+        if !per_row {
+            return Err(Error::WeightsFormat(format!("scale `{}` must have one value per row ([{rows}])", self.path(&sn))));
+        }
+        let d = shape[1].max(1);
+        let data = view.data().iter().enumerate().map(|(i, &q)| {
+            let (s, z) = (scales[i / d], zp[i / d]);
+            (q as f32).mul_add(s, -(z * s))
+        });
+        Tensor::new(shape.to_vec(), data.collect())
     }
 
     /// The full name of `name` in this scope.
@@ -190,5 +347,32 @@ mod tests {
         assert_eq!(f16_to_f32(0x7bff), 65504.0);
         assert_eq!(f16_to_f32(0x0001), 5.960_464_5e-8);
         assert!(f16_to_f32(0x7c00).is_infinite());
+    }
+
+    /// The branch-free test agrees with `is_finite` on every f16 and bf16 bit pattern (alone and after
+    /// finite values) and on f32 values of every exponent, and the reported index is the first bad one.
+    #[test]
+    fn first_non_finite_every_pattern() {
+        let bf16 = |h: u16| f32::from_bits((h as u32) << 16);
+        for h in 0..=u16::MAX {
+            for (stored, value) in [
+                (Stored::F16(vec![0x3c00, 0x0001, h, h]), f16_to_f32(h)),
+                (Stored::BF16(vec![0x3f80, 0x0001, h, h]), bf16(h)),
+            ] {
+                let found = stored.first_non_finite();
+                assert_eq!(found.map(|f| f.0), if value.is_finite() { None } else { Some(2) }, "{stored:?}");
+            }
+        }
+        let mut values: Vec<f32> = (0..=255u32)
+            .flat_map(|e| [0u32, 1, 0x40_0000, 0x7f_ffff].map(move |m| f32::from_bits(e << 23 | m)))
+            .flat_map(|x| [x, -x])
+            .collect();
+        values.extend([f32::MAX, f32::MIN, f32::MIN_POSITIVE, f32::EPSILON, 0.0, -0.0]);
+        for &x in &values {
+            let stored = Stored::F32(vec![1.0, f32::MAX, x, f32::NAN]);
+            let expect = if x.is_finite() { 3 } else { 2 };
+            assert_eq!(stored.first_non_finite().map(|f| f.0), Some(expect), "{x:e} ({:#x})", x.to_bits());
+            assert_eq!(Stored::F32(vec![x; 33]).first_non_finite().is_some(), !x.is_finite(), "{x:e}");
+        }
     }
 }

@@ -28,7 +28,10 @@ fn every_shader_file_is_valid_wgsl_and_registered() {
     assert_eq!(files, registered, "shaders/ and Kernel::ALL disagree");
     for f in &files {
         let src = std::fs::read_to_string(format!("{dir}/{f}")).expect("read shader");
-        validate(f, &src);
+        // What the GPU compiles: the file with the shared functions of shaders/include/ it uses prepended.
+        let kernel = Kernel::ALL.iter().find(|k| k.file() == f).expect("registered");
+        assert!(kernel.source().ends_with(&src), "{f}: the compiled source does not end with the file");
+        validate(f, kernel.source());
         // A header: the file starts with a comment saying what it computes, layouts, dispatch, bindings.
         let header: String = src.lines().take_while(|l| l.starts_with("//")).collect::<Vec<_>>().join("\n");
         for word in ["Layouts", "Dispatch", "Bindings"] {
@@ -41,8 +44,17 @@ fn every_shader_file_is_valid_wgsl_and_registered() {
 fn shader_bindings_match_the_kernel_registry() {
     for k in Kernel::ALL {
         let m = validate(k.file(), k.source());
-        let ep = m.entry_points.iter().find(|e| e.name == "main").unwrap_or_else(|| panic!("{}: no `main`", k.file()));
-        assert_eq!(ep.stage, naga::ShaderStage::Compute, "{}", k.file());
+        assert_eq!(k.entries().first(), Some(&"main"), "{}: `main` must be the first entry point", k.file());
+        for name in k.entries() {
+            let ep = m.entry_points.iter().find(|e| e.name == *name).unwrap_or_else(|| panic!("{}: no `{name}`", k.file()));
+            assert_eq!(ep.stage, naga::ShaderStage::Compute, "{}: {name}", k.file());
+            let invocations: u32 = ep.workgroup_size.iter().product();
+            // WebGPU guarantees 256 invocations per workgroup on every adapter.
+            assert!(invocations <= 256, "{}: {name} has {invocations} invocations per workgroup", k.file());
+        }
+        let unregistered: Vec<&str> =
+            m.entry_points.iter().map(|e| e.name.as_str()).filter(|n| !k.entries().contains(n)).collect();
+        assert!(unregistered.is_empty(), "{}: entry points not registered: {unregistered:?}", k.file());
         let mut seen = vec![false; k.storage().len() + 1];
         for (_, var) in m.global_variables.iter() {
             let Some(rb) = &var.binding else { continue };

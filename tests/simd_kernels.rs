@@ -169,6 +169,39 @@ fn norms_softmax_activations_match_scalar() {
     assert_eq!(a, c);
 }
 
+/// Rows scaled up to the f32 range (tests/fixtures/golden/extreme.json, where tests/extreme.rs checks the
+/// scalar kernels against PyTorch and float64): the SIMD128 LayerNorm and softmax stay finite and match
+/// the scalar ones.
+#[wasm_bindgen_test]
+fn layer_norm_and_softmax_match_scalar_up_to_f32_max() {
+    let f: serde_json::Value = serde_json::from_str(include_str!("fixtures/golden/extreme.json")).unwrap();
+    let flat = |v: &serde_json::Value| -> Vec<f32> {
+        v.as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32)).collect()
+    };
+    let row = |v: &serde_json::Value| -> Vec<f32> { v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect() };
+    for case in f["layer_norm"].as_array().unwrap() {
+        let d = case["d"].as_u64().unwrap() as usize;
+        let eps = case["eps"].as_f64().unwrap() as f32;
+        let x = flat(&case["x"]);
+        let rows = x.len() / d;
+        let (w, b) = (row(&case["w"]), row(&case["b"]));
+        let (mut want, mut got) = (vec![0.0; rows * d], vec![0.0; rows * d]);
+        let (mut mw, mut vw, mut mg, mut vg) = (vec![0.0; rows], vec![0.0; rows], vec![0.0; rows], vec![0.0; rows]);
+        scalar::layer_norm(&x, &w, &b, &mut want, rows, d, eps, Some((&mut mw, &mut vw)));
+        simd128::layer_norm(&x, &w, &b, &mut got, rows, d, eps, Some((&mut mg, &mut vg)));
+        assert!(got.iter().chain(&mg).chain(&vg).all(|v| v.is_finite()), "layer_norm d={d}: not finite");
+        close(&format!("extreme layer_norm d={d}"), &got, &want, 3e-5, 1e-4);
+    }
+    for case in f["softmax"].as_array().unwrap() {
+        let n = case["n"].as_u64().unwrap() as usize;
+        let (mut a, mut c) = (flat(&case["x"]), flat(&case["x"]));
+        a.chunks_mut(n).for_each(scalar::softmax_inplace);
+        c.chunks_mut(n).for_each(simd128::softmax_inplace);
+        assert!(c.iter().all(|v| v.is_finite()), "softmax n={n}: not finite");
+        close(&format!("extreme softmax n={n}"), &c, &a, 1e-6, 1e-5);
+    }
+}
+
 #[wasm_bindgen_test]
 fn exp_is_accurate_over_its_range() {
     let mut x = -87.0f32;
@@ -193,7 +226,7 @@ fn model_matches_scalar(config: &str, weights: &[u8], vocab: &str) {
     ];
     let (batch, _) = c.batch(&texts).expect("batch");
     for bn in [BatchNormStats::Running, BatchNormStats::Batch] {
-        let opts = ForwardOptions { batch_norm: bn, trace: TraceRequest::ALL };
+        let opts = ForwardOptions { batch_norm: bn, trace: TraceRequest::ALL, ..Default::default() };
         cpu::set_reference(true);
         let mut want = encoder_lens::cpu::forward(&c.model, &batch, &opts).expect("scalar forward");
         cpu::set_reference(false);
@@ -261,5 +294,35 @@ fn sentiment_bn_model_matches_scalar() {
         include_str!("../models/sentiment-bn/config.json"),
         include_bytes!("../models/sentiment-bn/model.safetensors"),
         include_str!("../models/sentiment-bn/vocab.txt"),
+    );
+}
+
+/// DeLighT's GLT (mixer + grouped matmul + shuffle) on 60 random shapes: groups 1..=32, group widths not
+/// multiples of 4, with and without the mixed-in input.
+#[wasm_bindgen_test]
+fn glt_matches_scalar_on_60_shapes() {
+    let mut rng = Rng(0x6c7);
+    for i in 0..60 {
+        let g = if i < 6 { [1, 2, 4, 8, 16, 32][i] } else { 1 + rng.below(32) };
+        let (xg, og, rows) = (1 + rng.below(13), 1 + rng.below(11), 1 + rng.below(40));
+        let mg = if i % 3 == 0 { 0 } else { 1 + rng.below(7) };
+        let (xd, md, n) = (xg * g, mg * g, og * g);
+        let x = rng.vec(rows * xd, 1.0);
+        let mix = (md > 0).then(|| rng.vec(rows * md, 1.0));
+        let w = rng.vec(g * (xg + mg) * og, 0.5);
+        let bias = rng.vec(n, 0.5);
+        let (mut want, mut got) = (vec![0.0f32; rows * n], vec![0.0f32; rows * n]);
+        scalar::glt(&x, mix.as_deref(), &w, &bias, &mut want, rows, xd, md, n, g);
+        simd128::glt(&x, mix.as_deref(), &w, &bias, &mut got, rows, xd, md, n, g);
+        close(&format!("glt shape {i}: rows {rows} xd {xd} md {md} n {n} groups {g}"), &got, &want, 1e-5, 1e-5);
+    }
+}
+
+#[wasm_bindgen_test]
+fn delight_model_matches_scalar() {
+    model_matches_scalar(
+        include_str!("fixtures/models/delight-a/config.json"),
+        include_bytes!("fixtures/models/delight-a/model.safetensors"),
+        include_str!("fixtures/models/delight-a/vocab.txt"),
     );
 }

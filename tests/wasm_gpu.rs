@@ -7,6 +7,8 @@
 mod common;
 #[path = "common/gpu_checks.rs"]
 mod gpu_checks;
+#[path = "common/gpu_quant_checks.rs"]
+mod gpu_quant_checks;
 #[path = "common/tiny_bert.rs"]
 mod tiny_bert;
 
@@ -50,12 +52,53 @@ gpu_test!(gpu_sentiment_bn_matches_cpu_and_pytorch_2, |ctx| async { gpu_checks::
 gpu_test!(gpu_prenorm_gelu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[2], ctx, 4, (0, 1)).await; });
 gpu_test!(gpu_postnorm_silu_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[4], ctx, 4, (0, 1)).await; });
 gpu_test!(gpu_prenorm_bn_matches_cpu_and_pytorch, |ctx| async { gpu_checks::model(&common::MODELS[3], ctx, 4, (0, 1)).await; });
+gpu_test!(gpu_glt_matches_cpu, |ctx| gpu_checks::glt(&ctx, 50));
+gpu_test!(gpu_delight_a_matches_cpu_and_pytorch, |ctx| async { gpu_checks::delight_model(&common::DELIGHT[0], ctx, 4, (0, 1)).await; });
+gpu_test!(gpu_delight_one_block_matches_cpu_and_pytorch, |ctx| async { gpu_checks::delight_model(&common::DELIGHT[1], ctx, 4, (0, 1)).await; });
 gpu_test!(gpu_bert_like_model_matches_cpu, |ctx| gpu_checks::bert_like(&tiny_bert_classifier(), ctx));
+gpu_test!(gpu_a_repeated_shape_creates_no_buffers_or_bind_groups, |ctx| gpu_checks::reuse(&common::MODELS[0], ctx));
 gpu_test!(gpu_oversized_tensor_is_refused, |ctx| gpu_checks::oversized_tensor_is_refused(&common::MODELS[2], ctx));
+
+// int8 and f16 (tests/common/gpu_quant_checks.rs; natively tests/gpu_quant.rs): the activation
+// parameters bit for bit, the int8 linear's integer parts bit for bit and the f16 linear on 50 shapes
+// (k, n <= 160 for SwiftShader's speed), whole quantized models vs the CPU.
+const SENTIMENT_LN_INT8: (&str, &[u8], &str) = (
+    include_str!("../models/sentiment-ln-int8/config.json"),
+    include_bytes!("../models/sentiment-ln-int8/model.safetensors"),
+    include_str!("../models/sentiment-ln-int8/vocab.txt"),
+);
+
+fn golden_batches() -> Vec<encoder_lens::Batch> {
+    let fx = common::MODELS[0].fixture();
+    (0..fx.num_batches()).map(|k| fx.batch(k)).collect()
+}
+
+const INT8: gpu_quant_checks::Bound = gpu_quant_checks::Bound { all: 1.5e-2, most: 1e-4, share: 0.8 };
+const F16: gpu_quant_checks::Bound = gpu_quant_checks::Bound { all: 1e-4, most: 1e-4, share: 1.0 };
+
+gpu_test!(gpu_quant_act_params_bit_exact, |ctx| gpu_quant_checks::act_quant_params(&ctx, 2000));
+gpu_test!(gpu_quant_int8_linear_matches_cpu, |ctx| gpu_quant_checks::int8_linear(&ctx, 50, 160));
+gpu_test!(gpu_quant_f16_linear_matches_cpu, |ctx| gpu_quant_checks::f16_linear(&ctx, 50, 160));
+gpu_test!(gpu_quant_sentiment_ln_int8_matches_cpu_int8, |ctx| async {
+    let (config, weights, vocab) = SENTIMENT_LN_INT8;
+    let c = encoder_lens::Classifier::from_bytes(config, weights, vocab).expect("int8 model");
+    gpu_quant_checks::model_logits("sentiment-ln-int8", &c, ctx, &golden_batches(), INT8).await;
+});
+gpu_test!(gpu_quant_sentiment_ln_f16_matches_cpu_f16, |ctx| async {
+    let m = &common::MODELS[0];
+    let files = encoder_lens::HfFiles { config_json: m.config, vocab_txt: m.vocab, weights: vec![m.weights], ..Default::default() };
+    let c = gpu_quant_checks::converted(&files, encoder_lens::quant::Target::F16);
+    gpu_quant_checks::model_logits("sentiment-ln-f16", &c, ctx, &golden_batches(), F16).await;
+});
 
 #[wasm_bindgen_test]
 async fn gpu_fallback_without_adapter() {
     gpu_checks::fallback_without_adapter(&common::MODELS[2]).await;
+}
+
+#[wasm_bindgen_test]
+async fn gpu_auto_declines_a_software_adapter_and_probes_a_hardware_one() {
+    gpu_checks::auto_choice(&common::MODELS[0], "gpu_auto_declines_a_software_adapter_and_probes_a_hardware_one").await;
 }
 
 #[wasm_bindgen_test]
@@ -101,7 +144,20 @@ async fn js_api_backend_choice() {
     common::assert_close("webgpu vs cpu probabilities", &probabilities(&g), &probabilities(&c), 1e-4, 0.0);
     let layers = js_sys::Array::from(&get(&get(&g, "trace"), "layers"));
     assert!(layers.length() > 0, "trace from the GPU has layers");
+    // `auto` declines SwiftShader (a fallback adapter) and says so; on a hardware adapter the probe decides.
     let auto = make("auto").await.map_err(JsValue::from).expect("auto engine");
-    assert_eq!(auto.backend().map_err(JsValue::from).expect("backend"), "webgpu");
+    let choice = auto.choice().map_err(JsValue::from).expect("choice");
+    let ran = auto.backend().map_err(JsValue::from).expect("backend");
+    assert_eq!(get(&choice, "runsOn").as_string().as_deref(), Some(ran.as_str()));
+    if get(&choice, "fallbackAdapter").as_bool() == Some(true) {
+        assert_eq!(ran, "cpu");
+        assert!(get(&choice, "reason").as_string().unwrap_or_default().contains("software (fallback) adapter"));
+    } else {
+        let probe = get(&choice, "probe");
+        let (g, c) = (get(&probe, "gpuMs").as_f64().expect("gpuMs"), get(&probe, "cpuMs").as_f64().expect("cpuMs"));
+        assert_eq!(ran == "webgpu", g < c, "probe {g} ms GPU vs {c} ms CPU, ran on {ran}");
+    }
+    let forced = get(&gpu.choice().map_err(JsValue::from).expect("choice"), "runsOn");
+    assert_eq!(forced.as_string().as_deref(), Some("webgpu"));
     assert!(make("tpu").await.is_err(), "unknown backend name is an error");
 }

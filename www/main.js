@@ -1,18 +1,28 @@
 // The page's main thread: state and start-up. It owns the DOM and renders what the worker's engine computed,
-// one module per panel (www/panels/*.js: render(root, analysis), wire(root, ui)); www/rpc.js talks to the
-// worker. It paints a pre-computed example (example.json, a real engine trace) at once, then the live model's.
+// one module per panel (www/panels/*.js: render(root, analysis), wire(root, ui)); www/lens/rpc.js (the npm
+// package's worker client, js/src/rpc.js) talks to the worker. It paints a pre-computed example
+// (example.json, a real engine trace) at once, then the live model's.
 // No model math happens here. User text only ever reaches the DOM through textContent.
 //
 // One keystroke: `analyse` (the primary model's inspect, 3 forwards) → classify, attention and positional
 // panels; then, while the LN-vs-BN panel is on screen, `compare` (each comparison model that is not the
 // primary: one inspect without attention maps) → that panel.
 
-import { connect } from './rpc.js';
+import { connect } from './lens/rpc.js';
 import { $, el } from './panels/dom.js';
 import * as classify from './panels/classify.js';
 import * as attention from './panels/attention.js';
 import * as positional from './panels/positional.js';
 import * as norms from './panels/norms.js';
+import * as ablation from './panels/ablation.js';
+import * as attribution from './panels/attribution.js';
+import * as lens from './panels/lens.js';
+import * as teach from './panels/teach.js';
+import * as yourmodel from './panels/yourmodel.js';
+import * as architecture from './panels/architecture.js';
+import * as timings from './panels/timings.js';
+import { readUrl, writeUrl, applyUrl } from './urlstate.js';
+import { threadsAsked, buildNote, wireThreads } from './wasm-build.js';
 
 const SAMPLES = [
   'A quiet, beautifully acted film that stays with you.',
@@ -27,6 +37,15 @@ const PANELS = [
   ['attention', attention],
   ['positional', positional],
   ['norms', norms],
+  ['architecture', architecture],
+];
+
+// Panels 5–7 draw the engine's explanation of the text (`explain`: 4 forwards, one the batched head sweep),
+// asked for only while one of them is on screen.
+const EXPLAIN_PANELS = [
+  ['ablation', ablation],
+  ['attribution', attribution],
+  ['lens', lens],
 ];
 
 const state = {
@@ -39,6 +58,8 @@ const state = {
   live: false,
   seq: 0,
   normsVisible: false,
+  explainVisible: false,
+  explanation: null, // the engine's explanation of the current text (panels 5–7)
 };
 
 // ---------------------------------------------------------------- worker
@@ -93,6 +114,26 @@ function clearMessage(key) {
   $('messages').querySelector(`[data-key="${key}"]`)?.remove();
 }
 
+/**
+ * The worker's `info` after a call: when the engine lost its GPU mid-run (device lost, a failed dispatch or
+ * readback) it re-ran that call on the CPU and stays there. Say so once per model and loss, and show the
+ * CPU in the footer.
+ */
+const gpuLossSaid = new Set();
+function noteGpuLoss(info) {
+  if (!info?.gpuLost) return;
+  const foot = $('foot-build');
+  if (info.model === state.model) {
+    foot.textContent = `Engine: ${info.backendLabel}. WebGPU was lost mid-run: ${info.gpuLost}.`;
+    foot.dataset.backend = info.backend;
+    foot.dataset.why = 'gpu-lost';
+  }
+  const key = `${info.model}|${info.gpuLost}`;
+  if (gpuLossSaid.has(key)) return;
+  gpuLossSaid.add(key);
+  showMessage('warn', `WebGPU stopped working while ${modelName(info.model)} ran (${info.gpuLost}). That request was finished on the CPU with the same numbers, and every later one runs on the CPU.`, 'gpu');
+}
+
 function modelName(id) {
   return state.manifest?.models.find((m) => m.id === id)?.name || id;
 }
@@ -122,7 +163,104 @@ const ui = {
     return [ev.clientX - r.left, ev.clientY - r.top];
   },
 };
-for (const [id, panel] of PANELS) panel.wire($(id), ui);
+ui.ablate = (heads) =>
+  rpc.call('ablate', { model: state.model, text: state.explanation?.text, heads, ablate: $('abl-mode').value }, { lane: 'ablate' }).then((r) => (noteGpuLoss(r.info), r), (e) => {
+    if (!e.stale) showMessage('error', `Could not re-run with those heads ablated: ${e.message}`, 'ablate');
+    return null;
+  });
+ui.say = showMessage;
+/** After the labels changed (taught or loaded head): the classify panel and the explanation again. */
+function relabelled(labels) {
+  clearMessage('teach');
+  state.explanation = null;
+  if (state.info) state.info = { ...state.info, config: { ...state.info.config, labels } };
+  if (state.analysis?.live) runAnalysis(state.analysis.text);
+}
+ui.teach = (labels, examples) =>
+  rpc.call('teach', { model: state.model, labels, examples }).then(
+    (r) => (relabelled(r.labels), r),
+    (e) => (showMessage('error', `Could not teach: ${e.message}`, 'teach'), null),
+  );
+ui.setHead = async (config, file) =>
+  rpc.call('setHead', { model: state.model, config, weights: new Uint8Array(await file.arrayBuffer()) }).then(
+    (r) => (relabelled(r.labels), r),
+    (e) => (showMessage('error', `Could not load the head: ${e.message}`, 'teach'), null),
+  );
+/** Register a dropped or picked model folder with the worker and switch to it; a bad one changes nothing. */
+ui.addModel = async ({ name, files }) => {
+  setStatus('', `Reading ${name}…`);
+  let entry;
+  try {
+    entry = await rpc.call('addModel', { name, files });
+  } catch (e) {
+    showMessage('error', `Your model could not be loaded: ${e.message}. ${state.model ? `Still using ${modelName(state.model)}.` : ''}`, 'load');
+    setStatus(state.model ? 'ready' : 'error', state.model ? `Ready · ${modelName(state.model)}` : 'No model');
+    return null;
+  }
+  state.manifest.models.push(entry);
+  const o = el('option', null, entry.name);
+  o.value = entry.id;
+  $('model-select').append(o);
+  $('model-select').value = entry.id;
+  if (await loadModel(entry.id, state.backend)) runAnalysis($('text').value);
+  return entry;
+};
+/** Panel 9: time one forward of the text (per op, in the engine) and draw it. */
+async function runTimings(text) {
+  if (!state.model || !text?.trim()) return;
+  const args = { model: state.model, text };
+  state.timing = args;
+  let t;
+  try {
+    t = await rpc.call('timings', args, { lane: 'timings' });
+  } catch (e) {
+    if (!e.stale) showMessage('error', `Could not time the forward: ${e.message}`, 'timings');
+    return;
+  }
+  if (state.timing !== args) return;
+  clearMessage('timings');
+  state.timings = t;
+  timings.render($('timings'), t);
+  document.dispatchEvent(new CustomEvent('timings-drawn', { detail: t }));
+}
+ui.timeForward = () => runTimings(state.analysis?.live ? state.analysis.text : $('text').value);
+ui.parity = () =>
+  rpc.call('parity', { model: state.model }).then(
+    (value) => {
+      document.dispatchEvent(new CustomEvent('parity-drawn', { detail: value }));
+      return { value };
+    },
+    (e) => ({ error: e.message }),
+  );
+ui.stateChanged = () => saveUrl();
+for (const [id, panel] of [...PANELS, ...EXPLAIN_PANELS, ['teach', teach], ['classify', yourmodel], ['timings', timings]]) panel.wire($(id), ui);
+
+// ---------------------------------------------------------------- shareable state (the URL's hash: www/urlstate.js)
+let urlReady = false; // nothing is written before the start-up restored what the URL asked for
+function saveUrl() {
+  if (urlReady) writeUrl(state);
+}
+
+/** The model entry the URL names when this page has it; a warning (and null) when it names another. */
+function urlModel(u) {
+  if (!u.model) return null;
+  const m = state.manifest.models.find((x) => x.id === u.model && x.available !== false);
+  if (!m) showMessage('warn', `The link names a model this page does not have (${u.model}); showing ${modelName(state.model || state.manifest.default)}.`, 'url');
+  else clearMessage('url');
+  return m || null;
+}
+const fromUrl = readUrl();
+applyUrl(fromUrl, state);
+addEventListener('hashchange', () => {
+  // A pasted or edited URL in the same tab: apply it as a reload would.
+  const u = readUrl();
+  applyUrl(u, state);
+  const m = state.manifest && urlModel(u);
+  if (m && m.id !== state.model) {
+    $('model-select').value = m.id;
+    loadModel(m.id, state.backend).then((ok) => ok && runAnalysis($('text').value));
+  } else if (state.model) runAnalysis($('text').value);
+});
 
 // ---------------------------------------------------------------- rendering
 
@@ -141,6 +279,36 @@ function render(names = PANELS.map(([id]) => id), opts) {
     ms[id] = performance.now() - t0;
   }
   return ms;
+}
+
+/** Ask the engine why it labels `text` as it does and draw panels 5–7 (superseded by a newer text). */
+async function runExplain(text) {
+  if (!state.model || !text.trim()) return;
+  const args = { model: state.model, text, ablate: $('abl-mode').value };
+  const same = (x) => x && ['model', 'text', 'ablate'].every((k) => x[k] === args[k]);
+  // Drawn already, or being computed: nothing to ask.
+  if (same(state.explanation) || same(state.explaining)) return;
+  state.explaining = args;
+  let x;
+  try {
+    x = await rpc.call('explain', args, { lane: 'explain' });
+  } catch (e) {
+    if (!e.stale) showMessage('error', `Could not explain: ${e.message}`, 'explain');
+    return;
+  } finally {
+    if (state.explaining === args) state.explaining = null;
+  }
+  clearMessage('explain');
+  noteGpuLoss(x.info);
+  x.ablate = args.ablate;
+  state.explanation = x;
+  const ms = {};
+  for (const [id, panel] of EXPLAIN_PANELS) {
+    const t0 = performance.now();
+    panel.render($(id), x);
+    ms[id] = performance.now() - t0;
+  }
+  document.dispatchEvent(new CustomEvent('explanation-drawn', { detail: { model: x.model, text: x.text, workMs: x.workMs, renderMs: ms, explanation: x } }));
 }
 
 /** Tell whoever measures (the end-to-end test) that `a` is on screen, with where the time went. */
@@ -169,7 +337,13 @@ async function runAnalysis(text) {
   try {
     a = await analysing;
   } catch (e) {
-    if (!e.stale) showMessage('error', `Could not classify: ${e.message}`, 'analyse');
+    if (e.stale) return;
+    // A model without labels (a sentence-embedding folder such as all-MiniLM-L6-v2) loads but cannot classify
+    // until it is taught labels.
+    if (state.info?.model === args.model && !state.info.config?.labels?.length) {
+      showMessage('info', `${modelName(args.model)} has no labels: it is a sentence-embedding model (no classifier head). Teach it labels of your own in panel 8 and every panel draws it.`, 'analyse');
+      setStatus('ready', `Ready · ${modelName(args.model)} · ${state.info.backendLabel} · no labels yet`);
+    } else showMessage('error', `Could not classify: ${e.message}`, 'analyse');
     return;
   }
   const received = performance.now();
@@ -178,6 +352,7 @@ async function runAnalysis(text) {
   state.analysis = a;
   state.info = a.info;
   state.live = true;
+  noteGpuLoss(a.info);
   const r = $('result');
   r.dataset.analyseMs = (received - t0).toFixed(1);
   r.dataset.inspectMs = a.inspectMs.toFixed(1);
@@ -193,6 +368,9 @@ async function runAnalysis(text) {
   const timing = { clickMs: received - t0, workMs: a.workMs, inspectMs: a.inspectMs, transferMs, renderMs, forwards: { ...a.forwards }, engines: a.engines };
   if (comparing) a.comparing = drawCompare(a, comparing);
   else if (state.normsVisible) fetchCompare(a); // the panel came into view meanwhile
+  if (state.explainVisible) runExplain(text);
+  if (state.timingsVisible) runTimings(text);
+  saveUrl();
   if (!a.comparing) {
     timing.totalMs = performance.now() - t0;
     drawn(a, { ...timing, compared: false });
@@ -224,6 +402,11 @@ function requestCompare({ model, text, companion }) {
  */
 async function drawCompare(a, pending) {
   const c = await pending;
+  // The comparison models' downloads (progress in the status line) are over.
+  if (state.analysis === a && state.model === a.model && state.info) {
+    $('progress').hidden = true;
+    setStatus('ready', `Ready · ${modelName(state.model)} · ${state.info.backendLabel}`);
+  }
   if (!c || state.analysis !== a || c.text !== a.text || c.companion !== a.companion || c.model !== a.model) return null;
   clearMessage('compare');
   a.compare = c.roles;
@@ -248,6 +431,32 @@ new IntersectionObserver(
   { rootMargin: '200px 0px' },
 ).observe($('norms'));
 
+// Panels 5–7 ask for the explanation only while one of them is on screen (or about to be).
+const explainSeen = new Map();
+const explainObserver = new IntersectionObserver(
+  (entries) => {
+    for (const e of entries) explainSeen.set(e.target.id, e.isIntersecting);
+    state.explainVisible = [...explainSeen.values()].some(Boolean);
+    if (state.explainVisible && state.analysis?.live && state.analysis.model === state.model) runExplain(state.analysis.text);
+  },
+  { rootMargin: '200px 0px' },
+);
+for (const [id] of EXPLAIN_PANELS) explainObserver.observe($(id));
+$('abl-mode').addEventListener('change', () => {
+  saveUrl();
+  if (state.analysis?.live) runExplain(state.analysis.text);
+});
+
+// Panel 9 times a forward only while it is on screen (or about to be).
+new IntersectionObserver(
+  (entries) => {
+    state.timingsVisible = entries.some((e) => e.isIntersecting);
+    const a = state.analysis;
+    if (state.timingsVisible && a?.live && a.model === state.model && (state.timings?.text !== a.text || state.timings?.model !== a.model)) runTimings(a.text);
+  },
+  { rootMargin: '200px 0px' },
+).observe($('timings'));
+
 async function loadModel(model, backend) {
   const prevModel = state.model;
   downloads.clear();
@@ -259,10 +468,19 @@ async function loadModel(model, backend) {
     state.positional = info.positional;
     $('progress').hidden = true;
     clearMessage('load');
-    if (backend !== 'cpu' && info.backend !== 'gpu' && (backend === 'gpu' || info.fallbackReason)) {
+    // 'auto' that measured (a software adapter declined, or a timed probe) chose; that is said in the footer,
+    // not as a warning. WebGPU that could not be had at all is a message.
+    const measured = backend === 'auto' && (info.choice?.fallbackAdapter || info.choice?.probe);
+    if (info.gpuLost) {
+      // Lost mid-run earlier: that message stands (noteGpuLoss below keeps the footer saying so).
+    } else if (backend !== 'cpu' && info.backend !== 'gpu' && !measured && (backend === 'gpu' || info.fallbackReason)) {
       showMessage(backend === 'gpu' ? 'warn' : 'info', `WebGPU is not available (${info.fallbackReason || 'no adapter'}); running on the CPU instead.`, 'gpu');
     } else clearMessage('gpu');
-    $('foot-build').textContent = `Engine: ${info.backendLabel}.`;
+    const foot = $('foot-build');
+    foot.textContent = `Engine: ${info.backendLabel}.${backend === 'auto' && info.choice ? ` Auto chose it: ${info.choice.reason}.` : ''} ${buildNote(state.build)}`;
+    foot.dataset.backend = info.backend;
+    foot.dataset.why = backend === 'auto' ? (info.choice?.fallbackAdapter ? 'fallback-adapter' : info.choice?.probe ? 'probe' : 'unavailable') : 'forced';
+    noteGpuLoss(info);
     return true;
   } catch (e) {
     $('progress').hidden = true;
@@ -297,6 +515,7 @@ $('model-select').addEventListener('change', async (ev) => {
 });
 $('backend-select').addEventListener('change', async (ev) => {
   state.backend = ev.target.value;
+  state.timings = null;
   if (await loadModel(state.model, state.backend)) runAnalysis($('text').value);
 });
 for (const s of SAMPLES) {
@@ -310,7 +529,10 @@ for (const s of SAMPLES) {
   $('samples').append(b);
 }
 let resizeTimer = 0;
-const redrawAll = () => render(undefined, { force: true });
+const redrawAll = () => {
+  render(undefined, { force: true });
+  if (state.explanation) for (const [id, panel] of EXPLAIN_PANELS) panel.render($(id), state.explanation);
+};
 new ResizeObserver(() => {
   clearTimeout(resizeTimer);
   resizeTimer = setTimeout(redrawAll, 120);
@@ -334,12 +556,18 @@ async function paintExample() {
   }
 }
 
+// The threads setting's choice: the worker restarts its pool, then the model reloads on it.
+async function chooseThreads(n) {
+  state.build = await rpc.call('threads', { n });
+  if (await loadModel(state.model, state.backend)) runAnalysis($('text').value);
+}
+
 async function start() {
   setStatus('', 'Showing a pre-computed example while the model loads…');
   const example = paintExample();
   let init;
   try {
-    init = await rpc.call('init');
+    init = await rpc.call('init', { threads: threadsAsked() });
   } catch (e) {
     await example;
     showMessage('error', `The engine could not start: ${e.message}`, 'init');
@@ -356,13 +584,20 @@ async function start() {
     return o;
   }));
   ms.value = init.manifest.default;
+  state.build = init.build;
+  wireThreads(init.build, chooseThreads);
   ms.disabled = false;
   $('backend-select').disabled = false;
   if (!init.webgpu) $('backend-select').querySelector('option[value="gpu"]').textContent = 'WebGPU (not in this browser)';
   await example;
   if (!state.live && state.analysis) render(['classify']); // model names from the manifest
   if (!$('companion').value) $('companion').value = init.companion;
-  if (await loadModel(init.manifest.default, state.backend)) await runAnalysis($('text').value);
+  state.companion0 = init.companion;
+  // The model the URL names, when this server has it; else the default.
+  const first = urlModel(fromUrl)?.id || init.manifest.default;
+  ms.value = first;
+  urlReady = true;
+  if (await loadModel(first, state.backend)) await runAnalysis($('text').value);
 }
 
 start();

@@ -2,103 +2,59 @@
 // in the Cache API so a reload does not download them again), builds one engine per model and backend, and
 // answers the page's requests. The main thread only renders.
 //
-// Protocol (www/rpc.js is the page's side): the page posts { id, type, lane?, ...args }; the worker answers
-// { id, ok: true, value } or { id, ok: false, error }, and posts { type: 'progress', ... } while downloading.
-// Requests run one at a time, in order (an engine runs one call at a time); a queued request on a lane that a
-// newer request has since joined is skipped and answered { id, stale: true }: only the latest keystroke runs.
+// Protocol: the npm package's (js/src/, served as www/lens/): the page's client is lens/rpc.js, this worker's
+// side lens/serve.js — the page posts { id, type, lane?, ...args }; the worker answers { id, ok: true, value }
+// or { id, ok: false, error }, and posts { type: 'progress', ... } while downloading. Requests run one at a
+// time, in order; a queued request on a lane that a newer request has since joined is skipped and answered
+// { id, stale: true }: only the latest keystroke runs. Add a request type by adding a handler to `handlers`.
 
 import { analyse, compare, COMPANION } from './analysis.js';
 import { counted, forwardsOf } from './forwards.js';
-
-const CACHE_NAME = 'encoder-lens-models-v1';
+import { serve } from './lens/serve.js';
+import { loadWasm as loadBuild } from './lens/wasm.js';
+import { fetchCached as fetchWithCache, CACHE_NAME } from './lens/files.js';
+import { restoreProbes, keepProbes } from './lens/probes.js';
 
 let wasm = null; // the wasm-bindgen module
-let flavour = ''; // which build runs: 'relaxed SIMD' | 'SIMD128'
+let flavour = ''; // which build runs: 'relaxed SIMD + threads' | 'relaxed SIMD' | 'SIMD128'
+let build = null; // loadBuild's answer: { wasm, flavour, threads, setThreads }
 let manifest = null;
 const files = new Map(); // model id -> { config, weights, vocab }
 const engines = new Map(); // `${model}|${backend}` -> { engine, info }
 const failed = new Map(); // model id -> why it could not be loaded (comparison models are not retried)
 let backendChoice = 'auto';
-let autoRunsOn = null; // where the last 'auto' engine ran: 'gpu' | 'cpu'
-let autoFallback = self.navigator.gpu ? null : 'this browser has no WebGPU'; // and why not on the GPU
+// Where each model's 'auto' engine runs ('gpu' | 'cpu'), why not on the GPU, and the engine's account of its
+// choice (a software adapter is declined; on a hardware one a timed probe decides, per model).
+const autoRuns = new Map(); // model id -> { runs, fallback, choice }
+const NO_WEBGPU = 'this browser has no WebGPU';
 
-/** Load the relaxed-SIMD build where the browser runs it and it was built; otherwise the SIMD128 build. */
-async function loadWasm() {
-  try {
-    const detect = await import('./simd-detect.js');
-    if (await detect.relaxedSimdSupported()) {
-      const m = await import('./pkg-relaxed/encoder_lens.js');
-      // A stale relaxed build without the page's methods is not used.
-      if (typeof m.Engine?.load !== 'function') throw new Error('relaxed build lacks Engine.load()');
-      await m.default();
-      wasm = m;
-      flavour = 'relaxed SIMD';
-      return;
-    }
-  } catch {
-    // No relaxed build or detector shipped: use the portable build.
-  }
-  const m = await import('./pkg/encoder_lens.js');
-  await m.default();
-  wasm = m;
-  flavour = 'SIMD128';
+/**
+ * Load the threads build where the page is cross-origin isolated (and `threads` is not 1), else the relaxed-SIMD
+ * build where the browser runs it, else the SIMD128 build (lens/wasm.js decides; a build missing on the server
+ * falls back to the next). `threads`: 0 = one per logical core (at most 8).
+ */
+async function loadWasm(threads) {
+  const builds = {
+    threads: new URL('./pkg-threads/encoder_lens.js', import.meta.url).href,
+    relaxed: new URL('./pkg-relaxed/encoder_lens.js', import.meta.url).href,
+    simd128: new URL('./pkg/encoder_lens.js', import.meta.url).href,
+  };
+  build = await loadBuild(builds, { threads });
+  ({ wasm, flavour } = build);
+}
+
+/** What the page says about the build: which one, how many threads, and whether the page is isolated. */
+function buildInfo() {
+  return { flavour, threads: build.threads, isolated: self.crossOriginIsolated === true, cores: self.navigator.hardwareConcurrency || 1 };
 }
 
 function progress(model, file, loaded, total, cached) {
   self.postMessage({ type: 'progress', model, file, loaded, total, cached });
 }
 
-/**
- * Bytes of `url`, from the Cache API when this exact version (same size and modification time, asked with a
- * cheap HEAD request) was downloaded before; otherwise downloaded with progress and stored.
- */
-async function fetchCached(url, model, file) {
-  const cache = self.caches ? await caches.open(CACHE_NAME).catch(() => null) : null;
-  let version = '';
-  try {
-    const head = await fetch(url, { method: 'HEAD', cache: 'no-store' });
-    if (!head.ok) throw new Error(`${url}: HTTP ${head.status}`);
-    version = `${head.headers.get('content-length') || ''}-${head.headers.get('last-modified') || ''}`;
-  } catch (e) {
-    if (!cache) throw e;
-  }
-  const key = `${new URL(url, self.location.href).href}?v=${encodeURIComponent(version)}`;
-  if (cache) {
-    const hit = await cache.match(key, { ignoreSearch: version === '' });
-    if (hit) {
-      const bytes = new Uint8Array(await hit.arrayBuffer());
-      progress(model, file, bytes.length, bytes.length, true);
-      return bytes;
-    }
-  }
-  // Announce the size first, so the progress bar's total counts every file from the start.
-  const expected = Number(version.split('-')[0]) || 0;
-  if (expected) progress(model, file, 0, expected, false);
-  const resp = await fetch(url, { cache: 'no-store' });
-  if (!resp.ok) throw new Error(`could not download ${url}: HTTP ${resp.status}`);
-  const total = Number(resp.headers.get('content-length')) || 0;
-  const reader = resp.body.getReader();
-  const chunks = [];
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.length;
-    progress(model, file, loaded, total, false);
-  }
-  const bytes = new Uint8Array(loaded);
-  let off = 0;
-  for (const c of chunks) {
-    bytes.set(c, off);
-    off += c.length;
-  }
-  if (cache) {
-    // Drop older versions of this file, then keep this one.
-    for (const req of await cache.keys()) if (req.url.split('?')[0] === key.split('?')[0]) await cache.delete(req);
-    await cache.put(key, new Response(bytes, { headers: { 'content-type': 'application/octet-stream' } }));
-  }
-  return bytes;
+/** Bytes of `url` through the Cache API (the package's fetchCached), with progress events for the page. */
+function fetchCached(url, model, file) {
+  return fetchWithCache(url, (loaded, total, cached) => progress(model, file, loaded, total, cached));
 }
 
 /** Text of an optional file, or undefined where it does not exist. */
@@ -152,14 +108,19 @@ async function forget(id) {
 function backendLabel(engine) {
   const b = typeof engine.backend === 'function' ? String(engine.backend()) : 'cpu';
   if (/gpu/i.test(b)) return { id: 'gpu', label: 'WebGPU' };
-  return { id: 'cpu', label: /simd/i.test(b) ? `CPU (${b})` : `CPU · wasm ${flavour}` };
+  const threads = build.threads > 1 ? `, ${build.threads} threads` : '';
+  return { id: 'cpu', label: /simd/i.test(b) ? `CPU (${b}${threads})` : `CPU · wasm ${flavour}${threads}` };
 }
 
 /** Build an engine on `backend`; where the GPU cannot be had, build a CPU engine and say why. */
 async function createEngine(f, backend) {
   const make = (b) => wasm.Engine.load(f.texts, f.weights, b);
   try {
-    return { engine: await make(backend), why: null };
+    // 'auto' times a probe forward per model and adapter: kept across reloads (lens/probes.js).
+    if (backend === 'auto') await restoreProbes(wasm);
+    const engine = await make(backend);
+    if (backend === 'auto') await keepProbes(wasm);
+    return { engine, why: null };
   } catch (e) {
     if (backend === 'cpu') throw e;
     const why = e && e.message ? e.message : String(e);
@@ -172,12 +133,14 @@ async function engineFor(id, backend = backendChoice) {
   if (engines.has(key)) return engines.get(key);
   // One engine per model and backend that runs: where 'auto' runs on the CPU (no WebGPU, or an earlier 'auto'
   // engine fell back), the 'auto' and 'cpu' engines of a model are one.
-  const runs = backend === 'auto' ? autoRunsOn || (self.navigator.gpu ? null : 'cpu') : backend;
+  const auto = autoRuns.get(id) || (self.navigator.gpu ? null : { runs: 'cpu', fallback: NO_WEBGPU, choice: null });
+  const runs = backend === 'auto' ? auto?.runs : backend;
   for (const rec of engines.values()) {
     if (rec.info.model === id && rec.info.backend === runs) {
       // Same engine; this request's own account of what was asked and why it runs where it does.
-      const fallbackReason = rec.info.fallbackReason || (backend === 'auto' && runs === 'cpu' ? autoFallback : null);
-      const same = { ...rec, info: { ...rec.info, requested: backend, fallbackReason } };
+      const fallbackReason = rec.info.fallbackReason || (backend === 'auto' && runs === 'cpu' ? auto.fallback : null);
+      const choice = backend === 'auto' ? auto.choice || rec.info.choice : rec.info.choice;
+      const same = { ...rec, info: { ...rec.info, requested: backend, fallbackReason, choice } };
       engines.set(key, same);
       return same;
     }
@@ -206,13 +169,35 @@ async function engineFor(id, backend = backendChoice) {
     backendLabel: ran.label,
     fallbackReason: fallback || null,
     config: engine.config(),
+    // { requested, runsOn, reason, adapter, fallbackAdapter, probe: { seq, cpuMs, gpuMs, gpuFirstMs }, cached }
+    choice: typeof engine.choice === 'function' ? engine.choice() : null,
+    // Blocks' depth and width, DExTra's layers and groups, params and MACs per block (at the longest input).
+    architecture: engine.architecture(engine.config().max_len),
   };
-  if (backend === 'auto') [autoRunsOn, autoFallback] = [ran.id, fallback || null];
+  if (backend === 'auto') autoRuns.set(id, { runs: ran.id, fallback: fallback || null, choice: info.choice });
   const rec = { engine: counted(engine), info, positional: null };
   engines.set(key, rec);
   return rec;
 }
 
+/**
+ * After a call on `rec`'s engine: an engine that ran on WebGPU and now runs on the CPU lost its GPU mid-run
+ * (device lost, a failed dispatch or readback). The engine re-ran that forward on the CPU and stays there;
+ * every record of that engine says so from now on (`backend: 'cpu'`, `fallbackReason`, `gpuLost`), so the
+ * page tells the user why. Returns the record's (new) info.
+ */
+function noticeFallback(rec) {
+  if (rec.info.backend !== 'gpu' || backendLabel(rec.engine).id === 'gpu') return rec.info;
+  const reason = (typeof rec.engine.fallbackReason === 'function' && rec.engine.fallbackReason()) || 'the GPU stopped working';
+  const ran = backendLabel(rec.engine);
+  for (const r of engines.values()) {
+    if (r.engine !== rec.engine) continue;
+    r.info = { ...r.info, backend: ran.id, backendLabel: ran.label, fallbackReason: reason, gpuLost: reason };
+    if (r.info.requested === 'auto') autoRuns.set(r.info.model, { runs: ran.id, fallback: reason, choice: r.info.choice });
+  }
+  recent.clear();
+  return rec.info;
+}
 
 /** The engines built so far, one entry each: 'model|backend it runs on'. */
 function enginesRunning() {
@@ -250,6 +235,12 @@ function pack(v) {
   return v;
 }
 
+/** After the model's head changed (taught or loaded): new labels in its info, no stale remembered answers. */
+function relabel(model, engine) {
+  for (const rec of engines.values()) if (rec.engine === engine || rec.info.model === model) rec.info.config = engine.config();
+  recent.clear();
+}
+
 /** Recent packed answers by (model, backend, companion, text): a repeated question runs no forward. */
 const recent = new Map();
 async function remembered(key, run) {
@@ -271,8 +262,8 @@ async function countingForwards(engines, work) {
 }
 
 const handlers = {
-  async init() {
-    await loadWasm();
+  async init({ threads = 0 } = {}) {
+    await loadWasm(threads);
     const r = await fetch('models.json', { cache: 'no-store' });
     if (!r.ok) throw new Error(`models.json: HTTP ${r.status}`);
     manifest = await r.json();
@@ -285,7 +276,14 @@ const handlers = {
         m.available = Boolean(res && res.ok);
       }),
     );
-    return { manifest, flavour, webgpu: Boolean(self.navigator.gpu), companion: COMPANION };
+    return { manifest, flavour, build: buildInfo(), webgpu: Boolean(self.navigator.gpu), companion: COMPANION };
+  },
+  /** Run the CPU kernels on `n` threads (the threads build only; elsewhere it stays 1). */
+  async threads({ n }) {
+    await build.setThreads(n);
+    for (const rec of engines.values()) if (rec.info.backend === 'cpu') rec.info.backendLabel = backendLabel(rec.engine).label;
+    recent.clear();
+    return buildInfo();
   },
   async load({ model, backend }) {
     if (backend) backendChoice = backend;
@@ -309,7 +307,110 @@ const handlers = {
     };
     const key = `${model}|${rec.info.backend}|${c}|${batchTest}|${text}`;
     const { value, forwards } = await countingForwards([primary], () => remembered(key, run));
-    return { ...value, forwards, info: rec.info, engines: enginesRunning() };
+    return { ...value, forwards, info: noticeFallback(rec), engines: enginesRunning() };
+  },
+  /**
+   * Why the model labels `text` as it does (panels 5–7): the engine's explanation — occlusion and rollout
+   * attributions, the head-ablation sweep (one batched forward) and the logit lens; 4 forwards, none for a
+   * repeated question.
+   */
+  async explain({ model, text, ablate = 'zero' }) {
+    const rec = await engineFor(model);
+    const t0 = performance.now();
+    const key = `explain|${model}|${rec.info.backend}|${ablate}|${text}`;
+    const value = await remembered(key, () => rec.engine.explain(text, { ablate }));
+    const info = noticeFallback(rec);
+    return { ...value, model, backend: info.backend, backendLabel: info.backendLabel, info, workMs: performance.now() - t0 };
+  },
+  /** Panel 9: one forward of `text` on `model` with per-op timings measured by the engine: 1 forward. */
+  async timings({ model, text }) {
+    const rec = await engineFor(model);
+    const t = await rec.engine.timings(text, 50);
+    return { ...t, model, text, backendLabel: rec.info.backendLabel };
+  },
+  /**
+   * Panel 9's parity check: the PyTorch golden case shipped beside `model` (parity.json + parity.safetensors,
+   * made by the build from tests/fixtures/golden), or beside the default model when `model` has none, run
+   * through that model's engine on the chosen backend.
+   */
+  async parity({ model }) {
+    const fetchCase = async (id) => {
+      const entry = manifest.models.find((m) => m.id === id);
+      if (!entry?.path) return null;
+      const base = new URL(entry.path.endsWith('/') ? entry.path : `${entry.path}/`, self.location.href);
+      const j = await fetch(new URL('parity.json', base), { cache: 'no-store' });
+      if (!j.ok) return null;
+      const t = await fetch(new URL('parity.safetensors', base), { cache: 'no-store' });
+      if (!t.ok) throw new Error(`${entry.path}parity.safetensors: HTTP ${t.status}`);
+      return { id, json: await j.text(), tensors: new Uint8Array(await t.arrayBuffer()) };
+    };
+    const c = (await fetchCase(model)) || (await fetchCase(manifest.default));
+    if (!c) throw new Error('no PyTorch golden case is shipped with this page (make models writes them)');
+    const rec = await engineFor(c.id);
+    const p = await rec.engine.parity(c.json, c.tensors);
+    return { ...p, model: c.id, modelName: manifest.models.find((m) => m.id === c.id)?.name || c.id };
+  },
+  /** Classify `text` with the attention heads `heads` ([[layer, head], …]) ablated together: 2 forwards. */
+  async ablate({ model, text, heads, ablate = 'zero' }) {
+    const rec = await engineFor(model);
+    const value = await rec.engine.classifyAblated(text, heads, { ablate });
+    return { ...value, model, text, heads, ablate, info: noticeFallback(rec) };
+  },
+  /**
+   * Teach the model your labels (panel 8): the engine trains a softmax head on the pooled features of the
+   * examples and classifies with it from then on. Returns the report and the head's two files (to save).
+   */
+  async teach({ model, labels, examples }) {
+    const rec = await engineFor(model);
+    const { report, config, weights } = await rec.engine.teach(labels, examples);
+    noticeFallback(rec);
+    relabel(model, rec.engine);
+    return { report, config, weights, labels: rec.info.config.labels };
+  },
+  /** Classify with a head saved before (head.json text, head.safetensors bytes). */
+  async setHead({ model, config, weights }) {
+    const rec = await engineFor(model);
+    wasm.Engine.checkWeightsFile('head.safetensors', weights.subarray(0, 8), weights.length);
+    rec.engine.setHead(config, weights);
+    relabel(model, rec.engine);
+    return { labels: rec.info.config.labels };
+  },
+  /**
+   * Bring your own model: `files` [{ path, file }] of a model folder (this project's or a Hugging Face BERT
+   * folder), dropped or picked on the page. Sizes and safetensors header claims are checked (by the engine)
+   * before any file is read into memory; the model is built in a new engine, so a bad folder leaves the
+   * current model running. Returns its manifest entry.
+   */
+  async addModel({ name, files: list }) {
+    const byPath = new Map(list.map(({ path, file }) => [path.replace(/^\.?\//, ''), file]));
+    const texts = {};
+    const MAX_TEXT = 32 << 20;
+    for (const f of wasm.Engine.modelFiles()) {
+      const file = byPath.get(f.path);
+      if (!file || f.path.endsWith('.safetensors')) continue;
+      if (file.size > MAX_TEXT) throw new Error(`${f.path} is ${file.size} bytes; a text file of a model folder is at most ${MAX_TEXT >> 20} MiB`);
+      texts[f.path] = await file.text();
+    }
+    if (!texts['config.json']) throw new Error('the folder has no config.json (drop the whole model folder, or pick its files)');
+    if (!texts['vocab.txt']) throw new Error('the folder has no vocab.txt');
+    const index = texts['model.safetensors.index.json'];
+    const names = index ? wasm.Engine.hfWeightFiles(index) : ['model.safetensors'];
+    const blobs = names.map((n) => {
+      const file = byPath.get(n.replace(/^\.?\//, ''));
+      if (!file) throw new Error(`the folder has no ${n}`);
+      return [n, file];
+    });
+    for (const [n, file] of blobs) wasm.Engine.checkWeightsFile(n, new Uint8Array(await file.slice(0, 8).arrayBuffer()), file.size);
+    const weights = [];
+    for (const [, file] of blobs) weights.push(new Uint8Array(await file.arrayBuffer()));
+    const id = `user-${(name || 'model').replace(/[^A-Za-z0-9_-]/g, '_')}-${manifest.models.length}`;
+    // Build it once here so a broken folder fails now, with the engine's message, and nothing is registered.
+    const engine = await wasm.Engine.load(texts, weights, 'cpu');
+    engine.free?.();
+    files.set(id, { texts, weights });
+    const entry = { id, name: `${name || 'Your model'} (yours)`, path: null, user: true, available: true };
+    manifest.models.push(entry);
+    return entry;
   },
   /** The LN-vs-BN panel's comparison models for `text` (3 forwards each that is not the primary model). */
   async compare({ model, text, companion }) {
@@ -323,36 +424,10 @@ const handlers = {
   },
 };
 
-const queue = [];
-const newest = new Map(); // lane -> id of its newest request
-let busy = false;
-
-async function drain() {
-  if (busy) return;
-  busy = true;
-  while (queue.length) {
-    const { id, type, lane, ...args } = queue.shift();
-    if (lane && newest.get(lane) !== id) {
-      self.postMessage({ id, stale: true });
-      continue;
-    }
-    try {
-      const t0 = performance.now();
-      let value = await handlers[type](args);
-      if (type === 'analyse' || type === 'compare') {
-        // When the page got it, in the page's clock: timeOrigin + now is the same instant in both.
-        value = { ...value, workMs: performance.now() - t0, sentAt: performance.timeOrigin + performance.now() };
-      }
-      self.postMessage({ id, ok: true, value });
-    } catch (e) {
-      self.postMessage({ id, ok: false, error: e && e.message ? e.message : String(e) });
-    }
-  }
-  busy = false;
-}
-
-self.onmessage = (ev) => {
-  if (ev.data.lane) newest.set(ev.data.lane, ev.data.id);
-  queue.push(ev.data);
-  drain();
-};
+serve(handlers, {
+  after(type, value, t0) {
+    if (type !== 'analyse' && type !== 'compare') return value;
+    // When the page got it, in the page's clock: timeOrigin + now is the same instant in both.
+    return { ...value, workMs: performance.now() - t0, sentAt: performance.timeOrigin + performance.now() };
+  },
+});

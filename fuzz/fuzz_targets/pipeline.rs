@@ -7,9 +7,13 @@
 //! own BatchNorm statistics; bit 4 records the full trace. The text is split at newlines into
 //! up to 8 texts of one batch.
 //!
-//! Cap: a config that parses but would make a model of more than `MAX_FLOATS` parameters, or sequences
-//! longer than `MAX_SEQ`, is skipped BEFORE anything is built, so the fuzzer never asks for gigabytes
-//! that the loader would legitimately try to allocate once the weights file matched the config.
+//! Cap: a config that parses but would make a model of more than `MAX_FLOATS` parameters, sequences
+//! longer than `MAX_SEQ`, or a forward of more than `MAX_ACTIVATION_FLOATS` activation values, is skipped
+//! BEFORE anything is built, so the fuzzer never asks for gigabytes that the loader would legitimately
+//! try to allocate once the weights file matched the config. Within that, the engine must stay under
+//! `HEAP_CAP` bytes of live heap at every moment: the target's global allocator counts every
+//! allocation, and one that would cross the cap fails (Rust aborts with "memory allocation of N bytes
+//! failed", which libFuzzer reports as a crash with the input).
 #![no_main]
 
 use encoder_lens::{BatchNormStats, Classifier, Config, Engine, ForwardOptions, HfFiles, HfOverrides, TraceRequest};
@@ -19,6 +23,34 @@ use libfuzzer_sys::fuzz_target;
 const MAX_FLOATS: usize = 4 << 20;
 /// At most this many positions (sequence length, rows of the positional table).
 const MAX_SEQ: usize = 1024;
+/// At most this many activation values in one layer of a forward of 8 texts (hidden states, FFN,
+/// attention probabilities; every layer's when the full trace is asked for): 64 MB.
+const MAX_ACTIVATION_FLOATS: usize = 16 << 20;
+/// Live heap (Rust allocations: the engine and this target) a run may hold: 512 MB. A model at the
+/// caps above needs < 200 MB (its parameters stored and widened, a forward's activations).
+const HEAP_CAP: usize = 512 << 20;
+
+/// The system allocator, counting live bytes and refusing an allocation that would cross `HEAP_CAP`.
+struct Capped;
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+unsafe impl std::alloc::GlobalAlloc for Capped {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        use std::sync::atomic::Ordering::Relaxed;
+        if LIVE.fetch_add(layout.size(), Relaxed) + layout.size() > HEAP_CAP {
+            LIVE.fetch_sub(layout.size(), Relaxed);
+            return std::ptr::null_mut();
+        }
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        LIVE.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Capped = Capped;
 
 const VOCAB: &str = include_str!("../../tests/fixtures/models/prenorm-gelu/vocab.txt");
 const MODELS: [&[u8]; 3] = [
@@ -42,7 +74,16 @@ fn param_floats(c: &Config) -> usize {
         .saturating_add(c.num_labels().saturating_add(1).saturating_mul(d.saturating_add(1)))
 }
 
-fn within_cap(files: &HfFiles) -> bool {
+/// Activation values of the largest layer of a forward of 8 texts at `max_len` (all layers' attention
+/// probabilities when `trace`), saturating.
+fn activation_floats(c: &Config, trace: bool) -> usize {
+    let rows = 8usize.saturating_mul(c.max_len);
+    let dense = rows.saturating_mul(c.ffn_size.max(c.hidden_size).saturating_mul(4));
+    let probs = rows.saturating_mul(c.max_len).saturating_mul(c.num_heads);
+    dense.saturating_add(probs.saturating_mul(if trace { c.num_layers.max(1) } else { 1 }))
+}
+
+fn within_cap(files: &HfFiles, trace: bool) -> bool {
     let config = if encoder_lens::hf::is_hf_bert_config(files.config_json) {
         Config::from_hf_bert_json(files, &HfOverrides::default())
     } else {
@@ -51,7 +92,12 @@ fn within_cap(files: &HfFiles) -> bool {
     match config {
         // An invalid config is an error from from_files too: let it through to take that path.
         Err(_) => true,
-        Ok(c) => c.position_rows() <= MAX_SEQ && c.max_len <= MAX_SEQ && param_floats(&c) <= MAX_FLOATS,
+        Ok(c) => {
+            c.position_rows() <= MAX_SEQ
+                && c.max_len <= MAX_SEQ
+                && param_floats(&c) <= MAX_FLOATS
+                && activation_floats(&c, trace) <= MAX_ACTIVATION_FLOATS
+        }
     }
 }
 
@@ -77,7 +123,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let vocab_txt = if flags & 4 != 0 { VOCAB } else { vocab_in.as_str() };
     let files = HfFiles { config_json: &config_json, vocab_txt, weights: vec![weights], ..Default::default() };
-    if !within_cap(&files) {
+    if !within_cap(&files, flags & 16 != 0) {
         return;
     }
     let Ok(classifier) = Classifier::from_files(&files) else { return };

@@ -7,11 +7,11 @@ use crate::batch::Batch;
 use crate::config::{Activation, Pooling};
 use crate::cpu::{self, scratch};
 use crate::error::Result;
+use crate::model::delight::Glt;
 use crate::model::embeddings::Embeddings;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
-use crate::model::param::Weight;
-use crate::model::{BatchNormStats, ForwardOptions, Model, Output};
+use crate::model::{AblationMode, BatchNormStats, ForwardOptions, Model, Output};
 use crate::tensor::Tensor;
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -27,11 +27,6 @@ fn bias(l: &Linear) -> Option<&[f32]> {
     l.bias.as_ref().map(|b| b.data())
 }
 
-fn weights(l: &Linear) -> &[f32] {
-    match &l.weight {
-        Weight::F32(p) => p.data(),
-    }
-}
 
 impl Backend for CpuBackend {
     type Tensor = Vec<f32>;
@@ -63,13 +58,29 @@ impl Backend for CpuBackend {
         let (k, n) = (l.in_dim(), l.out_dim());
         let rows = x.len() / k;
         let mut out = scratch::take(rows * n);
-        cpu::linear_fused(x, weights(l), bias(l), &mut out, rows, k, n, act, false);
+        cpu::quant::linear_weight(x, &l.weight, bias(l), &mut out, rows, k, n, act, false);
         Ok(out)
     }
 
     fn linear_add(&mut self, x: &Vec<f32>, l: &Linear, acc: &mut Vec<f32>) -> Result<()> {
         let (k, n) = (l.in_dim(), l.out_dim());
-        cpu::linear_fused(x, weights(l), bias(l), acc, x.len() / k, k, n, None, true);
+        cpu::quant::linear_weight(x, &l.weight, bias(l), acc, x.len() / k, k, n, None, true);
+        Ok(())
+    }
+
+    fn glt(&mut self, x: &Vec<f32>, mix: Option<&Vec<f32>>, g: &Glt) -> Result<Vec<f32>> {
+        let (xd, md, n) = (g.x_dim(), g.mix_dim, g.out_dim);
+        let rows = x.len() / xd;
+        if mix.is_some_and(|m| m.len() != rows * md) || (mix.is_none() && md != 0) {
+            return Err(crate::Error::Input(format!("glt: mixed input does not match ({} rows, width {md})", rows)));
+        }
+        let mut out = scratch::take(rows * n); // every element is written below
+        cpu::glt(x, mix.map(|m| &m[..]), g.weight.data(), g.bias.data(), &mut out, rows, xd, md, n, g.groups);
+        Ok(out)
+    }
+
+    fn activation(&mut self, x: &mut Vec<f32>, act: Activation) -> Result<()> {
+        cpu::activation_inplace(x, act);
         Ok(())
     }
 
@@ -80,6 +91,16 @@ impl Backend for CpuBackend {
         let mut ctx = scratch::take(batch.rows() * d);
         cpu::attention(qkv, &batch.lengths, b, s, heads, d / heads, &mut ctx, p.as_mut().map(|t| &mut t.data[..]));
         Ok((ctx, p))
+    }
+
+    fn ablate_heads(&mut self, ctx: &mut Vec<f32>, batch: &Batch, heads: usize, keep: &[f32], mode: AblationMode) -> Result<()> {
+        let (b, s) = (batch.batch, batch.seq);
+        let d = ctx.len() / batch.rows();
+        if keep.len() != b * heads || heads == 0 || d % heads != 0 {
+            return Err(crate::Error::Input(format!("head gate of {} values for {b} sequences × {heads} heads", keep.len())));
+        }
+        cpu::head_ablate(ctx, keep, &batch.lengths, b, s, heads, d / heads, mode == AblationMode::Mean);
+        Ok(())
     }
 
     fn norm(&mut self, x: &Vec<f32>, n: &Norm, batch: &Batch, bn: BatchNormStats, stats: bool) -> Result<(Vec<f32>, Option<[Tensor; 2]>)> {

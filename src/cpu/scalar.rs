@@ -130,8 +130,52 @@ pub fn attention(
     }
 }
 
+/// Head ablation on an attention context `ctx (batch, seq, heads·head_dim)`: for each sequence `b` and
+/// head `h` with `keep[b·heads + h] == 0.0` (`keep (batch, heads)`), the head's `head_dim` columns of
+/// every row of the sequence become 0 (`mean = false`) or their mean over the first `lengths[b]` rows,
+/// summed in position order then scaled by 1 / length (`mean = true`). Other values are not touched.
+#[allow(clippy::too_many_arguments)]
+pub fn head_ablate(ctx: &mut [f32], keep: &[f32], lengths: &[usize], batch: usize, seq: usize, heads: usize, head_dim: usize, mean: bool) {
+    let d = heads * head_dim;
+    let mut m = vec![0.0f32; head_dim]; // (head_dim): the head's mean context
+    for b in 0..batch {
+        let len = lengths[b].min(seq);
+        for h in (0..heads).filter(|&h| keep[b * heads + h] == 0.0) {
+            m.iter_mut().for_each(|v| *v = 0.0);
+            if mean && len > 0 {
+                for t in 0..len {
+                    add_inplace(&mut m, &ctx[(b * seq + t) * d + h * head_dim..][..head_dim]);
+                }
+                let inv = 1.0 / len as f32;
+                m.iter_mut().for_each(|v| *v *= inv);
+            }
+            for t in 0..seq {
+                ctx[(b * seq + t) * d + h * head_dim..][..head_dim].copy_from_slice(&m);
+            }
+        }
+    }
+}
+
+/// The power of two LayerNorm scales a row by before its statistics, given the row's largest `|x|`: 1 below
+/// 2^50, else `2^(128 − e)` for `amax = 2^(e−1)…` (biased exponent `e`), which brings the row into
+/// [−4, 4]. Without it the variance of a row of huge but finite values (`|x| ≳ 1.8e19`: the squares, or
+/// the sum of d of them, overflow f32) is infinite and the output NaN; LayerNorm is scale-invariant
+/// (`LN(s·x)` with `eps·s²` equals `LN(x)` with `eps`) and a power of two scales exactly, so scaled
+/// rows lose nothing and every other row computes bit for bit what it did before. A NaN or infinite
+/// `amax` (exponent 255) is left alone: non-finite in, non-finite out. `shaders/layer_norm.wgsl` does
+/// the same.
+pub fn ln_row_scale(amax: f32) -> f32 {
+    let e = (amax.to_bits() >> 23) & 0xff;
+    if (177..=254).contains(&e) {
+        f32::from_bits((255 - e) << 23)
+    } else {
+        1.0
+    }
+}
+
 /// LayerNorm over the last dimension `d` of `x (rows, d)`: `(x − mean) / sqrt(var + eps) · w + b` with the
-/// biased variance. Optionally writes the per-row mean and variance it used.
+/// biased variance. Optionally writes the per-row mean and variance it used (a variance beyond f32's range
+/// reads `f32::MAX`). Rows of huge values are first scaled by [`ln_row_scale`].
 #[allow(clippy::too_many_arguments)]
 pub fn layer_norm(
     x: &[f32],
@@ -145,16 +189,21 @@ pub fn layer_norm(
 ) {
     for r in 0..rows {
         let xr = &x[r * d..(r + 1) * d];
-        let mean = xr.iter().sum::<f32>() / d as f32;
-        let var = xr.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / d as f32;
-        let rstd = 1.0 / (var + eps).sqrt();
+        // Mean and variance of the scaled row s·x (s = 1 for all but huge rows).
+        let s = ln_row_scale(xr.iter().fold(0.0f32, |a, v| a.max(v.abs())));
+        // A scaled row's mean is taken relative to its first value, so a constant row has exactly its
+        // value as mean and variance 0 (its eps·s² is ~0 and would not hide the rounding of a plain sum).
+        let shift = if s == 1.0 { 0.0 } else { xr[0] * s };
+        let mean = shift + xr.iter().map(|v| v * s - shift).sum::<f32>() / d as f32;
+        let var = xr.iter().map(|v| (v * s - mean) * (v * s - mean)).sum::<f32>() / d as f32;
+        let rstd = 1.0 / (var + eps * s * s).max(f32::MIN_POSITIVE).sqrt();
         let or = &mut out[r * d..(r + 1) * d];
         for i in 0..d {
-            or[i] = (xr[i] - mean) * rstd * w[i] + b[i];
+            or[i] = (xr[i] * s - mean) * rstd * w[i] + b[i];
         }
         if let Some((m, v)) = stats.as_mut() {
-            m[r] = mean;
-            v[r] = var;
+            m[r] = mean / s;
+            v[r] = (var / s / s).min(f32::MAX);
         }
     }
 }
@@ -238,6 +287,33 @@ pub fn activation_inplace(x: &mut [f32], act: Activation) {
         Activation::Tanh => x.iter_mut().for_each(|v| *v = v.tanh()),
     }
 }
+
+/// DeLighT's group linear transformation with input mixer and feature shuffle, one op:
+/// `x (rows, xd)`, optional `mix (rows, md)`, `w (g, (md + xd)/g, n/g)`, `bias (g, n/g)` → `out (rows, n)`.
+/// Input group `k` is `[mix[k·md/g .. (k+1)·md/g], x[k·xd/g .. (k+1)·xd/g]]`; output group `k`'s element `j`
+/// lands at `j·g + k` (the shuffle; identity for `g = 1`).
+#[allow(clippy::too_many_arguments)]
+pub fn glt(x: &[f32], mix: Option<&[f32]>, w: &[f32], bias: &[f32], out: &mut [f32], rows: usize, xd: usize, md: usize, n: usize, g: usize) {
+    let (xg, mg, og) = (xd / g, md / g, n / g);
+    let ig = xg + mg;
+    let mut acc = vec![0.0f32; og]; // (n/g): one output group
+    for r in 0..rows {
+        for k in 0..g {
+            acc.copy_from_slice(&bias[k * og..(k + 1) * og]);
+            let wk = &w[k * ig * og..(k + 1) * ig * og]; // (ig, og)
+            let inputs = mix.map_or(&[][..], |m| &m[r * md + k * mg..r * md + (k + 1) * mg]).iter().chain(&x[r * xd + k * xg..r * xd + (k + 1) * xg]);
+            for (i, &a) in inputs.enumerate() {
+                for (o, &wv) in acc.iter_mut().zip(&wk[i * og..(i + 1) * og]) {
+                    *o += a * wv;
+                }
+            }
+            for (j, &v) in acc.iter().enumerate() {
+                out[r * n + j * g + k] = v;
+            }
+        }
+    }
+}
+
 
 #[cfg(test)]
 mod tests {

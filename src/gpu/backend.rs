@@ -9,12 +9,13 @@ use crate::config::{Activation, Pooling};
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::encode::{Recorder, Scratch, Slot, SubmitStats};
-use crate::gpu::ops::{self, attention::MAX_HEAD_DIM, matmul::act};
+use crate::gpu::ops::{self, attention::MAX_HEAD_DIM, matmul::act, matmul_int8::Int8Buffers};
+use crate::model::delight::Glt;
 use crate::model::embeddings::Embeddings;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
-use crate::model::param::{Param, ParamId};
-use crate::model::{BatchNormStats, Model};
+use crate::model::param::{Param, ParamId, Weight};
+use crate::model::{AblationMode, BatchNormStats, Model};
 use crate::tensor::Tensor;
 use std::collections::HashMap;
 
@@ -50,10 +51,16 @@ pub struct GpuBackend {
     /// The device, queue and cached pipelines.
     pub ctx: GpuContext,
     weights: HashMap<ParamId, wgpu::Buffer>,
+    /// f16 weights (packed halves) by their weight's id, uploaded at their first use.
+    halves: HashMap<ParamId, wgpu::Buffer>,
+    /// int8 weights (packed words + per-row scale and sum) by their weight's id, uploaded at first use.
+    int8: HashMap<ParamId, Int8Buffers>,
     pool: Vec<GpuTensor>,
     inputs: Option<Inputs>,
     rec: Option<Recorder>,
     scratch: Scratch,
+    /// Device buffers created since `begin` (reported in `last`).
+    created: usize,
     /// What the last forward did.
     pub last: SubmitStats,
 }
@@ -69,12 +76,34 @@ fn act_code(a: Option<Activation>) -> u32 {
     }
 }
 
+/// wgpu's WebGPU backend leaves a dropped buffer to the JavaScript garbage collector (its `Drop` is a
+/// no-op), which keeps the GPU memory until a collection the GPU's own memory pressure does not trigger:
+/// the buffers this backend owns (weights, pooled activations, inputs, scratch) are destroyed when it goes.
+/// (Natively wgpu frees them on drop anyway; destroying first changes nothing there.)
+impl Drop for GpuBackend {
+    fn drop(&mut self) {
+        for b in self.weights.values() {
+            b.destroy();
+        }
+        for t in &self.pool {
+            t.buf.destroy();
+        }
+        if let Some(i) = &self.inputs {
+            for b in [&i.ids, &i.type_ids, &i.lengths] {
+                b.destroy();
+            }
+        }
+        self.scratch.destroy();
+    }
+}
+
 impl GpuBackend {
     /// Upload `model`'s parameters to the device of `ctx` (once).
     pub fn new(ctx: GpuContext, model: &Model) -> Result<Self> {
         let c = &model.config;
-        if c.head_dim() > MAX_HEAD_DIM {
-            return Err(Error::Gpu(format!("head size {} is larger than the GPU kernel's {MAX_HEAD_DIM}", c.head_dim())));
+        let head_dim = c.delight.as_ref().map_or(c.head_dim(), |d| d.d_o); // DeLighT: one head on d_o
+        if head_dim > MAX_HEAD_DIM {
+            return Err(Error::Gpu(format!("head size {head_dim} is larger than the GPU kernel's {MAX_HEAD_DIM}")));
         }
         let mut weights = HashMap::new();
         for p in model.params() {
@@ -82,7 +111,18 @@ impl GpuBackend {
                 slot.insert(ctx.upload("parameter", p.data())?);
             }
         }
-        Ok(Self { ctx, weights, pool: Vec::new(), inputs: None, rec: None, scratch: Scratch::default(), last: SubmitStats::default() })
+        Ok(Self { ctx, weights, halves: HashMap::new(), int8: HashMap::new(), pool: Vec::new(), inputs: None, rec: None, scratch: Scratch::default(), created: 0, last: SubmitStats::default() })
+    }
+
+    /// Upload the parameters of `model` this backend does not hold yet (e.g. a newly trained head).
+    pub fn upload_missing(&mut self, model: &Model) -> Result<()> {
+        for p in model.params() {
+            if !self.weights.contains_key(&p.id) {
+                let b = self.ctx.upload("parameter", p.data())?;
+                self.weights.insert(p.id, b);
+            }
+        }
+        Ok(())
     }
 
     fn weight(&self, p: &Param) -> Result<&wgpu::Buffer> {
@@ -105,14 +145,44 @@ impl GpuBackend {
             t.len = len;
             return Ok(t);
         }
+        self.created += 1;
         Ok(GpuTensor { buf: self.ctx.storage_buffer("activation", len as u64 * 4, wgpu::BufferUsages::empty())?, len })
     }
 
     fn matmul(&mut self, x: &GpuTensor, l: &Linear, out: &GpuTensor, act: u32, accumulate: bool) -> Result<()> {
         let (k, n) = (l.in_dim(), l.out_dim());
-        let w = self.weight(l.weight.param())?.clone();
+        let m = x.len / k.max(1);
         let b = l.bias.as_ref().map(|b| self.weight(b).cloned()).transpose()?;
-        ops::matmul::record(self.rec()?, &x.buf, &w, b.as_ref(), &out.buf, (x.len / k, k, n), act, accumulate)
+        match &l.weight {
+            Weight::F32(p) => {
+                let w = self.weight(p)?.clone();
+                ops::matmul::record(self.rec()?, &x.buf, &w, b.as_ref(), &out.buf, (m, k, n), act, accumulate)
+            }
+            Weight::F16(h) => {
+                if !self.halves.contains_key(&h.id) {
+                    let buf = self.ctx.upload("f16 weight", &ops::matmul_f16::pack(h))?;
+                    self.halves.insert(h.id, buf);
+                    self.created += 1;
+                }
+                let w = self.halves[&h.id].clone();
+                ops::matmul_f16::record(self.rec()?, &x.buf, &w, b.as_ref(), &out.buf, (m, k, n), act, accumulate)
+            }
+            Weight::Int8(q) => {
+                if !self.int8.contains_key(&q.id) {
+                    let bufs = Int8Buffers::upload(&self.ctx, q)?;
+                    self.int8.insert(q.id, bufs);
+                    self.created += 2;
+                }
+                // The input's parameters over the whole (m, k) tensor, then the product (two dispatches).
+                let qp = self.alloc(ops::act_quant::QP_WORDS)?; // (4) u32: scale, zero point, 1/scale, ok
+                let rec = self.rec.as_mut().ok_or_else(|| Error::Gpu("GPU op outside a forward pass (begin was not called)".into()))?;
+                let w = &self.int8[&q.id];
+                ops::act_quant::record(rec, &x.buf, &qp.buf, (m * k, 1))?;
+                ops::matmul_int8::record(rec, &x.buf, &qp.buf, w, b.as_ref(), &out.buf, (m, k, n), act, accumulate, false)?;
+                self.release(qp);
+                Ok(())
+            }
+        }
     }
 }
 
@@ -123,11 +193,13 @@ impl Backend for GpuBackend {
 
     fn begin(&mut self, batch: &Batch) -> Result<()> {
         self.ctx.health()?;
+        self.created = 0;
         let (rows, b) = (batch.rows(), batch.batch);
         if self.inputs.as_ref().is_none_or(|i| i.rows < rows || i.batch < b) {
             let (rows, b) = self.inputs.as_ref().map_or((rows, b), |i| (i.rows.max(rows), i.batch.max(b)));
             let f = |name: &str, n: usize| self.ctx.storage_buffer(name, n as u64 * 4, wgpu::BufferUsages::empty());
             self.inputs = Some(Inputs { rows, batch: b, ids: f("ids", rows)?, type_ids: f("type ids", rows)?, lengths: f("lengths", b)? });
+            self.created += 3;
         }
         let i = self.inputs()?;
         let q = &self.ctx.queue;
@@ -162,6 +234,24 @@ impl Backend for GpuBackend {
         self.matmul(x, l, acc, act::NONE, true)
     }
 
+    fn glt(&mut self, x: &GpuTensor, mix: Option<&GpuTensor>, g: &Glt) -> Result<GpuTensor> {
+        let (xd, md, n) = (g.x_dim(), g.mix_dim, g.out_dim);
+        let rows = x.len / xd;
+        if mix.is_some_and(|m| m.len != rows * md) || (mix.is_none() && md != 0) {
+            return Err(Error::Input(format!("glt: mixed input does not match ({rows} rows, width {md})")));
+        }
+        let out = self.alloc(rows * n)?;
+        let (w, b) = (self.weight(&g.weight)?.clone(), self.weight(&g.bias)?.clone());
+        let m = mix.map(|m| m.buf.clone());
+        ops::glt::record(self.rec()?, &x.buf, m.as_ref(), &w, &b, &out.buf, (rows, xd, md, n, g.groups))?;
+        Ok(out)
+    }
+
+    fn activation(&mut self, x: &mut GpuTensor, a: Activation) -> Result<()> {
+        let len = x.len;
+        ops::activation::record(self.rec()?, &x.buf, len, act_code(Some(a)))
+    }
+
     fn attention(&mut self, qkv: &GpuTensor, batch: &Batch, heads: usize, probs: bool) -> Result<(GpuTensor, Option<GpuPending>)> {
         let (b, s) = (batch.batch, batch.seq);
         let d = qkv.len / (3 * batch.rows());
@@ -177,9 +267,24 @@ impl Backend for GpuBackend {
         Ok((ctx, read))
     }
 
+    fn ablate_heads(&mut self, ctx: &mut GpuTensor, batch: &Batch, heads: usize, keep: &[f32], mode: AblationMode) -> Result<()> {
+        let d = ctx.len / batch.rows();
+        if keep.len() != batch.batch * heads || heads == 0 || d % heads != 0 {
+            return Err(Error::Input(format!("head gate of {} values for {} sequences × {heads} heads", keep.len(), batch.batch)));
+        }
+        let gate = self.ctx.upload("head gate", keep)?; // (batch, heads), written before the submit
+        self.created += 1;
+        let lengths = self.inputs()?.lengths.clone();
+        ops::head_ablate::record(self.rec()?, &ctx.buf, &gate, &lengths, (batch.batch, batch.seq, heads, d / heads), mode == AblationMode::Mean)
+    }
+
     fn norm(&mut self, x: &GpuTensor, n: &Norm, batch: &Batch, bn: BatchNormStats, stats: bool) -> Result<(GpuTensor, Option<[GpuPending; 2]>)> {
         let out = self.alloc(x.len)?;
-        let (rows, d) = (batch.rows(), x.len / batch.rows());
+        // LayerNorm normalises chunks of its own width (DeLighT's per-group norms: several per row).
+        let (rows, d) = match n {
+            Norm::Layer { .. } => (x.len / n.dim().max(1), n.dim()),
+            Norm::Batch { .. } => (batch.rows(), x.len / batch.rows()),
+        };
         // LayerNorm: per-row (2·rows) [mean | var], shaped (batch, seq); BatchNorm: this batch's (2·d).
         let (s, count, shape) = match n {
             Norm::Layer { weight, bias, eps } => {
@@ -248,7 +353,7 @@ impl Backend for GpuBackend {
     async fn finish(&mut self) -> Result<Vec<f32>> {
         let rec = self.rec.take().ok_or_else(|| Error::Gpu("finish without a forward pass".into()))?;
         let (data, stats) = rec.submit(&mut self.scratch).await?;
-        self.last = stats;
+        self.last = SubmitStats { buffers_created: self.created, ..stats };
         Ok(data)
     }
 

@@ -18,8 +18,8 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     /// The device's limits (what the adapter offers).
     pub limits: wgpu::Limits,
-    /// One (layout, pipeline) per kernel, in `Kernel::ALL` order.
-    pipelines: Vec<(wgpu::BindGroupLayout, wgpu::ComputePipeline)>,
+    /// One (layout, pipeline per entry point) per kernel, in `Kernel::ALL` order.
+    pipelines: Vec<(wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>)>,
     /// Set by the device-lost callback and by errors outside any error scope.
     failure: Arc<Mutex<Option<String>>>,
     /// A 16-byte buffer bound where a kernel's optional input or output is absent.
@@ -44,6 +44,11 @@ impl GpuContext {
     /// pipeline. Fails (never panics) when there is no adapter, e.g. no WebGPU in this browser, no Vulkan
     /// driver, or `backends` empty.
     pub async fn new(backends: wgpu::Backends) -> Result<Self> {
+        Self::from_adapter(Self::adapter(backends).await?).await
+    }
+
+    /// The adapter [`GpuContext::new`] would use (its info says what kind it is before any device exists).
+    pub async fn adapter(backends: wgpu::Backends) -> Result<wgpu::Adapter> {
         if backends.is_empty() {
             return Err(Error::Gpu("no GPU adapter: no backend enabled".into()));
         }
@@ -60,6 +65,11 @@ impl GpuContext {
             })
             .await
             .map_err(|e| gpu_err("no GPU adapter", e))?;
+        Ok(adapter)
+    }
+
+    /// Open a device on `adapter` with the adapter's limits and build every pipeline.
+    pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
@@ -123,9 +133,16 @@ impl GpuContext {
         &self.pipelines[k as usize].0
     }
 
-    /// The compute pipeline of kernel `k`.
+    /// The compute pipeline of kernel `k`'s `main`.
     pub fn pipeline(&self, k: Kernel) -> &wgpu::ComputePipeline {
-        &self.pipelines[k as usize].1
+        self.pipeline_entry(k, 0)
+    }
+
+    /// The compute pipeline of entry point `entry` (an index into [`Kernel::entries`]) of kernel `k`;
+    /// `main` for an index past the end.
+    pub fn pipeline_entry(&self, k: Kernel, entry: usize) -> &wgpu::ComputePipeline {
+        let p = &self.pipelines[k as usize].1;
+        &p[entry.min(p.len() - 1)]
     }
 
     /// `Err` with the reason once the device is lost or an error escaped every error scope.
@@ -199,7 +216,11 @@ impl GpuContext {
     }
 }
 
-fn build_pipeline(device: &wgpu::Device, k: Kernel) -> (wgpu::BindGroupLayout, wgpu::ComputePipeline) {
+/// Kernel `k`'s bind group layout and one pipeline per entry point, all compiled now (at load), so the
+/// first forward does not wait for a compiler. wgpu has no asynchronous pipeline creation; the caller
+/// awaits the error scope around these, which in the browser resolves once the GPU process has built
+/// them, without blocking the page's thread.
+fn build_pipeline(device: &wgpu::Device, k: Kernel) -> (wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>) {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(k.file()),
         source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(k.source())),
@@ -225,13 +246,20 @@ fn build_pipeline(device: &wgpu::Device, k: Kernel) -> (wgpu::BindGroupLayout, w
         bind_group_layouts: &[Some(&layout)],
         immediate_size: 0,
     });
-    let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-        label: Some(k.file()),
-        layout: Some(&pl),
-        module: &module,
-        entry_point: Some("main"),
-        compilation_options: Default::default(),
-        cache: None,
-    });
-    (layout, pipeline)
+    let pipelines = k
+        .entries()
+        .iter()
+        .map(|entry| {
+            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(entry),
+                layout: Some(&pl),
+                module: &module,
+                entry_point: Some(entry),
+                // Every kernel writes its workgroup memory before reading it (WebGPU zeroes it anyway).
+                compilation_options: wgpu::PipelineCompilationOptions { zero_initialize_workgroup_memory: false, ..Default::default() },
+                cache: None,
+            })
+        })
+        .collect();
+    (layout, pipelines)
 }

@@ -8,18 +8,45 @@ use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
 use crate::gpu::ops::Kernel;
 use bytemuck::Pod;
+use std::collections::HashMap;
 use std::num::NonZeroU64;
 
+/// What identifies a bind group: the kernel (its layout), where its params sit in the params buffer,
+/// and its storage buffers in binding order.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct BindKey {
+    kernel: Kernel,
+    params_offset: u64,
+    params_size: u64,
+    buffers: Vec<wgpu::Buffer>,
+}
+
+/// Submits a cached bind group may go unused before it is dropped (it holds its buffers alive).
+const BIND_GROUP_MAX_AGE: u64 = 8;
+
 /// Buffers reused across forwards: the params uniform buffer and the readback (staging) buffer, each
-/// grown to the largest size seen.
+/// grown to the largest size seen; the params last written (not written again while unchanged); and
+/// the bind groups of recent submits, so a forward of a shape seen before creates none.
 #[derive(Default)]
 pub struct Scratch {
     params: Option<wgpu::Buffer>,
     staging: Option<wgpu::Buffer>,
+    written: Vec<u8>,
+    bind_groups: HashMap<BindKey, (wgpu::BindGroup, u64)>,
+    submits: u64,
+}
+
+impl Scratch {
+    /// Free both buffers on the device now (see [`crate::gpu::GpuBackend`]'s `Drop`).
+    pub fn destroy(&mut self) {
+        for b in [self.params.take(), self.staging.take()].into_iter().flatten() {
+            b.destroy();
+        }
+    }
 }
 
 enum Op {
-    Dispatch { kernel: Kernel, params_offset: u64, params_size: u64, buffers: Vec<wgpu::Buffer>, groups: [u32; 3] },
+    Dispatch { kernel: Kernel, entry: usize, params_offset: u64, params_size: u64, buffers: Vec<wgpu::Buffer>, groups: [u32; 3] },
     Copy { src: wgpu::Buffer, src_offset: u64, dst_offset: u64, bytes: u64 },
 }
 
@@ -54,6 +81,12 @@ pub struct SubmitStats {
     pub readbacks: usize,
     /// Bytes read back.
     pub readback_bytes: u64,
+    /// Bind groups created (the others came from the cache of earlier submits).
+    pub bind_groups_created: usize,
+    /// Device buffers the backend created for this forward (inputs, activations; 0 once pooled).
+    pub buffers_created: usize,
+    /// Bytes of dispatch params written to the uniform buffer (0 when they equal the last submit's).
+    pub params_bytes_written: u64,
 }
 
 /// Collects one forward's dispatches and copies, then encodes and submits them at once.
@@ -82,8 +115,16 @@ impl Recorder {
         Ok([gx as u32, gy as u32, 1])
     }
 
-    /// Queue one dispatch of `kernel` with `params` and storage `buffers` (bindings 1.. in order).
+    /// Queue one dispatch of `kernel`'s `main` with `params` and storage `buffers` (bindings 1.. in order).
     pub fn dispatch<P: Pod>(&mut self, kernel: Kernel, params: &P, buffers: &[&wgpu::Buffer], groups: [u32; 3]) -> Result<()> {
+        self.dispatch_entry(kernel, 0, params, buffers, groups)
+    }
+
+    /// As [`Recorder::dispatch`], of entry point `entry` (an index into [`Kernel::entries`]).
+    pub fn dispatch_entry<P: Pod>(&mut self, kernel: Kernel, entry: usize, params: &P, buffers: &[&wgpu::Buffer], groups: [u32; 3]) -> Result<()> {
+        if entry >= kernel.entries().len() {
+            return Err(Error::Gpu(format!("{kernel:?}: no entry point {entry}")));
+        }
         let max = self.ctx.limits.max_compute_workgroups_per_dimension;
         if groups.iter().any(|&g| g > max) {
             return Err(Error::GpuLimit(format!("{kernel:?}: dispatch {groups:?} exceeds the device limit of {max} per dimension")));
@@ -97,6 +138,7 @@ impl Recorder {
         self.params.extend_from_slice(bytemuck::bytes_of(params));
         self.ops.push(Op::Dispatch {
             kernel,
+            entry,
             params_offset: params_offset as u64,
             params_size: size_of::<P>() as u64,
             buffers: buffers.iter().map(|&b| b.clone()).collect(),
@@ -133,6 +175,9 @@ impl Recorder {
 
         let params_len = (self.params.len().max(16)).div_ceil(16) as u64 * 16;
         if scratch.params.as_ref().is_none_or(|b| b.size() < params_len) {
+            // The cached bind groups bind the old params buffer.
+            scratch.bind_groups.clear();
+            scratch.written.clear();
             scratch.params = Some(device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("params"),
                 size: params_len,
@@ -160,6 +205,8 @@ impl Recorder {
         };
 
         let mut stats = SubmitStats::default();
+        scratch.submits += 1;
+        let now = scratch.submits;
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
         let mut i = 0;
         while i < self.ops.len() {
@@ -172,24 +219,36 @@ impl Recorder {
                 Op::Dispatch { .. } => {
                     let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
                     stats.compute_passes += 1;
-                    while let Some(Op::Dispatch { kernel, params_offset, params_size, buffers, groups }) = self.ops.get(i) {
-                        let mut entries = vec![wgpu::BindGroupEntry {
-                            binding: 0,
-                            resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                                buffer: params,
-                                offset: *params_offset,
-                                size: NonZeroU64::new(*params_size),
-                            }),
-                        }];
-                        for (j, b) in buffers.iter().enumerate() {
-                            entries.push(wgpu::BindGroupEntry { binding: j as u32 + 1, resource: b.as_entire_binding() });
-                        }
-                        let bg = device.create_bind_group(&wgpu::BindGroupDescriptor {
-                            label: Some(kernel.file()),
-                            layout: ctx.layout(*kernel),
-                            entries: &entries,
-                        });
-                        pass.set_pipeline(ctx.pipeline(*kernel));
+                    while let Some(Op::Dispatch { kernel, entry, params_offset, params_size, buffers, groups }) = self.ops.get(i) {
+                        let key = BindKey { kernel: *kernel, params_offset: *params_offset, params_size: *params_size, buffers: buffers.clone() };
+                        let bg = match scratch.bind_groups.get_mut(&key) {
+                            Some((bg, used)) => {
+                                *used = now;
+                                bg.clone()
+                            }
+                            None => {
+                                let mut entries = vec![wgpu::BindGroupEntry {
+                                    binding: 0,
+                                    resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                                        buffer: params,
+                                        offset: *params_offset,
+                                        size: NonZeroU64::new(*params_size),
+                                    }),
+                                }];
+                                for (j, b) in buffers.iter().enumerate() {
+                                    entries.push(wgpu::BindGroupEntry { binding: j as u32 + 1, resource: b.as_entire_binding() });
+                                }
+                                let bg = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                                    label: Some(kernel.file()),
+                                    layout: ctx.layout(*kernel),
+                                    entries: &entries,
+                                });
+                                stats.bind_groups_created += 1;
+                                scratch.bind_groups.insert(key, (bg.clone(), now));
+                                bg
+                            }
+                        };
+                        pass.set_pipeline(ctx.pipeline_entry(*kernel, *entry));
                         pass.set_bind_group(0, &bg, &[]);
                         pass.dispatch_workgroups(groups[0], groups[1], groups[2]);
                         stats.dispatches += 1;
@@ -198,7 +257,13 @@ impl Recorder {
                 }
             }
         }
-        ctx.queue.write_buffer(params, 0, &self.params);
+        // Drop the bind groups no recent submit used (each keeps its buffers alive).
+        scratch.bind_groups.retain(|_, (_, used)| now - *used < BIND_GROUP_MAX_AGE);
+        if scratch.written != self.params {
+            ctx.queue.write_buffer(params, 0, &self.params);
+            stats.params_bytes_written = self.params.len() as u64;
+            scratch.written = self.params.clone();
+        }
         ctx.queue.submit([encoder.finish()]);
         stats.submits = 1;
         let oom = oom.pop();

@@ -5,7 +5,8 @@ use crate::batch::Batch;
 use crate::config::{Architecture, Config};
 use crate::error::Result;
 use crate::model::linear::Linear;
-use crate::model::param::{Param, Weight};
+use crate::model::param::Param;
+use crate::model::AblationMode;
 use crate::weights::Scope;
 
 #[derive(Clone, Debug)]
@@ -24,18 +25,15 @@ impl SelfAttention {
     pub fn load(w: &Scope, c: &Config) -> Result<Self> {
         let d = c.hidden_size;
         let in_proj = match c.architecture {
-            Architecture::EncoderClassifier => Linear {
-                weight: Weight::F32(Param::new(w.get("in_proj_weight", &[3 * d, d])?)),
-                bias: Some(Param::new(w.get("in_proj_bias", &[3 * d])?)),
-            },
+            Architecture::EncoderClassifier | Architecture::Delight => Linear::load_named(w, "in_proj_weight", "in_proj_bias", d, 3 * d)?,
             // HF keeps query, key and value separate; stack them in PyTorch's packed order.
             Architecture::Bert => {
                 let s = w.pp("self");
-                Linear::stack(&[Linear::load(&s.pp("query"), d, d)?, Linear::load(&s.pp("key"), d, d)?, Linear::load(&s.pp("value"), d, d)?])
+                Linear::stack(&[Linear::load(&s.pp("query"), d, d)?, Linear::load(&s.pp("key"), d, d)?, Linear::load(&s.pp("value"), d, d)?])?
             }
         };
         let out_proj = match c.architecture {
-            Architecture::EncoderClassifier => Linear::load(&w.pp("out_proj"), d, d)?,
+            Architecture::EncoderClassifier | Architecture::Delight => Linear::load(&w.pp("out_proj"), d, d)?,
             Architecture::Bert => Linear::load(&w.pp("output.dense"), d, d)?,
         };
         Ok(Self { in_proj, out_proj, heads: c.num_heads })
@@ -50,11 +48,23 @@ impl SelfAttention {
 
     /// `acc (batch·seq, d) += out_proj(attention(in_proj(x)))`: the residual is added in `out_proj`'s
     /// epilogue. `x` may be `acc` itself (post-norm): it is read before `acc` is written. Returns the
-    /// attention probabilities `(batch, heads, seq, seq)` when `probs`.
-    pub fn forward_add<B: Backend>(&self, be: &mut B, x: Option<&B::Tensor>, acc: &mut B::Tensor, batch: &Batch, probs: bool) -> Result<Option<B::Pending>> {
+    /// attention probabilities `(batch, heads, seq, seq)` when `probs`. Heads whose `ablate` gate
+    /// `(batch, heads)` is 0 are ablated before `out_proj`.
+    pub fn forward_add<B: Backend>(
+        &self,
+        be: &mut B,
+        x: Option<&B::Tensor>,
+        acc: &mut B::Tensor,
+        batch: &Batch,
+        probs: bool,
+        ablate: Option<(&[f32], AblationMode)>,
+    ) -> Result<Option<B::Pending>> {
         let qkv = be.linear(x.unwrap_or(acc), &self.in_proj, None)?; // (batch·seq, 3d)
-        let (ctx, p) = be.attention(&qkv, batch, self.heads, probs)?; // (batch·seq, d), heads concatenated
+        let (mut ctx, p) = be.attention(&qkv, batch, self.heads, probs)?; // (batch·seq, d), heads concatenated
         be.release(qkv);
+        if let Some((keep, mode)) = ablate {
+            be.ablate_heads(&mut ctx, batch, self.heads, keep, mode)?;
+        }
         be.linear_add(&ctx, &self.out_proj, acc)?;
         be.release(ctx);
         Ok(p)

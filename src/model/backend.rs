@@ -10,10 +10,11 @@
 use crate::batch::Batch;
 use crate::config::{Activation, Pooling};
 use crate::error::Result;
+use crate::model::delight::Glt;
 use crate::model::embeddings::Embeddings;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
-use crate::model::BatchNormStats;
+use crate::model::{AblationMode, BatchNormStats};
 use crate::tensor::Tensor;
 
 /// A normalised activation and, when asked for, the statistics used (mean, variance).
@@ -36,10 +37,21 @@ pub trait Backend {
     fn linear(&mut self, x: &Self::Tensor, l: &Linear, act: Option<Activation>) -> Result<Self::Tensor>;
     /// `acc (rows, out) += x (rows, in) · Wᵀ + b`: the residual added in the matmul's epilogue.
     fn linear_add(&mut self, x: &Self::Tensor, l: &Linear, acc: &mut Self::Tensor) -> Result<()>;
+    /// DeLighT's group linear transformation ([`Glt`]): `x (rows, x_dim)` and, when the layer mixes it in,
+    /// `mix (rows, mix_dim)` → `(rows, out)`, grouped matmul + bias with the feature shuffle folded into
+    /// the output index (`j · groups + k`) and the input mixer into the input index.
+    fn glt(&mut self, x: &Self::Tensor, mix: Option<&Self::Tensor>, g: &Glt) -> Result<Self::Tensor>;
+    /// `x = act(x)`, element-wise in place.
+    fn activation(&mut self, x: &mut Self::Tensor, act: Activation) -> Result<()>;
     /// Multi-head scaled dot-product attention over packed `qkv (batch·seq, 3·heads·head_dim)` with the
     /// batch's key-padding mask: the context `(batch·seq, heads·head_dim)`, and the probabilities
     /// `(batch, heads, seq, seq)` (0 on padded keys) when `probs`.
     fn attention(&mut self, qkv: &Self::Tensor, batch: &Batch, heads: usize, probs: bool) -> Result<(Self::Tensor, Option<Self::Pending>)>;
+    /// Head ablation on an attention context `ctx (batch·seq, heads·head_dim)`: for every sequence `b`
+    /// and head `h` with `keep[b·heads + h] == 0` (`keep (batch, heads)`), that head's columns of every
+    /// row of the sequence become 0 ([`AblationMode::Zero`]) or their mean over the sequence's real
+    /// tokens ([`AblationMode::Mean`]); everything else is left exactly as it is.
+    fn ablate_heads(&mut self, ctx: &mut Self::Tensor, batch: &Batch, heads: usize, keep: &[f32], mode: AblationMode) -> Result<()>;
     /// `n` applied to `x (batch·seq, d)`. With `stats`, also the statistics: LayerNorm's per-row mean and
     /// variance `(batch, seq)`; BatchNorm's per-feature mean and variance of this batch `(d)` over all rows,
     /// padding included (whichever statistics `bn` says to normalise with).

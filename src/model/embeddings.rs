@@ -50,20 +50,20 @@ impl Embeddings {
     pub fn load(w: &Scope, c: &Config) -> Result<Self> {
         let d = c.hidden_size;
         let (word_name, pos_name, type_name, norm_name) = match c.architecture {
-            Architecture::EncoderClassifier => ("embedding", "position_embedding", "token_type_embedding", "embedding_norm"),
+            Architecture::EncoderClassifier | Architecture::Delight => ("embedding", "position_embedding", "token_type_embedding", "embedding_norm"),
             Architecture::Bert => {
                 ("embeddings.word_embeddings", "embeddings.position_embeddings", "embeddings.token_type_embeddings", "embeddings.LayerNorm")
             }
         };
         let position = match c.positional_encoding {
             PositionalEncoding::Sinusoidal => sinusoidal_table(c.max_len, d),
-            PositionalEncoding::Learned => w.pp(pos_name).get("weight", &[c.position_rows(), d])?,
+            PositionalEncoding::Learned => w.pp(pos_name).get_table("weight", &[c.position_rows(), d])?,
         };
         let token_type =
-            if c.type_vocab_size > 0 { Some(Param::new(w.pp(type_name).get("weight", &[c.type_vocab_size, d])?)) } else { None };
+            if c.type_vocab_size > 0 { Some(Param::new(w.pp(type_name).get_table("weight", &[c.type_vocab_size, d])?)) } else { None };
         let norm = if c.embedding_norm { Some(Norm::load(&w.pp(norm_name), NormKind::Layer, d, c.norm_eps)?) } else { None };
         Ok(Self {
-            word: Param::new(w.pp(word_name).get("weight", &[c.vocab_size, d])?),
+            word: Param::new(w.pp(word_name).get_table("weight", &[c.vocab_size, d])?),
             position: Param::new(position),
             token_type,
             norm,

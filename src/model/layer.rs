@@ -9,7 +9,7 @@ use crate::model::attention::SelfAttention;
 use crate::model::linear::Linear;
 use crate::model::norm::Norm;
 use crate::model::param::Param;
-use crate::model::ForwardOptions;
+use crate::model::{AblationMode, ForwardOptions};
 use crate::trace::LayerTrace;
 use crate::weights::Scope;
 
@@ -37,7 +37,7 @@ impl EncoderLayer {
     pub fn load(w: &Scope, c: &Config) -> Result<Self> {
         let (d, f, eps) = (c.hidden_size, c.ffn_size, c.norm_eps);
         let names = match c.architecture {
-            Architecture::EncoderClassifier => ["self_attn", "linear1", "linear2", "norm1", "norm2"],
+            Architecture::EncoderClassifier | Architecture::Delight => ["self_attn", "linear1", "linear2", "norm1", "norm2"],
             Architecture::Bert => ["attention", "intermediate.dense", "output.dense", "attention.output.LayerNorm", "output.LayerNorm"],
         };
         Ok(Self {
@@ -68,13 +68,14 @@ impl EncoderLayer {
         Ok(())
     }
 
-    /// `x (batch·seq, d)` → `(batch·seq, d)`; pushes this layer's trace when one is recorded.
+    /// `x (batch·seq, d)` → `(batch·seq, d)`, with the heads `ablate` gates to 0 ablated; pushes this layer's trace when one is recorded.
     pub fn forward<B: Backend>(
         &self,
         be: &mut B,
         x: B::Tensor,
         batch: &Batch,
         opts: &ForwardOptions,
+        ablate: Option<(&[f32], AblationMode)>, // keep-gate (batch, heads) of this layer
         trace: Option<&mut Vec<LayerTrace<B::Pending>>>,
     ) -> Result<B::Tensor> {
         let (req, bn) = (&opts.trace, opts.batch_norm);
@@ -82,7 +83,7 @@ impl EncoderLayer {
         let (x, attention, n1, n2) = if self.norm_first {
             let mut x = x;
             let (h, n1) = self.norm1.forward(be, &x, batch, bn, req)?;
-            let attention = self.self_attn.forward_add(be, Some(&h), &mut x, batch, probs)?;
+            let attention = self.self_attn.forward_add(be, Some(&h), &mut x, batch, probs, ablate)?;
             be.release(h);
             let (h, n2) = self.norm2.forward(be, &x, batch, bn, req)?;
             self.feed_forward_add(be, Some(&h), &mut x)?;
@@ -91,7 +92,7 @@ impl EncoderLayer {
         } else {
             // x + sublayer(x): the residual is the accumulator the matmul epilogue adds into.
             let mut x = x;
-            let attention = self.self_attn.forward_add(be, None, &mut x, batch, probs)?;
+            let attention = self.self_attn.forward_add(be, None, &mut x, batch, probs, ablate)?;
             let (mut h, n1) = self.norm1.forward(be, &x, batch, bn, req)?;
             be.release(x);
             self.feed_forward_add(be, None, &mut h)?;

@@ -1,7 +1,7 @@
 //! `nn.Linear`: weight `(out, in)` in a [`Weight`] storage, optional bias `(out)`.
 
-use crate::error::Result;
-use crate::model::param::{Param, Weight};
+use crate::error::{Error, Result};
+use crate::model::param::{HalfWeight, Int8Weight, Param, Weight};
 use crate::tensor::Tensor;
 use crate::weights::Scope;
 
@@ -17,20 +17,53 @@ pub struct Linear {
 impl Linear {
     /// Read `weight (out_dim, in_dim)` and an optional `bias (out_dim)` under `w`.
     pub fn load(w: &Scope, in_dim: usize, out_dim: usize) -> Result<Self> {
-        let shape = [out_dim, in_dim];
-        Ok(Self { weight: Weight::from_stored(&shape, w.get_stored("weight", &shape)?), bias: Some(Param::new(w.get("bias", &[out_dim])?)) })
+        Self::load_named(w, "weight", "bias", in_dim, out_dim)
+    }
+
+    /// A linear whose tensors are `weight_name` and `bias_name` in scope `w` (e.g. MHA's `in_proj_weight`).
+    pub fn load_named(w: &Scope, weight_name: &str, bias_name: &str, in_dim: usize, out_dim: usize) -> Result<Self> {
+        let weight = Weight::load(w, weight_name, [out_dim, in_dim], w.precision)?;
+        Ok(Self { weight, bias: Some(Param::new(w.get(bias_name, &[out_dim])?)) })
     }
 
     /// Several linears with the same input stacked into one: weights `(Σ out, in)`, biases concatenated
-    /// (e.g. BERT's separate query, key and value in PyTorch's packed `in_proj` order).
-    pub fn stack(parts: &[Linear]) -> Self {
+    /// (e.g. BERT's separate query, key and value in PyTorch's packed `in_proj` order). int8 parts keep
+    /// their own scales row by row (the same numbers as running them one by one: they share the input's
+    /// quantization).
+    pub fn stack(parts: &[Linear]) -> Result<Self> {
         let in_dim = parts.first().map_or(0, Linear::in_dim);
         let out: usize = parts.iter().map(Linear::out_dim).sum();
-        let weight = parts.iter().flat_map(|l| l.weight.param().data().iter().copied()).collect();
+        let shape = [out, in_dim];
         let bias = parts.iter().all(|l| l.bias.is_some()).then(|| {
             Param::new(Tensor { shape: vec![out], data: parts.iter().flat_map(|l| l.bias.iter().flat_map(|b| b.data().iter().copied())).collect() })
         });
-        Self { weight: Weight::F32(Param::new(Tensor { shape: vec![out, in_dim], data: weight })), bias }
+        let mixed = || Error::WeightsFormat("linears stacked together must share one precision".into());
+        let weight = match parts.first().map(|l| &l.weight) {
+            Some(Weight::F16(_)) => {
+                let bits = parts.iter().map(|l| match &l.weight {
+                    Weight::F16(h) => Ok(h.bits.iter().copied()),
+                    _ => Err(mixed()),
+                });
+                let bits = bits.collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
+                Weight::F16(HalfWeight::new(shape, bits))
+            }
+            Some(Weight::Int8(_)) => {
+                let (mut q, mut scales, mut per_channel) = (Vec::new(), Vec::new(), false);
+                for l in parts {
+                    let Weight::Int8(w) = &l.weight else { return Err(mixed()) };
+                    q.extend_from_slice(&w.q);
+                    scales.extend_from_slice(&w.scales);
+                    per_channel |= w.per_channel;
+                }
+                Weight::Int8(Int8Weight::new(shape, q, scales, per_channel || parts.len() > 1))
+            }
+            _ => {
+                let data = parts.iter().map(|l| l.weight.as_f32().map(|p| p.data().iter().copied()).ok_or_else(mixed));
+                let data = data.collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
+                Weight::F32(Param::new(Tensor { shape: shape.to_vec(), data }))
+            }
+        };
+        Ok(Self { weight, bias })
     }
 
     /// Input features.
@@ -43,8 +76,8 @@ impl Linear {
         self.weight.shape()[0]
     }
 
-    /// Its parameters (for upload to a backend).
+    /// The f32 parameters (what the GPU backend uploads): the weight when it is stored in f32, the bias.
     pub fn params(&self) -> Vec<&Param> {
-        std::iter::once(self.weight.param()).chain(&self.bias).collect()
+        self.weight.as_f32().into_iter().chain(&self.bias).collect()
     }
 }

@@ -3,14 +3,17 @@
 //! embeddings → layers → final norm → pooling → pooler → classifier → softmax — written once for every
 //! [`Backend`] (CPU: eager kernels; GPU: one recorded command stream).
 
+pub mod ablation;
 pub mod attention;
 pub mod backend;
+pub mod delight;
 pub mod embeddings;
 pub mod layer;
 pub mod linear;
 pub mod norm;
 pub mod param;
 
+pub use ablation::{Ablation, AblationMode};
 use backend::Backend;
 use crate::config::{Activation, Architecture, Config};
 use crate::error::Result;
@@ -18,6 +21,7 @@ use crate::tensor::Tensor;
 use crate::trace::{Trace, TraceRequest};
 use crate::weights::Weights;
 pub use crate::batch::Batch;
+use delight::DelightBlock;
 use embeddings::Embeddings;
 use layer::EncoderLayer;
 use linear::Linear;
@@ -38,14 +42,16 @@ pub enum BatchNormStats {
 
 /// How to run one forward pass.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ForwardOptions {
+pub struct ForwardOptions<'a> {
     /// Which statistics BatchNorm layers use.
     pub batch_norm: BatchNormStats,
     /// What to record besides the outputs.
     pub trace: TraceRequest,
+    /// Attention heads to ablate (per sequence); `None` runs the model as it is.
+    pub ablate: Option<&'a Ablation>,
 }
 
-impl ForwardOptions {
+impl ForwardOptions<'_> {
     /// These options, recording `trace`.
     pub fn traced(self, trace: TraceRequest) -> Self {
         Self { trace, ..self }
@@ -89,6 +95,8 @@ pub struct Model {
     pub embeddings: Embeddings,
     /// The encoder layers.
     pub layers: Vec<EncoderLayer>,
+    /// DeLighT blocks (architecture `delight_classifier`; then `layers` is empty).
+    pub blocks: Vec<DelightBlock>,
     /// A norm after the last layer (pre-norm models).
     pub final_norm: Option<Norm>,
     /// BERT pooler, tanh.
@@ -112,17 +120,21 @@ impl Model {
             // HF sequence-classification checkpoints nest the encoder under `bert.`.
             Architecture::Bert if w.contains("bert.embeddings.word_embeddings.weight") => w.pp("bert"),
             _ => w.pp(""),
-        };
+        }
+        .with_precision(c.precision);
         let embeddings = Embeddings::load(&root, c)?;
         let layer_root = match c.architecture {
-            Architecture::EncoderClassifier => root.pp("encoder.layers"),
+            Architecture::EncoderClassifier | Architecture::Delight => root.pp("encoder.layers"),
             Architecture::Bert => root.pp("encoder.layer"),
         };
-        let layers = (0..c.num_layers).map(|i| EncoderLayer::load(&layer_root.pp(&i.to_string()), c)).collect::<Result<Vec<_>>>()?;
+        let (layers, blocks) = match &c.delight {
+            Some(dc) => (Vec::new(), dc.blocks(c).iter().enumerate().map(|(i, b)| DelightBlock::load(&layer_root.pp(&i.to_string()), c, b)).collect::<Result<Vec<_>>>()?),
+            None => ((0..c.num_layers).map(|i| EncoderLayer::load(&layer_root.pp(&i.to_string()), c)).collect::<Result<Vec<_>>>()?, Vec::new()),
+        };
         let final_norm = if c.final_norm { Some(Norm::load(&root.pp("encoder.norm"), c.norm, d, c.norm_eps)?) } else { None };
         let pooler = if c.pooler { Some(Linear::load(&root.pp("pooler.dense"), d, d)?) } else { None };
-        let classifier = if c.labels.is_empty() { None } else { Some(Linear::load(&w.pp("classifier"), d, c.num_labels())?) };
-        Ok(Self { config, embeddings, layers, final_norm, pooler, classifier })
+        let classifier = if c.labels.is_empty() { None } else { Some(Linear::load(&w.pp("classifier").with_precision(c.precision), d, c.num_labels())?) };
+        Ok(Self { config, embeddings, layers, blocks, final_norm, pooler, classifier })
     }
 
     /// The positional table the model adds, `(max_len, d)`: sinusoidal or learned.
@@ -136,6 +148,9 @@ impl Model {
         for l in &self.layers {
             p.extend(l.params());
         }
+        for b in &self.blocks {
+            p.extend(b.params());
+        }
         if let Some(n) = &self.final_norm {
             p.extend(n.params());
         }
@@ -146,7 +161,7 @@ impl Model {
     }
 
     /// The forward pass on backend `be`: records (GPU) or runs (CPU) every op, then [`Backend::finish`]es.
-    pub async fn forward<B: Backend>(&self, be: &mut B, batch: &Batch, opts: &ForwardOptions) -> Result<Output> {
+    pub async fn forward<B: Backend>(&self, be: &mut B, batch: &Batch, opts: &ForwardOptions<'_>) -> Result<Output> {
         let pending = self.record(be, batch, opts)?;
         let fetched = be.finish().await?;
         Ok(pending.map(|p| be.fetch(&fetched, p)))
@@ -156,18 +171,50 @@ impl Model {
     pub fn record<B: Backend>(&self, be: &mut B, batch: &Batch, opts: &ForwardOptions) -> Result<Output<B::Pending>> {
         batch.check(self.config.max_len)?;
         self.embeddings.check_ids(batch)?;
+        if let Some(a) = opts.ablate {
+            a.check(self.layers.len(), self.config.num_heads, batch.batch)?;
+        }
         be.begin(batch)?;
         let req = &opts.trace;
         let (b, s, d) = (batch.batch, batch.seq, self.config.hidden_size);
-        let mut x = self.embeddings.forward(be, batch)?; // (batch·seq, d)
+        let x = self.embeddings.forward(be, batch)?; // (batch·seq, d)
         let mut trace = req.any().then(|| Trace::new(b, s, batch.lengths.clone()));
         if let Some(t) = trace.as_mut().filter(|_| req.embeddings) {
             let pe = self.positional_table();
             t.positional = Some(Tensor { shape: vec![s, d], data: pe.data[..s * d].to_vec() });
             t.embeddings = Some(be.read(&x, vec![b, s, d]));
         }
-        for layer in &self.layers {
-            x = layer.forward(be, x, batch, opts, trace.as_mut().map(|t| &mut t.layers))?;
+        self.record_from(be, x, 0, batch, opts, trace)
+    }
+
+    /// The rest of the forward from encoder layer `from` on, given that layer's input `x (batch·seq, d)`
+    /// (the embeddings for `from = 0`): layers `from..`, final norm, pooling, pooler, classifier, softmax.
+    /// The head-ablation sweep runs the layers below the ablated one once and starts its copies here
+    /// ([`crate::explain::head_sweep`]). The caller has run [`Backend::begin`] for `batch`.
+    pub fn record_from<B: Backend>(
+        &self,
+        be: &mut B,
+        x: B::Tensor, // (batch·seq, d): input to layer `from`
+        from: usize,
+        batch: &Batch,
+        opts: &ForwardOptions,
+        mut trace: Option<Trace<B::Pending>>,
+    ) -> Result<Output<B::Pending>> {
+        let req = &opts.trace;
+        let (b, s, d) = (batch.batch, batch.seq, self.config.hidden_size);
+        let mut x = x;
+        if from > self.layers.len() || (from > 0 && !self.blocks.is_empty()) {
+            return Err(crate::Error::Input(format!("cannot start the forward at layer {from} of {}", self.layers.len())));
+        }
+        if let Some(a) = opts.ablate {
+            a.check(self.layers.len(), self.config.num_heads, batch.batch)?;
+        }
+        for (l, layer) in self.layers.iter().enumerate().skip(from) {
+            let gate = opts.ablate.and_then(|a| a.layer_gate(l, b).map(|g| (g, a.mode))); // (batch, heads)
+            x = layer.forward(be, x, batch, opts, gate.as_ref().map(|(g, m)| (&g[..], *m)), trace.as_mut().map(|t| &mut t.layers))?;
+        }
+        for block in &self.blocks {
+            x = block.forward(be, x, batch, opts, trace.as_mut().map(|t| &mut t.layers))?;
         }
         if let Some(n) = &self.final_norm {
             let (y, nt) = n.forward(be, &x, batch, opts.batch_norm, req)?;

@@ -1,9 +1,12 @@
 //! Model parameters: a host tensor with an identity, so a backend can keep its own copy (the GPU uploads
 //! each parameter once and finds it again by [`ParamId`]). A linear layer's weight is a [`Weight`]: the
-//! storage it is kept in (f32 today; a new precision is a new variant plus its kernels).
+//! storage it is kept in — f32, f16 (computed in f32) or int8 with f32 scales (PyTorch's dynamic
+//! quantization, see [`crate::quant`]).
 
+use crate::error::{Error, Result};
+use crate::quant;
 use crate::tensor::Tensor;
-use crate::weights::Stored;
+use crate::weights::{Scope, Stored};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -11,6 +14,12 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 /// A parameter's identity, unique per process: backends key uploaded weights by it.
 pub struct ParamId(u64);
+
+impl ParamId {
+    fn next() -> Self {
+        ParamId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+    }
+}
 
 /// One parameter tensor. Clones share the id (and the values).
 #[derive(Clone, Debug)]
@@ -24,7 +33,7 @@ pub struct Param {
 impl Param {
     /// A parameter with a fresh id.
     pub fn new(tensor: Tensor) -> Self {
-        Self { id: ParamId(NEXT_ID.fetch_add(1, Ordering::Relaxed)), tensor }
+        Self { id: ParamId::next(), tensor }
     }
 
     /// Its values.
@@ -38,31 +47,188 @@ impl Param {
     }
 }
 
+/// How a model's linear weights are stored (`precision` in `config.json`; absent = `f32`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", try_from = "String")]
+pub enum Precision {
+    /// f32 (F16/BF16 files are widened at load).
+    #[default]
+    F32,
+    /// Linear weights (and the embedding tables) stored as IEEE f16, computed in f32: PyTorch's
+    /// `quantize_dynamic(dtype=torch.float16)`.
+    F16,
+    /// Linear weights int8 with an f32 scale per tensor or per output row, activations quantized per
+    /// forward: PyTorch's `quantize_dynamic(dtype=torch.qint8)` on the x86/fbgemm engine.
+    Int8,
+}
+
+impl TryFrom<String> for Precision {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        match s.as_str() {
+            "f32" => Ok(Precision::F32),
+            "f16" => Ok(Precision::F16),
+            "int8" => Ok(Precision::Int8),
+            _ => Err(format!("precision `{s}` is not one of f32, f16, int8")),
+        }
+    }
+}
+
+impl Precision {
+    /// The name `config.json` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+            Precision::Int8 => "int8",
+        }
+    }
+}
+
+/// A linear weight `(out, in)` kept as IEEE half-precision bit patterns.
+#[derive(Clone, Debug)]
+pub struct HalfWeight {
+    /// Identity (as a [`Param`]'s).
+    pub id: ParamId,
+    /// `(out, in)`.
+    pub shape: [usize; 2],
+    /// `(out, in)` IEEE half bit patterns.
+    pub bits: Vec<u16>,
+}
+
+impl HalfWeight {
+    /// A new weight with a fresh id.
+    pub fn new(shape: [usize; 2], bits: Vec<u16>) -> Self {
+        Self { id: ParamId::next(), shape, bits }
+    }
+}
+
+/// A linear weight `(out, in)` quantized symmetrically to int8 (zero point 0): `w ≈ q · scale[row]`.
+#[derive(Clone, Debug)]
+pub struct Int8Weight {
+    /// Identity (as a [`Param`]'s).
+    pub id: ParamId,
+    /// `(out, in)`.
+    pub shape: [usize; 2],
+    /// `(out, in)` int8 values.
+    pub q: Vec<i8>,
+    /// `(out)`: one scale per output row; a per-tensor scale is repeated on every row.
+    pub scales: Vec<f32>,
+    /// The file stores one scale per row (`true`) or one for the tensor.
+    pub per_channel: bool,
+    /// `(out)`: `Σ_k q[row, k]`, for the activation zero point's correction.
+    pub row_sums: Vec<i32>,
+}
+
+impl Int8Weight {
+    /// A new weight with a fresh id; the row sums are computed here.
+    pub fn new(shape: [usize; 2], q: Vec<i8>, scales: Vec<f32>, per_channel: bool) -> Self {
+        let row_sums = q.chunks(shape[1].max(1)).map(|r| r.iter().map(|&v| v as i32).sum()).collect();
+        Self { id: ParamId::next(), shape, q, scales, per_channel, row_sums }
+    }
+
+    /// The weight as f32 values `q · scale` (what the int8 weights stand for).
+    pub fn dequantize(&self) -> Vec<f32> {
+        let k = self.shape[1].max(1);
+        self.q.iter().enumerate().map(|(i, &v)| v as f32 * self.scales[i / k]).collect()
+    }
+}
+
 /// The storage of a linear layer's weight `(out, in)`.
 #[derive(Clone, Debug)]
 pub enum Weight {
-    /// Full precision (F16/BF16 checkpoints are widened to this at load).
+    /// Full precision.
     F32(Param),
+    /// f16 storage, computed in f32.
+    F16(HalfWeight),
+    /// int8 storage with f32 scales; the product runs in integers (see [`crate::quant`]).
+    Int8(Int8Weight),
 }
 
 impl Weight {
-    /// The storage for a weight `shape` read from a file. F16/BF16 are widened to f32 here: the kernels
-    /// for half-precision weights come with the quantization work, as a new variant.
+    /// The storage for a weight `shape` read from a file, widened to f32.
     pub fn from_stored(shape: &[usize], stored: Stored) -> Self {
         Weight::F32(Param::new(Tensor { shape: shape.to_vec(), data: stored.to_f32() }))
+    }
+
+    /// The linear weight `name` of shape `(out, in)` as the model's `precision` stores it: `f32` takes any
+    /// float type (widened); `f16` takes F16 (kept as f16); `int8` takes I8 plus an F32 `<name>_scale` of
+    /// shape `[]` or `[out]` holding positive finite values. Anything else is an error naming the tensor.
+    pub fn load(w: &Scope, name: &str, shape: [usize; 2], precision: Precision) -> Result<Self> {
+        let path = w.path(name);
+        let scale_name = format!("{name}_scale");
+        let dtype = w.dtype(name)?;
+        match precision {
+            Precision::F32 | Precision::F16 if dtype == "I8" => Err(Error::WeightsFormat(format!(
+                "tensor `{path}` is int8 but config.json says precision {} (int8 models have \"precision\": \"int8\")",
+                precision.name()
+            ))),
+            Precision::F32 => {
+                if w.contains(&scale_name) {
+                    return Err(Error::WeightsFormat(format!(
+                        "tensor `{}` is a quantization scale but config.json says precision f32",
+                        w.path(&scale_name)
+                    )));
+                }
+                Ok(Self::from_stored(&shape, w.get_stored(name, &shape)?))
+            }
+            Precision::F16 => match w.get_stored(name, &shape)? {
+                Stored::F16(bits) => Ok(Weight::F16(HalfWeight::new(shape, bits))),
+                _ => Err(Error::WeightsFormat(format!("tensor `{path}` is {dtype} but config.json says precision f16"))),
+            },
+            Precision::Int8 => {
+                if dtype != "I8" {
+                    return Err(Error::WeightsFormat(format!("tensor `{path}` is {dtype} but config.json says precision int8")));
+                }
+                let q = w.get_i8(name, &shape)?;
+                if !w.contains(&scale_name) {
+                    return Err(Error::WeightsFormat(format!("int8 tensor `{path}` has no scale `{}`", w.path(&scale_name))));
+                }
+                let (scales, per_channel) = w.get_scale(&scale_name, shape[0])?;
+                if shape[1] > quant::MAX_INT8_IN {
+                    return Err(Error::WeightsFormat(format!(
+                        "int8 tensor `{path}` has {} inputs; int32 accumulation allows at most {}",
+                        shape[1],
+                        quant::MAX_INT8_IN
+                    )));
+                }
+                Ok(Weight::Int8(Int8Weight::new(shape, q, scales, per_channel)))
+            }
+        }
     }
 
     /// `(out, in)`.
     pub fn shape(&self) -> &[usize] {
         match self {
             Weight::F32(p) => p.shape(),
+            Weight::F16(h) => &h.shape,
+            Weight::Int8(q) => &q.shape,
         }
     }
 
-    /// The parameter holding the weight.
-    pub fn param(&self) -> &Param {
+    /// The f32 parameter, when the weight is stored in f32.
+    pub fn as_f32(&self) -> Option<&Param> {
         match self {
-            Weight::F32(p) => p,
+            Weight::F32(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The storage's precision.
+    pub fn precision(&self) -> Precision {
+        match self {
+            Weight::F32(_) => Precision::F32,
+            Weight::F16(_) => Precision::F16,
+            Weight::Int8(_) => Precision::Int8,
+        }
+    }
+
+    /// The values as f32 (`(out, in)`): exact for f32 and f16, `q · scale` for int8.
+    pub fn to_f32(&self) -> Vec<f32> {
+        match self {
+            Weight::F32(p) => p.data().to_vec(),
+            Weight::F16(h) => h.bits.iter().map(|&b| crate::weights::f16_to_f32(b)).collect(),
+            Weight::Int8(q) => q.dequantize(),
         }
     }
 }

@@ -120,7 +120,6 @@ pub async fn matmul(ctx: &GpuContext, shapes: usize, max_m: usize, max_dim: usiz
         let w = rng.vec(n * k, 1.0);
         let bias = (i % 3 != 2).then(|| rng.vec(n, 1.0));
         let residual = (i % 4 == 1).then(|| rng.vec(m * n, 1.0));
-        let got = ops::matmul::run(ctx, &x, &w, bias.as_deref(), residual.as_deref(), (m, k, n), a).await.expect("gpu linear");
         let mut want = vec![0.0; m * n];
         cpu::linear(&x, &w, bias.as_deref(), &mut want, m, k, n);
         match a {
@@ -135,7 +134,13 @@ pub async fn matmul(ctx: &GpuContext, shapes: usize, max_m: usize, max_dim: usiz
             cpu::add_inplace(&mut acc, &want);
             want = acc;
         }
-        assert_close(&format!("matmul shape {i}: m {m} k {k} n {n} act {a} residual {}", residual.is_some()), &got, &want, TOL.0, TOL.1);
+        // Both entry points where both apply (the 64×64 workgroup-memory tile and the 16-row register tile).
+        let entries: &[usize] = if k % 4 == 0 { &[0, 1] } else { &[0] };
+        for &e in entries {
+            let got = ops::matmul::run(ctx, Some(e), &x, &w, bias.as_deref(), residual.as_deref(), (m, k, n), a).await.expect("gpu linear");
+            let what = format!("matmul shape {i} ({}): m {m} k {k} n {n} act {a} residual {}", ops::matmul::SHADER.entries[e], residual.is_some());
+            assert_close(&what, &got, &want, TOL.0, TOL.1);
+        }
     }
     say!("matmul: {shapes} shapes match the CPU");
 }
@@ -152,16 +157,23 @@ pub async fn attention(ctx: &GpuContext, shapes: usize, max_seq: usize) {
         let qkv = rng.vec(batch * seq * 3 * d, 2.0);
         let lengths: Vec<usize> = (0..batch).map(|b| if b == 0 { seq } else { rng.int(1, seq) }).collect();
         let with_probs = i % 3 != 2;
-        let (out, probs) = ops::attention::run(ctx, &qkv, &lengths, (batch, seq, heads, head_dim), with_probs).await.expect("gpu attention");
         let mut want = vec![0.0; batch * seq * d];
         let mut want_p = vec![0.0; batch * heads * seq * seq];
         cpu::attention(&qkv, &lengths, batch, seq, heads, head_dim, &mut want, Some(&mut want_p));
-        let what = format!("attention shape {i}: batch {batch} seq {seq} heads {heads} head_dim {head_dim} lengths {lengths:?}");
-        assert_close(&format!("{what} output"), &out, &want, TOL.0, TOL.1);
-        if let Some(p) = probs {
-            assert_close(&format!("{what} probabilities"), &p, &want_p, 1e-5, 1e-4);
-            for (j, (&g, &c)) in p.iter().zip(&want_p).enumerate() {
-                assert!(c != 0.0 || g == 0.0, "{what}: masked key {j} has probability {g}");
+        // Both entry points where both apply (`main`, and `main_small` for heads of <= 32 dims in vec4s).
+        let entries: &[usize] = if ops::attention::entry(head_dim) == 1 { &[0, 1] } else { &[0] };
+        for &e in entries {
+            let (out, probs) = ops::attention::run(ctx, Some(e), &qkv, &lengths, (batch, seq, heads, head_dim), with_probs).await.expect("gpu attention");
+            let what = format!(
+                "attention shape {i} ({}): batch {batch} seq {seq} heads {heads} head_dim {head_dim} lengths {lengths:?}",
+                ops::attention::SHADER.entries[e]
+            );
+            assert_close(&format!("{what} output"), &out, &want, TOL.0, TOL.1);
+            if let Some(p) = probs {
+                assert_close(&format!("{what} probabilities"), &p, &want_p, 1e-5, 1e-4);
+                for (j, (&g, &c)) in p.iter().zip(&want_p).enumerate() {
+                    assert!(c != 0.0 || g == 0.0, "{what}: masked key {j} has probability {g}");
+                }
             }
         }
     }
@@ -275,6 +287,31 @@ fn expected_dispatches(m: &ModelDir, stats: bool) -> usize {
         + 1
         + c.pooler as usize
         + if c.labels.is_empty() { 0 } else { 2 }
+}
+
+/// A shape seen before costs no device objects: from the third forward of a batch on (the pool settles
+/// after the second), no buffer and no bind group is created and the dispatch params are not rewritten;
+/// the results stay equal to the first forward's, and a new shape in between does not break that.
+pub async fn reuse(m: &ModelDir, ctx: GpuContext) {
+    let c = m.classifier();
+    let mut g = GpuBackend::new(ctx, &c.model).expect("upload");
+    let fx = m.fixture();
+    let (a, b) = (fx.batch(0), fx.batch(fx.num_batches() - 1));
+    let opts = ForwardOptions::default();
+    let first = c.model.forward(&mut g, &a, &opts).await.expect("gpu forward");
+    assert!(g.last.buffers_created > 0 && g.last.bind_groups_created == g.last.dispatches, "first forward: {:?}", g.last);
+    for round in 0..2 {
+        for _ in 0..3 {
+            let out = c.model.forward(&mut g, &a, &opts).await.expect("gpu forward");
+            assert_eq!(out.logits.expect("logits").data, first.logits.as_ref().expect("logits").data, "same batch, same logits");
+        }
+        let s = g.last;
+        assert_eq!((s.buffers_created, s.bind_groups_created, s.params_bytes_written), (0, 0, 0), "round {round}: repeated shape: {s:?}");
+        assert_eq!((s.submits, s.readbacks), (1, 1));
+        // Another shape in between (new bind groups for it), then back.
+        c.model.forward(&mut g, &b, &opts).await.expect("gpu forward");
+    }
+    say!("{}: a repeated shape creates no buffers or bind groups ({} dispatches)", m.name, g.last.dispatches);
 }
 
 /// GPU vs CPU vs PyTorch for every golden batch of a model: logits and probabilities (<= 1e-4 absolute),
@@ -411,6 +448,66 @@ pub async fn fallback_without_adapter(m: &ModelDir) {
     assert_eq!((cpu.backend(), cpu.fallback_reason()), ("cpu", None));
 }
 
+/// `auto` on the adapter that is here: a software (fallback) adapter is declined without a probe; on a
+/// hardware one the timed probe decides and a second engine of the same model reuses it. The probe itself
+/// (`Engine::measured`) runs on any adapter: both timings are real and the engine runs on the faster one,
+/// with the CPU's exact results when the CPU wins. Forcing the GPU still gives the GPU.
+pub async fn auto_choice(m: &ModelDir, test: &str) {
+    let Some(ctx) = gpu_or_skip(test).await else { return };
+    let software = encoder_lens::choice::is_software(&ctx.info);
+    let auto = Engine::new(m.classifier(), Backend::Auto).await.expect("auto engine");
+    let c = auto.choice().clone();
+    assert_eq!(c.requested, Backend::Auto);
+    assert_eq!(c.fallback_adapter, software, "{c:?}");
+    assert_eq!(c.runs_on, auto.backend());
+    if software {
+        assert_eq!(auto.backend(), "cpu", "auto must not pick a software adapter: {c:?}");
+        assert!(c.probe.is_none(), "no probe on a software adapter");
+        assert!(c.reason.contains("software (fallback) adapter"), "{}", c.reason);
+        assert_eq!(auto.fallback_reason(), Some(c.reason.as_str()));
+    } else {
+        let p = c.probe.clone().expect("a probe on a hardware adapter");
+        assert_eq!(auto.backend() != "cpu", p.gpu_ms < p.cpu_ms, "{c:?}");
+        let again = Engine::new(m.classifier(), Backend::Auto).await.expect("auto engine");
+        assert!(again.choice().cached && again.choice().probe == c.probe, "{:?}", again.choice());
+    }
+
+    let mut probed = Engine::measured(m.classifier(), ctx.clone()).await.expect("measured engine");
+    let c = probed.choice().clone();
+    let p = c.probe.clone().expect("probe");
+    println!("{test}: adapter {:?}: {}", c.adapter, c.reason);
+    assert!(p.cpu_ms > 0.0 && p.gpu_ms > 0.0 && p.gpu_first_ms > 0.0 && p.seq > 2, "{p:?}");
+    assert_eq!(probed.backend() != "cpu", p.gpu_ms < p.cpu_ms, "{c:?}");
+    assert!(c.reason.contains("timed probe") && c.reason.contains(&format!("{} tokens", p.seq)), "{}", c.reason);
+    let got = probed.classify(&TEXTS, &ForwardOptions::default()).await.expect("classify");
+    let want = crate::common::ready(Engine::cpu(m.classifier()).classify(&TEXTS, &ForwardOptions::default())).expect("cpu classify");
+    for (g, w) in got.predictions.iter().zip(&want.predictions) {
+        if probed.backend() == "cpu" {
+            assert_eq!(g.probabilities, w.probabilities, "a CPU verdict runs the CPU path exactly");
+        }
+        assert_eq!(g.label, w.label);
+    }
+    assert_eq!(probed.forward_count(), 1, "the probe's forwards are not the user's");
+
+    // A reload: the page keeps the probe cache (export) and gives it back to a fresh wasm instance
+    // (import, into an empty cache); the same model on the same adapter then takes the kept probe.
+    let kept = encoder_lens::choice::export_cache();
+    encoder_lens::choice::clear_cache();
+    assert!(encoder_lens::choice::import_cache(&kept).expect("import the kept probes") >= 1, "{kept}");
+    let reloaded = Engine::measured(m.classifier(), ctx).await.expect("measured engine after a reload");
+    let r = reloaded.choice();
+    // JSON keeps the times to the last bit or one ulp off (serde_json's float parsing), not more.
+    let same = |a: f64, b: f64| (a - b).abs() <= 1e-12 * a.abs().max(b.abs());
+    let (rp, cp) = (r.probe.clone().expect("probe"), c.probe.clone().expect("probe"));
+    assert!(r.cached && r.runs_on == c.runs_on && rp.seq == cp.seq, "{r:?} vs {c:?}");
+    assert!(same(rp.cpu_ms, cp.cpu_ms) && same(rp.gpu_ms, cp.gpu_ms) && same(rp.gpu_first_ms, cp.gpu_first_ms), "{rp:?} vs {cp:?}");
+    assert!(r.reason.starts_with("cached timed probe"), "{}", r.reason);
+
+    let forced = Engine::new(m.classifier(), Backend::Gpu).await.expect("forced gpu engine");
+    assert_ne!(forced.backend(), "cpu", "forcing the GPU uses it, software or not");
+    assert!(forced.choice().probe.is_none() && forced.choice().fallback_adapter == software);
+}
+
 /// The device is lost mid-session: the next forward runs on the CPU, reports why, and matches the CPU
 /// exactly (and the earlier GPU result within 1e-4).
 pub async fn fallback_after_device_loss(m: &ModelDir, test: &str) {
@@ -493,4 +590,97 @@ pub async fn bert_like(c: &encoder_lens::Classifier, ctx: GpuContext) {
         }
     }
     say!("bert-like tiny model: GPU matches the CPU (types, embedding LN, pooler)");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// DeLighT
+
+/// A random GLT problem: groups 1..=32 (1, 2, 4, 8, 16, 32 first), group widths not multiples of 4,
+/// with the mixed-in input on two shapes of three.
+pub struct GltCase {
+    pub rows: usize,
+    pub xd: usize,
+    pub md: usize,
+    pub n: usize,
+    pub g: usize,
+    pub x: Vec<f32>,
+    pub mix: Option<Vec<f32>>,
+    pub w: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+pub fn glt_case(i: usize, rng: &mut Rng) -> GltCase {
+    let g = if i < 6 { [1, 2, 4, 8, 16, 32][i] } else { rng.int(1, 32) };
+    let (xg, og) = (rng.int(1, 13), rng.int(1, 11));
+    let mg = if i % 3 == 0 { 0 } else { rng.int(1, 7) };
+    let rows = rng.int(1, 40);
+    let (xd, md, n) = (xg * g, mg * g, og * g);
+    GltCase {
+        rows,
+        xd,
+        md,
+        n,
+        g,
+        x: rng.vec(rows * xd, 1.0),
+        mix: (md > 0).then(|| rng.vec(rows * md, 1.0)),
+        w: rng.vec(g * (xg + mg) * og, 0.5),
+        bias: rng.vec(n, 0.5),
+    }
+}
+
+/// The GLT kernel (mixer + grouped matmul + shuffle) and the in-place activation kernel vs the CPU.
+pub async fn glt(ctx: &GpuContext, shapes: usize) {
+    let mut rng = Rng::new(34);
+    for i in 0..shapes {
+        let c = glt_case(i, &mut rng);
+        let got = ops::glt::run(ctx, &c.x, c.mix.as_deref(), &c.w, &c.bias, (c.rows, c.xd, c.md, c.n, c.g)).await.expect("gpu glt");
+        let mut want = vec![0.0f32; c.rows * c.n];
+        cpu::glt(&c.x, c.mix.as_deref(), &c.w, &c.bias, &mut want, c.rows, c.xd, c.md, c.n, c.g);
+        assert_close(&format!("gpu glt shape {i}: rows {} xd {} md {} n {} groups {}", c.rows, c.xd, c.md, c.n, c.g), &got, &want, TOL.0, TOL.1);
+    }
+    for (a, code) in [(Activation::Silu, act::SILU), (Activation::Gelu, act::GELU), (Activation::Relu, act::RELU)] {
+        let x = rng.vec(1000, 4.0);
+        let got = ops::activation::run(ctx, &x, code).await.expect("gpu activation");
+        let mut want = x.clone();
+        cpu::activation_inplace(&mut want, a);
+        assert_close(&format!("gpu activation {a:?}"), &got, &want, TOL.0, TOL.1);
+    }
+    say!("glt: {shapes} shapes and 3 activations match the CPU");
+}
+
+/// A DeLighT model on the GPU vs the CPU (logits, every block's hidden states and attention) and
+/// PyTorch (logits), one submit per forward; `trace_every`-th batches traced, part `part.0` of `part.1`.
+pub async fn delight_model(m: &ModelDir, ctx: GpuContext, trace_every: usize, part: (usize, usize)) -> f32 {
+    let c = m.classifier();
+    let mut g = GpuBackend::new(ctx, &c.model).expect("upload");
+    let fx = m.fixture();
+    let mut max_diff = 0.0f32;
+    let per = fx.num_batches().div_ceil(part.1);
+    for k in part.0 * per..((part.0 + 1) * per).min(fx.num_batches()) {
+        let batch = fx.batch(k);
+        let (b, s) = (batch.batch, batch.seq);
+        let what = |x: &str| format!("{} batch {k} (b {b} s {s}) {x}", m.name);
+        let tracing = k % trace_every == 0;
+        let opts = if tracing { ForwardOptions::default().traced(TraceRequest::ALL) } else { ForwardOptions::default() };
+        let out = c.model.forward(&mut g, &batch, &opts).await.expect("gpu forward");
+        assert_eq!((g.last.submits, g.last.readbacks), (1, 1), "{}", what("one submit and one readback"));
+        let (cpu_out, ct) = crate::common::traced_forward(&c, &batch, &ForwardOptions::default());
+        let (gl, cl) = (&out.logits.as_ref().expect("logits").data, &cpu_out.logits.as_ref().expect("logits").data);
+        max_diff = max_diff.max(assert_close(&what("logits vs CPU"), gl, cl, 1e-4, 0.0));
+        let (_, torch) = fx.f32(&format!("b{k}.logits"));
+        assert_close(&what("logits vs PyTorch"), gl, &torch, 1e-4, 0.0);
+        if let Some(gt) = out.trace.as_ref() {
+            let real = |x: &[f32]| real_rows(x, b, s, &batch.lengths);
+            assert_eq!(gt.layers.len(), ct.layers.len(), "{}", what("blocks"));
+            for (l, (gb, cb)) in gt.layers.iter().zip(&ct.layers).enumerate() {
+                let (gh, ch) = (gb.hidden.as_ref().expect("hidden"), cb.hidden.as_ref().expect("hidden"));
+                assert_close(&what(&format!("block {l} hidden")), &real(&gh.data), &real(&ch.data), TRACE_TOL.0, TRACE_TOL.1);
+                let (ga, ca) = (gb.attention.as_ref().expect("attention"), cb.attention.as_ref().expect("attention"));
+                assert_eq!(ga.shape, vec![b, 1, s, s], "{}", what("one head"));
+                assert_close(&what(&format!("block {l} attention")), &ga.data, &ca.data, 1e-5, 1e-4);
+            }
+        }
+    }
+    say!("{}: GPU vs CPU logits max |diff| {max_diff:.2e}", m.name);
+    max_diff
 }

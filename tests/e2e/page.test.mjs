@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { serve, launch, watch, classify, shotDir, WWW } from './helpers.mjs';
+import { serve, launch, watch, classify, shotDir, WWW, namePattern } from './helpers.mjs';
 
 const manifest = JSON.parse(readFileSync(join(WWW, 'models.json'), 'utf8'));
 const modelConfig = (id) => JSON.parse(readFileSync(join(WWW, manifest.models.find((m) => m.id === id).path, 'config.json'), 'utf8'));
@@ -319,7 +319,8 @@ describe('the page without WebGPU', () => {
 
 describe('the page when the engine cannot start', () => {
   it('keeps showing the pre-computed example and says why', async () => {
-    const s = await serve(WWW, { corrupt: (path) => /\/pkg(-relaxed)?\/encoder_lens_bg\.wasm$/.test(path) });
+    const wasmFile = new RegExp(`/pkg(-relaxed)?/${namePattern('encoder_lens_bg.wasm')}$`); // hashed in a dist
+    const s = await serve(WWW, { corrupt: (path) => wasmFile.test(path) });
     const b = await launch();
     try {
       const p = await b.newPage({ viewport: { width: 1280, height: 900 } });

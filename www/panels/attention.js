@@ -20,6 +20,7 @@ const view = {
 const memo = {};
 let current = null; // the analysis drawn
 let root = null;
+let panelUi = null; // the page's ui (wire), told when a choice that lives in the URL changes
 
 /** The attention data shown: per layer a (heads, s, s) tensor, its tokens and padding marks. */
 function attentionData(a) {
@@ -73,7 +74,8 @@ export function render(r, a, { force = false } = {}) {
   r.dataset.padded = String(view.padded);
   r.dataset.seq = String(a.seq);
   const config = a.info?.config || a.config;
-  const dk = (config.hidden_size / config.num_heads) | 0;
+  // DeLighT: one head on DExTra's d_o = d_m / 2 outputs.
+  const dk = config.delight ? config.delight.d_o : (config.hidden_size / config.num_heads) | 0;
   $('att-dk').textContent = `dₖ = ${dk} here (√dₖ = ${Number(Math.sqrt(dk).toFixed(2))})`;
   view.scale = attentionScale(att);
   renderGrid(att, L, H);
@@ -110,6 +112,7 @@ function renderGrid(att, L, H) {
           view.focus = null;
           markSelected();
           renderMain();
+          panelUi?.stateChanged?.();
         };
         grid.append(btn);
         view.cells.push({ btn, canvas: c, layer: l, head });
@@ -172,6 +175,7 @@ export const padded = () => view.padded;
 
 export function wire(r, ui) {
   root = r;
+  panelUi = ui;
   const map = $('att-map');
   map.addEventListener('mousemove', (ev) => {
     const h = view.attHit?.hit(...ui.local(ev));
@@ -204,10 +208,25 @@ export function wire(r, ui) {
   }
   $('att-padded').addEventListener('change', (ev) => {
     view.padded = ev.target.checked;
+    panelUi?.stateChanged?.();
     if (view.padded && view.sel.head < 0) view.sel.head = 0;
     view.focus = null;
     // The padded view draws the batch experiment, which an analysis leaves out while nothing shows it.
     if (view.padded && current?.live && !current.inspection.batchTest) ui.reanalyse();
     else if (current) render(root, current);
   });
+}
+
+/** The panel's choices, for the page's URL: the selected map and the padded view. */
+export function getView() {
+  return { layer: view.sel.layer, head: view.sel.head, padded: Boolean(view.padded) };
+}
+
+/** Restore choices from the URL (before the first draw; out-of-range picks fall back when drawn). */
+export function setView({ layer, head, padded }) {
+  if (Number.isInteger(layer) && layer >= 0 && Number.isInteger(head) && head >= -1) view.sel = { layer, head };
+  if (typeof padded === 'boolean') {
+    view.padded = padded;
+    $('att-padded').checked = padded;
+  }
 }

@@ -173,11 +173,27 @@ export function wire(r, u) {
   ui = u;
   $('norm-layer').addEventListener('change', (ev) => {
     view.layer = Number(ev.target.value);
+    ui?.stateChanged?.();
     if (current) render(root, current);
   });
   $('norm-which').addEventListener('change', (ev) => {
     view.which = Number(ev.target.value);
+    ui?.stateChanged?.();
     if (current) render(root, current);
   });
   for (const id of ['ln-mean', 'ln-omean', 'ln-var', 'ln-ovar', 'bn-mean', 'bn-var', 'ln-out', 'bn-out', 'ln-diff', 'bn-diff']) hoverTips($(id), ui);
+}
+
+/** The panel's choices, for the page's URL: which layer's norm, norm1 or norm2. */
+export function getView() {
+  return { layer: view.layer, which: view.which };
+}
+
+/** Restore choices from the URL (an out-of-range layer is clamped when drawn). */
+export function setView({ layer, which }) {
+  if (Number.isInteger(layer) && layer >= 0) view.layer = layer;
+  if (which === 0 || which === 1) {
+    view.which = which;
+    $('norm-which').value = String(which);
+  }
 }

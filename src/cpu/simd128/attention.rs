@@ -3,6 +3,7 @@
 use super::gemm::{pack_panel, store_tile, tile, Epilogue};
 use super::math::exp4;
 use super::{grow, ld, st, MR, NR, SCRATCH};
+use crate::cpu::par::SharedMut;
 use core::arch::wasm32::*;
 
 /// Multi-head scaled dot-product attention with a key-padding mask; see `scalar::attention`.
@@ -15,7 +16,7 @@ pub fn attention(
     heads: usize,
     head_dim: usize,
     out: &mut [f32],
-    mut probs: Option<&mut [f32]>,
+    probs: Option<&mut [f32]>,
 ) {
     let d = heads * head_dim;
     let ok = qkv.len() >= batch * seq * 3 * d
@@ -25,8 +26,41 @@ pub fn attention(
     if !ok {
         return crate::cpu::scalar::attention(qkv, lengths, batch, seq, heads, head_dim, out, probs);
     }
-    let scale = 1.0 / (head_dim as f32).sqrt();
+    // One task per (sequence, head) over the thread pool (serially without one): each writes its own
+    // columns of `out` and its own (seq, seq) block of `probs`, with the same arithmetic as in one pass.
+    let units = batch * heads;
+    let o = SharedMut(out.as_mut_ptr());
+    let p = probs.map(|p| SharedMut(p.as_mut_ptr()));
+    let shape = Shape { seq, heads, head_dim };
+    crate::cpu::par::run(units, &|u| {
+        let (b, h) = (u / heads, u % heads);
+        let base = b * seq * 3 * d;
+        // SAFETY: `ok` above checked every slice against the shapes; unit (b, h) writes rows b·seq.. of
+        // `out`'s columns h·dh.. and `probs` block (b, h) only.
+        unsafe { attend_head(&qkv[base..base + seq * 3 * d], lengths[b].min(seq), shape, o.get().add(b * seq * d + h * head_dim), p.map(|p| p.get().add(u * seq * seq)), h) }
+    });
+}
+
+/// Attention's sizes.
+#[derive(Clone, Copy)]
+struct Shape {
+    seq: usize,
+    heads: usize,
+    head_dim: usize,
+}
+
+/// One (sequence, head): queries, keys and values of head `h` in `qkv (seq, 3·d)` of one sequence whose
+/// first `len` tokens are real; the output rows go to `o` (row stride `d`, `head_dim` columns), the
+/// probabilities (when asked) to `probs (seq, seq)`.
+///
+/// # Safety
+/// `o` must address `seq` rows of stride `d` (= heads · head_dim) with `head_dim` writable columns, and
+/// `probs`, when given, `seq · seq` writable values, none of them touched by anyone else meanwhile.
+unsafe fn attend_head(qkv: &[f32], len: usize, sh: Shape, o: *mut f32, probs: Option<*mut f32>, h: usize) {
+    let Shape { seq, heads, head_dim } = sh;
+    let d = heads * head_dim;
     let ld3 = 3 * d;
+    let scale = 1.0 / (head_dim as f32).sqrt();
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();
         // Without a trace only one key block of scores exists at a time; with one, the whole strip.
@@ -34,43 +68,37 @@ pub fn attention(
         let strip = grow(&mut s.strip, (2 * head_dim + keys) * MR);
         let (qp, rest) = strip.split_at_mut(head_dim * MR); // qp (dh, 8)
         let (ot, sp) = rest.split_at_mut(head_dim * MR); // ot (dh, 8): output accumulators | sp (keys, 8)
-        for b in 0..batch {
-            let len = lengths[b].min(seq);
-            let base = b * seq * ld3;
-            for h in 0..heads {
-                let q = &qkv[base + h * head_dim..];
-                let kmat = &qkv[base + d + h * head_dim..];
-                let vmat = &qkv[base + 2 * d + h * head_dim..];
-                let mut i0 = 0;
-                while i0 < seq {
-                    let rows = (seq - i0).min(MR);
-                    let o = &mut out[(b * seq + i0) * d + h * head_dim..];
-                    if len == 0 {
-                        for r in 0..rows {
-                            o[r * d..r * d + head_dim].iter_mut().for_each(|v| *v = 0.0);
-                        }
-                    } else {
-                        // The output always comes from the streaming pass, so it is the same with and
-                        // without a trace; the trace's probabilities are the exact strip, computed apart.
-                        pack_panel(q, ld3, i0, rows, head_dim, qp);
-                        attend_streaming(qp, kmat, vmat, ld3, head_dim, len, scale, sp, ot);
-                        store_transposed(ot, head_dim, o, d, rows);
-                        if probs.is_some() {
-                            scores_strip(qp, kmat, ld3, head_dim, len, scale, sp);
-                            softmax_lanes(&mut sp[..len * MR]);
-                        }
-                    }
-                    if let Some(p) = probs.as_deref_mut() {
-                        for r in 0..rows {
-                            let pr = &mut p[((b * heads + h) * seq + i0 + r) * seq..][..seq];
-                            for (j, v) in pr.iter_mut().enumerate() {
-                                *v = if j < len { sp[j * MR + r] } else { 0.0 };
-                            }
-                        }
-                    }
-                    i0 += MR;
+        let q = &qkv[h * head_dim..];
+        let kmat = &qkv[d + h * head_dim..];
+        let vmat = &qkv[2 * d + h * head_dim..];
+        let mut i0 = 0;
+        while i0 < seq {
+            let rows = (seq - i0).min(MR);
+            let oi = o.add(i0 * d);
+            if len == 0 {
+                for r in 0..rows {
+                    std::slice::from_raw_parts_mut(oi.add(r * d), head_dim).iter_mut().for_each(|v| *v = 0.0);
+                }
+            } else {
+                // The output always comes from the streaming pass, so it is the same with and
+                // without a trace; the trace's probabilities are the exact strip, computed apart.
+                pack_panel(q, ld3, i0, rows, head_dim, qp);
+                attend_streaming(qp, kmat, vmat, ld3, head_dim, len, scale, sp, ot);
+                store_transposed(ot, head_dim, oi, d, rows);
+                if probs.is_some() {
+                    scores_strip(qp, kmat, ld3, head_dim, len, scale, sp);
+                    softmax_lanes(&mut sp[..len * MR]);
                 }
             }
+            if let Some(p) = probs {
+                for r in 0..rows {
+                    let pr = std::slice::from_raw_parts_mut(p.add((i0 + r) * seq), seq);
+                    for (j, v) in pr.iter_mut().enumerate() {
+                        *v = if j < len { sp[j * MR + r] } else { 0.0 };
+                    }
+                }
+            }
+            i0 += MR;
         }
     });
 }
@@ -138,7 +166,10 @@ fn attend_streaming(qp: &[f32], k: &[f32], v: &[f32], ld3: usize, dh: usize, len
 }
 
 /// Write `ot (dh, 8)` (columns of 8 query rows) as rows `0..rows` of `o (·, ldo)`, columns `0..dh`.
-fn store_transposed(ot: &[f32], dh: usize, o: &mut [f32], ldo: usize, rows: usize) {
+///
+/// # Safety
+/// `o` must address `rows` rows of stride `ldo` with `dh` writable columns.
+unsafe fn store_transposed(ot: &[f32], dh: usize, o: *mut f32, ldo: usize, rows: usize) {
     let ep = Epilogue { bias: None, act: None, accumulate: false };
     let mut c0 = 0;
     while c0 < dh {
@@ -149,7 +180,7 @@ fn store_transposed(ot: &[f32], dh: usize, o: &mut [f32], ldo: usize, rows: usiz
                 a[0] = ld(ot.as_ptr().add((c0 + c) * MR));
                 a[1] = ld(ot.as_ptr().add((c0 + c) * MR + 4));
             }
-            store_tile(&acc, o.as_mut_ptr(), ldo, 0, rows, c0, cols, ep);
+            store_tile(&acc, o, ldo, 0, rows, c0, cols, ep);
         }
         c0 += NR;
     }

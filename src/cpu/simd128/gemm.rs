@@ -1,7 +1,7 @@
 //! Packed, register-tiled matmul: `linear`, `linear_fused`, the fused epilogue and the peak microkernel.
 
 use super::math::act4;
-use super::{grow, hsum, ld, splat_ld, st, transpose4, MR, NR, SCRATCH};
+use super::{grow, hsum, ld, madd, splat_ld, st, transpose4, MR, NR, SCRATCH};
 use crate::config::Activation;
 use core::arch::wasm32::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,18 +19,6 @@ pub fn set_b_block_bytes(bytes: usize) {
     B_BLOCK_BYTES.store(bytes, Ordering::Relaxed);
 }
 
-/// The build's multiply-add: `acc + a·b`.
-#[inline(always)]
-fn madd(acc: v128, a: v128, b: v128) -> v128 {
-    #[cfg(target_feature = "relaxed-simd")]
-    {
-        f32x4_relaxed_madd(a, b, acc)
-    }
-    #[cfg(not(target_feature = "relaxed-simd"))]
-    {
-        f32x4_add(acc, f32x4_mul(a, b))
-    }
-}
 // ---------------------------------------------------------------------------------------------------
 // Matmul core
 

@@ -128,39 +128,53 @@ pub fn layer_norm(
         let or = &mut out[r * d..(r + 1) * d];
         unsafe {
             let xp = xr.as_ptr();
+            // The row's scale (scalar::ln_row_scale): 1 unless |x| reaches 2^50.
+            let mut a = f32x4_splat(0.0);
+            for i in (0..v).step_by(4) {
+                a = f32x4_max(a, f32x4_abs(ld(xp.add(i))));
+            }
+            let mut amax = hmax(a);
+            for &t in &xr[v..] {
+                amax = amax.max(t.abs());
+            }
+            let sc = crate::cpu::scalar::ln_row_scale(amax);
+            let sv = f32x4_splat(sc);
+            let shift = if sc == 1.0 { 0.0 } else { xr[0] * sc };
+            let shv = f32x4_splat(shift);
             let mut s = f32x4_splat(0.0);
             for i in (0..v).step_by(4) {
-                s = f32x4_add(s, ld(xp.add(i)));
+                s = f32x4_add(s, f32x4_sub(f32x4_mul(ld(xp.add(i)), sv), shv));
             }
             let mut sum = hsum(s);
             for &t in &xr[v..] {
-                sum += t;
+                sum += t * sc - shift;
             }
-            let mean = sum / d as f32;
+            let mean = shift + sum / d as f32;
             let mv = f32x4_splat(mean);
             let mut q = f32x4_splat(0.0);
             for i in (0..v).step_by(4) {
-                let c = f32x4_sub(ld(xp.add(i)), mv);
+                let c = f32x4_sub(f32x4_mul(ld(xp.add(i)), sv), mv);
                 q = f32x4_add(q, f32x4_mul(c, c));
             }
             let mut sq = hsum(q);
             for &t in &xr[v..] {
-                sq += (t - mean) * (t - mean);
+                sq += (t * sc - mean) * (t * sc - mean);
             }
             let var = sq / d as f32;
-            let rstd = 1.0 / (var + eps).sqrt();
+            let rstd = 1.0 / (var + eps * sc * sc).max(f32::MIN_POSITIVE).sqrt();
             let rv = f32x4_splat(rstd);
             let op = or.as_mut_ptr();
             for i in (0..v).step_by(4) {
-                let y = f32x4_mul(f32x4_mul(f32x4_sub(ld(xp.add(i)), mv), rv), ld(w.as_ptr().add(i)));
+                let c = f32x4_sub(f32x4_mul(ld(xp.add(i)), sv), mv);
+                let y = f32x4_mul(f32x4_mul(c, rv), ld(w.as_ptr().add(i)));
                 st(op.add(i), f32x4_add(y, ld(b.as_ptr().add(i))));
             }
             for i in v..d {
-                or[i] = (xr[i] - mean) * rstd * w[i] + b[i];
+                or[i] = (xr[i] * sc - mean) * rstd * w[i] + b[i];
             }
             if let Some((m, vv)) = stats.as_mut() {
-                m[r] = mean;
-                vv[r] = var;
+                m[r] = mean / sc;
+                vv[r] = (var / sc / sc).min(f32::MAX);
             }
         }
     }

@@ -25,9 +25,13 @@
 
 mod attention;
 mod gemm;
+mod glt;
+mod int8;
 mod math;
 
 pub use attention::attention;
+pub use glt::glt;
+pub use int8::gemm_i8;
 pub use gemm::{linear, linear_fused, peak_kernel, set_b_block_bytes, PEAK_FLOPS_PER_ITER};
 pub use math::{activation_inplace, add_inplace, batch_norm_eval, exp4, layer_norm, softmax_inplace};
 
@@ -63,6 +67,19 @@ fn grow(v: &mut Vec<f32>, n: usize) -> &mut [f32] {
 
 // ---------------------------------------------------------------------------------------------------
 // Small vector helpers
+
+/// The build's multiply-add: `acc + a·b`.
+#[inline(always)]
+pub(super) fn madd(acc: v128, a: v128, b: v128) -> v128 {
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        f32x4_relaxed_madd(a, b, acc)
+    }
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    {
+        f32x4_add(acc, f32x4_mul(a, b))
+    }
+}
 
 #[inline(always)]
 unsafe fn ld(p: *const f32) -> v128 {

@@ -1,6 +1,6 @@
 //! `shaders/attention.wgsl`: fused scores → scale → padding mask → softmax → weighted sum of V over
 //! `qkv (batch, seq, 3·heads·head_dim)`, optionally writing the probabilities; one workgroup per 64
-//! queries of one head of one sequence.
+//! queries of one head of one sequence, or for small heads (d ≤ 32) per 16 queries of four heads.
 
 use super::Access::{Read as R, ReadWrite as RW};
 use super::{out_buffer, read_back, u, Kernel, Shader};
@@ -13,13 +13,23 @@ use bytemuck::{Pod, Zeroable};
 pub const SHADER: Shader = Shader {
     file: "attention.wgsl",
     source: include_str!("../../../shaders/attention.wgsl"),
-    // qkv, lengths, out, probs
-    storage: &[R, R, RW, RW],
+    // qkv, lengths, out, probs, qkv as vec4
+    storage: &[R, R, RW, RW, R],
     params_size: size_of::<AttentionParams>(),
+    entries: &["main", "main_small"],
 };
 
 /// Largest head dimension `attention.wgsl` supports (its per-thread query and accumulator arrays).
 pub const MAX_HEAD_DIM: usize = 128;
+
+/// Largest head dimension of the small-head entry point `main_small` (eight vec4 registers).
+pub const SMALL_HEAD_DIM: usize = 32;
+
+/// The entry point for this head size: `main_small` (1) for heads of at most [`SMALL_HEAD_DIM`] dims in
+/// whole vec4s, else `main` (0).
+pub fn entry(head_dim: usize) -> usize {
+    usize::from(head_dim <= SMALL_HEAD_DIM && head_dim % 4 == 0)
+}
 
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
@@ -42,9 +52,22 @@ pub struct AttentionParams {
 }
 
 /// Fused attention over `qkv (batch, seq, 3·heads·head_dim)` into `out (batch, seq, heads·head_dim)`;
-/// probabilities `(batch, heads, seq, seq)` into `probs` when given.
+/// probabilities `(batch, heads, seq, seq)` into `probs` when given; the entry point [`entry`] picks.
 pub fn record(
     rec: &mut Recorder,
+    qkv: &wgpu::Buffer,
+    lengths: &wgpu::Buffer,
+    out: &wgpu::Buffer,
+    probs: Option<&wgpu::Buffer>,
+    dims: (usize, usize, usize, usize),
+) -> Result<()> {
+    record_entry(rec, entry(dims.3), qkv, lengths, out, probs, dims)
+}
+
+/// As [`record`] with entry point `entry` (0 `main`, 1 `main_small`: head_dim <= 32, a multiple of 4).
+pub fn record_entry(
+    rec: &mut Recorder,
+    entry: usize,
     qkv: &wgpu::Buffer,
     lengths: &wgpu::Buffer,
     out: &wgpu::Buffer,
@@ -53,6 +76,9 @@ pub fn record(
 ) -> Result<()> {
     if head_dim == 0 || head_dim > MAX_HEAD_DIM {
         return Err(Error::Gpu(format!("attention head size {head_dim} is outside 1..={MAX_HEAD_DIM} supported on the GPU")));
+    }
+    if entry == 1 && self::entry(head_dim) != 1 {
+        return Err(Error::Gpu(format!("attention: main_small needs a head size <= {SMALL_HEAD_DIM} in whole vec4s (got {head_dim})")));
     }
     let p = AttentionParams {
         batch: u(batch),
@@ -64,12 +90,18 @@ pub fn record(
         _pad: [0; 2],
     };
     let dummy = &rec.ctx.dummy.clone();
-    rec.dispatch(Kernel::Attention, &p, &[qkv, lengths, out, probs.unwrap_or(dummy)], [u(seq.div_ceil(64)), u(heads), u(batch)])
+    let buffers = [qkv, lengths, out, probs.unwrap_or(dummy), qkv];
+    match entry {
+        0 => rec.dispatch(Kernel::Attention, &p, &buffers, [u(seq.div_ceil(64)), u(heads), u(batch)]),
+        e => rec.dispatch_entry(Kernel::Attention, e, &p, &buffers, [u(seq.div_ceil(16)), u(heads.div_ceil(4)), u(batch)]),
+    }
 }
 
-/// Over host slices; returns `(out (batch, seq, d), probs (batch, heads, seq, seq))`.
+/// Over host slices; returns `(out (batch, seq, d), probs (batch, heads, seq, seq))`. `entry` as in
+/// [`record_entry`], or `None` for the one [`entry`] picks.
 pub async fn run(
     ctx: &GpuContext,
+    entry: Option<usize>,
     qkv: &[f32],
     lengths: &[usize],
     (batch, seq, heads, head_dim): (usize, usize, usize, usize),
@@ -82,7 +114,8 @@ pub async fn run(
     let out = out_buffer(ctx, "out", batch * seq * d)?;
     let probs = with_probs.then(|| out_buffer(ctx, "probs", batch * heads * seq * seq)).transpose()?;
     let mut rec = Recorder::new(ctx);
-    record(&mut rec, &q, &l, &out, probs.as_ref(), (batch, seq, heads, head_dim))?;
+    let e = entry.unwrap_or(self::entry(head_dim));
+    record_entry(&mut rec, e, &q, &l, &out, probs.as_ref(), (batch, seq, heads, head_dim))?;
     let o = rec.read(&out, 0, batch * seq * d);
     let p = probs.as_ref().map(|p| rec.read(p, 0, batch * heads * seq * seq));
     let all = read_back(rec).await?;

@@ -17,6 +17,7 @@ pub const SHADER: Shader = Shader {
     // x, stats, weight, bias, out
     storage: &[R, R, R, R, RW],
     params_size: size_of::<NormParams>(),
+    entries: super::MAIN_ONLY,
 };
 
 /// BatchNorm of `x (rows, d)` with `stats (2·d)` = [mean | var] into `out`.

@@ -15,6 +15,7 @@ pub const SHADER: Shader = Shader {
     // x, stats
     storage: &[R, RW],
     params_size: size_of::<StatsParams>(),
+    entries: super::MAIN_ONLY,
 };
 
 #[repr(C)]

@@ -14,6 +14,7 @@ pub const SHADER: Shader = Shader {
     // ids, type_ids, word, position, token_type, out
     storage: &[R, R, R, R, R, RW],
     params_size: size_of::<EmbedParams>(),
+    entries: super::MAIN_ONLY,
 };
 
 #[repr(C)]

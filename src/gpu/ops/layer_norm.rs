@@ -15,6 +15,7 @@ pub const SHADER: Shader = Shader {
     // x, weight, bias, out, stats
     storage: &[R, R, R, RW, RW],
     params_size: size_of::<NormParams>(),
+    entries: super::MAIN_ONLY,
 };
 
 /// `layer_norm.wgsl` and `batch_norm.wgsl` (both declare this `Params`).

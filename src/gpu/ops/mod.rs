@@ -14,12 +14,18 @@ macro_rules! fields {
     ($t:ty; $($f:ident),+) => { &[$((stringify!($f), std::mem::offset_of!($t, $f))),+] };
 }
 
+pub mod act_quant;
+pub mod activation;
 pub mod attention;
 pub mod batch_norm;
 pub mod batch_stats;
 pub mod embed;
+pub mod head_ablate;
+pub mod glt;
 pub mod layer_norm;
 pub mod matmul;
+pub mod matmul_f16;
+pub mod matmul_int8;
 pub mod pool;
 pub mod softmax;
 
@@ -46,6 +52,18 @@ pub enum Kernel {
     Pool,
     /// Row softmax of the logits.
     Softmax,
+    /// Head ablation: gated heads' context columns zeroed or mean-replaced before `out_proj`.
+    HeadAblate,
+    /// DeLighT's group linear transformation (mixer + grouped matmul + shuffle).
+    Glt,
+    /// Element-wise activation in place.
+    Activation,
+    /// An int8 linear's input quantization parameters (min/max reduction, fbgemm's qparams).
+    ActQuant,
+    /// int8 linear: input quantized on load, exact integer product, dequantizing epilogue.
+    MatmulInt8,
+    /// Linear over f16 weights, computed in f32.
+    MatmulF16,
 }
 
 /// How a kernel's storage binding is accessed. Binding 0 is always the uniform `params`; the storage
@@ -62,17 +80,23 @@ pub enum Access {
 pub struct Shader {
     /// File name in `shaders/`.
     pub file: &'static str,
-    /// The WGSL source, exactly as in `shaders/`.
+    /// The WGSL source: the file in `shaders/`, after the `shaders/include/` functions it uses.
     pub source: &'static str,
     /// Storage bindings 1.. in the shader's order (binding 0 is the uniform params).
     pub storage: &'static [Access],
     /// Size in bytes of the params struct the shader declares (its `Pod` mirror).
     pub params_size: usize,
+    /// Its compute entry points, `main` first: variants of the same op for other shapes (e.g. the
+    /// matmul's register-tiled one for short sequences), each a pipeline sharing the bind group layout.
+    pub entries: &'static [&'static str],
 }
+
+/// The entry points of a shader with only `main`.
+pub const MAIN_ONLY: &[&str] = &["main"];
 
 impl Kernel {
     /// Every kernel, in pipeline-cache order.
-    pub const ALL: [Kernel; 8] = [
+    pub const ALL: [Kernel; 14] = [
         Kernel::Matmul,
         Kernel::Attention,
         Kernel::LayerNorm,
@@ -81,6 +105,12 @@ impl Kernel {
         Kernel::Embed,
         Kernel::Pool,
         Kernel::Softmax,
+        Kernel::HeadAblate,
+        Kernel::Glt,
+        Kernel::Activation,
+        Kernel::ActQuant,
+        Kernel::MatmulInt8,
+        Kernel::MatmulF16,
     ];
 
     /// The registry: each kernel's op module.
@@ -94,6 +124,12 @@ impl Kernel {
             Kernel::Embed => &embed::SHADER,
             Kernel::Pool => &pool::SHADER,
             Kernel::Softmax => &softmax::SHADER,
+            Kernel::HeadAblate => &head_ablate::SHADER,
+            Kernel::Glt => &glt::SHADER,
+            Kernel::Activation => &activation::SHADER,
+            Kernel::ActQuant => &act_quant::SHADER,
+            Kernel::MatmulInt8 => &matmul_int8::SHADER,
+            Kernel::MatmulF16 => &matmul_f16::SHADER,
         }
     }
 
@@ -102,7 +138,7 @@ impl Kernel {
         self.shader().file
     }
 
-    /// The WGSL source, exactly as in `shaders/`.
+    /// The WGSL source: the file in `shaders/`, after the `shaders/include/` functions it uses.
     pub fn source(self) -> &'static str {
         self.shader().source
     }
@@ -115,6 +151,11 @@ impl Kernel {
     /// Size in bytes of the params struct the shader declares (its `Pod` mirror in the op module).
     pub fn params_size(self) -> usize {
         self.shader().params_size
+    }
+
+    /// Its compute entry points, `main` first (index 0 is the default variant).
+    pub fn entries(self) -> &'static [&'static str] {
+        self.shader().entries
     }
 }
 

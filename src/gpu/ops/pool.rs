@@ -14,6 +14,7 @@ pub const SHADER: Shader = Shader {
     // x, lengths, out
     storage: &[R, R, RW],
     params_size: size_of::<PoolParams>(),
+    entries: super::MAIN_ONLY,
 };
 
 #[repr(C)]

@@ -14,6 +14,7 @@ pub const SHADER: Shader = Shader {
     // x, out
     storage: &[R, RW],
     params_size: size_of::<SoftmaxParams>(),
+    entries: super::MAIN_ONLY,
 };
 
 #[repr(C)]

@@ -1,4 +1,6 @@
-// The page's side of the worker protocol: numbered requests, one promise per request.
+// The client side of the worker protocol (js/src/serve.js is the worker side): numbered requests, one
+// promise per request. The package (TextClassifier) and the page (www/main.js) both talk to their workers
+// through it.
 //
 // The page posts { id, type, lane?, ...args }; the worker answers { id, ok: true, value } or
 // { id, ok: false, error } (or { id, stale: true } for a request it skipped), and posts { type: 'progress', ... }

@@ -1,4 +1,4 @@
-// Feature detection for the wasm builds: the page loads `pkg-relaxed/` (f32x4.relaxed_madd, a real FMA)
+// Feature detection for the wasm builds: js/src/wasm.js loads the relaxed build (f32x4.relaxed_madd, a real FMA)
 // only where the browser validates relaxed SIMD, else `pkg/` (plain SIMD128).
 
 // (module (func (param v128 v128 v128) (result v128)

@@ -1,0 +1,63 @@
+//! int8 and f16 models on the GPU backend natively (wgpu on Vulkan; lavapipe here) against the CPU's int8
+//! and f16 paths: the quantization kernels over many random shapes (integer parts bit for bit) and whole
+//! models. Without an adapter each test prints `SKIPPED: …` (and fails when REQUIRE_GPU=1).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+#[path = "common/gpu_checks.rs"]
+mod gpu_checks;
+#[path = "common/gpu_quant_checks.rs"]
+mod gpu_quant_checks;
+
+use encoder_lens::quant::Target;
+use gpu_quant_checks::Bound;
+use pollster::block_on;
+
+macro_rules! gpu_test {
+    ($name:ident, |$ctx:ident| $body:expr) => {
+        #[test]
+        fn $name() {
+            block_on(async {
+                let Some($ctx) = gpu_checks::gpu_or_skip(stringify!($name)).await else { return };
+                $body.await;
+            })
+        }
+    };
+}
+
+/// The shipped int8 default model.
+fn sentiment_ln_int8() -> encoder_lens::Classifier {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/models/sentiment-ln-int8");
+    let read = |f: &str| std::fs::read(format!("{dir}/{f}")).unwrap_or_else(|e| panic!("{dir}/{f}: {e}"));
+    let (config, weights, vocab) = (read("config.json"), read("model.safetensors"), read("vocab.txt"));
+    encoder_lens::Classifier::from_bytes(std::str::from_utf8(&config).unwrap(), &weights, std::str::from_utf8(&vocab).unwrap()).expect("int8 model")
+}
+
+fn golden_batches() -> Vec<encoder_lens::Batch> {
+    let fx = common::MODELS[0].fixture();
+    (0..fx.num_batches()).map(|k| fx.batch(k)).collect()
+}
+
+fn f32_files(m: &common::ModelDir) -> encoder_lens::HfFiles<'static> {
+    encoder_lens::HfFiles { config_json: m.config, vocab_txt: m.vocab, weights: vec![m.weights], ..Default::default() }
+}
+
+gpu_test!(act_quant_params_bit_exact_on_4000_pairs, |ctx| gpu_quant_checks::act_quant_params(&ctx, 4000));
+gpu_test!(int8_linear_matches_cpu_on_60_shapes, |ctx| gpu_quant_checks::int8_linear(&ctx, 60, 300));
+gpu_test!(f16_linear_matches_cpu_on_60_shapes, |ctx| gpu_quant_checks::f16_linear(&ctx, 60, 300));
+/// int8: every batch within one-step flips (1.5e-2), 80 % of them within 1e-4 (see `gpu_quant_checks::Bound`).
+const INT8: Bound = Bound { all: 1.5e-2, most: 1e-4, share: 0.8 };
+/// f16: no activation quantization, so the f32 tolerance on every batch.
+const F16: Bound = Bound { all: 1e-4, most: 1e-4, share: 1.0 };
+
+gpu_test!(sentiment_ln_int8_on_gpu_matches_cpu_int8, |ctx| async {
+    gpu_quant_checks::model_logits("sentiment-ln-int8", &sentiment_ln_int8(), ctx, &golden_batches(), INT8).await;
+});
+gpu_test!(sentiment_ln_f16_on_gpu_matches_cpu_f16, |ctx| async {
+    let c = gpu_quant_checks::converted(&f32_files(&common::MODELS[0]), Target::F16);
+    gpu_quant_checks::model_logits("sentiment-ln-f16", &c, ctx, &golden_batches(), F16).await;
+});
+gpu_test!(sentiment_bn_int8_per_channel_on_gpu_matches_cpu, |ctx| async {
+    let c = gpu_quant_checks::converted(&f32_files(&common::MODELS[1]), Target::Int8PerChannel);
+    gpu_quant_checks::model_logits("sentiment-bn-int8-per-channel", &c, ctx, &golden_batches(), INT8).await;
+});
