@@ -399,6 +399,9 @@ async function run() {
   result.ortVersion = ort.env.versions?.web || 'unknown';
   const relaxedOk = await relaxedSimdSupported();
   result.relaxedSimdSupported = relaxedOk;
+  // The sections below measure the page's own builds (www/pkg*) through the npm package's API: no bench build.
+  if (wants('size') || wants('first')) await firstClassification(result);
+  if (!['kernels', 'forward', 'real', 'webgpu', 'webgpu-real'].some((s) => wants(s))) return result;
   const builds = { simd128: await loadBuild('pkg') };
   if (relaxedOk) {
     try {
@@ -581,6 +584,87 @@ async function delightRows(builds) {
     fb.free();
   }
   return out;
+}
+
+/** The page's three wasm builds (www/pkg*, `make build`) as the package's `builds` option; `fresh` makes the
+ * module URLs new, so that `loadWasm` fetches, compiles and instantiates the build again (a new page would). */
+function pageBuilds(fresh) {
+  const url = (d) => new URL(`../www/${d}/encoder_lens.js?fresh=${fresh}`, location.href).href;
+  return { threads: url('pkg-threads'), relaxed: url('pkg-relaxed'), simd128: url('pkg') };
+}
+
+const FIRST_TEXT = 'a quietly moving film with two fine performances, though the last act drags on far too long';
+const FIRST_RUNS = Number(params.get('firstRuns') || 5);
+// firstBuilds=DIR,DIR (folders of wasm-bindgen --target web output, relative to the repository root): time
+// each of these builds alone, round-robin per run (a paired before/after), instead of the page's three.
+const FIRST_BUILDS = params.get('firstBuilds')?.split(',').filter(Boolean);
+
+/**
+ * First classification with the weights already in the Cache API, per model and backend (cpu; gpu where
+ * there is an adapter): what a returning visitor waits for between asking for a classifier and its first
+ * answer. `total` = `TextClassifier.load(folder URL)` (a new worker: the wasm build fetched, compiled and
+ * instantiated — the threads build where the page is cross-origin isolated —, the model read from the Cache
+ * API, `Engine.load`: parsing, and for WebGPU the adapter, device, pipelines and weight upload) + its first
+ * `classify` (MiniLM: `embed`). The same steps are then timed one by one in this thread (worker: false) for
+ * the breakdown. One untimed load fills the Cache API first; medians of `firstRuns` (default 5) loads.
+ */
+async function firstClassification(result) {
+  const lens = await import('../js/src/index.js');
+  const out = { runs: FIRST_RUNS, rows: [] };
+  result.first = out;
+  const adapter = navigator.gpu ? await navigator.gpu.requestAdapter().catch(() => null) : null;
+  const backends = adapter ? ['cpu', 'gpu'] : ['cpu'];
+  if (!adapter) out.note = 'no WebGPU adapter: cpu only';
+  let fresh = 0;
+  const models = [['sentiment-ln', '../models/sentiment-ln/', 'classify']];
+  if (params.get('firstMinilm') !== '0' && (await fetch('../models/minilm/model.safetensors', { method: 'HEAD' })).ok) {
+    models.push(['minilm', '../models/minilm/', 'embed']);
+  }
+  for (const [model, dir, call] of models) {
+    const source = new URL(dir, location.href).href;
+    for (const backend of backends) {
+      const variants = FIRST_BUILDS
+        ? FIRST_BUILDS.map((d) => [d, (n) => ({ simd128: new URL(`../${d}/encoder_lens.js?fresh=${n}`, location.href).href })])
+        : [['www/pkg*', pageBuilds]];
+      for (const [build, builds] of variants) {
+        const warm = await lens.TextClassifier.load(source, { backend, builds: builds(fresh++) });
+        await warm[call](FIRST_TEXT);
+        warm.dispose();
+      }
+      const samples = Object.fromEntries(variants.map(([b]) => [b, []]));
+      const infos = {};
+      for (let i = 0; i < FIRST_RUNS; i++) for (const [build, builds] of variants) {
+        let t0 = performance.now();
+        const clf = await lens.TextClassifier.load(source, { backend, builds: builds(fresh++) });
+        const load = performance.now() - t0;
+        await clf[call](FIRST_TEXT);
+        const total = performance.now() - t0;
+        infos[build] = clf.info;
+        clf.dispose();
+        // The breakdown, in this thread.
+        t0 = performance.now();
+        const wasm = await lens.loadWasm(builds(fresh++));
+        const t1 = performance.now();
+        const files = await lens.readModel(wasm.wasm, source);
+        const t2 = performance.now();
+        const engine = await wasm.wasm.Engine.load(files.texts, files.weights, backend);
+        const t3 = performance.now();
+        if (call === 'classify') await engine.classify([FIRST_TEXT], null);
+        else await engine.embed([FIRST_TEXT]);
+        const t4 = performance.now();
+        engine.free();
+        samples[build].push({ total, load, first: total - load, wasm: t1 - t0, read: t2 - t1, engine: t3 - t2, forward: t4 - t3, sum: t4 - t0 });
+      }
+      for (const [build] of variants) {
+        const ms = Object.fromEntries(Object.keys(samples[build][0]).map((k) => [k, median(samples[build].map((s) => s[k]))]));
+        const info = infos[build];
+        const row = { model, backend, build, ran: info.backend, wasm: info.wasm, threads: info.threads, ms };
+        log(`first ${call} ${model} ${backend} [${build}] (${info.backend}, ${info.wasm}): ${ms.total.toFixed(0)} ms = load ${ms.load.toFixed(0)} + ${call} ${ms.first.toFixed(0)}; ` +
+          `in this thread: wasm ${ms.wasm.toFixed(0)}, read ${ms.read.toFixed(0)}, Engine.load ${ms.engine.toFixed(0)}, first ${call} ${ms.forward.toFixed(0)}`);
+        out.rows.push(row);
+      }
+    }
+  }
 }
 
 window.benchResult = run().then(

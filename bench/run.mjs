@@ -3,7 +3,8 @@
 // (`make bench` does all of it). Writes bench/results.json.
 // Options (env): CHROMIUM=/usr/bin/chromium, BENCH_SEQS=16,64,128,512, BENCH_MIN_MS=1500,
 // BENCH_REAL_SEQS=16,128,256 (all-MiniLM-L6-v2 through the JS API), BENCH_REAL_GPU_SEQS=16,64,128,
-// BENCH_ONLY=kernels,forward,real,webgpu,webgpu-real (default all). The server sends COOP/COEP so the page is
+// BENCH_ONLY=kernels,forward,real,webgpu,webgpu-real,first (default all; first: the first-classification rows,
+// BENCH_FIRST_RUNS=5, BENCH_FIRST_MINILM=0 to leave MiniLM out, BENCH_FIRST_BUILDS=DIR,DIR to compare builds). The server sends COOP/COEP so the page is
 // cross-origin isolated (SharedArrayBuffer: onnxruntime-web's 2-thread row).
 import { createServer } from 'node:http';
 import { readFile, writeFile, stat } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { wasmSizes, sizeLines } from './size.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
@@ -68,6 +70,9 @@ try {
   if (process.env.BENCH_REAL_SEQS) q.set('realSeqs', process.env.BENCH_REAL_SEQS);
   if (process.env.BENCH_REAL_GPU_SEQS) q.set('realGpuSeqs', process.env.BENCH_REAL_GPU_SEQS);
   if (process.env.BENCH_ONLY) q.set('only', process.env.BENCH_ONLY);
+  if (process.env.BENCH_FIRST_RUNS) q.set('firstRuns', process.env.BENCH_FIRST_RUNS);
+  if (process.env.BENCH_FIRST_MINILM) q.set('firstMinilm', process.env.BENCH_FIRST_MINILM);
+  if (process.env.BENCH_FIRST_BUILDS) q.set('firstBuilds', process.env.BENCH_FIRST_BUILDS);
   await page.goto(`http://127.0.0.1:${port}/bench/?${q}`);
   await page.waitForFunction(() => window.benchResult !== undefined, null, { timeout: 60_000 });
   loadAtStart = os.loadavg();
@@ -80,6 +85,7 @@ try {
   server.close();
 }
 out.date = new Date().toISOString();
+out.wasmSize = wasmSizes(ROOT);
 out.machine = { cpu: cpuModel(), cores: os.cpus().length, os: `${os.type()} ${os.release()} ${os.arch()}`, loadavgAtStart: loadAtStart, loadavgAtEnd: os.loadavg() };
 await writeFile(path.join(ROOT, 'bench', 'results.json'), JSON.stringify(out, null, 2) + '\n');
 
@@ -159,11 +165,29 @@ if (out.real?.profile) {
     lines.push(`  ${'= total'.padEnd(34)}${seqs.map((q) => f(bySeq[q].totalMs / bySeq[q].runs, 2).padStart(10)).join('')}`);
   }
 }
+if (Object.keys(out.wasmSize).length) {
+  lines.push('');
+  lines.push('The page\'s wasm builds (www/pkg*/encoder_lens_bg.wasm) as downloaded (target: ≤ 300 KB gzipped per build):');
+  lines.push(...sizeLines(out.wasmSize));
+}
+if (out.first?.rows.length) {
+  lines.push('');
+  lines.push(`First classification, weights already in the Cache API (TextClassifier.load + first classify/embed, median of ${out.first.runs}; target ≤ 500 ms),`);
+  lines.push('and the same steps one by one in the page\'s thread, median ms:');
+  lines.push('  model          backend  runs on  build                                   total   load  first call │ wasm  read  Engine.load  first call');
+  for (const r of out.first.rows) {
+    const m = r.ms;
+    lines.push(`  ${r.model.padEnd(14)} ${r.backend.padEnd(8)} ${r.ran.padEnd(8)} ${`${r.build}: ${r.wasm}`.padEnd(37)} ${f(m.total, 0).padStart(7)} ${f(m.load, 0).padStart(6)} ${f(m.first, 0).padStart(11)} │ ${f(m.wasm, 0).padStart(4)} ${f(m.read, 0).padStart(5)} ${f(m.engine, 0).padStart(12)} ${f(m.forward, 0).padStart(11)}`);
+  }
+  if (out.first.note) lines.push(`  ${out.first.note}`);
+}
 lines.push('');
-const adapter = out.webgpu.available
+const adapter = out.webgpu?.available
   ? `adapter ${out.webgpu.vendor || ''} ${out.webgpu.architecture || ''}${out.webgpu.fallback ? ' (fallback/software)' : ''}`
-  : `no adapter (${out.webgpu.why})`;
-if (typeof out.webgpu.forward === 'string') {
+  : `no adapter (${out.webgpu?.why})`;
+if (!out.webgpu) {
+  lines.push('WebGPU: not measured (not asked for)');
+} else if (typeof out.webgpu.forward === 'string') {
   lines.push(`WebGPU: ${adapter}; ${out.webgpu.forward}`);
 } else {
   lines.push(`WebGPU forward, batch 1, median ms (${adapter}):`);
@@ -171,7 +195,7 @@ if (typeof out.webgpu.forward === 'string') {
     lines.push(`  ${model.padEnd(8)} ` + rows.map((r) => `seq ${r.seq}: ${f(r.ms, 1)}`).join(', '));
   }
 }
-const real = out.webgpu.real;
+const real = out.webgpu?.real;
 if (real) {
   lines.push(`WebGPU, all-MiniLM-L6-v2 real weights, ours (createHf 'gpu' + embed) vs onnxruntime-web webgpu EP, same adapter, median ms:`);
   if (real.skipped) lines.push(`  not measured: ${real.skipped}`);

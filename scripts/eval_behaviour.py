@@ -136,6 +136,7 @@ def main():
     ap.add_argument("--torch", action="append", default=[], metavar="DIR")
     ap.add_argument("--set", default=SET)
     ap.add_argument("--build", action="store_true", help="run cargo build --release --bin classify first")
+    ap.add_argument("--exe", help="classify binary to run instead of $CARGO_TARGET_DIR/release/classify")
     ap.add_argument("--write", action="store_true", help="write DIR/behaviour.json for each model")
     ap.add_argument("--show-wrong", action="store_true")
     args = ap.parse_args()
@@ -146,7 +147,7 @@ def main():
     texts = [r["text"] for r in rows]
     with open(args.set, "rb") as f:
         set_sha = hashlib.sha256(f.read()).hexdigest()
-    exe = classify_bin(args.build) if args.engine else None
+    exe = (args.exe or classify_bin(args.build)) if args.engine else None
     results = OrderedDict()
     for kind, dirs in (("engine", args.engine), ("torch", args.torch)):
         for d in dirs:
@@ -165,7 +166,9 @@ def main():
                 rel = os.path.relpath(args.set, REPO)
                 doc = OrderedDict([
                     ("set", rel), ("set_sha256", set_sha),
-                    ("evaluated_with", "Rust CLI `classify --model DIR --json` (release build)" if kind == "engine"
+                    ("evaluated_with", "Rust CLI `classify --model DIR --json` "
+                     + ("(release build)" if not args.exe else f"({os.path.basename(os.path.dirname(args.exe))} build)")
+                     if kind == "engine"
                      else "PyTorch (scripts/bert_torch.py or scripts/model.py)"),
                     ("git_commit", git_rev()),
                     ("overall", res["overall"]), ("correct", res["correct"]), ("n", res["n"]),

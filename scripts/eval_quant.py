@@ -5,7 +5,8 @@
 
 Held-out split = scripts/data.py's (stratified, seed 1234, 3,352 texts), texts one per line (newlines
 folded to spaces) into `classify --model DIR --json` (one text per forward: batch 1, so each text's
-activations are quantized on their own). Prints accuracy per folder and the agreement of each folder's
+activations are quantized on their own). Prints accuracy per folder (whole split and per source: imdb,
+rotten_tomatoes) and the agreement of each folder's
 labels with the first folder's. With --embed: the cosine between each folder's sentence embeddings
 (`classify --embed`: mean-pooled, L2-normalised) and the first folder's, on the texts of
 tests/fixtures/tokenizer_minilm.jsonl.gz that have at least one word (every `--stride`-th one).
@@ -46,9 +47,13 @@ def main():
         labels = predict_engine(exe, folder, texts)
         pred = [1 if label == "positive" else 0 for label in labels]
         acc = sum(p == g for p, g in zip(pred, gold)) / len(gold)
+        parts = []
+        for src in sorted({r["source"] for r in test}):
+            idx = [i for i, r in enumerate(test) if r["source"] == src]
+            parts.append(f"{src} {sum(pred[i] == gold[i] for i in idx) / len(idx):.2%} of {len(idx)}")
         agree = "" if first is None else f", same label as {args.folders[0]} on {sum(a == b for a, b in zip(pred, first)) / len(pred):.2%}"
         first = first or pred
-        print(f"{folder}: held-out accuracy {acc:.2%} ({len(gold)} texts){agree}", flush=True)
+        print(f"{folder}: held-out accuracy {acc:.2%} ({len(gold)} texts: {', '.join(parts)}){agree}", flush=True)
 
 
 def embeddings(exe, folder, texts):

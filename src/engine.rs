@@ -9,7 +9,7 @@
 
 use crate::choice::{self, BackendChoice, Probe};
 use crate::error::{Error, Result};
-use crate::gpu::{context::default_backends, GpuBackend, GpuContext};
+use crate::gpu::{context::default_backends, ops::forward_pipelines, GpuBackend, GpuContext};
 use crate::model::{Batch, ForwardOptions, Output};
 use crate::pipeline::{Classification, Classifier};
 use crate::trace::TraceRequest;
@@ -91,7 +91,12 @@ impl Engine {
             }
         }
         let ctx = match adapter {
-            Ok(a) => GpuContext::from_adapter(a).await,
+            // The pipelines this model's forward of a short text runs, built (and awaited) now; the others at
+            // their first use.
+            Ok(a) => match GpuContext::from_adapter(a).await {
+                Ok(ctx) => ctx.prepare(&forward_pipelines(&classifier.model.config)).await.map(|()| ctx),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         };
         let mut engine = Self::with_context(classifier, backend, ctx)?;

@@ -81,7 +81,7 @@ fn check_linear(folder: &Folder, fx: &Fixture, precision: &str) {
 }
 
 /// Tolerances of the whole-model comparison (logits, hidden states), see `check_model`'s doc. f16: 1e-4.
-/// int8: measured (this fixture set) up to 1.5e-2 on the logits (sentiment-bn) and 0.39 on a MiniLM
+/// int8: measured (this fixture set) up to 2.7e-3 on the logits (sentiment-bn; 1.5e-2 on the earlier pair) and 0.39 on a MiniLM
 /// per-channel hidden value (layers 2–5 of one batch); MiniLM per-tensor logits are bit-equal.
 /// PyTorch's own quantized MiniLM moves as much under 1e-6 relative noise on its embeddings
 /// (`scripts/quantize_reference.py --sensitivity`: per-channel hidden max |diff| 0.12–0.23 from layer 3 on).

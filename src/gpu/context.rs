@@ -1,11 +1,15 @@
 //! The GPU context, built once: adapter, device and queue (limits taken from the adapter), one shader
-//! module, bind-group layout and compute pipeline per [`Kernel`], and the device's health (lost, or an
-//! error nobody caught) so the engine can fall back to the CPU with the reason.
+//! module and bind-group layout per [`Kernel`] and one compute pipeline per entry point — each built when
+//! first needed: the engine builds those its model's forward of a short text runs at load
+//! ([`GpuContext::prepare`]); the others (`main` tiles for long inputs on a hardware GPU, an int8 or f16
+//! matmul, ablation, batch statistics) wait for their first use, since on a software adapter one
+//! pipeline can take seconds to compile —, and the device's health (lost, or an error nobody caught) so
+//! the engine can fall back to the CPU with the reason.
 
 use crate::error::{Error, Result};
 use crate::gpu::ops::{Access, Kernel};
 use std::borrow::Cow;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Cloning is cheap and shares the device (wgpu handles are reference-counted).
 #[derive(Clone)]
@@ -18,12 +22,20 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     /// The device's limits (what the adapter offers).
     pub limits: wgpu::Limits,
-    /// One (layout, pipeline per entry point) per kernel, in `Kernel::ALL` order.
-    pipelines: Vec<(wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>)>,
+    /// Per kernel, in `Kernel::ALL` order: its module and layouts, and one pipeline per entry point, each
+    /// built at its first use (or by [`GpuContext::prepare`]); shared by the clones.
+    pipelines: Arc<[KernelSlot]>,
     /// Set by the device-lost callback and by errors outside any error scope.
     failure: Arc<Mutex<Option<String>>>,
     /// A 16-byte buffer bound where a kernel's optional input or output is absent.
     pub dummy: wgpu::Buffer,
+}
+
+/// A kernel's shader module, bind group layout and pipeline layout (built at the kernel's first use), and
+/// its compute pipelines, one per entry point (each built at that entry's first use).
+struct KernelSlot {
+    base: OnceLock<(wgpu::ShaderModule, wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
+    entries: Vec<OnceLock<wgpu::ComputePipeline>>,
 }
 
 fn gpu_err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -40,8 +52,8 @@ pub fn default_backends() -> wgpu::Backends {
 }
 
 impl GpuContext {
-    /// Find an adapter among `backends`, open a device with the adapter's limits, and build every
-    /// pipeline. Fails (never panics) when there is no adapter, e.g. no WebGPU in this browser, no Vulkan
+    /// Find an adapter among `backends` and open a device with the adapter's limits (pipelines are built
+    /// at their first use, or by [`GpuContext::prepare`]). Fails (never panics) when there is no adapter, e.g. no WebGPU in this browser, no Vulkan
     /// driver, or `backends` empty.
     pub async fn new(backends: wgpu::Backends) -> Result<Self> {
         Self::from_adapter(Self::adapter(backends).await?).await
@@ -68,7 +80,7 @@ impl GpuContext {
         Ok(adapter)
     }
 
-    /// Open a device on `adapter` with the adapter's limits and build every pipeline.
+    /// Open a device on `adapter` with the adapter's limits; no pipeline is built yet.
     pub async fn from_adapter(adapter: wgpu::Adapter) -> Result<Self> {
         let info = adapter.get_info();
         let (device, queue) = adapter
@@ -98,11 +110,7 @@ impl GpuContext {
             }));
         }
 
-        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
-        let pipelines = Kernel::ALL.iter().map(|&k| build_pipeline(&device, k)).collect();
-        if let Some(e) = scope.pop().await {
-            return Err(gpu_err("building the compute pipelines", e));
-        }
+        let pipelines = Kernel::ALL.iter().map(|k| KernelSlot { base: OnceLock::new(), entries: k.entries().iter().map(|_| OnceLock::new()).collect() }).collect();
         let limits = device.limits();
         let dummy = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("dummy"),
@@ -130,9 +138,43 @@ impl GpuContext {
         format!("{} ({:?}, {})", self.info.name, self.info.device_type, self.info.driver_info)
     }
 
-    /// The bind group layout of kernel `k`.
+    /// Build the pipelines of `entries` — (kernel, entry point index into [`Kernel::entries`]) — not built
+    /// yet, and wait until the device has them (in the browser the GPU process compiles them while this
+    /// thread waits without blocking): a shader the device refuses is an error here instead of a failed
+    /// forward later.
+    pub async fn prepare(&self, entries: &[(Kernel, usize)]) -> Result<()> {
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        for &(k, e) in entries {
+            self.pipeline_entry(k, e);
+        }
+        match scope.pop().await {
+            Some(e) => Err(gpu_err("building the compute pipelines", e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Every pipeline of every kernel, built now (tests; the engine prepares only what its model runs).
+    pub async fn prepare_all(&self) -> Result<()> {
+        let all: Vec<(Kernel, usize)> = Kernel::ALL.iter().flat_map(|&k| (0..k.entries().len()).map(move |e| (k, e))).collect();
+        self.prepare(&all).await
+    }
+
+    /// The (kernel, entry point) pipelines built so far, in `Kernel::ALL` and entry order.
+    pub fn built(&self) -> Vec<(Kernel, usize)> {
+        Kernel::ALL
+            .iter()
+            .flat_map(|&k| self.pipelines[k as usize].entries.iter().enumerate().filter(|(_, p)| p.get().is_some()).map(move |(e, _)| (k, e)))
+            .collect()
+    }
+
+    /// Kernel `k`'s shader module, bind group layout and pipeline layout, built now if this is its first use.
+    fn base(&self, k: Kernel) -> &(wgpu::ShaderModule, wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+        self.pipelines[k as usize].base.get_or_init(|| build_base(&self.device, k))
+    }
+
+    /// The bind group layout of kernel `k` (built now if this is its first use).
     pub fn layout(&self, k: Kernel) -> &wgpu::BindGroupLayout {
-        &self.pipelines[k as usize].0
+        &self.base(k).1
     }
 
     /// The compute pipeline of kernel `k`'s `main`.
@@ -141,10 +183,22 @@ impl GpuContext {
     }
 
     /// The compute pipeline of entry point `entry` (an index into [`Kernel::entries`]) of kernel `k`;
-    /// `main` for an index past the end.
+    /// `main` for an index past the end. Built now if this is its first use.
     pub fn pipeline_entry(&self, k: Kernel, entry: usize) -> &wgpu::ComputePipeline {
-        let p = &self.pipelines[k as usize].1;
-        &p[entry.min(p.len() - 1)]
+        let slot = &self.pipelines[k as usize];
+        let e = entry.min(slot.entries.len() - 1);
+        slot.entries[e].get_or_init(|| {
+            let (module, _, layout) = self.base(k);
+            self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(k.entries()[e]),
+                layout: Some(layout),
+                module,
+                entry_point: Some(k.entries()[e]),
+                // Every kernel writes its workgroup memory before reading it (WebGPU zeroes it anyway).
+                compilation_options: wgpu::PipelineCompilationOptions { zero_initialize_workgroup_memory: false, ..Default::default() },
+                cache: None,
+            })
+        })
     }
 
     /// `Err` with the reason once the device is lost or an error escaped every error scope.
@@ -218,11 +272,10 @@ impl GpuContext {
     }
 }
 
-/// Kernel `k`'s bind group layout and one pipeline per entry point, all compiled now (at load), so the
-/// first forward does not wait for a compiler. wgpu has no asynchronous pipeline creation; the caller
-/// awaits the error scope around these, which in the browser resolves once the GPU process has built
-/// them, without blocking the page's thread.
-fn build_pipeline(device: &wgpu::Device, k: Kernel) -> (wgpu::BindGroupLayout, Vec<wgpu::ComputePipeline>) {
+/// Kernel `k`'s shader module, bind group layout and pipeline layout. wgpu has no asynchronous pipeline
+/// creation; [`GpuContext::prepare`] awaits the error scope around the pipelines, which in the browser
+/// resolves once the GPU process has built them, without blocking the page's thread.
+fn build_base(device: &wgpu::Device, k: Kernel) -> (wgpu::ShaderModule, wgpu::BindGroupLayout, wgpu::PipelineLayout) {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(k.file()),
         source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(k.source())),
@@ -248,20 +301,5 @@ fn build_pipeline(device: &wgpu::Device, k: Kernel) -> (wgpu::BindGroupLayout, V
         bind_group_layouts: &[Some(&layout)],
         immediate_size: 0,
     });
-    let pipelines = k
-        .entries()
-        .iter()
-        .map(|entry| {
-            device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&pl),
-                module: &module,
-                entry_point: Some(entry),
-                // Every kernel writes its workgroup memory before reading it (WebGPU zeroes it anyway).
-                compilation_options: wgpu::PipelineCompilationOptions { zero_initialize_workgroup_memory: false, ..Default::default() },
-                cache: None,
-            })
-        })
-        .collect();
-    (layout, pipelines)
+    (module, layout, pl)
 }

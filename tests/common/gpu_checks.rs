@@ -289,6 +289,34 @@ fn expected_dispatches(m: &ModelDir, stats: bool) -> usize {
         + if c.labels.is_empty() { 0 } else { 2 }
 }
 
+/// The pipelines the engine builds at load are exactly those a forward of a short text by the model
+/// runs: after `prepare(forward_pipelines(config))` on a fresh device, a classification of one sentence
+/// builds no other pipeline (the first classification waits for no compiler) and nothing unused was
+/// built; a traced forward and a long batch still run (building what they need then).
+pub async fn prepared_pipelines(m: &ModelDir, ctx: GpuContext) {
+    let c = m.classifier();
+    let want = encoder_lens::gpu::ops::forward_pipelines(&c.model.config);
+    ctx.prepare(&want).await.expect("prepare");
+    let mut sorted = want.clone();
+    sorted.sort_by_key(|&(k, e)| (k as usize, e));
+    sorted.dedup();
+    assert_eq!(ctx.built(), sorted, "{}: built at load", m.name);
+    let mut g = GpuBackend::new(ctx.clone(), &c.model).expect("upload");
+    let (batch, _) = c.batch(&["a quietly moving film with two fine performances"]).expect("batch");
+    c.model.forward(&mut g, &batch, &ForwardOptions::default()).await.expect("gpu forward");
+    assert_eq!(ctx.built(), sorted, "{}: the first forward built pipelines that were not prepared", m.name);
+    let long = m.fixture().batch(m.fixture().num_batches() - 1);
+    c.model.forward(&mut g, &long, &ForwardOptions::default().traced(TraceRequest::ALL)).await.expect("traced gpu forward");
+    say!("{}: {} pipelines built at load, none at the first forward; after a traced long batch: {:?}", m.name, sorted.len(), ctx.built());
+}
+
+/// Every pipeline of every kernel builds on this device (the engine builds only its model's at load).
+pub async fn every_pipeline_builds(ctx: GpuContext) {
+    ctx.prepare_all().await.expect("every pipeline builds");
+    let all: Vec<_> = ops::Kernel::ALL.iter().flat_map(|&k| (0..k.entries().len()).map(move |e| (k, e))).collect();
+    assert_eq!(ctx.built(), all);
+}
+
 /// A shape seen before costs no device objects: from the third forward of a batch on (the pool settles
 /// after the second), no buffer and no bind group is created and the dispatch params are not rewritten;
 /// the results stay equal to the first forward's, and a new shape in between does not break that.

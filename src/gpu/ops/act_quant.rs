@@ -14,7 +14,7 @@ use bytemuck::{Pod, Zeroable};
 /// `act_quant.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "act_quant.wgsl",
-    source: include_str!("../../../shaders/act_quant.wgsl"),
+    source: include_str!(concat!(env!("OUT_DIR"), "/shaders/act_quant.wgsl")),
     // x, qp
     storage: &[R, RW],
     params_size: size_of::<ActQuantParams>(),

@@ -10,7 +10,7 @@ use bytemuck::{Pod, Zeroable};
 /// The kernel's registry entry.
 pub const SHADER: Shader = Shader {
     file: "activation.wgsl",
-    source: concat!(include_str!("../../../shaders/include/activate.wgsl"), include_str!("../../../shaders/activation.wgsl")),
+    source: concat!(include_str!(concat!(env!("OUT_DIR"), "/shaders/include/activate.wgsl")), include_str!(concat!(env!("OUT_DIR"), "/shaders/activation.wgsl"))),
     // x
     storage: &[RW],
     params_size: size_of::<ActivationParams>(),

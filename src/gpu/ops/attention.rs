@@ -12,7 +12,7 @@ use bytemuck::{Pod, Zeroable};
 /// `attention.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "attention.wgsl",
-    source: include_str!("../../../shaders/attention.wgsl"),
+    source: include_str!(concat!(env!("OUT_DIR"), "/shaders/attention.wgsl")),
     // qkv, lengths, out, probs, qkv as vec4
     storage: &[R, R, RW, RW, R],
     params_size: size_of::<AttentionParams>(),

@@ -13,7 +13,7 @@ pub use super::layer_norm::NormParams;
 /// `batch_norm.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "batch_norm.wgsl",
-    source: include_str!("../../../shaders/batch_norm.wgsl"),
+    source: include_str!(concat!(env!("OUT_DIR"), "/shaders/batch_norm.wgsl")),
     // x, stats, weight, bias, out
     storage: &[R, R, R, R, RW],
     params_size: size_of::<NormParams>(),

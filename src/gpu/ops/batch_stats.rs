@@ -11,7 +11,7 @@ use bytemuck::{Pod, Zeroable};
 /// `batch_stats.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "batch_stats.wgsl",
-    source: include_str!("../../../shaders/batch_stats.wgsl"),
+    source: include_str!(concat!(env!("OUT_DIR"), "/shaders/batch_stats.wgsl")),
     // x, stats
     storage: &[R, RW],
     params_size: size_of::<StatsParams>(),

@@ -10,7 +10,7 @@ use bytemuck::{Pod, Zeroable};
 /// `embed.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "embed.wgsl",
-    source: include_str!("../../../shaders/embed.wgsl"),
+    source: include_str!(concat!(env!("OUT_DIR"), "/shaders/embed.wgsl")),
     // ids, type_ids, word, position, token_type, out
     storage: &[R, R, R, R, R, RW],
     params_size: size_of::<EmbedParams>(),

@@ -11,7 +11,7 @@ use bytemuck::{Pod, Zeroable};
 /// The kernel's registry entry.
 pub const SHADER: Shader = Shader {
     file: "glt.wgsl",
-    source: include_str!("../../../shaders/glt.wgsl"),
+    source: include_str!(concat!(env!("OUT_DIR"), "/shaders/glt.wgsl")),
     // x, mix, w, bias, out
     storage: &[R, R, R, R, RW],
     params_size: size_of::<GltParams>(),

@@ -11,7 +11,7 @@ use bytemuck::{Pod, Zeroable};
 /// The registry entry of `shaders/head_ablate.wgsl`.
 pub const SHADER: Shader = Shader {
     file: "head_ablate.wgsl",
-    source: include_str!("../../../shaders/head_ablate.wgsl"),
+    source: include_str!(concat!(env!("OUT_DIR"), "/shaders/head_ablate.wgsl")),
     // ctx, keep, lengths
     storage: &[RW, R, R],
     params_size: size_of::<HeadAblateParams>(),

@@ -11,7 +11,7 @@ use bytemuck::{Pod, Zeroable};
 /// `layer_norm.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "layer_norm.wgsl",
-    source: include_str!("../../../shaders/layer_norm.wgsl"),
+    source: include_str!(concat!(env!("OUT_DIR"), "/shaders/layer_norm.wgsl")),
     // x, weight, bias, out, stats
     storage: &[R, R, R, RW, RW],
     params_size: size_of::<NormParams>(),

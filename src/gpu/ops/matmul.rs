@@ -12,7 +12,7 @@ use bytemuck::{Pod, Zeroable};
 /// `matmul.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "matmul.wgsl",
-    source: concat!(include_str!("../../../shaders/include/activate.wgsl"), include_str!("../../../shaders/matmul.wgsl")),
+    source: concat!(include_str!(concat!(env!("OUT_DIR"), "/shaders/include/activate.wgsl")), include_str!(concat!(env!("OUT_DIR"), "/shaders/matmul.wgsl"))),
     // x, w, bias, out, x as vec4, w as vec4
     storage: &[R, R, R, RW, R, R],
     params_size: size_of::<MatmulParams>(),

@@ -12,7 +12,7 @@ use bytemuck::{Pod, Zeroable};
 /// `matmul_f16.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "matmul_f16.wgsl",
-    source: concat!(include_str!("../../../shaders/include/activate.wgsl"), include_str!("../../../shaders/matmul_f16.wgsl")),
+    source: concat!(include_str!(concat!(env!("OUT_DIR"), "/shaders/include/activate.wgsl")), include_str!(concat!(env!("OUT_DIR"), "/shaders/matmul_f16.wgsl"))),
     // x, w, bias, out, x as vec4
     storage: &[R, R, R, RW, R],
     params_size: size_of::<MatmulF16Params>(),

@@ -13,7 +13,7 @@ use bytemuck::{Pod, Zeroable};
 /// `matmul_int8.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "matmul_int8.wgsl",
-    source: concat!(include_str!("../../../shaders/include/activate.wgsl"), include_str!("../../../shaders/matmul_int8.wgsl")),
+    source: concat!(include_str!(concat!(env!("OUT_DIR"), "/shaders/include/activate.wgsl")), include_str!(concat!(env!("OUT_DIR"), "/shaders/matmul_int8.wgsl"))),
     // x, qp, w, rows, bias, out
     storage: &[R, R, R, R, R, RW],
     params_size: size_of::<MatmulInt8Params>(),

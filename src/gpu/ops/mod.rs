@@ -29,9 +29,11 @@ pub mod matmul_int8;
 pub mod pool;
 pub mod softmax;
 
+use crate::config::{Config, NormKind};
 use crate::error::Result;
 use crate::gpu::context::GpuContext;
 use crate::gpu::encode::{Recorder, Scratch};
+use crate::model::param::Precision;
 
 /// The compute kernels of the forward pass, one WGSL file each in `shaders/`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -157,6 +159,36 @@ impl Kernel {
     pub fn entries(self) -> &'static [&'static str] {
         self.shader().entries
     }
+}
+
+/// The pipelines — (kernel, entry point) — a forward of a short text (at most [`matmul::ROWS_MAX_M`]
+/// tokens) by a model of config `c` runs (classification, embeddings, traces): the engine builds these at
+/// load. The rest are built at their first use: the matmul's `main` tiles for longer inputs on a hardware
+/// GPU (a software adapter uses `main_rows` at every size), the int8 and f16 matmuls for weights of
+/// another precision than the config's, batch statistics (BatchNorm in batch mode or with its statistics
+/// traced), head ablation. A pipeline missing here is only built later, never wrong.
+pub fn forward_pipelines(c: &Config) -> Vec<(Kernel, usize)> {
+    let head_dim = c.delight.as_ref().map_or(c.head_dim(), |d| d.d_o);
+    let rows = matmul::entry(1, c.hidden_size, usize::MAX).min(matmul::entry(1, c.ffn_size, usize::MAX));
+    let mut p = vec![(Kernel::Embed, 0), (Kernel::Attention, attention::entry(head_dim)), (Kernel::Pool, 0), (Kernel::Matmul, rows)];
+    match c.precision {
+        Precision::F32 => {}
+        Precision::Int8 => p.extend([(Kernel::ActQuant, 0), (Kernel::MatmulInt8, 0)]),
+        Precision::F16 => p.push((Kernel::MatmulF16, 0)),
+    }
+    if c.norm == NormKind::Layer || c.embedding_norm || c.delight.is_some() {
+        p.push((Kernel::LayerNorm, 0));
+    }
+    if c.norm == NormKind::Batch {
+        p.push((Kernel::BatchNorm, 0));
+    }
+    if c.delight.is_some() {
+        p.extend([(Kernel::Glt, 0), (Kernel::Activation, 0)]);
+    }
+    if !c.labels.is_empty() {
+        p.push((Kernel::Softmax, 0));
+    }
+    p
 }
 
 fn u(v: usize) -> u32 {

@@ -10,7 +10,7 @@ use bytemuck::{Pod, Zeroable};
 /// `pool.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "pool.wgsl",
-    source: include_str!("../../../shaders/pool.wgsl"),
+    source: include_str!(concat!(env!("OUT_DIR"), "/shaders/pool.wgsl")),
     // x, lengths, out
     storage: &[R, R, RW],
     params_size: size_of::<PoolParams>(),

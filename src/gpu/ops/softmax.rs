@@ -10,7 +10,7 @@ use bytemuck::{Pod, Zeroable};
 /// `softmax.wgsl` and its bindings.
 pub const SHADER: Shader = Shader {
     file: "softmax.wgsl",
-    source: include_str!("../../../shaders/softmax.wgsl"),
+    source: include_str!(concat!(env!("OUT_DIR"), "/shaders/softmax.wgsl")),
     // x, out
     storage: &[R, RW],
     params_size: size_of::<SoftmaxParams>(),
