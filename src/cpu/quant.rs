@@ -206,6 +206,7 @@ fn linear_int8_packed(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut
         let e = simd::Epilogue { zrs: &s.zrs, mult: &s.mult, bias: &s.bias, act: if accumulate { None } else { act }, accumulate };
         let xq = &s.xq[..m * kp];
         let dst = super::par::SharedMut(out.as_mut_ptr());
+        let kernel = simd::kernel_in_use();
         let t = super::par::threads();
         if t > 1 && m * k * n >= 1 << 16 {
             // Rows when each thread gets at least 32 of them, else panels (a short input reads all of `w` per
@@ -215,11 +216,11 @@ fn linear_int8_packed(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut
             return super::par::run(blocks.len(), &|i| {
                 let (rows, cols) = if by_rows { (blocks[i].clone(), 0..panels) } else { (0..m, blocks[i].clone()) };
                 // SAFETY: `out (m, n)` is in bounds (checked by linear_int8); tasks write disjoint rows or panels.
-                unsafe { simd::linear_packed(xq, pw, rows, cols, &e, dst.get()) };
+                unsafe { simd::linear_packed(kernel, xq, pw, rows, cols, &e, dst.get()) };
             });
         }
         // SAFETY: as above, one task.
-        unsafe { simd::linear_packed(xq, pw, 0..m, 0..panels, &e, dst.get()) };
+        unsafe { simd::linear_packed(kernel, xq, pw, 0..m, 0..panels, &e, dst.get()) };
     })
 }
 

@@ -16,14 +16,18 @@
 //! - `RelaxedDotAdd` (relaxed-SIMD builds): `i32x4.relaxed_dot_i8x16_i7x16_add_s` with the weights as the
 //!   signed operand and the activations (`[0, 127]`, 7-bit by `reduce_range`) as the 7-bit one, where its
 //!   result is fully defined: 16 multiply-adds per instruction. 4 rows × 8 columns = 8 accumulators.
-//! - `RelaxedDot16`: the same through `i16x8.relaxed_dot_i8x16_i7x16_s` + `i32x4.extadd_pairwise_i16x8_s`
-//!   (pair sums `|a·b + c·d| ≤ 2 · 128 · 127` fit i16 exactly).
+//! - `RelaxedDot16`: the same through `i16x8.relaxed_dot_i8x16_i7x16_s` (pair sums `|a·b + c·d| ≤ 2 · 128 ·
+//!   127` fit i16 exactly) + `i32x4.dot_i16x8_s` with ones (the pairwise widening; LLVM would fuse
+//!   `extadd_pairwise` + add back into the first kernel's instruction).
 //! - `Dot16` (every SIMD128 build): weights widened to i16 once per step and shared by the rows,
 //!   activations widened per row, `i32x4.dot_i16x8_s`; each lane then holds half a column's sum, and the
 //!   halves are added once at the end of the tile. 2 rows × 8 columns = 8 accumulators.
 //!
-//! On x86 without AVX-VNNI, V8 lowers the relaxed dot to `pmaddubsw` + `pmaddwd` (+ `paddd`), and
-//! `i32x4.dot_i16x8_s` to one `pmaddwd`; [`set_int8_kernel`] lets the benchmark compare them.
+//! On x86 without AVX-VNNI, V8 lowers `i32x4.relaxed_dot_i8x16_i7x16_add_s` to five instructions
+//! (`pcmpeqd` + `psrlw` rebuild a ones vector, `pmaddubsw`, `pmaddwd`, `paddd`) and `RelaxedDot16` to three
+//! (`pmaddubsw`, `pmaddwd` with a ones register, `paddd`); with AVX-VNNI (or Arm's `sdot`) the first is one.
+//! The relaxed build times both on first use and keeps the faster ([`int8_kernel`]);
+//! [`set_int8_kernel`] overrides it (the benchmark compares them).
 //!
 //! **Epilogue** ([`Epilogue`]), per 4 columns in registers: `raw = acc − zp·Σw` (i32), then
 //! `f32(raw)` → f64 `· f32(sx·sw) + bias` → f32, then the residual add or the activation — the scalar
@@ -77,10 +81,10 @@ impl Int8Kernel {
     }
 }
 
-/// The default kernel of this build (measured: see the module docs and BENCHMARKS.md).
-const DEFAULT_KERNEL: Int8Kernel = if cfg!(target_feature = "relaxed-simd") { Int8Kernel::RelaxedDotAdd } else { Int8Kernel::Dot16 };
+/// [`KERNEL`] before the first choice: the relaxed build measures its kernels on first use ([`choose`]).
+const AUTO: u8 = u8::MAX;
 
-static KERNEL: AtomicU8 = AtomicU8::new(DEFAULT_KERNEL as u8);
+static KERNEL: AtomicU8 = AtomicU8::new(if cfg!(target_feature = "relaxed-simd") { AUTO } else { Int8Kernel::Dot16 as u8 });
 
 /// Use `k` for the int8 product from now on; `false` (and no change) when this build lacks it.
 pub fn set_int8_kernel(k: Int8Kernel) -> bool {
@@ -91,9 +95,49 @@ pub fn set_int8_kernel(k: Int8Kernel) -> bool {
     ok
 }
 
-/// The kernel the int8 product uses now.
+/// The kernel the int8 product uses now (chosen by [`choose`] on the first call in a relaxed build).
 pub fn int8_kernel() -> Int8Kernel {
-    Int8Kernel::from_u8(KERNEL.load(Ordering::Relaxed))
+    match KERNEL.load(Ordering::Relaxed) {
+        AUTO => {
+            let k = choose();
+            let _ = KERNEL.compare_exchange(AUTO, k as u8, Ordering::Relaxed, Ordering::Relaxed);
+            Int8Kernel::from_u8(KERNEL.load(Ordering::Relaxed))
+        }
+        v => Int8Kernel::from_u8(v),
+    }
+}
+
+/// The relaxed build's kernel, by measurement: `RelaxedDotAdd` is one instruction on x86 with AVX-VNNI
+/// (`vpdpbusd`) and on Arm with the dot-product extension (`sdot`), but five on other x86 (V8 rebuilds its
+/// ones vector for `pmaddwd` every time), where `RelaxedDot16`'s three win. Each runs its register tile
+/// ([`peak_int8`]) for ≥ 2 ms, twice, alternating; the faster rate wins (about 10 ms, once). The results
+/// are the same bits whichever wins.
+fn choose() -> Int8Kernel {
+    if !cfg!(target_feature = "relaxed-simd") {
+        return Int8Kernel::Dot16;
+    }
+    if !relaxed_dot_add_exact() {
+        return Int8Kernel::RelaxedDot16;
+    }
+    let candidates = [Int8Kernel::RelaxedDotAdd, Int8Kernel::RelaxedDot16];
+    let mut best = [0.0f64; 2]; // iterations per ms
+    for _ in 0..2 {
+        for (c, &k) in candidates.iter().enumerate() {
+            let (t0, mut iters) = (crate::choice::now_ms(), 0u32);
+            let mut dt = 0.0;
+            while dt < 2.0 && iters < 1 << 20 {
+                std::hint::black_box(peak_tile(k, 16));
+                iters += 16;
+                dt = crate::choice::now_ms() - t0;
+            }
+            best[c] = best[c].max(iters as f64 / dt.max(1e-3));
+        }
+    }
+    if best[1] > best[0] {
+        Int8Kernel::RelaxedDot16
+    } else {
+        Int8Kernel::RelaxedDotAdd
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -287,9 +331,8 @@ pub fn set_int8_row_block_bytes(bytes: usize) {
 /// their output rows in L2), and in a block every panel (8 × kp weight bytes, in L1) over its rows, one
 /// tile of rows at a time.
 #[inline(always)]
-unsafe fn sweep<S: Sink>(xq: &[u8], w: &PackedInt8, rows: Range<usize>, panels: Range<usize>, sink: &S) {
+unsafe fn sweep<S: Sink>(kernel: Int8Kernel, xq: &[u8], w: &PackedInt8, rows: Range<usize>, panels: Range<usize>, sink: &S) {
     let kp = w.kp;
-    let kernel = kernel_in_use();
     let mr = tile_rows(kernel);
     let block = (ROW_BLOCK_BYTES.load(Ordering::Relaxed) / kp.max(1)).max(mr) / mr * mr;
     let mut b0 = rows.start;
@@ -380,7 +423,7 @@ pub fn gemm_i8_packed(xq: &[u8], w: &PackedInt8, acc: &mut [i32], m: usize) -> b
     }
     // SAFETY: rows < m and columns < n are in bounds of `acc (m, n)`; the kernels read rows < m of `xq` and
     // whole panels of `w`.
-    unsafe { sweep(xq, w, 0..m, 0..w.panels(), &I32Sink { acc: acc.as_mut_ptr(), n: w.n }) };
+    unsafe { sweep(kernel_in_use(), xq, w, 0..m, 0..w.panels(), &I32Sink { acc: acc.as_mut_ptr(), n: w.n }) };
     true
 }
 
@@ -471,14 +514,15 @@ impl Sink for F32Sink<'_> {
 }
 
 /// `out[rows, panels' columns]` of the int8 linear: the product of quantized `xq (m, kp)` (rows padded to
-/// `w.kp`) and packed `w`, through `e`.
+/// `w.kp`) and packed `w` with `kernel` (from [`kernel_in_use`], resolved once per linear so every task
+/// of a split runs the same one), through `e`.
 ///
 /// # Safety
 /// `out` points to an `(m, w.n)` f32 matrix with `rows.end ≤ m`, valid for reads and writes of those rows'
 /// columns of `panels` (other threads may write other rows or panels meanwhile); `xq.len() ≥ rows.end ·
 /// w.kp`; `panels.end ≤ w.panels()`; every slice of `e` has at least `w.panels() · 8` values.
-pub unsafe fn linear_packed(xq: &[u8], w: &PackedInt8, rows: Range<usize>, panels: Range<usize>, e: &Epilogue, out: *mut f32) {
-    sweep(xq, w, rows, panels, &F32Sink { out, n: w.n, e });
+pub unsafe fn linear_packed(kernel: Int8Kernel, xq: &[u8], w: &PackedInt8, rows: Range<usize>, panels: Range<usize>, e: &Epilogue, out: *mut f32) {
+    sweep(kernel, xq, w, rows, panels, &F32Sink { out, n: w.n, e });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -497,7 +541,12 @@ pub fn peak_int8_ops_per_iter() -> f64 {
 /// throughput limits it (no cache misses, no quantization, no epilogue). Returns a checksum.
 #[inline(never)]
 pub fn peak_int8(iters: u32) -> i32 {
-    let kernel = kernel_in_use();
+    peak_tile(kernel_in_use(), iters)
+}
+
+/// [`peak_int8`] with `kernel` (never `RelaxedDotAdd` where it is not exact).
+#[inline(never)]
+fn peak_tile(kernel: Int8Kernel, iters: u32) -> i32 {
     let mr = tile_rows(kernel);
     let x: Vec<u8> = (0..mr * PEAK_K).map(|i| (i % 128) as u8).collect(); // (mr, k)
     let w: Vec<i8> = (0..PANEL * PEAK_K).map(|i| (i % 251) as u8 as i8).collect(); // (8, k)
