@@ -110,8 +110,10 @@ pub fn int8_kernel() -> Int8Kernel {
 /// The relaxed build's kernel, by measurement: `RelaxedDotAdd` is one instruction on x86 with AVX-VNNI
 /// (`vpdpbusd`) and on Arm with the dot-product extension (`sdot`), but five on other x86 (V8 rebuilds its
 /// ones vector for `pmaddwd` every time), where `RelaxedDot16`'s three win. Each runs its register tile
-/// ([`peak_int8`]) for ≥ 2 ms, twice, alternating; the faster rate wins (about 10 ms, once). The results
-/// are the same bits whichever wins.
+/// ([`peak_tile`]) in windows of ≥ 1 ms, alternating, six times (about 12 ms, once); the best window of
+/// each counts (the least disturbed by other work on the machine), and `RelaxedDotAdd` must be 10 % faster
+/// to win (where it wins, by its instruction count, it wins by far more). The results are the same bits
+/// whichever wins.
 fn choose() -> Int8Kernel {
     if !cfg!(target_feature = "relaxed-simd") {
         return Int8Kernel::Dot16;
@@ -120,23 +122,23 @@ fn choose() -> Int8Kernel {
         return Int8Kernel::RelaxedDot16;
     }
     let candidates = [Int8Kernel::RelaxedDotAdd, Int8Kernel::RelaxedDot16];
-    let mut best = [0.0f64; 2]; // iterations per ms
-    for _ in 0..2 {
+    let mut best = [0.0f64; 2]; // tile iterations per ms
+    for _ in 0..6 {
         for (c, &k) in candidates.iter().enumerate() {
             let (t0, mut iters) = (crate::choice::now_ms(), 0u32);
             let mut dt = 0.0;
-            while dt < 2.0 && iters < 1 << 20 {
-                std::hint::black_box(peak_tile(k, 16));
-                iters += 16;
+            while dt < 1.0 && iters < 1 << 20 {
+                std::hint::black_box(peak_tile(k, 64));
+                iters += 64;
                 dt = crate::choice::now_ms() - t0;
             }
             best[c] = best[c].max(iters as f64 / dt.max(1e-3));
         }
     }
-    if best[1] > best[0] {
-        Int8Kernel::RelaxedDot16
-    } else {
+    if best[0] > 1.1 * best[1] {
         Int8Kernel::RelaxedDotAdd
+    } else {
+        Int8Kernel::RelaxedDot16
     }
 }
 
