@@ -287,13 +287,14 @@ impl ProfileBench {
     /// `runs` profiled `embed([text])`s (after one warm-up): `{ tokens, runs, ms: { op: total ms over the
     /// runs }, calls: { op: calls per run }, totalMs }` — divide by `runs` for per-forward figures.
     pub fn profile(&self, text: &str, runs: u32) -> Result<JsValue, JsError> {
-        let mut p = crate::profile::Profiled::new();
+        let mut cpu = crate::cpu::CpuBackend;
+        let mut p = crate::profile::Profiled::new(&mut cpu);
         let opts = ForwardOptions::default();
         let mut total = 0.0;
         let mut tokens = 0;
         for run in 0..=runs {
             if run == 1 {
-                p.ops.clear();
+                p.clear();
                 total = 0.0;
             }
             let t0 = crate::choice::now_ms();
@@ -304,8 +305,9 @@ impl ProfileBench {
             std::hint::black_box(e);
             total += crate::choice::now_ms() - t0;
         }
-        let ms: std::collections::BTreeMap<_, _> = p.ops.iter().map(|o| (o.op.clone(), o.ms)).collect();
-        let calls: std::collections::BTreeMap<_, _> = p.ops.iter().map(|o| (o.op.clone(), o.calls / runs.max(1))).collect();
+        let ops = p.ops();
+        let ms: std::collections::BTreeMap<_, _> = ops.iter().map(|o| (o.op.clone(), o.ms)).collect();
+        let calls: std::collections::BTreeMap<_, _> = ops.iter().map(|o| (o.op.clone(), o.calls / runs.max(1))).collect();
         let v = serde_json::json!({ "tokens": tokens, "runs": runs, "ms": ms, "calls": calls, "totalMs": total });
         let ser = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
         serde::Serialize::serialize(&v, &ser).map_err(|e| JsError::new(&e.to_string()))

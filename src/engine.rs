@@ -300,22 +300,15 @@ impl Engine {
 
     /// A forward pass with its per-op timings ([`crate::profile`]), repeated until `min_ms` have passed
     /// (at least once, at most [`MAX_TIMED_RUNS`] times); times are the mean over the runs without the
-    /// slowest fifth (a busy machine preempts some runs; a browser's timer ticks in up to 0.1 ms steps): on the CPU every op is timed (wall time, FLOPs, share of the measured
-    /// peak); on the GPU only the whole forward — per-op GPU times need timestamp queries, which this
-    /// engine does not record (the note says whether the adapter has them). Returns the last run's output.
-    /// The plain [`Engine::forward`] times nothing.
+    /// slowest fifth (a busy machine preempts some runs; a browser's timer ticks in up to 0.1 ms steps): on
+    /// the CPU every op is timed (wall time, FLOPs, share of the measured peak). On the GPU the whole
+    /// forward is the fastest of the runs, and where the device has timestamp queries one more forward
+    /// times every dispatch on the device (each in its own compute pass), summed per op; without them the
+    /// note says so. Returns the last run's output. The plain [`Engine::forward`] times nothing.
     pub async fn timed_forward(&mut self, batch: &Batch, opts: &ForwardOptions<'_>, min_ms: f64) -> Result<(Output, crate::profile::Timings)> {
-        let peak_gflops = crate::profile::peak_gflops();
-        let peak_kernel = crate::profile::peak_kernel_name().to_string();
         let t0 = choice::now_ms();
         let mut runs = 0u32;
-        if let Some(g) = self.gpu.as_ref() {
-            let stamps = g.ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY);
-            let note = format!(
-                "{}: per-op times on the GPU need timestamp queries; {}, so only the whole forward is timed",
-                g.ctx.backend_name(),
-                if stamps { "the device has them but this engine does not record them yet" } else { "this adapter does not offer them" }
-            );
+        if self.gpu.is_some() {
             let mut total_ms = f64::INFINITY;
             let out = loop {
                 let t = choice::now_ms();
@@ -326,9 +319,33 @@ impl Engine {
                     break out;
                 }
             };
-            let t = crate::profile::Timings { backend: self.last.into(), batch: batch.batch, seq: batch.seq, runs, ops: Vec::new(), total_ms, flops: 0.0, peak_gflops, peak_kernel, note: Some(note) };
+            // The forward above may have fallen back to the CPU (device lost): then nothing is timed per op.
+            let backend = self.last;
+            let (ops, note) = match self.gpu.as_mut() {
+                Some(g) if g.has_timestamps() && backend != "cpu" => {
+                    g.time_next_forward();
+                    let mut p = crate::profile::Profiled::new(g);
+                    match self.classifier.model.forward(&mut p, batch, opts).await {
+                        Ok(_) => {
+                            let ops = p.ops();
+                            let sum: f64 = ops.iter().map(|o| o.ms).sum();
+                            let note = format!(
+                                "{backend}: per-op times from GPU timestamps, one more forward with each dispatch in its own compute pass \
+                                 (sum {sum:.3} ms; the whole forward above runs them in one pass); GFLOP/s are the GPU's own, with no peak to compare"
+                            );
+                            (ops, note)
+                        }
+                        Err(e) => (Vec::new(), format!("{backend}: the timed forward failed ({e}), so only the whole forward is timed")),
+                    }
+                }
+                _ => (Vec::new(), format!("{backend}: per-op times on the GPU need timestamp queries; this adapter does not offer them, so only the whole forward is timed")),
+            };
+            let flops = ops.iter().map(|o| o.flops).sum();
+            let t = crate::profile::Timings { backend: backend.into(), batch: batch.batch, seq: batch.seq, runs, ops, total_ms, flops, peak_gflops: 0.0, peak_kernel: String::new(), note: Some(note) };
             return Ok((out, t));
         }
+        let peak_gflops = crate::profile::peak_gflops();
+        let peak_kernel = crate::profile::peak_kernel_name().to_string();
         self.last = "cpu";
         // The mean over the runs, leaving out the slowest fifth of them (by whole-forward time): a busy
         // machine preempts some runs, and a browser's timer ticks in up to 0.1 ms steps, which the mean of
@@ -336,10 +353,11 @@ impl Engine {
         let mut each: Vec<(f64, Vec<crate::profile::OpTime>)> = Vec::new(); // (runs): (total ms, ops)
         let out = loop {
             self.forwards += 1;
-            let mut p = crate::profile::Profiled::new();
+            let mut cpu = crate::cpu::CpuBackend;
+            let mut p = crate::profile::Profiled::new(&mut cpu);
             let t = choice::now_ms();
             let out = self.classifier.model.record(&mut p, batch, opts)?; // the CPU runs each op at once
-            each.push((choice::now_ms() - t, p.ops));
+            each.push((choice::now_ms() - t, p.ops()));
             runs += 1;
             if runs >= MAX_TIMED_RUNS || choice::now_ms() - t0 >= min_ms {
                 break out;

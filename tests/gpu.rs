@@ -43,6 +43,7 @@ gpu_test!(postnorm_silu_on_gpu_matches_cpu_and_pytorch, |ctx| async { gpu_checks
 gpu_test!(bert_like_model_on_gpu_matches_cpu, |ctx| gpu_checks::bert_like(&tiny_bert_classifier(), ctx));
 gpu_test!(a_repeated_shape_creates_no_buffers_or_bind_groups, |ctx| gpu_checks::reuse(&common::MODELS[0], ctx));
 gpu_test!(oversized_tensor_is_refused, |ctx| gpu_checks::oversized_tensor_is_refused(&common::MODELS[2], ctx));
+gpu_test!(timed_forward_times_every_op_on_the_gpu, |ctx| gpu_checks::timed_forward(&common::MODELS[0], ctx, "timed_forward_times_every_op_on_the_gpu"));
 
 #[test]
 fn falls_back_to_cpu_without_an_adapter() {

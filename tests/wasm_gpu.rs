@@ -58,6 +58,7 @@ gpu_test!(gpu_delight_one_block_matches_cpu_and_pytorch, |ctx| async { gpu_check
 gpu_test!(gpu_bert_like_model_matches_cpu, |ctx| gpu_checks::bert_like(&tiny_bert_classifier(), ctx));
 gpu_test!(gpu_a_repeated_shape_creates_no_buffers_or_bind_groups, |ctx| gpu_checks::reuse(&common::MODELS[0], ctx));
 gpu_test!(gpu_oversized_tensor_is_refused, |ctx| gpu_checks::oversized_tensor_is_refused(&common::MODELS[2], ctx));
+gpu_test!(gpu_timed_forward_times_every_op, |ctx| gpu_checks::timed_forward(&common::MODELS[0], ctx, "gpu_timed_forward_times_every_op"));
 
 // int8 and f16 (tests/common/gpu_quant_checks.rs; natively tests/gpu_quant.rs): the activation
 // parameters bit for bit, the int8 linear's integer parts bit for bit and the f16 linear on 50 shapes

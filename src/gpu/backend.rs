@@ -63,6 +63,10 @@ pub struct GpuBackend {
     created: usize,
     /// What the last forward did.
     pub last: SubmitStats,
+    /// Time the next forward's dispatches ([`GpuBackend::time_next_forward`]).
+    time_next: bool,
+    /// Each dispatch's GPU time in ms of the last timed forward, in recording order (empty when untimed).
+    pub dispatch_ms: Vec<f64>,
 }
 
 fn act_code(a: Option<Activation>) -> u32 {
@@ -111,7 +115,7 @@ impl GpuBackend {
                 slot.insert(ctx.upload("parameter", p.data())?);
             }
         }
-        Ok(Self { ctx, weights, halves: HashMap::new(), int8: HashMap::new(), pool: Vec::new(), inputs: None, rec: None, scratch: Scratch::default(), created: 0, last: SubmitStats::default() })
+        Ok(Self { ctx, weights, halves: HashMap::new(), int8: HashMap::new(), pool: Vec::new(), inputs: None, rec: None, scratch: Scratch::default(), created: 0, last: SubmitStats::default(), time_next: false, dispatch_ms: Vec::new() })
     }
 
     /// Upload the parameters of `model` this backend does not hold yet (e.g. a newly trained head).
@@ -186,6 +190,36 @@ impl GpuBackend {
     }
 }
 
+impl GpuBackend {
+    /// Time each dispatch of the next forward with GPU timestamps (one compute pass per dispatch), where
+    /// the device has timestamp queries; the times land in [`GpuBackend::dispatch_ms`].
+    pub fn time_next_forward(&mut self) {
+        self.time_next = true;
+    }
+
+    /// Whether this device records per-dispatch times ([`GpuBackend::time_next_forward`]).
+    pub fn has_timestamps(&self) -> bool {
+        crate::gpu::encode::has_timestamps(&self.ctx)
+    }
+}
+
+/// Marks are dispatch counts; a span sums its dispatches' timestamps of the last (timed) forward.
+impl crate::profile::OpClock for GpuBackend {
+    fn mark(&self) -> f64 {
+        self.rec.as_ref().map_or(0, |r| r.dispatch_count()) as f64
+    }
+    fn span_ms(&self, from: f64, to: f64) -> f64 {
+        let (from, to) = (from as usize, (to as usize).min(self.dispatch_ms.len()));
+        self.dispatch_ms.get(from..to).map_or(0.0, |d| d.iter().sum())
+    }
+}
+
+impl crate::profile::TensorLen for GpuTensor {
+    fn len_floats(&self) -> usize {
+        self.len
+    }
+}
+
 impl Backend for GpuBackend {
     type Tensor = GpuTensor;
     type Pending = GpuPending;
@@ -208,7 +242,11 @@ impl Backend for GpuBackend {
         q.write_buffer(&i.type_ids, 0, bytemuck::cast_slice(&types));
         let lengths: Vec<u32> = batch.lengths.iter().map(|&l| l as u32).collect();
         q.write_buffer(&i.lengths, 0, bytemuck::cast_slice(&lengths));
-        self.rec = Some(Recorder::new(&self.ctx));
+        let mut rec = Recorder::new(&self.ctx);
+        if std::mem::take(&mut self.time_next) {
+            rec.time_dispatches();
+        }
+        self.rec = Some(rec);
         Ok(())
     }
 
@@ -352,8 +390,9 @@ impl Backend for GpuBackend {
 
     async fn finish(&mut self) -> Result<Vec<f32>> {
         let rec = self.rec.take().ok_or_else(|| Error::Gpu("finish without a forward pass".into()))?;
-        let (data, stats) = rec.submit(&mut self.scratch).await?;
+        let (data, stats, times) = rec.submit_timed(&mut self.scratch).await?;
         self.last = SubmitStats { buffers_created: self.created, ..stats };
+        self.dispatch_ms = times.unwrap_or_default();
         Ok(data)
     }
 

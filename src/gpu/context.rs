@@ -74,6 +74,8 @@ impl GpuContext {
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("encoder-lens"),
+                // Timestamp queries where offered: the timings panel's per-op GPU times (nothing else uses them).
+                required_features: adapter.features() & wgpu::Features::TIMESTAMP_QUERY,
                 required_limits: adapter.limits(),
                 ..Default::default()
             })

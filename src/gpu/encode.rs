@@ -96,12 +96,28 @@ pub struct Recorder {
     ops: Vec<Op>,
     params: Vec<u8>,
     readback_bytes: u64,
+    /// Time every dispatch with timestamp queries (see [`Recorder::time_dispatches`]).
+    timed: bool,
+}
+
+/// Whether `ctx`'s device can time dispatches (WebGPU's `timestamp-query` feature, requested at device
+/// creation where the adapter offers it).
+pub fn has_timestamps(ctx: &GpuContext) -> bool {
+    ctx.device.features().contains(wgpu::Features::TIMESTAMP_QUERY)
 }
 
 impl Recorder {
     /// An empty recording on `ctx`.
     pub fn new(ctx: &GpuContext) -> Self {
-        Self { ctx: ctx.clone(), ops: Vec::new(), params: Vec::new(), readback_bytes: 0 }
+        Self { ctx: ctx.clone(), ops: Vec::new(), params: Vec::new(), readback_bytes: 0, timed: false }
+    }
+
+    /// Time each dispatch of this recording on the device: every dispatch gets its own compute pass
+    /// with a timestamp at its start and end (WebGPU times passes, not dispatches inside one), so
+    /// [`Recorder::submit_timed`] returns one duration per dispatch. Without timestamp queries on the
+    /// device, or with more dispatches than one query set holds, nothing is timed.
+    pub fn time_dispatches(&mut self) {
+        self.timed = has_timestamps(&self.ctx);
     }
 
     /// Workgroup counts `[gx, gy, 1]` covering `groups` workgroups within the per-dimension limit.
@@ -167,6 +183,13 @@ impl Recorder {
     /// Encode everything into one command encoder, submit once, map the readback once and return it.
     /// Validation and out-of-memory errors come back as `Err`, never as a panic.
     pub async fn submit(self, scratch: &mut Scratch) -> Result<(Vec<f32>, SubmitStats)> {
+        let (out, stats, _) = self.submit_timed(scratch).await?;
+        Ok((out, stats))
+    }
+
+    /// As [`Recorder::submit`], plus each dispatch's GPU time in milliseconds, in recording order, when
+    /// [`Recorder::time_dispatches`] was asked for and the device can (else `None`).
+    pub async fn submit_timed(self, scratch: &mut Scratch) -> Result<(Vec<f32>, SubmitStats, Option<Vec<f64>>)> {
         let ctx = &self.ctx;
         ctx.health()?;
         let device = &ctx.device;
@@ -185,7 +208,13 @@ impl Recorder {
                 mapped_at_creation: false,
             }));
         }
-        let readback_len = self.readback_bytes.max(16).div_ceil(16) * 16;
+        let dispatches = self.dispatch_count() as u64;
+        let queries = (self.timed && dispatches > 0 && 2 * dispatches <= wgpu::QUERY_SET_MAX_QUERIES as u64).then_some(2 * dispatches);
+        // Timestamps (u64 each) follow the floats in the readback, at an offset a resolve can target.
+        let stamps_at = self.readback_bytes.div_ceil(wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT) * wgpu::QUERY_RESOLVE_BUFFER_ALIGNMENT;
+        let stamp_bytes = queries.map_or(0, |q| q * wgpu::QUERY_SIZE as u64);
+        let readback_end = if stamp_bytes > 0 { stamps_at + stamp_bytes } else { self.readback_bytes };
+        let readback_len = readback_end.max(16).div_ceil(16) * 16;
         if readback_len > ctx.limits.max_buffer_size {
             return Err(Error::GpuLimit(format!(
                 "readback of {} bytes exceeds this device's maxBufferSize {}",
@@ -208,6 +237,17 @@ impl Recorder {
         scratch.submits += 1;
         let now = scratch.submits;
         let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("forward") });
+        let timing = queries.map(|count| {
+            let set = device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("dispatch times"), ty: wgpu::QueryType::Timestamp, count: count as u32 });
+            let resolved = device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("dispatch times"),
+                size: count * wgpu::QUERY_SIZE as u64,
+                usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: false,
+            });
+            (set, resolved)
+        });
+        let mut timed_dispatch = 0u32;
         let mut i = 0;
         while i < self.ops.len() {
             match &self.ops[i] {
@@ -217,9 +257,17 @@ impl Recorder {
                     i += 1;
                 }
                 Op::Dispatch { .. } => {
-                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: None });
+                    let timestamp_writes = timing.as_ref().map(|(set, _)| wgpu::ComputePassTimestampWrites {
+                        query_set: set,
+                        beginning_of_pass_write_index: Some(2 * timed_dispatch),
+                        end_of_pass_write_index: Some(2 * timed_dispatch + 1),
+                    });
+                    let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes });
                     stats.compute_passes += 1;
                     while let Some(Op::Dispatch { kernel, entry, params_offset, params_size, buffers, groups }) = self.ops.get(i) {
+                        if timing.is_some() && stats.dispatches > timed_dispatch as usize {
+                            break; // timed: one dispatch per pass
+                        }
                         let key = BindKey { kernel: *kernel, params_offset: *params_offset, params_size: *params_size, buffers: buffers.clone() };
                         let bg = match scratch.bind_groups.get_mut(&key) {
                             Some((bg, used)) => {
@@ -254,8 +302,15 @@ impl Recorder {
                         stats.dispatches += 1;
                         i += 1;
                     }
+                    if timing.is_some() {
+                        timed_dispatch += 1;
+                    }
                 }
             }
+        }
+        if let (Some((set, resolved)), Some(count)) = (timing.as_ref(), queries) {
+            encoder.resolve_query_set(set, 0..count as u32, resolved, 0);
+            encoder.copy_buffer_to_buffer(resolved, 0, staging, stamps_at, stamp_bytes);
         }
         // Drop the bind groups no recent submit used (each keeps its buffers alive).
         scratch.bind_groups.retain(|_, (_, used)| now - *used < BIND_GROUP_MAX_AGE);
@@ -274,10 +329,20 @@ impl Recorder {
         if let Some(e) = validation.await {
             return Err(Error::Gpu(format!("GPU validation error: {e}")));
         }
-        let out = ctx.read_f32(staging, self.readback_bytes.max(4)).await?;
+        let mut out = ctx.read_f32(staging, readback_end.max(4)).await?;
+        let times = timing.map(|(set, resolved)| {
+            // Each pair (start, end) of u64 ticks, stored as two f32 words each.
+            let words = &out[(stamps_at / 4) as usize..(readback_end / 4) as usize];
+            let ticks: Vec<u64> = words.chunks_exact(2).map(|w| u64::from(w[0].to_bits()) | (u64::from(w[1].to_bits()) << 32)).collect();
+            let ns_per_tick = ctx.queue.get_timestamp_period() as f64;
+            set.destroy();
+            resolved.destroy();
+            ticks.chunks_exact(2).map(|t| t[1].saturating_sub(t[0]) as f64 * ns_per_tick / 1e6).collect::<Vec<f64>>()
+        });
+        out.truncate((self.readback_bytes.max(4) / 4) as usize);
         stats.readbacks = 1;
         stats.readback_bytes = self.readback_bytes;
         ctx.health()?;
-        Ok((out, stats))
+        Ok((out, stats, times))
     }
 }

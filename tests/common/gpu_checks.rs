@@ -572,6 +572,47 @@ pub async fn oversized_tensor_is_refused(m: &ModelDir, mut ctx: GpuContext) {
     assert_eq!(e.last_backend(), gpu_name);
 }
 
+/// The timings panel's timed forward on the GPU: the same output as the plain forward; where the device
+/// has timestamp queries, every op kind the CPU's timed forward lists (same calls and FLOPs), each with a
+/// GPU time ≥ 0 and some > 0; without them no ops and a note that says why. A plain forward afterwards
+/// is untimed again (one compute pass for all dispatches).
+pub async fn timed_forward(m: &ModelDir, ctx: GpuContext, test: &str) {
+    let c = m.classifier();
+    let (batch, _) = c.batch(&["a warm, clever, well-acted film", "dull"]).expect("batch");
+    let opts = ForwardOptions::default();
+    let mut e = Engine::with_context(m.classifier(), Backend::Gpu, Ok(ctx)).expect("gpu engine");
+    let plain = e.forward(&batch, &opts).await.expect("plain forward");
+    let (out, t) = e.timed_forward(&batch, &opts, 0.0).await.expect("timed forward");
+    assert_eq!(out.logits.expect("logits").data, plain.logits.expect("logits").data, "timing changes no number");
+    assert_eq!((t.backend.as_str(), t.batch, t.seq, t.peak_gflops), (e.backend(), 2, batch.seq, 0.0));
+    assert!(t.total_ms > 0.0, "{t:?}");
+    let note = t.note.clone().expect("the GPU's timings say how they were taken");
+    let stamps = e.gpu().expect("still on the GPU").has_timestamps();
+    if stamps {
+        let mut cpu = Engine::cpu(m.classifier());
+        let (_, want) = crate::common::ready(cpu.timed_forward(&batch, &opts, 0.0)).expect("cpu timings");
+        let kinds = |t: &encoder_lens::profile::Timings| {
+            let mut k: Vec<(String, u32, f64)> = t.ops.iter().filter(|o| o.op != "read (host copies)").map(|o| (o.op.clone(), o.calls, o.flops)).collect();
+            k.sort_by(|a, b| a.0.cmp(&b.0));
+            k
+        };
+        assert_eq!(kinds(&t), kinds(&want), "the GPU times the same ops as the CPU");
+        assert!(t.ops.iter().all(|o| o.ms >= 0.0 && o.ms.is_finite()) && t.ops.iter().any(|o| o.ms > 0.0), "{:?}", t.ops);
+        assert!(note.contains("GPU timestamps"), "{note}");
+        assert_eq!(t.flops, t.ops.iter().map(|o| o.flops).sum::<f64>());
+        let g = e.gpu().expect("gpu");
+        assert_eq!(g.last.compute_passes, g.last.dispatches, "timed: one pass per dispatch");
+        let each: Vec<String> = t.ops.iter().map(|o| format!("{} {:.3}", o.op, o.ms)).collect();
+        say!("{test}: per-op GPU ms {}; sum {:.3}, whole forward {:.3}", each.join(", "), t.ops.iter().map(|o| o.ms).sum::<f64>(), t.total_ms);
+    } else {
+        assert!(t.ops.is_empty() && note.contains("does not offer"), "{note}");
+        say!("{test}: this adapter has no timestamp queries: {note}");
+    }
+    e.forward(&batch, &opts).await.expect("plain forward again");
+    let g = e.gpu().expect("gpu");
+    assert!(g.dispatch_ms.is_empty() && g.last.compute_passes < g.last.dispatches, "untimed again: {:?}", g.last);
+}
+
 /// A BERT-style model (learned positions, token types, embedding LayerNorm, tanh pooler, GELU) on the GPU
 /// vs the CPU: logits and the whole trace, with token types 0 and 1 in the batch.
 pub async fn bert_like(c: &encoder_lens::Classifier, ctx: GpuContext) {

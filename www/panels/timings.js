@@ -1,8 +1,9 @@
 // Panel 9, Inside the forward pass, timed: the engine's per-op timings of one forward of the text (measured
-// in Rust, src/profile.rs: performance.now() around every op on the CPU path), drawn as a bar per op kind
-// with its time, GFLOP/s and share of the build's measured multiply-add peak; on WebGPU only the whole
-// forward is timed and the panel says why. And the parity check: a committed PyTorch golden case run through
-// the engine in this page, with the max |Δ| against PyTorch's numbers. Every number comes from the engine.
+// in Rust, src/profile.rs: performance.now() around every op on the CPU path; on WebGPU the device's
+// timestamps of every dispatch, where the adapter offers timestamp queries, else only the whole forward and
+// the panel says why), drawn as a bar per op kind with its time, GFLOP/s and, on the CPU, share of the
+// build's measured multiply-add peak. And the parity check: a committed PyTorch golden case run through the
+// engine in this page, with the max |Δ| against PyTorch's numbers. Every number comes from the engine.
 import { $, el } from './dom.js';
 
 const fmt = (v, d = 2) => (v >= 100 ? v.toFixed(0) : v.toFixed(d));
@@ -16,10 +17,15 @@ export function render(root, t) {
   root.dataset.peakGflops = String(t.peakGflops);
   const gflops = (flops, ms) => (ms > 0 ? flops / (ms * 1e6) : 0);
   const all = gflops(t.flops, t.totalMs);
-  const runs = t.runs === 1 ? 'one run' : `mean of ${t.runs} runs without the slowest fifth`;
-  $('tim-summary').textContent = t.ops.length
-    ? `${t.seq} tokens · ${fmt(t.totalMs, 3)} ms per forward on the ${t.backend.toUpperCase()} (${runs}) · ${fmt(t.flops / 1e6)} MFLOP counted · ${fmt(all)} GFLOP/s = ${fmt((100 * all) / t.peakGflops, 1)} % of the measured peak (${fmt(t.peakGflops)} GFLOP/s, ${t.peakKernel})`
-    : `${t.seq} tokens · ${fmt(t.totalMs)} ms per whole forward on ${t.backend} (${runs})`;
+  const peak = t.peakGflops > 0; // the CPU's measured peak; the GPU has none to compare with
+  const share = (g) => (peak ? ` · ${fmt((100 * g) / t.peakGflops, 1)} % of peak` : '');
+  const cpuRuns = t.runs === 1 ? 'one run' : `mean of ${t.runs} runs without the slowest fifth`;
+  const runs = peak ? cpuRuns : t.runs === 1 ? 'one run' : `fastest of ${t.runs} runs`;
+  $('tim-summary').textContent = !t.ops.length
+    ? `${t.seq} tokens · ${fmt(t.totalMs)} ms per whole forward on ${t.backend} (${runs})`
+    : peak
+      ? `${t.seq} tokens · ${fmt(t.totalMs, 3)} ms per forward on the ${t.backend.toUpperCase()} (${runs}) · ${fmt(t.flops / 1e6)} MFLOP counted · ${fmt(all)} GFLOP/s = ${fmt((100 * all) / t.peakGflops, 1)} % of the measured peak (${fmt(t.peakGflops)} GFLOP/s, ${t.peakKernel})`
+      : `${t.seq} tokens · ${fmt(t.totalMs, 3)} ms per whole forward on ${t.backend} (${runs}) · ${fmt(t.flops / 1e6)} MFLOP counted · ${fmt(all)} GFLOP/s`;
   $('tim-note').textContent = t.note || '';
   $('tim-note').hidden = !t.note;
   const max = Math.max(1e-9, ...t.ops.map((o) => o.ms));
@@ -31,7 +37,7 @@ export function render(root, t) {
     const fill = el('div');
     fill.style.width = `${((100 * o.ms) / max).toFixed(2)}%`;
     bar.append(fill);
-    const perf = !(o.flops > 0) ? 'memory-bound (no FLOPs counted)' : o.ms > 0 ? `${fmt(g)} GFLOP/s · ${fmt((100 * g) / t.peakGflops, 1)} % of peak` : 'under the timer’s resolution';
+    const perf = !(o.flops > 0) ? 'memory-bound (no FLOPs counted)' : o.ms > 0 ? `${fmt(g)} GFLOP/s${share(g)}` : 'under the timer’s resolution';
     row.append(el('span', 'name', `${o.op} ×${o.calls}`), bar, el('span', 'val', `${fmt(o.ms, 3)} ms`), el('span', 'perf', perf));
     return row;
   });
