@@ -17,8 +17,11 @@ struct Scratch {
     xq: Vec<u8>,     // (m, k) quantized activations; (m, kp) rows padded with zeros on the packed path
     acc: Vec<i32>,   // (m, n) integer products
     widened: Vec<f32>, // (n, k) f16 weights widened to f32
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     zrs: Vec<i32>,   // (np) zero point · weight row sum (packed path)
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     mult: Vec<f64>,  // (np) f32(scale_x · scale_w) as f64 (packed path)
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     bias: Vec<f64>,  // (np) bias as f64 (packed path)
 }
 
@@ -242,5 +245,32 @@ pub fn linear_weight(x: &[f32], w: &Weight, bias: Option<&[f32]>, out: &mut [f32
         Weight::F32(p) => super::linear_fused(x, p.data(), bias, out, m, k, n, act, accumulate),
         Weight::F16(h) => linear_f16(x, h, bias, out, m, k, n, act, accumulate),
         Weight::Int8(q) => linear_int8(x, q, bias, out, m, k, n, act, accumulate),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The packed layout, element by element: weight `(j, kk)` sits in panel `j / 8`, step `kk / 4`, column
+    /// group `(j % 8) / 4`, lane `j % 4`, byte `kk % 4`; padding (k to a multiple of 4, columns to 8) is zero.
+    #[test]
+    fn packed_int8_layout() {
+        let (n, k) = (11, 6); // two panels (the second 3 of 8 columns), k padded 6 → 8
+        let q: Vec<i8> = (0..n * k).map(|i| (i as i32 % 250 - 120) as i8).collect();
+        let p = PackedInt8::new(&q, n, k);
+        assert_eq!((p.n, p.k, p.kp, p.panels(), p.data.len()), (11, 6, 8, 2, 2 * 8 * 8));
+        let mut seen = 0;
+        for (idx, &v) in p.data.iter().enumerate() {
+            let (panel, rest) = (idx / (PANEL * p.kp), idx % (PANEL * p.kp));
+            let (step, rest) = (rest / (KSTEP * PANEL), rest % (KSTEP * PANEL));
+            let (group, rest) = (rest / 16, rest % 16);
+            let (lane, byte) = (rest / KSTEP, rest % KSTEP);
+            let (j, kk) = (panel * PANEL + group * 4 + lane, step * KSTEP + byte);
+            let want = if j < n && kk < k { q[j * k + kk] } else { 0 };
+            assert_eq!(v, want, "packed[{idx}] = weight ({j}, {kk})");
+            seen += (j < n && kk < k) as usize;
+        }
+        assert_eq!(seen, n * k);
     }
 }
