@@ -358,6 +358,7 @@ unsafe fn sweep<S: Sink>(kernel: Int8Kernel, xq: &[u8], w: &PackedInt8, rows: Ra
 
 /// 0: not checked yet; 1: this engine computes `i32x4.relaxed_dot_i8x16_i7x16_add_s` as specified for a
 /// 7-bit second operand; 2: it does not.
+#[cfg(target_feature = "relaxed-simd")]
 static RELAXED_DOT_ADD: AtomicU8 = AtomicU8::new(0);
 
 /// Does `i32x4.relaxed_dot_i8x16_i7x16_add_s` give the exact sums here? node 20 (V8 11.3) on x86-64
