@@ -26,8 +26,8 @@
 //! On x86 without AVX-VNNI, V8 lowers `i32x4.relaxed_dot_i8x16_i7x16_add_s` to five instructions
 //! (`pcmpeqd` + `psrlw` rebuild a ones vector, `pmaddubsw`, `pmaddwd`, `paddd`) and `RelaxedDot16` to three
 //! (`pmaddubsw`, `pmaddwd` with a ones register, `paddd`); with AVX-VNNI (or Arm's `sdot`) the first is one.
-//! The relaxed build times both on first use and keeps the faster ([`int8_kernel`]);
-//! [`set_int8_kernel`] overrides it (the benchmark compares them).
+//! The relaxed build uses `RelaxedDot16` ([`DEFAULT_KERNEL`]); [`set_int8_kernel`] overrides it (the
+//! benchmark compares them).
 //!
 //! **Epilogue** ([`Epilogue`]), per 4 columns in registers: `raw = acc − zp·Σw` (i32), then
 //! `f32(raw)` → f64 `· f32(sx·sw) + bias` → f32, then the residual add or the activation — the scalar
@@ -81,10 +81,15 @@ impl Int8Kernel {
     }
 }
 
-/// [`KERNEL`] before the first choice: the relaxed build measures its kernels on first use ([`choose`]).
-const AUTO: u8 = u8::MAX;
+/// The default kernel: `RelaxedDot16` in relaxed builds. `RelaxedDotAdd` is one instruction on x86 with
+/// AVX-VNNI (`vpdpbusd`) and on Arm with the dot-product extension (`sdot`), but five on other x86 (V8
+/// rebuilds its ones vector for `pmaddwd` every time) against `RelaxedDot16`'s three, and node 20's
+/// baseline compiler gets it wrong. Timing both on first use was tried and dropped: the first calls run
+/// V8's baseline (Liftoff) code, where one wasm instruction beats two whatever the optimized code does, so
+/// it picked the slower kernel in Chromium here.
+const DEFAULT_KERNEL: Int8Kernel = if cfg!(target_feature = "relaxed-simd") { Int8Kernel::RelaxedDot16 } else { Int8Kernel::Dot16 };
 
-static KERNEL: AtomicU8 = AtomicU8::new(if cfg!(target_feature = "relaxed-simd") { AUTO } else { Int8Kernel::Dot16 as u8 });
+static KERNEL: AtomicU8 = AtomicU8::new(DEFAULT_KERNEL as u8);
 
 /// Use `k` for the int8 product from now on; `false` (and no change) when this build lacks it.
 pub fn set_int8_kernel(k: Int8Kernel) -> bool {
@@ -95,51 +100,9 @@ pub fn set_int8_kernel(k: Int8Kernel) -> bool {
     ok
 }
 
-/// The kernel the int8 product uses now (chosen by [`choose`] on the first call in a relaxed build).
+/// The kernel selected for the int8 product ([`kernel_in_use`]: the one that runs).
 pub fn int8_kernel() -> Int8Kernel {
-    match KERNEL.load(Ordering::Relaxed) {
-        AUTO => {
-            let k = choose();
-            let _ = KERNEL.compare_exchange(AUTO, k as u8, Ordering::Relaxed, Ordering::Relaxed);
-            Int8Kernel::from_u8(KERNEL.load(Ordering::Relaxed))
-        }
-        v => Int8Kernel::from_u8(v),
-    }
-}
-
-/// The relaxed build's kernel, by measurement: `RelaxedDotAdd` is one instruction on x86 with AVX-VNNI
-/// (`vpdpbusd`) and on Arm with the dot-product extension (`sdot`), but five on other x86 (V8 rebuilds its
-/// ones vector for `pmaddwd` every time), where `RelaxedDot16`'s three win. Each runs its register tile
-/// ([`peak_tile`]) in windows of ≥ 1 ms, alternating, six times (about 12 ms, once); the best window of
-/// each counts (the least disturbed by other work on the machine), and `RelaxedDotAdd` must be 10 % faster
-/// to win (where it wins, by its instruction count, it wins by far more). The results are the same bits
-/// whichever wins.
-fn choose() -> Int8Kernel {
-    if !cfg!(target_feature = "relaxed-simd") {
-        return Int8Kernel::Dot16;
-    }
-    if !relaxed_dot_add_exact() {
-        return Int8Kernel::RelaxedDot16;
-    }
-    let candidates = [Int8Kernel::RelaxedDotAdd, Int8Kernel::RelaxedDot16];
-    let mut best = [0.0f64; 2]; // tile iterations per ms
-    for _ in 0..6 {
-        for (c, &k) in candidates.iter().enumerate() {
-            let (t0, mut iters) = (crate::choice::now_ms(), 0u32);
-            let mut dt = 0.0;
-            while dt < 1.0 && iters < 1 << 20 {
-                std::hint::black_box(peak_tile(k, 64));
-                iters += 64;
-                dt = crate::choice::now_ms() - t0;
-            }
-            best[c] = best[c].max(iters as f64 / dt.max(1e-3));
-        }
-    }
-    if best[0] > 1.1 * best[1] {
-        Int8Kernel::RelaxedDotAdd
-    } else {
-        Int8Kernel::RelaxedDot16
-    }
+    Int8Kernel::from_u8(KERNEL.load(Ordering::Relaxed))
 }
 
 // ---------------------------------------------------------------------------------------------------
