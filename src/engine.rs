@@ -344,8 +344,11 @@ impl Engine {
             let t = crate::profile::Timings { backend: backend.into(), batch: batch.batch, seq: batch.seq, runs, ops, total_ms, flops, peak_gflops: 0.0, peak_kernel: String::new(), note: Some(note) };
             return Ok((out, t));
         }
+        // The peak is measured once per process: before the clock starts, so the first call's `min_ms`
+        // goes to forwards.
         let peak_gflops = crate::profile::peak_gflops();
         let peak_kernel = crate::profile::peak_kernel_name().to_string();
+        let t0 = choice::now_ms();
         self.last = "cpu";
         // The mean over the runs, leaving out the slowest fifth of them (by whole-forward time): a busy
         // machine preempts some runs, and a browser's timer ticks in up to 0.1 ms steps, which the mean of

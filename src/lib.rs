@@ -48,6 +48,7 @@ pub mod parity;
 pub mod pipeline;
 pub mod profile;
 pub mod quant;
+pub mod quant_report;
 pub mod teach;
 pub mod tensor;
 pub mod tokenizer;

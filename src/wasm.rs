@@ -363,6 +363,57 @@ impl Engine {
     }
 }
 
+/// A model in three precisions for the page's precision panel (see `quant_report::Lab`): its f32 files,
+/// and the f16 / int8 versions the page downloaded (the others are converted here from the f32 files, as
+/// `classify quantize` converts them), each on its own CPU engine.
+#[wasm_bindgen]
+pub struct PrecisionLab {
+    inner: RefCell<crate::quant_report::Lab>,
+}
+
+/// `{ texts: { path: text }, weights: [Uint8Array] }` → model files.
+fn model_files(v: &JsValue) -> Result<crate::quant_report::ModelFiles, JsError> {
+    let get = |k: &str| js_sys::Reflect::get(v, &k.into()).map_err(|_| JsError::new(&format!("model files need `{k}`")));
+    let texts = serde_wasm_bindgen::from_value(get("texts")?).map_err(|e| JsError::new(&format!("texts must map file paths to strings: {e}")))?;
+    let weights = js_sys::Array::from(&get("weights")?).iter().map(|w| js_sys::Uint8Array::new(&w).to_vec()).collect();
+    Ok(crate::quant_report::ModelFiles { texts, weights })
+}
+
+#[wasm_bindgen]
+impl PrecisionLab {
+    /// `f32`: the f32 model's files `{ texts, weights }` (as `Engine.load` takes them); `downloaded`: an array of
+    /// such files of its f16 / int8 versions fetched by the page (may be empty). An error when `f32` is not
+    /// an f32 model or a version has other labels or another vocabulary.
+    #[wasm_bindgen(constructor)]
+    pub fn new(f32: JsValue, downloaded: js_sys::Array) -> Result<PrecisionLab, JsError> {
+        let base = model_files(&f32)?;
+        let down = downloaded.iter().map(|d| model_files(&d)).collect::<Result<Vec<_>, _>>()?;
+        Ok(PrecisionLab { inner: RefCell::new(crate::quant_report::Lab::new(base, down)?) })
+    }
+
+    /// The linear weight matrices the histogram can show: `[{ name, layer, part, shape }]`.
+    pub fn matrices(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.try_borrow().map_err(|_| busy())?.matrices())
+    }
+
+    /// `text` through every precision on the CPU (see `quant_report::Report`): `{ text, tokens, backend, labels,
+    /// layers, rows: [{ precision, source, bytes, sizeRatio, ms, runs, labelIndex, label, p, probabilities,
+    /// maxAbsDp, maxAbsDlogit, sameLabel, pooledCosine, layers: [{ maxAbs, meanAbs, refMaxAbs }] }] }`;
+    /// forwards are timed for at least `minMs` (clamped to 0..2000) each. Async.
+    #[allow(clippy::await_holding_refcell_ref)]
+    pub async fn report(&self, text: String, min_ms: f64) -> Result<JsValue, JsError> {
+        let min_ms = if min_ms.is_finite() { min_ms.clamp(0.0, 2000.0) } else { 0.0 };
+        let mut lab = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        json_to_js(&lab.report(&text, min_ms).await?)
+    }
+
+    /// Weight matrix `name` of the f32 model in `bins` bins with the int8 grid over it (see
+    /// `quant_report::Histogram`).
+    pub fn histogram(&self, name: &str, bins: usize) -> Result<JsValue, JsError> {
+        json_to_js(&self.inner.try_borrow().map_err(|_| busy())?.histogram(name, bins)?)
+    }
+}
+
 /// True in the wasm threads build (shared memory + atomics, `make pkg-threads`): its CPU kernels can run
 /// over a pool of Web Workers (js/src/threads.js starts them).
 #[wasm_bindgen(js_name = threadsBuild)]

@@ -21,6 +21,7 @@ import * as teach from './panels/teach.js';
 import * as yourmodel from './panels/yourmodel.js';
 import * as architecture from './panels/architecture.js';
 import * as timings from './panels/timings.js';
+import * as precision from './panels/precision.js';
 import { readUrl, writeUrl, applyUrl } from './urlstate.js';
 import { threadsAsked, buildNote, wireThreads } from './wasm-build.js';
 
@@ -233,7 +234,37 @@ ui.parity = () =>
     (e) => ({ error: e.message }),
   );
 ui.stateChanged = () => saveUrl();
-for (const [id, panel] of [...PANELS, ...EXPLAIN_PANELS, ['teach', teach], ['classify', yourmodel], ['timings', timings]]) panel.wire($(id), ui);
+/** Panel 10: the text through the model in fp32, f16 and int8 (the engine's precision lab) and draw it. */
+async function runPrecision(text) {
+  if (!state.model || !text?.trim()) return;
+  const args = { model: state.model, text, matrix: precision.getView().matrix, minMs: 50 };
+  state.precisionAsked = args;
+  const root = $('precision');
+  root.dataset.state = 'running';
+  let x;
+  try {
+    x = await rpc.call('precision', args, { lane: 'precision' });
+  } catch (e) {
+    if (!e.stale && state.precisionAsked === args) precision.renderError(root, args.model, e.message);
+    return;
+  }
+  if (state.precisionAsked !== args) return;
+  clearMessage('precision');
+  state.precision = x;
+  precision.render(root, x);
+  saveUrl();
+  document.dispatchEvent(new CustomEvent('precision-drawn', { detail: x }));
+}
+ui.precisionMatrix = (matrix) =>
+  rpc.call('histogram', { model: state.model, matrix }, { lane: 'histogram' }).then(
+    (r) => {
+      precision.showMatrix(r.histogram);
+      saveUrl();
+      document.dispatchEvent(new CustomEvent('histogram-drawn', { detail: r.histogram }));
+    },
+    (e) => !e.stale && showMessage('error', `Could not bin that weight matrix: ${e.message}`, 'precision'),
+  );
+for (const [id, panel] of [...PANELS, ...EXPLAIN_PANELS, ['teach', teach], ['classify', yourmodel], ['timings', timings], ['precision', precision]]) panel.wire($(id), ui);
 
 // ---------------------------------------------------------------- shareable state (the URL's hash: www/urlstate.js)
 let urlReady = false; // nothing is written before the start-up restored what the URL asked for
@@ -370,6 +401,7 @@ async function runAnalysis(text) {
   else if (state.normsVisible) fetchCompare(a); // the panel came into view meanwhile
   if (state.explainVisible) runExplain(text);
   if (state.timingsVisible) runTimings(text);
+  if (state.precisionVisible) runPrecision(text);
   saveUrl();
   if (!a.comparing) {
     timing.totalMs = performance.now() - t0;
@@ -456,6 +488,16 @@ new IntersectionObserver(
   },
   { rootMargin: '200px 0px' },
 ).observe($('timings'));
+
+// Panel 10 runs the precisions only while it is on screen (or about to be).
+new IntersectionObserver(
+  (entries) => {
+    state.precisionVisible = entries.some((e) => e.isIntersecting);
+    const a = state.analysis;
+    if (state.precisionVisible && a?.live && a.model === state.model && (state.precision?.text !== a.text || state.precision?.model !== a.model)) runPrecision(a.text);
+  },
+  { rootMargin: '200px 0px' },
+).observe($('precision'));
 
 async function loadModel(model, backend) {
   const prevModel = state.model;

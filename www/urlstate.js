@@ -5,10 +5,11 @@
 import { $ } from './panels/dom.js';
 import * as attention from './panels/attention.js';
 import * as norms from './panels/norms.js';
+import * as precision from './panels/precision.js';
 
-const URL_KEYS = ['text', 'model', 'backend', 'ablate', 'companion', 'att', 'norm'];
+const URL_KEYS = ['text', 'model', 'backend', 'ablate', 'companion', 'att', 'norm', 'prec', 'wm'];
 
-/** What the hash asks for: { text?, model?, backend?, ablate?, companion?, att?, norm? } (strings). */
+/** What the hash asks for: { text?, model?, backend?, ablate?, companion?, att?, norm?, prec?, wm? } (strings). */
 export function readUrl() {
   const p = new URLSearchParams(location.hash.slice(1));
   const out = {};
@@ -29,6 +30,9 @@ export function writeUrl(state) {
   p.set('att', `${a.layer}.${a.head}${a.padded ? '.padded' : ''}`);
   const n = norms.getView();
   p.set('norm', `${n.layer}.${n.which}`);
+  const q = precision.getView();
+  if (q.precision !== 'int8') p.set('prec', q.precision);
+  if (q.matrix) p.set('wm', q.matrix);
   const hash = `#${p.toString()}`;
   if (location.hash !== hash) history.replaceState(null, '', hash);
 }
@@ -46,6 +50,7 @@ export function applyUrl(u, state) {
     const [layer, head, padded] = u.att.split('.');
     attention.setView({ layer: Number(layer), head: Number(head), padded: padded === 'padded' });
   }
+  if (u.prec || u.wm) precision.setView({ precision: u.prec, matrix: u.wm });
   if (u.norm) {
     const [layer, which] = u.norm.split('.').map(Number);
     norms.setView({ layer, which });

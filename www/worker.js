@@ -48,7 +48,13 @@ function buildInfo() {
   return { flavour, threads: build.threads, isolated: self.crossOriginIsolated === true, cores: self.navigator.hardwareConcurrency || 1 };
 }
 
+// How each model's files came: { ms, bytes, cached } (cached: every file came from the Cache API), measured
+// around the fetches in modelFiles; the precision panel shows it as the download time.
+const fetchLog = new Map(); // model id -> { ms, bytes, cached }
+
 function progress(model, file, loaded, total, cached) {
+  const log = fetchLog.get(model);
+  if (log && !cached) log.cached = false;
   self.postMessage({ type: 'progress', model, file, loaded, total, cached });
 }
 
@@ -79,6 +85,9 @@ async function modelFiles(id) {
   const base = new URL(entry.path.endsWith('/') ? entry.path : `${entry.path}/`, self.location.href);
   const url = (path) => new URL(path, base).href;
   const text = (b) => new TextDecoder().decode(b);
+  const log = { ms: 0, bytes: 0, cached: true };
+  fetchLog.set(id, log);
+  const t0 = performance.now();
   const texts = { 'config.json': text(await fetchCached(url('config.json'), id, 'config.json')) };
   const hf = wasm.Engine.isHfBert(texts['config.json']);
   const wanted = wasm.Engine.modelFiles().filter((f) => !(f.path in texts) && f.path !== 'model.safetensors' && (hf || !f.hf_only));
@@ -91,6 +100,8 @@ async function modelFiles(id) {
   const index = texts['model.safetensors.index.json'];
   const list = index ? wasm.Engine.hfWeightFiles(index) : ['model.safetensors'];
   const weights = await Promise.all(list.map((w) => fetchCached(url(w), id, w)));
+  log.ms = performance.now() - t0;
+  log.bytes = weights.reduce((n, w) => n + w.length, 0);
   const f = { texts, weights };
   files.set(id, f);
   return f;
@@ -261,6 +272,44 @@ async function countingForwards(engines, work) {
   return { value, forwards };
 }
 
+/**
+ * The precision lab of `id`'s f32 model (the model itself, or the one a quantized twin says it is `of`): its
+ * files, and those of the twins the manifest lists as `of` it (fetched, timed), given to the engine's
+ * PrecisionLab, which converts the precisions no twin has. Kept per f32 model. `info` says where each
+ * precision's weights came from: { base, baseName, convertMs, sources: { f32 | f16 | int8: { id?, how, ms,
+ * bytes } } }. Only the latest model's lab is kept.
+ */
+const labs = new Map(); // f32 model id -> { lab, matrices, info }
+async function labFor(id) {
+  const entry = manifest.models.find((m) => m.id === id);
+  if (!entry) throw new Error(`unknown model "${id}"`);
+  const base = entry.precision && entry.precision !== 'f32' && entry.of ? entry.of : id;
+  if (labs.has(base)) return labs.get(base);
+  const fetched = (mid) => {
+    const log = fetchLog.get(mid);
+    return log ? { id: mid, how: log.cached ? 'cache' : 'network', ms: log.ms, bytes: log.bytes } : { id: mid, how: 'local', ms: null, bytes: null };
+  };
+  const f32 = await modelFiles(base);
+  const sources = { f32: fetched(base) };
+  const twins = manifest.models.filter((m) => m.of === base && ['f16', 'int8'].includes(m.precision) && m.available !== false);
+  const downloaded = [];
+  for (const t of twins) {
+    downloaded.push(await modelFiles(t.id));
+    sources[t.precision] = fetched(t.id);
+  }
+  // One lab at a time: a model in three precisions is ~2.3× its f32 weights in wasm memory.
+  for (const old of labs.values()) old.lab.free?.();
+  labs.clear();
+  const t0 = performance.now();
+  const lab = new wasm.PrecisionLab(f32, downloaded);
+  const convertMs = performance.now() - t0;
+  for (const p of ['f16', 'int8']) sources[p] ||= { how: 'converted', ms: null };
+  const info = { base, baseName: manifest.models.find((m) => m.id === base)?.name || base, convertMs, sources };
+  const rec = { lab, matrices: lab.matrices(), info };
+  labs.set(base, rec);
+  return rec;
+}
+
 const handlers = {
   async init({ threads = 0 } = {}) {
     await loadWasm(threads);
@@ -349,6 +398,25 @@ const handlers = {
     const rec = await engineFor(c.id);
     const p = await rec.engine.parity(c.json, c.tensors);
     return { ...p, model: c.id, modelName: manifest.models.find((m) => m.id === c.id)?.name || c.id };
+  },
+  /**
+   * Panel 10, precision: `model` (or the f32 model it is a quantized twin of) in f32, f16 and int8 on the
+   * CPU — the twins the server has downloaded, the others converted in the engine from the f32 files — and
+   * `text` run through each (the engine's report: sizes, ms per forward, Δp and per-layer error vs f32), with
+   * weight matrix `matrix` (default: the first) binned under its int8 grid. 1 traced + timed forwards per
+   * precision; the lab is built once per model.
+   */
+  async precision({ model, text, matrix, minMs = 30 }) {
+    const lab = await labFor(model);
+    const report = await lab.lab.report(text, minMs);
+    const name = lab.matrices.some((m) => m.name === matrix) ? matrix : lab.matrices[0]?.name;
+    const histogram = name ? lab.lab.histogram(name, 96) : null;
+    return { ...lab.info, model, text, report, histogram, matrices: lab.matrices };
+  },
+  /** Panel 10's histogram of another weight matrix (no forward). */
+  async histogram({ model, matrix }) {
+    const lab = await labFor(model);
+    return { model: lab.info.base, histogram: lab.lab.histogram(matrix, 96) };
   },
   /** Classify `text` with the attention heads `heads` ([[layer, head], …]) ablated together: 2 forwards. */
   async ablate({ model, text, heads, ablate = 'zero' }) {
