@@ -44,6 +44,34 @@ pub fn peak_flops_per_iter() -> f64 {
     }
 }
 
+/// Run `iters` iterations of the int8 product's tile on L1-resident data with the current int8 kernel;
+/// returns a checksum. Integer operations done = `iters × peakInt8OpsPerIter()`.
+#[wasm_bindgen(js_name = peakInt8)]
+pub fn peak_int8(iters: u32) -> i32 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        cpu::simd128::peak_int8(iters)
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let _ = iters;
+        0
+    }
+}
+
+/// Integer operations (2 per multiply-add) one [`peak_int8`] iteration does with the current kernel.
+#[wasm_bindgen(js_name = peakInt8OpsPerIter)]
+pub fn peak_int8_ops_per_iter() -> f64 {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        cpu::simd128::peak_int8_ops_per_iter()
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        0.0
+    }
+}
+
 /// Tuning: bytes of weight rows the SIMD matmul keeps in L2 per column block (see `cpu::simd128`).
 #[wasm_bindgen(js_name = setBlockBytes)]
 pub fn set_block_bytes(bytes: usize) {
@@ -51,6 +79,49 @@ pub fn set_block_bytes(bytes: usize) {
     cpu::simd128::set_b_block_bytes(bytes);
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     let _ = bytes;
+}
+
+/// Tuning: the int8 product's microkernel by name ("dot-i16x8", "relaxed-dot-i8x16-i7x16-add",
+/// "relaxed-dot-i8x16-i7x16+extadd"; another name changes nothing); returns the one that runs afterwards
+/// (`relaxed-dot-i8x16-i7x16+extadd` where the engine computes the first relaxed one wrongly; "" in a build
+/// without SIMD).
+#[wasm_bindgen(js_name = setInt8Kernel)]
+pub fn set_int8_kernel(name: &str) -> String {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        use cpu::simd128::Int8Kernel;
+        if let Some(&k) = Int8Kernel::available().iter().find(|k| k.name() == name) {
+            cpu::simd128::set_int8_kernel(k);
+        }
+        cpu::simd128::kernel_in_use().name().to_string()
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        let _ = name;
+        String::new()
+    }
+}
+
+/// Tuning: activation bytes per row block of the int8 product (see `cpu::simd128::int8`).
+#[wasm_bindgen(js_name = setInt8RowBlockBytes)]
+pub fn set_int8_row_block_bytes(bytes: usize) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    cpu::simd128::set_int8_row_block_bytes(bytes);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    let _ = bytes;
+}
+
+/// The int8 microkernels this build has, by name (empty without SIMD).
+#[wasm_bindgen(js_name = int8Kernels)]
+pub fn int8_kernels() -> Vec<String> {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        cpu::simd128::Int8Kernel::available().iter().map(|k| k.name().to_string()).collect()
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        Vec::new()
+    }
 }
 
 fn fill(n: usize, seed: u32, scale: f32) -> Vec<f32> {
@@ -102,6 +173,43 @@ impl MatmulBench {
     pub fn run(&mut self, reference: bool) -> f32 {
         cpu::set_reference(reference);
         cpu::linear(&self.x, &self.w, Some(&self.b), &mut self.out, self.m, self.k, self.n);
+        cpu::set_reference(false);
+        self.out[self.out.len() / 2]
+    }
+}
+
+/// `out (m, n) = x (m, k) · wᵀ + b` with `w` quantized to int8 (per tensor), the activations quantized
+/// dynamically each run: the int8 linear of an int8 model ([`cpu::quant::linear_int8`]), on the same random
+/// data as [`MatmulBench`], so JavaScript can time the two side by side.
+#[wasm_bindgen]
+pub struct Int8MatmulBench {
+    x: Vec<f32>,
+    w: crate::model::param::Int8Weight,
+    b: Vec<f32>,
+    out: Vec<f32>,
+    m: usize,
+    k: usize,
+    n: usize,
+}
+
+#[wasm_bindgen]
+impl Int8MatmulBench {
+    /// An `(m, k) · (n, k)ᵀ` int8 linear with fixed pseudo-random inputs (the weights of [`MatmulBench`]).
+    #[wasm_bindgen(constructor)]
+    pub fn new(m: usize, k: usize, n: usize) -> Result<Int8MatmulBench, JsError> {
+        let w = crate::quant::quantize_weight(&fill(n * k, 2, 1.0 / (k as f32).sqrt()), [n, k], false)?;
+        Ok(Int8MatmulBench { x: fill(m * k, 1, 1.0), w, b: fill(n, 3, 0.1), out: vec![0.0; m * n], m, k, n })
+    }
+
+    /// Multiply-accumulates of one run, counted as floating-point operations: `2·m·k·n`.
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.m * self.k * self.n) as f64
+    }
+
+    /// One int8 linear with the reference kernel (`reference = true`) or this build's fast kernel.
+    pub fn run(&mut self, reference: bool) -> f32 {
+        cpu::set_reference(reference);
+        cpu::quant::linear_int8(&self.x, &self.w, Some(&self.b), &mut self.out, self.m, self.k, self.n, None, false);
         cpu::set_reference(false);
         self.out[self.out.len() / 2]
     }

@@ -1,8 +1,10 @@
 //! Linear layers over f16 and int8 weights ([`crate::model::param::Weight`]), with the semantics of
-//! [`crate::quant`]. The integer product `Σ q_x · q_w` is the only part with a fast path
-//! (`simd128::gemm_i8`: `i32x4.dot_i16x8_s`, or `i32x4.relaxed_dot_i8x16_i7x16_add_s` with relaxed SIMD);
-//! [`gemm_i8_scalar`] is its oracle and the results are equal as integers. Quantizing the activations and
-//! the float epilogue are shared scalar code, so every path gives the same bits.
+//! [`crate::quant`]. The reference int8 linear is scalar: [`crate::quant::quantize_activations`],
+//! [`gemm_i8_scalar`] (the integer oracle), then the dequantizing epilogue. SIMD builds run
+//! `simd128::int8` instead — weights packed once ([`PackedInt8`]), activations quantized into padded rows,
+//! register-tiled `i32x4.relaxed_dot_i8x16_i7x16_add_s` / `i32x4.dot_i16x8_s` microkernels with the
+//! epilogue fused — and give the same bits: the integer sums are exact, the float epilogue does the same
+//! operations in the same order.
 
 use crate::config::Activation;
 use crate::model::param::{HalfWeight, Int8Weight, Weight};
@@ -12,9 +14,64 @@ use std::cell::RefCell;
 
 #[derive(Default)]
 struct Scratch {
-    xq: Vec<u8>,     // (m, k) quantized activations
+    xq: Vec<u8>,     // (m, k) quantized activations; (m, kp) rows padded with zeros on the packed path
     acc: Vec<i32>,   // (m, n) integer products
     widened: Vec<f32>, // (n, k) f16 weights widened to f32
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    zrs: Vec<i32>,   // (np) zero point · weight row sum (packed path)
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    mult: Vec<f64>,  // (np) f32(scale_x · scale_w) as f64 (packed path)
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    bias: Vec<f64>,  // (np) bias as f64 (packed path)
+}
+
+/// Output columns per panel of a [`PackedInt8`].
+pub const PANEL: usize = 8;
+/// `k` values per step of a [`PackedInt8`] panel (one 32-bit lane of a 4-way dot product).
+pub const KSTEP: usize = 4;
+
+/// An int8 weight `(n, k)` in the layout the SIMD int8 microkernels stream: panels of [`PANEL`] output
+/// columns, `(panels, kp / 4, 8, 4)` — in a panel, each step of 4 `k` is 32 bytes: columns 0–3 (their 4
+/// values each), then columns 4–7. `k` is padded with zeros to `kp` (a multiple of 4), the columns to a
+/// multiple of 8 (zero weights: they add nothing and their outputs are never stored).
+#[derive(Clone)]
+pub struct PackedInt8 {
+    /// Output columns `n` (weight rows).
+    pub n: usize,
+    /// Inputs `k`.
+    pub k: usize,
+    /// `k` rounded up to a multiple of [`KSTEP`].
+    pub kp: usize,
+    /// `(panels, kp / 4, 8, 4)` int8 values.
+    pub data: Vec<i8>,
+}
+
+impl PackedInt8 {
+    /// Pack `q (n, k)` (PyTorch `nn.Linear` layout).
+    pub fn new(q: &[i8], n: usize, k: usize) -> Self {
+        let kp = k.div_ceil(KSTEP) * KSTEP;
+        let panels = n.div_ceil(PANEL);
+        let mut data = vec![0i8; panels * PANEL * kp];
+        for (j, row) in q.chunks(k.max(1)).enumerate().take(n) {
+            let (p, c) = (j / PANEL, j % PANEL);
+            let base = p * PANEL * kp + (c / 4) * 16 + (c % 4) * KSTEP;
+            for (kk, &v) in row.iter().enumerate() {
+                data[base + (kk / KSTEP) * KSTEP * PANEL + kk % KSTEP] = v;
+            }
+        }
+        Self { n, k, kp, data }
+    }
+
+    /// Panels of [`PANEL`] columns.
+    pub fn panels(&self) -> usize {
+        self.n.div_ceil(PANEL)
+    }
+}
+
+impl std::fmt::Debug for PackedInt8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PackedInt8 {{ n: {}, k: {}, kp: {} }}", self.n, self.k, self.kp)
+    }
 }
 
 thread_local! {
@@ -79,6 +136,19 @@ fn dequantize(raw: i32, multiplier: f32, bias: f32) -> f32 {
 /// activations `x (m, k)` quantized dynamically over the whole tensor.
 #[allow(clippy::too_many_arguments)]
 pub fn linear_int8(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f32], m: usize, k: usize, n: usize, act: Option<Activation>, accumulate: bool) {
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if super::fast()
+        && m * k * n > 0
+        && w.shape == [n, k]
+        && w.q.len() == n * k
+        && w.scales.len() >= n
+        && w.row_sums.len() >= n
+        && x.len() >= m * k
+        && out.len() >= m * n
+        && bias.is_none_or(|b| b.len() >= n)
+    {
+        return linear_int8_packed(x, w, bias, out, m, k, n, act, accumulate);
+    }
     SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
         s.xq.resize(m * k, 0);
@@ -107,6 +177,56 @@ pub fn linear_int8(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f
     })
 }
 
+/// [`linear_int8`] on the SIMD path: activations quantized into padded rows, then the packed microkernels
+/// with the fused epilogue over row blocks (tall inputs) or column panels (short ones) of the thread pool.
+/// Every output element is computed by the same code in any split, so the bits do not depend on it.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[allow(clippy::too_many_arguments)]
+fn linear_int8_packed(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f32], m: usize, k: usize, n: usize, act: Option<Activation>, accumulate: bool) {
+    use super::simd128::int8 as simd;
+    let pw = w.packed();
+    let (kp, panels) = (pw.kp, pw.panels());
+    let np = panels * PANEL;
+    SCRATCH.with(|s| {
+        let s = &mut *s.borrow_mut();
+        if s.xq.len() < m * kp {
+            s.xq.resize(m * kp, 0);
+        }
+        let out = &mut out[..m * n];
+        let Some(p) = simd::quantize(&x[..m * k], m, k, kp, &mut s.xq) else {
+            out.iter_mut().for_each(|v| *v = f32::NAN);
+            return;
+        };
+        s.zrs.clear();
+        s.zrs.extend((0..np).map(|j| if j < n { p.zero_point.wrapping_mul(w.row_sums[j]) } else { 0 }));
+        s.mult.clear();
+        s.mult.extend((0..np).map(|j| if j < n { (p.scale * w.scales[j]) as f64 } else { 0.0 }));
+        s.bias.clear();
+        s.bias.extend((0..np).map(|j| match bias {
+            Some(b) if j < n => b[j] as f64,
+            _ => 0.0,
+        }));
+        let e = simd::Epilogue { zrs: &s.zrs, mult: &s.mult, bias: &s.bias, act: if accumulate { None } else { act }, accumulate };
+        let xq = &s.xq[..m * kp];
+        let dst = super::par::SharedMut(out.as_mut_ptr());
+        let kernel = simd::kernel_in_use();
+        let t = super::par::threads();
+        if t > 1 && m * k * n >= 1 << 16 {
+            // Rows when each thread gets at least 32 of them, else panels (a short input reads all of `w` per
+            // row block: split the weights instead).
+            let by_rows = m >= 32 * t;
+            let blocks = if by_rows { super::par::split(m, t, 4) } else { super::par::split(panels, t, 1) };
+            return super::par::run(blocks.len(), &|i| {
+                let (rows, cols) = if by_rows { (blocks[i].clone(), 0..panels) } else { (0..m, blocks[i].clone()) };
+                // SAFETY: `out (m, n)` is in bounds (checked by linear_int8); tasks write disjoint rows or panels.
+                unsafe { simd::linear_packed(kernel, xq, pw, rows, cols, &e, dst.get()) };
+            });
+        }
+        // SAFETY: as above, one task.
+        unsafe { simd::linear_packed(kernel, xq, pw, 0..m, 0..panels, &e, dst.get()) };
+    })
+}
+
 /// The same for an f16 weight: widened to f32 (exact), then the f32 kernels.
 #[allow(clippy::too_many_arguments)]
 pub fn linear_f16(x: &[f32], w: &HalfWeight, bias: Option<&[f32]>, out: &mut [f32], m: usize, k: usize, n: usize, act: Option<Activation>, accumulate: bool) {
@@ -125,5 +245,32 @@ pub fn linear_weight(x: &[f32], w: &Weight, bias: Option<&[f32]>, out: &mut [f32
         Weight::F32(p) => super::linear_fused(x, p.data(), bias, out, m, k, n, act, accumulate),
         Weight::F16(h) => linear_f16(x, h, bias, out, m, k, n, act, accumulate),
         Weight::Int8(q) => linear_int8(x, q, bias, out, m, k, n, act, accumulate),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The packed layout, element by element: weight `(j, kk)` sits in panel `j / 8`, step `kk / 4`, column
+    /// group `(j % 8) / 4`, lane `j % 4`, byte `kk % 4`; padding (k to a multiple of 4, columns to 8) is zero.
+    #[test]
+    fn packed_int8_layout() {
+        let (n, k) = (11, 6); // two panels (the second 3 of 8 columns), k padded 6 → 8
+        let q: Vec<i8> = (0..n * k).map(|i| (i as i32 % 250 - 120) as i8).collect();
+        let p = PackedInt8::new(&q, n, k);
+        assert_eq!((p.n, p.k, p.kp, p.panels(), p.data.len()), (11, 6, 8, 2, 2 * 8 * 8));
+        let mut seen = 0;
+        for (idx, &v) in p.data.iter().enumerate() {
+            let (panel, rest) = (idx / (PANEL * p.kp), idx % (PANEL * p.kp));
+            let (step, rest) = (rest / (KSTEP * PANEL), rest % (KSTEP * PANEL));
+            let (group, rest) = (rest / 16, rest % 16);
+            let (lane, byte) = (rest / KSTEP, rest % KSTEP);
+            let (j, kk) = (panel * PANEL + group * 4 + lane, step * KSTEP + byte);
+            let want = if j < n && kk < k { q[j * k + kk] } else { 0 };
+            assert_eq!(v, want, "packed[{idx}] = weight ({j}, {kk})");
+            seen += (j < n && kk < k) as usize;
+        }
+        assert_eq!(seen, n * k);
     }
 }

@@ -118,13 +118,22 @@ pub struct Int8Weight {
     pub per_channel: bool,
     /// `(out)`: `Σ_k q[row, k]`, for the activation zero point's correction.
     pub row_sums: Vec<i32>,
+    /// `q` in the layout the SIMD int8 microkernel streams ([`crate::cpu::quant::PackedInt8`]), made on
+    /// first use by the CPU backend ([`Int8Weight::packed`]) and kept; builds and backends that never ask
+    /// for it pay nothing. `q` must not change after that.
+    packed: std::sync::OnceLock<crate::cpu::quant::PackedInt8>,
 }
 
 impl Int8Weight {
     /// A new weight with a fresh id; the row sums are computed here.
     pub fn new(shape: [usize; 2], q: Vec<i8>, scales: Vec<f32>, per_channel: bool) -> Self {
         let row_sums = q.chunks(shape[1].max(1)).map(|r| r.iter().map(|&v| v as i32).sum()).collect();
-        Self { id: ParamId::next(), shape, q, scales, per_channel, row_sums }
+        Self { id: ParamId::next(), shape, q, scales, per_channel, row_sums, packed: std::sync::OnceLock::new() }
+    }
+
+    /// `q` packed for the SIMD int8 kernels (packed once, on the first call).
+    pub fn packed(&self) -> &crate::cpu::quant::PackedInt8 {
+        self.packed.get_or_init(|| crate::cpu::quant::PackedInt8::new(&self.q, self.shape[0], self.shape[1]))
     }
 
     /// The weight as f32 values `q · scale` (what the int8 weights stand for).

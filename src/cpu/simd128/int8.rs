@@ -1,80 +1,531 @@
-//! The int8 product `acc (m, n) = xq (m, k) · wᵀ` (activations 7-bit unsigned in `[0, 127]`, weights
-//! int8), equal as integers to [`crate::cpu::quant::gemm_i8_scalar`].
+//! The int8 linear on wasm SIMD, equal to the scalar reference ([`crate::cpu::quant`]) bit for bit: the
+//! integer product exactly, the float epilogue with the same operations in the same order.
 //!
-//! SIMD128: 16 activations and 16 weights are widened to i16 and multiplied pairwise with
-//! `i32x4.dot_i16x8_s` (exact: |q_x · q_w| ≤ 127 · 128), in both wasm builds (see [`dot16`] for why the
-//! relaxed build does not use `i32x4.relaxed_dot_i8x16_i7x16_add_s` yet). One row of activations against
-//! four weight rows at a time; the `k % 16` tail and the `n % 4` columns are summed in scalars.
+//! **Weights** are packed once per weight ([`PackedInt8`]): panels of 8 output columns; in a panel, each
+//! step of 4 `k` is 32 bytes — columns 0–3 (4 bytes each) then columns 4–7 — so one `v128` holds 4
+//! columns × 4 k and lane `c` of a 4-way dot product is column `c`'s partial sum: the inner loop is pure
+//! dot products into per-column accumulators, no horizontal sums. `k` is padded with zeros to a multiple of
+//! 4, the columns to a multiple of 8.
+//!
+//! **Activations** are quantized once per call ([`quantize`]: one min/max scan, one pass that scales,
+//! rounds, clamps and narrows 16 values at a time) into rows padded with zeros to the packed `k`. Each
+//! step broadcasts a row's 4 activation bytes to all lanes.
+//!
+//! **Microkernels** ([`Int8Kernel`]): a tile of up to 4 rows × 8 columns kept in registers over the whole
+//! `k`:
+//! - `RelaxedDotAdd` (relaxed-SIMD builds): `i32x4.relaxed_dot_i8x16_i7x16_add_s` with the weights as the
+//!   signed operand and the activations (`[0, 127]`, 7-bit by `reduce_range`) as the 7-bit one, where its
+//!   result is fully defined: 16 multiply-adds per instruction. 4 rows × 8 columns = 8 accumulators.
+//! - `RelaxedDot16`: the same through `i16x8.relaxed_dot_i8x16_i7x16_s` (pair sums `|a·b + c·d| ≤ 2 · 128 ·
+//!   127` fit i16 exactly) + `i32x4.dot_i16x8_s` with ones (the pairwise widening; LLVM would fuse
+//!   `extadd_pairwise` + add back into the first kernel's instruction).
+//! - `Dot16` (every SIMD128 build): weights widened to i16 once per step and shared by the rows,
+//!   activations widened per row, `i32x4.dot_i16x8_s`; each lane then holds half a column's sum, and the
+//!   halves are added once at the end of the tile. 2 rows × 8 columns = 8 accumulators.
+//!
+//! On x86 without AVX-VNNI, V8 lowers `i32x4.relaxed_dot_i8x16_i7x16_add_s` to five instructions
+//! (`pcmpeqd` + `psrlw` rebuild a ones vector, `pmaddubsw`, `pmaddwd`, `paddd`) and `RelaxedDot16` to three
+//! (`pmaddubsw`, `pmaddwd` with a ones register, `paddd`); with AVX-VNNI (or Arm's `sdot`) the first is one.
+//! The relaxed build uses `RelaxedDot16` ([`DEFAULT_KERNEL`]); [`set_int8_kernel`] overrides it (the
+//! benchmark compares them).
+//!
+//! **Epilogue** ([`Epilogue`]), per 4 columns in registers: `raw = acc − zp·Σw` (i32), then
+//! `f32(raw)` → f64 `· f32(sx·sw) + bias` → f32, then the residual add or the activation — the scalar
+//! reference's operations. Panels are the outer loop (8 × k bytes of weights stay in L1 while the rows
+//! stream past); the thread pool splits rows or panels ([`crate::cpu::quant::linear_int8`]).
 
+use super::math::act4;
+use crate::config::Activation;
+use crate::cpu::quant::{PackedInt8, KSTEP, PANEL};
+use crate::quant::{choose_qparams, ActQuant};
 use core::arch::wasm32::*;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-/// `acc + Σ` of four adjacent products per lane. The relaxed-SIMD build uses this same SIMD128 sequence:
-/// with `i32x4.relaxed_dot_i8x16_i7x16_add_s` (weights as the i8 operand, activations as the i7 one) the
-/// random-shape tests below were equal to the scalar kernel under node 20, but a whole int8 model's logits
-/// were not (tests/simd_int8.rs `int8_model_logits_match_scalar`, 2026-11-30) — not understood yet, so it
-/// is not used.
-#[inline(always)]
-unsafe fn dot16(acc: v128, x: v128, w: v128) -> v128 {
-    let lo = i32x4_dot_i16x8(u16x8_extend_low_u8x16(x), i16x8_extend_low_i8x16(w));
-    let hi = i32x4_dot_i16x8(u16x8_extend_high_u8x16(x), i16x8_extend_high_i8x16(w));
-    i32x4_add(acc, i32x4_add(lo, hi))
+/// The integer microkernels (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Int8Kernel {
+    /// `i32x4.dot_i16x8_s` on widened values (every SIMD128 build).
+    Dot16,
+    /// `i32x4.relaxed_dot_i8x16_i7x16_add_s` (relaxed-SIMD builds).
+    RelaxedDotAdd,
+    /// `i16x8.relaxed_dot_i8x16_i7x16_s` + `i32x4.extadd_pairwise_i16x8_s` (relaxed-SIMD builds).
+    RelaxedDot16,
 }
 
-#[inline(always)]
-fn hsum_i32(v: v128) -> i32 {
-    i32x4_extract_lane::<0>(v)
-        .wrapping_add(i32x4_extract_lane::<1>(v))
-        .wrapping_add(i32x4_extract_lane::<2>(v))
-        .wrapping_add(i32x4_extract_lane::<3>(v))
+impl Int8Kernel {
+    /// The kernels this build has.
+    pub fn available() -> &'static [Int8Kernel] {
+        if cfg!(target_feature = "relaxed-simd") {
+            &[Int8Kernel::Dot16, Int8Kernel::RelaxedDotAdd, Int8Kernel::RelaxedDot16]
+        } else {
+            &[Int8Kernel::Dot16]
+        }
+    }
+
+    /// Its name, as the benchmark prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Int8Kernel::Dot16 => "dot-i16x8",
+            Int8Kernel::RelaxedDotAdd => "relaxed-dot-i8x16-i7x16-add",
+            Int8Kernel::RelaxedDot16 => "relaxed-dot-i8x16-i7x16+extadd",
+        }
+    }
+
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => Int8Kernel::RelaxedDotAdd,
+            2 => Int8Kernel::RelaxedDot16,
+            _ => Int8Kernel::Dot16,
+        }
+    }
 }
 
-#[inline(always)]
-fn tail(x: &[u8], w: &[i8]) -> i32 {
-    x.iter().zip(w).map(|(&a, &b)| a as i32 * b as i32).sum()
+/// The default kernel: `RelaxedDot16` in relaxed builds. `RelaxedDotAdd` is one instruction on x86 with
+/// AVX-VNNI (`vpdpbusd`) and on Arm with the dot-product extension (`sdot`), but five on other x86 (V8
+/// rebuilds its ones vector for `pmaddwd` every time) against `RelaxedDot16`'s three, and node 20's
+/// baseline compiler gets it wrong. Timing both on first use was tried and dropped: the first calls run
+/// V8's baseline (Liftoff) code, where one wasm instruction beats two whatever the optimized code does, so
+/// it picked the slower kernel in Chromium here.
+const DEFAULT_KERNEL: Int8Kernel = if cfg!(target_feature = "relaxed-simd") { Int8Kernel::RelaxedDot16 } else { Int8Kernel::Dot16 };
+
+static KERNEL: AtomicU8 = AtomicU8::new(DEFAULT_KERNEL as u8);
+
+/// Use `k` for the int8 product from now on; `false` (and no change) when this build lacks it.
+pub fn set_int8_kernel(k: Int8Kernel) -> bool {
+    let ok = Int8Kernel::available().contains(&k);
+    if ok {
+        KERNEL.store(k as u8, Ordering::Relaxed);
+    }
+    ok
 }
 
-/// `acc (m, n) = xq (m, k) · wᵀ` in i32 (`xq` in `[0, 127]`, `w (n, k)` int8); see the module docs.
+/// The kernel selected for the int8 product ([`kernel_in_use`]: the one that runs).
+pub fn int8_kernel() -> Int8Kernel {
+    Int8Kernel::from_u8(KERNEL.load(Ordering::Relaxed))
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Activation quantization
+
+/// Quantize `x (m, k)` as [`crate::quant::quantize_activations`] does (the same parameters and values, bit
+/// for bit), into `q (m, kp)` rows padded with zeros from `k` to `kp`. `None` when `x` holds a NaN or an
+/// infinity. Needs `m · k > 0`, `x.len() ≥ m·k`, `q.len() ≥ m·kp`, `kp ≥ k` (else the scalar path runs).
+pub fn quantize(x: &[f32], m: usize, k: usize, kp: usize, q: &mut [u8]) -> Option<ActQuant> {
+    let len = m * k;
+    if len == 0 || x.len() < len || q.len() < m * kp || kp < k {
+        let mut dense = vec![0u8; len];
+        let p = crate::quant::quantize_activations(&x[..len.min(x.len())], &mut dense)?;
+        for (i, row) in dense.chunks(k.max(1)).enumerate().take(m) {
+            q[i * kp..i * kp + k].copy_from_slice(row);
+            q[i * kp + k..(i + 1) * kp].fill(0);
+        }
+        return Some(p);
+    }
+    // min / max: wasm's f32x4.min / max return NaN when a lane is NaN, so a non-finite input leaves a
+    // non-finite extreme (an infinity is an extreme itself).
+    let v = len / 4 * 4;
+    let (mut lo4, mut hi4) = (f32x4_splat(f32::INFINITY), f32x4_splat(f32::NEG_INFINITY));
+    let px = x.as_ptr();
+    let mut i = 0;
+    // SAFETY: i + 4 ≤ v ≤ len ≤ x.len().
+    unsafe {
+        while i < v {
+            let a = v128_load(px.add(i) as *const v128);
+            lo4 = f32x4_min(lo4, a);
+            hi4 = f32x4_max(hi4, a);
+            i += 4;
+        }
+    }
+    let lanes = |v: v128| [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)];
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    // (every lane saw a value when v > 0; the initial ±inf must not count otherwise)
+    let (lo_lanes, hi_lanes) = (lanes(lo4), lanes(hi4));
+    let vector = if v > 0 { lo_lanes.iter().zip(&hi_lanes[..]) } else { lo_lanes[..0].iter().zip(&hi_lanes[..0]) };
+    for (&a, &b) in vector.chain(x[v..len].iter().zip(&x[v..len])) {
+        if !a.is_finite() || !b.is_finite() {
+            return None;
+        }
+        lo = lo.min(a);
+        hi = hi.max(b);
+    }
+    let p = choose_qparams(lo, hi);
+    let inv = 1.0f32 / p.scale;
+    let (inv4, zp4, lo_q, hi_q) = (f32x4_splat(inv), i32x4_splat(p.zero_point), i32x4_splat(0), i32x4_splat(127));
+    let k16 = k / 16 * 16;
+    for r in 0..m {
+        let xr = &x[r * k..(r + 1) * k];
+        let qr = &mut q[r * kp..(r + 1) * kp];
+        let mut c = 0;
+        // SAFETY: c + 16 ≤ k16 ≤ k = xr.len() ≤ qr.len().
+        unsafe {
+            while c < k16 {
+                let one = |o: usize| {
+                    let s = f32x4_nearest(f32x4_mul(v128_load(xr.as_ptr().add(c + o) as *const v128), inv4));
+                    i32x4_min(i32x4_max(i32x4_add(i32x4_trunc_sat_f32x4(s), zp4), lo_q), hi_q)
+                };
+                let lo8 = i16x8_narrow_i32x4(one(0), one(4));
+                let hi8 = i16x8_narrow_i32x4(one(8), one(12));
+                v128_store(qr.as_mut_ptr().add(c) as *mut v128, u8x16_narrow_i16x8(lo8, hi8));
+                c += 16;
+            }
+        }
+        for (o, &v) in qr[k16..k].iter_mut().zip(&xr[k16..]) {
+            *o = ((v * inv).round_ties_even() as i32 + p.zero_point).clamp(0, 127) as u8;
+        }
+        qr[k..].fill(0);
+    }
+    Some(p)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Microkernels: a tile of R ≤ 4 rows × 8 columns, `[row][columns 0–3, columns 4–7]` as i32x4.
+
+type Tile = [[v128; 2]; 4];
+
+/// Rows of a full tile for `kernel`.
+fn tile_rows(kernel: Int8Kernel) -> usize {
+    match kernel {
+        Int8Kernel::Dot16 => 2,
+        Int8Kernel::RelaxedDotAdd | Int8Kernel::RelaxedDot16 => 4,
+    }
+}
+
+/// `Dot16`: `x` = R rows of `kp` activations, `w` = one packed panel.
+#[inline(always)]
+unsafe fn tile_dot16<const R: usize>(x: *const u8, kp: usize, w: *const i8) -> Tile {
+    let z = i32x4_splat(0);
+    let mut acc = [[z; 4]; R]; // [row][columns 0–1, 2–3, 4–5, 6–7]: two half sums per column
+    let mut wp = w;
+    let mut kk = 0;
+    while kk < kp {
+        let w0 = v128_load(wp as *const v128);
+        let w1 = v128_load(wp.add(16) as *const v128);
+        let ws = [i16x8_extend_low_i8x16(w0), i16x8_extend_high_i8x16(w0), i16x8_extend_low_i8x16(w1), i16x8_extend_high_i8x16(w1)];
+        for (r, a) in acc.iter_mut().enumerate() {
+            // x0 x1 x2 x3 x0 x1 x2 x3 as i16
+            let xs = u16x8_extend_low_u8x16(v128_load32_splat(x.add(r * kp + kk) as *const u32));
+            for c in 0..4 {
+                a[c] = i32x4_add(a[c], i32x4_dot_i16x8(ws[c], xs));
+            }
+        }
+        wp = wp.add(KSTEP * PANEL);
+        kk += KSTEP;
+    }
+    let mut t = [[z; 2]; 4];
+    for (o, a) in t.iter_mut().zip(&acc) {
+        for h in 0..2 {
+            let (p, q) = (a[2 * h], a[2 * h + 1]); // (c0 lo, c0 hi, c1 lo, c1 hi), (c2 …, c3 …)
+            o[h] = i32x4_add(i32x4_shuffle::<0, 2, 4, 6>(p, q), i32x4_shuffle::<1, 3, 5, 7>(p, q));
+        }
+    }
+    t
+}
+
+/// `RelaxedDotAdd` / `RelaxedDot16` (`PAIRS`): see the module docs.
+#[cfg(target_feature = "relaxed-simd")]
+#[inline(always)]
+unsafe fn tile_relaxed<const R: usize, const PAIRS: bool>(x: *const u8, kp: usize, w: *const i8) -> Tile {
+    let z = i32x4_splat(0);
+    let ones = i16x8_splat(1);
+    let mut acc = [[z; 2]; R];
+    let mut wp = w;
+    let mut kk = 0;
+    while kk < kp {
+        let ws = [v128_load(wp as *const v128), v128_load(wp.add(16) as *const v128)];
+        for (r, a) in acc.iter_mut().enumerate() {
+            let xs = v128_load32_splat(x.add(r * kp + kk) as *const u32); // 4 activations in every lane
+            for c in 0..2 {
+                a[c] = if PAIRS {
+                    // `i32x4.dot_i16x8_s` with ones rather than `i32x4.extadd_pairwise_i16x8_s`: LLVM fuses
+                    // the latter with the add into `relaxed_dot_i8x16_i7x16_add` (the instruction this
+                    // variant avoids)
+                    i32x4_add(a[c], i32x4_dot_i16x8(i16x8_relaxed_dot_i8x16_i7x16(ws[c], xs), ones))
+                } else {
+                    i32x4_relaxed_dot_i8x16_i7x16_add(ws[c], xs, a[c])
+                };
+            }
+        }
+        wp = wp.add(KSTEP * PANEL);
+        kk += KSTEP;
+    }
+    let mut t = [[z; 2]; 4];
+    t[..R].copy_from_slice(&acc);
+    t
+}
+
+/// One tile of `r ≤ tile_rows(kernel)` rows with `kernel`.
+#[inline(always)]
+unsafe fn tile(kernel: Int8Kernel, r: usize, x: *const u8, kp: usize, w: *const i8) -> Tile {
+    #[cfg(target_feature = "relaxed-simd")]
+    if kernel != Int8Kernel::Dot16 {
+        let pairs = kernel == Int8Kernel::RelaxedDot16;
+        return match (r, pairs) {
+            (4, false) => tile_relaxed::<4, false>(x, kp, w),
+            (3, false) => tile_relaxed::<3, false>(x, kp, w),
+            (2, false) => tile_relaxed::<2, false>(x, kp, w),
+            (_, false) => tile_relaxed::<1, false>(x, kp, w),
+            (4, true) => tile_relaxed::<4, true>(x, kp, w),
+            (3, true) => tile_relaxed::<3, true>(x, kp, w),
+            (2, true) => tile_relaxed::<2, true>(x, kp, w),
+            (_, true) => tile_relaxed::<1, true>(x, kp, w),
+        };
+    }
+    let _ = kernel;
+    match r {
+        2 => tile_dot16::<2>(x, kp, w),
+        _ => tile_dot16::<1>(x, kp, w),
+    }
+}
+
+/// Where a finished tile row goes: `put(row, col0, [columns col0..col0+4, col0+4..col0+8])`.
+trait Sink {
+    unsafe fn put(&self, row: usize, col0: usize, v: [v128; 2]);
+}
+
+/// Bytes of activation rows a block of rows keeps hot while every panel passes over it (a run-time setting
+/// so the benchmark can compare blockings: [`set_int8_row_block_bytes`]).
+static ROW_BLOCK_BYTES: AtomicUsize = AtomicUsize::new(16 * 1024);
+
+/// Set the activation bytes per row block of the int8 product (at least one tile of rows per block).
+pub fn set_int8_row_block_bytes(bytes: usize) {
+    ROW_BLOCK_BYTES.store(bytes, Ordering::Relaxed);
+}
+
+/// Sweep `rows × panels` of `xq (m, kp) · wᵀ` into `sink`: blocks of rows (their activations stay in L1,
+/// their output rows in L2), and in a block every panel (8 × kp weight bytes, in L1) over its rows, one
+/// tile of rows at a time.
+#[inline(always)]
+unsafe fn sweep<S: Sink>(kernel: Int8Kernel, xq: &[u8], w: &PackedInt8, rows: Range<usize>, panels: Range<usize>, sink: &S) {
+    let kp = w.kp;
+    let mr = tile_rows(kernel);
+    let block = (ROW_BLOCK_BYTES.load(Ordering::Relaxed) / kp.max(1)).max(mr) / mr * mr;
+    let mut b0 = rows.start;
+    while b0 < rows.end {
+        let b1 = (b0 + block).min(rows.end);
+        for p in panels.clone() {
+            let wp = w.data.as_ptr().add(p * PANEL * kp);
+            let mut i = b0;
+            while i < b1 {
+                let r = mr.min(b1 - i);
+                let t = tile(kernel, r, xq.as_ptr().add(i * kp), kp, wp);
+                for (dr, v) in t.iter().enumerate().take(r) {
+                    sink.put(i + dr, p * PANEL, *v);
+                }
+                i += r;
+            }
+        }
+        b0 = b1;
+    }
+}
+
+/// 0: not checked yet; 1: this engine computes `i32x4.relaxed_dot_i8x16_i7x16_add_s` as specified for a
+/// 7-bit second operand; 2: it does not.
+#[cfg(target_feature = "relaxed-simd")]
+static RELAXED_DOT_ADD: AtomicU8 = AtomicU8::new(0);
+
+/// Does `i32x4.relaxed_dot_i8x16_i7x16_add_s` give the exact sums here? node 20 (V8 11.3) on x86-64
+/// returns twice the sum (Chromium 156 is exact), so the relaxed build checks once, on a tile of known
+/// values against `Dot16`, before using it.
+fn relaxed_dot_add_exact() -> bool {
+    #[cfg(target_feature = "relaxed-simd")]
+    {
+        match RELAXED_DOT_ADD.load(Ordering::Relaxed) {
+            1 => return true,
+            2 => return false,
+            _ => {}
+        }
+        let x: Vec<u8> = (0..16u8).map(|i| [127, 0, 1, 64, 126, 127, 3, 100][i as usize % 8]).collect(); // (1, 16)
+        let w: Vec<i8> = (0..PANEL * 16).map(|i| [-128i8, 127, -1, 5, 100, -100, 3, -7, -128][i % 9]).collect(); // (8, 16)
+        let pw = PackedInt8::new(&w, PANEL, 16);
+        let (x, pw) = (core::hint::black_box(x), core::hint::black_box(pw));
+        // SAFETY: one row of 16 activations, one packed panel of k = 16.
+        let (a, b) = unsafe { (tile_relaxed::<1, false>(x.as_ptr(), 16, pw.data.as_ptr()), tile_dot16::<1>(x.as_ptr(), 16, pw.data.as_ptr())) };
+        let same = (0..2).all(|h| i32x4_all_true(i32x4_eq(a[0][h], b[0][h])));
+        RELAXED_DOT_ADD.store(if same { 1 } else { 2 }, Ordering::Relaxed);
+        same
+    }
+    #[cfg(not(target_feature = "relaxed-simd"))]
+    false
+}
+
+/// The kernel [`int8_kernel`] selects, or `RelaxedDot16` where this engine gets `RelaxedDotAdd` wrong.
+pub fn kernel_in_use() -> Int8Kernel {
+    match int8_kernel() {
+        Int8Kernel::RelaxedDotAdd if !relaxed_dot_add_exact() => Int8Kernel::RelaxedDot16,
+        k => k,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Integer output (tests; the scalar-epilogue path)
+
+struct I32Sink {
+    acc: *mut i32,
+    n: usize,
+}
+
+impl Sink for I32Sink {
+    #[inline(always)]
+    unsafe fn put(&self, row: usize, col0: usize, v: [v128; 2]) {
+        let dst = self.acc.add(row * self.n + col0);
+        if col0 + PANEL <= self.n {
+            v128_store(dst as *mut v128, v[0]);
+            v128_store(dst.add(4) as *mut v128, v[1]);
+        } else {
+            let mut t = [0i32; PANEL];
+            v128_store(t.as_mut_ptr() as *mut v128, v[0]);
+            v128_store(t.as_mut_ptr().add(4) as *mut v128, v[1]);
+            std::ptr::copy_nonoverlapping(t.as_ptr(), dst, self.n - col0);
+        }
+    }
+}
+
+/// `acc (m, n) = xq (m, kp) · wᵀ` in i32 for packed `w`, with the current [`Int8Kernel`]; `xq` rows padded
+/// with zeros from `w.k` to `w.kp`. Returns `false` (and writes nothing) when a buffer is too short.
+pub fn gemm_i8_packed(xq: &[u8], w: &PackedInt8, acc: &mut [i32], m: usize) -> bool {
+    if xq.len() < m * w.kp || acc.len() < m * w.n {
+        return false;
+    }
+    // SAFETY: rows < m and columns < n are in bounds of `acc (m, n)`; the kernels read rows < m of `xq` and
+    // whole panels of `w`.
+    unsafe { sweep(kernel_in_use(), xq, w, 0..m, 0..w.panels(), &I32Sink { acc: acc.as_mut_ptr(), n: w.n }) };
+    true
+}
+
+/// `acc (m, n) = xq (m, k) · wᵀ` in i32 (`xq` in `[0, 127]`, `w (n, k)` int8, both unpacked): packs them and
+/// runs [`gemm_i8_packed`]. Equal as integers to [`crate::cpu::quant::gemm_i8_scalar`].
 pub fn gemm_i8(xq: &[u8], w: &[i8], acc: &mut [i32], m: usize, k: usize, n: usize) {
-    if xq.len() < m * k || w.len() < n * k || acc.len() < m * n {
+    if xq.len() < m * k || w.len() < n * k || acc.len() < m * n || k == 0 {
         return crate::cpu::quant::gemm_i8_scalar(xq, w, acc, m, k, n);
     }
-    let kv = k / 16 * 16;
-    for i in 0..m {
-        let x = &xq[i * k..(i + 1) * k];
-        let out = &mut acc[i * n..(i + 1) * n];
-        let mut j = 0;
-        while j + 4 <= n {
-            let rows = [&w[j * k..(j + 1) * k], &w[(j + 1) * k..(j + 2) * k], &w[(j + 2) * k..(j + 3) * k], &w[(j + 3) * k..(j + 4) * k]];
-            let mut a = [i32x4_splat(0); 4];
-            let mut kk = 0;
-            while kk < kv {
-                // SAFETY: kk + 16 ≤ k, and every slice above has k elements.
-                unsafe {
-                    let xv = v128_load(x.as_ptr().add(kk) as *const v128);
-                    for (c, r) in rows.iter().enumerate() {
-                        a[c] = dot16(a[c], xv, v128_load(r.as_ptr().add(kk) as *const v128));
-                    }
-                }
-                kk += 16;
-            }
-            for c in 0..4 {
-                out[j + c] = hsum_i32(a[c]).wrapping_add(tail(&x[kv..], &rows[c][kv..]));
-            }
-            j += 4;
-        }
-        while j < n {
-            let r = &w[j * k..(j + 1) * k];
-            let mut a = i32x4_splat(0);
-            let mut kk = 0;
-            while kk < kv {
-                // SAFETY: as above.
-                unsafe {
-                    a = dot16(a, v128_load(x.as_ptr().add(kk) as *const v128), v128_load(r.as_ptr().add(kk) as *const v128));
-                }
-                kk += 16;
-            }
-            out[j] = hsum_i32(a).wrapping_add(tail(&x[kv..], &r[kv..]));
-            j += 1;
+    let pw = PackedInt8::new(w, n, k);
+    let mut padded = vec![0u8; m * pw.kp]; // (m, kp)
+    for (dst, src) in padded.chunks_mut(pw.kp).zip(xq.chunks(k)).take(m) {
+        dst[..k].copy_from_slice(src);
+    }
+    gemm_i8_packed(&padded, &pw, acc, m);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Float output: the fused epilogue
+
+/// What turns a tile's integer sums into the linear's output, per column `j` (each slice padded to the
+/// packed columns: `w.panels() · 8`).
+pub struct Epilogue<'a> {
+    /// `zp · Σ_k q_w[j, k]` (wrapping), subtracted from the sum.
+    pub zrs: &'a [i32],
+    /// `f32(scale_x · scale_w[j])` as f64.
+    pub mult: &'a [f64],
+    /// `bias[j]` as f64 (0 without a bias).
+    pub bias: &'a [f64],
+    /// Applied to the result (not with `accumulate`).
+    pub act: Option<Activation>,
+    /// `out += y` (the residual) instead of `out = act(y)`.
+    pub accumulate: bool,
+}
+
+struct F32Sink<'a> {
+    out: *mut f32,
+    n: usize,
+    e: &'a Epilogue<'a>,
+}
+
+impl F32Sink<'_> {
+    /// Columns `j..j+4`: `f32(f64(f32(acc − zrs)) · mult + bias)`.
+    #[inline(always)]
+    unsafe fn y4(&self, acc: v128, j: usize) -> v128 {
+        let raw = i32x4_sub(acc, v128_load(self.e.zrs.as_ptr().add(j) as *const v128));
+        let f = f32x4_convert_i32x4(raw);
+        let (m, b) = (self.e.mult.as_ptr().add(j), self.e.bias.as_ptr().add(j));
+        let lo = f64x2_add(f64x2_mul(f64x2_promote_low_f32x4(f), v128_load(m as *const v128)), v128_load(b as *const v128));
+        let hi = f64x2_add(
+            f64x2_mul(f64x2_promote_low_f32x4(i32x4_shuffle::<2, 3, 2, 3>(f, f)), v128_load(m.add(2) as *const v128)),
+            v128_load(b.add(2) as *const v128),
+        );
+        i32x4_shuffle::<0, 1, 4, 5>(f32x4_demote_f64x2_zero(lo), f32x4_demote_f64x2_zero(hi))
+    }
+
+    /// `out[j..j+cols] (cols ≤ 4)` ← `y` with the residual or the activation.
+    #[inline(always)]
+    unsafe fn store(&self, dst: *mut f32, y: v128, cols: usize) {
+        if cols == 4 {
+            let v = if self.e.accumulate {
+                f32x4_add(v128_load(dst as *const v128), y)
+            } else if let Some(a) = self.e.act {
+                act4(y, a)
+            } else {
+                y
+            };
+            v128_store(dst as *mut v128, v);
+        } else {
+            let mut t = [0.0f32; 4];
+            std::ptr::copy_nonoverlapping(dst, t.as_mut_ptr(), cols);
+            self.store(t.as_mut_ptr(), y, 4);
+            std::ptr::copy_nonoverlapping(t.as_ptr(), dst, cols);
         }
     }
+}
+
+impl Sink for F32Sink<'_> {
+    #[inline(always)]
+    unsafe fn put(&self, row: usize, col0: usize, v: [v128; 2]) {
+        let dst = self.out.add(row * self.n + col0);
+        let cols = self.n - col0; // ≥ 1
+        self.store(dst, self.y4(v[0], col0), cols.min(4));
+        if cols > 4 {
+            self.store(dst.add(4), self.y4(v[1], col0 + 4), (cols - 4).min(4));
+        }
+    }
+}
+
+/// `out[rows, panels' columns]` of the int8 linear: the product of quantized `xq (m, kp)` (rows padded to
+/// `w.kp`) and packed `w` with `kernel` (from [`kernel_in_use`], resolved once per linear so every task
+/// of a split runs the same one), through `e`.
+///
+/// # Safety
+/// `out` points to an `(m, w.n)` f32 matrix with `rows.end ≤ m`, valid for reads and writes of those rows'
+/// columns of `panels` (other threads may write other rows or panels meanwhile); `xq.len() ≥ rows.end ·
+/// w.kp`; `panels.end ≤ w.panels()`; every slice of `e` has at least `w.panels() · 8` values.
+pub unsafe fn linear_packed(kernel: Int8Kernel, xq: &[u8], w: &PackedInt8, rows: Range<usize>, panels: Range<usize>, e: &Epilogue, out: *mut f32) {
+    sweep(kernel, xq, w, rows, panels, &F32Sink { out, n: w.n, e });
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The ceiling
+
+/// `k` of the [`peak_int8`] tile (a panel of 8 × 256 bytes and one tile of activation rows: L1-resident).
+const PEAK_K: usize = 256;
+
+/// Integer operations (2 per multiply-add) of one [`peak_int8`] iteration with the current kernel.
+pub fn peak_int8_ops_per_iter() -> f64 {
+    (2 * tile_rows(kernel_in_use()) * PANEL * PEAK_K) as f64
+}
+
+/// The ceiling of the int8 product with the current kernel: its full tile run again and again on one
+/// packed panel and one tile of activation rows that stay in L1, so only the core's integer multiply-add
+/// throughput limits it (no cache misses, no quantization, no epilogue). Returns a checksum.
+#[inline(never)]
+pub fn peak_int8(iters: u32) -> i32 {
+    peak_tile(kernel_in_use(), iters)
+}
+
+/// [`peak_int8`] with `kernel` (never `RelaxedDotAdd` where it is not exact).
+#[inline(never)]
+fn peak_tile(kernel: Int8Kernel, iters: u32) -> i32 {
+    let mr = tile_rows(kernel);
+    let x: Vec<u8> = (0..mr * PEAK_K).map(|i| (i % 128) as u8).collect(); // (mr, k)
+    let w: Vec<i8> = (0..PANEL * PEAK_K).map(|i| (i % 251) as u8 as i8).collect(); // (8, k)
+    let pw = PackedInt8::new(&w, PANEL, PEAK_K);
+    // Opaque depth: with a constant the compiler unrolls the panel into code the product never runs.
+    let kp = std::hint::black_box(PEAK_K);
+    let mut s = i32x4_splat(0);
+    for _ in 0..iters {
+        // SAFETY: mr rows of kp activations, one packed panel of kp.
+        let t = unsafe { tile(kernel, mr, x.as_ptr(), kp, pw.data.as_ptr()) };
+        for v in t.iter().take(mr) {
+            s = i32x4_add(s, i32x4_add(v[0], v[1]));
+        }
+    }
+    i32x4_extract_lane::<0>(s)
 }
