@@ -311,9 +311,9 @@ impl Engine {
     /// times every dispatch on the device (each in its own compute pass), summed per op; without them the
     /// note says so. Returns the last run's output. The plain [`Engine::forward`] times nothing.
     pub async fn timed_forward(&mut self, batch: &Batch, opts: &ForwardOptions<'_>, min_ms: f64) -> Result<(Output, crate::profile::Timings)> {
-        let t0 = choice::now_ms();
         let mut runs = 0u32;
         if self.gpu.is_some() {
+            let t0 = choice::now_ms();
             let mut total_ms = f64::INFINITY;
             let out = loop {
                 let t = choice::now_ms();

@@ -484,25 +484,20 @@ $('abl-mode').addEventListener('change', () => {
   if (state.analysis?.live) runExplain(state.analysis.text);
 });
 
-// Panel 9 times a forward only while it is on screen (or about to be).
-new IntersectionObserver(
-  (entries) => {
-    state.timingsVisible = entries.some((e) => e.isIntersecting);
-    const a = state.analysis;
-    if (state.timingsVisible && a?.live && a.model === state.model && (state.timings?.text !== a.text || state.timings?.model !== a.model)) runTimings(a.text);
-  },
-  { rootMargin: '200px 0px' },
-).observe($('timings'));
-
-// Panel 10 runs the precisions only while it is on screen (or about to be).
-new IntersectionObserver(
-  (entries) => {
-    state.precisionVisible = entries.some((e) => e.isIntersecting);
-    const a = state.analysis;
-    if (state.precisionVisible && a?.live && a.model === state.model && (state.precision?.text !== a.text || state.precision?.model !== a.model)) runPrecision(a.text);
-  },
-  { rootMargin: '200px 0px' },
-).observe($('precision'));
+/** Panel `id` runs `run(text)` only while it is on screen (or about to be): `state[visible]` says whether it
+ * is, and coming into view it runs on the live analysis unless `state[drawn]` is of that text and model. */
+function runWhileVisible(id, visible, drawn, run) {
+  new IntersectionObserver(
+    (entries) => {
+      state[visible] = entries.some((e) => e.isIntersecting);
+      const a = state.analysis;
+      if (state[visible] && a?.live && a.model === state.model && (state[drawn]?.text !== a.text || state[drawn]?.model !== a.model)) run(a.text);
+    },
+    { rootMargin: '200px 0px' },
+  ).observe($(id));
+}
+runWhileVisible('timings', 'timingsVisible', 'timings', runTimings); // panel 9 times a forward
+runWhileVisible('precision', 'precisionVisible', 'precision', runPrecision); // panel 10 runs the precisions
 
 async function loadModel(model, backend) {
   const prevModel = state.model;

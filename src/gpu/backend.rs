@@ -188,9 +188,7 @@ impl GpuBackend {
             }
         }
     }
-}
 
-impl GpuBackend {
     /// Time each dispatch of the next forward with GPU timestamps (one compute pass per dispatch), where
     /// the device has timestamp queries; the times land in [`GpuBackend::dispatch_ms`].
     pub fn time_next_forward(&mut self) {
