@@ -1,7 +1,7 @@
 """Held-out accuracy of f32 vs quantized model folders through the Rust CLI (issue 11's accuracy table).
 
     python3 scripts/eval_quant.py models/sentiment-ln models/sentiment-ln-int8 [...] [--exe PATH] [--limit N]
-    python3 scripts/eval_quant.py --embed models/minilm models/minilm-int8 [--limit N]
+    python3 scripts/eval_quant.py --embed models/minilm models/minilm-int8 [--limit N] [--batch N]
 
 Held-out split = scripts/data.py's (stratified, seed 1234, 3,352 texts), texts one per line (newlines
 folded to spaces) into `classify --model DIR --json` (one text per forward: batch 1, so each text's
@@ -33,6 +33,7 @@ def main():
     ap.add_argument("--limit", type=int, help="first N held-out texts only")
     ap.add_argument("--embed", action="store_true")
     ap.add_argument("--stride", type=int, default=20)
+    ap.add_argument("--batch", type=int, default=32, help="--embed: texts per forward (classify --batch; default 32)")
     args = ap.parse_args()
     exe = args.exe or classify_bin(False)
     if args.embed:
@@ -56,9 +57,9 @@ def main():
         print(f"{folder}: held-out accuracy {acc:.2%} ({len(gold)} texts: {', '.join(parts)}){agree}", flush=True)
 
 
-def embeddings(exe, folder, texts):
+def embeddings(exe, folder, texts, batch=32):
     inp = "".join(t + "\n" for t in texts)
-    p = subprocess.run([exe, "--model", folder, "--embed"], input=inp.encode("utf-8"), capture_output=True)
+    p = subprocess.run([exe, "--model", folder, "--embed", "--batch", str(batch)], input=inp.encode("utf-8"), capture_output=True)
     if p.returncode != 0:
         raise RuntimeError(p.stderr.decode(errors="replace")[-2000:])
     return np.array([json.loads(line) for line in p.stdout.decode().splitlines() if line.strip()])
@@ -69,11 +70,11 @@ def embed_cosines(exe, args):
     rows = [json.loads(line) for line in gzip.open(path, "rt", encoding="utf-8")]
     texts = [" ".join(r["text"].split()) for r in rows[:: args.stride] if len(r["ids"]) > 2]
     texts = [t for t in texts if t][: args.limit]
-    ref = embeddings(exe, args.folders[0], texts)
+    ref = embeddings(exe, args.folders[0], texts, args.batch)
     for folder in args.folders[1:]:
-        e = embeddings(exe, folder, texts)
+        e = embeddings(exe, folder, texts, args.batch)
         cos = (e * ref).sum(1) / (np.linalg.norm(e, axis=1) * np.linalg.norm(ref, axis=1))
-        print(f"{folder} vs {args.folders[0]}: embedding cosine over {len(texts)} texts: mean {cos.mean():.5f}, "
+        print(f"{folder} vs {args.folders[0]}: embedding cosine over {len(texts)} texts, batch {args.batch}: mean {cos.mean():.5f}, "
               f"min {cos.min():.5f}, 1st percentile {np.percentile(cos, 1):.5f}", flush=True)
 
 

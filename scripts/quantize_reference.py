@@ -64,8 +64,8 @@ BATCHES = [["This movie was wonderful, I loved every minute of it."], PADDED_BAT
 # ----------------------------------------------------------------------------------------------
 # 1. numpy re-implementation
 # ----------------------------------------------------------------------------------------------
-def choose_qparams(xmin, xmax):
-    qmin, qmax = 0, 127  # 0..255 with reduce_range
+def choose_qparams(xmin, xmax, qmax=127):
+    qmin = 0  # qmax 127: 0..255 with reduce_range (fbgemm); 255: qnnpack, which ignores reduce_range
     xmin, xmax = min(f32(xmin), f32(0)), max(f32(xmax), f32(0))
     scale = (np.float64(xmax) - np.float64(xmin)) / (qmax - qmin)
     if f32(scale) == 0 or np.isinf(f32(1) / f32(scale)):
@@ -121,24 +121,29 @@ def torch_dynamic_linear(w, b, precision):
     return nnqd.Linear.from_float(lin)
 
 
+def random_case(rng, t):
+    """Trial t's (w (n, k), b (n), x (m, k), per_channel): ragged shapes, tiny ranges, inputs all positive."""
+    m, k, n = int(rng.integers(1, 48)), int(rng.integers(1, 300)), int(rng.integers(1, 40))
+    w = (rng.standard_normal((n, k)) * rng.uniform(0.01, 3)).astype(f32)
+    b = rng.standard_normal(n).astype(f32)
+    x = (rng.standard_normal((m, k)) * rng.uniform(0.01, 10) + rng.uniform(-1, 1)).astype(f32)
+    if t % 7 == 0:
+        x = (x * 1e-6).astype(f32)  # tiny range: the 6.1e-5 scale floor
+    if t % 11 == 0:
+        x = np.abs(x)  # min > 0: widened to 0
+    return w, b, x, t % 2 == 1
+
+
 def check_semantics(trials=400, seed=0):
     rng = np.random.default_rng(seed)
     bad = total = 0
     for t in range(trials):
-        m, k, n = int(rng.integers(1, 48)), int(rng.integers(1, 300)), int(rng.integers(1, 40))
-        pc = t % 2 == 1
-        w = (rng.standard_normal((n, k)) * rng.uniform(0.01, 3)).astype(f32)
-        b = rng.standard_normal(n).astype(f32)
-        x = (rng.standard_normal((m, k)) * rng.uniform(0.01, 10) + rng.uniform(-1, 1)).astype(f32)
-        if t % 7 == 0:
-            x = (x * 1e-6).astype(f32)  # tiny range: the 6.1e-5 scale floor
-        if t % 11 == 0:
-            x = np.abs(x)  # min > 0: widened to 0
+        w, b, x, pc = random_case(rng, t)
         q = torch_dynamic_linear(torch.from_numpy(w), torch.from_numpy(b), "int8-per-channel" if pc else "int8")
         yt = q(torch.from_numpy(x)).numpy()
         y, qw, sw = linear_int8(x, w, b, pc)
         assert np.array_equal(qw, q.weight().int_repr().numpy()), "weight int8 differs"
-        ts = q.weight().q_per_channel_scales().numpy() if pc else np.full(n, q.weight().q_scale())
+        ts = q.weight().q_per_channel_scales().numpy() if pc else np.full(w.shape[0], q.weight().q_scale())
         assert np.array_equal(sw, ts.astype(f32)), "weight scales differ"
         bad += int((y != yt).sum())
         total += y.size
