@@ -20,10 +20,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { serve, launch, watch, hashedName } from './helpers.mjs';
+import { serve, launch, watch, hashedName, armDeviceLoss, lossHook } from './helpers.mjs';
 
 const CALLS = Number(process.env.SOAK_CALLS || 64);
-const LOADS = Number(process.env.SOAK_LOADS || 6);
+const LOADS = Number(process.env.SOAK_LOADS || 8);
+// Loads before the baseline of the load/drop part: each model on each backend once.
+const WARM_LOADS = 4;
 const GPU_BATCH = Number(process.env.SOAK_GPU_BATCH || 4);
 const GPU_WORDS = Number(process.env.SOAK_GPU_WORDS || 64);
 const MODELS = ['sentiment-ln', 'sentiment-bn'];
@@ -326,11 +328,16 @@ describe(`browser soak: ${CALLS} classifications, ${LOADS} loads and drops`, { t
       if (!worker) await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(worker, 'the load/drop worker started');
+    // Counts the GPU devices the worker asks for (the device-loss hook, not armed: helpers.mjs).
+    if (gpu) await armDeviceLoss(worker, { afterSubmits: 0 });
     const t0 = Date.now();
     let flavour = null;
     const snaps = {};
+    // Backends alternate every round, models every other round (ln/CPU, ln/WebGPU, bn/CPU, bn/WebGPU, …): the
+    // first WARM_LOADS rounds load each kind once; every later round is measured against them.
+    const warmLoads = Math.min(WARM_LOADS, LOADS);
     for (let round = 0; round < LOADS; round++) {
-      const args = { source: new URL(`models/${MODELS[round % 2]}/`, srv.url).href, backend: backends[Math.floor(round / 2) % backends.length], builds: { relaxed: urls.relaxed, simd128: urls.simd128 } };
+      const args = { source: new URL(`models/${MODELS[Math.floor(round / backends.length) % 2]}/`, srv.url).href, backend: backends[round % backends.length], builds: { relaxed: urls.relaxed, simd128: urls.simd128 } };
       const info = await page.evaluate(async (args) => {
         const info = await self.__rpc.call('load', args);
         const [r] = await self.__rpc.call('classify', { texts: ['a good film'] });
@@ -344,26 +351,34 @@ describe(`browser soak: ${CALLS} classifications, ${LOADS} loads and drops`, { t
       await page.evaluate(() => gc());
       const heap = Object.values(await heaps.measure(/\/lens\/worker/))[0];
       const row = { round: round + 1, backend: args.backend, wasm: await wasmBytes(worker, flavour === 'relaxed SIMD' ? urls.relaxed : urls.simd128), workerHeap: heap, browserRssKb: browserRssKb(), ms: Date.now() - t0 };
-      // Heap snapshots after round 5 and the last: the data the worker holds apart from compiled code.
-      if (round + 1 === Math.min(5, LOADS) || round + 1 === LOADS) {
+      // Heap snapshots after the warm-up rounds and the last: the data the worker holds apart from compiled
+      // code, and the JS closures wasm-bindgen made (`closure:real`) that something still holds.
+      if (round + 1 === warmLoads || round + 1 === LOADS) {
         const snap = Object.values(await heaps.snapshot(/\/lens\/worker/))[0];
-        Object.assign(row, { workerHeap_data: snap.data, workerHeap_code: snap.code });
-        (snaps[round + 1 === LOADS ? 'end' : 'five'] = snap);
+        Object.assign(row, { workerHeap_data: snap.data, workerHeap_code: snap.code, closures: snap.groups['closure:real']?.[0] || 0 });
+        (snaps[round + 1 === LOADS ? 'end' : 'warm'] = snap);
       }
       record.loadDrop.push(row);
     }
-    snaps.five ||= snaps.end;
+    snaps.warm ||= snaps.end;
     const at = (n) => record.loadDrop[Math.min(n, record.loadDrop.length) - 1];
-    const [five, end] = [at(Math.min(5, LOADS)), at(LOADS)];
-    console.log(`soak (browser): ${LOADS} loads + classify + drop in one worker (${backends.join(' / ')}, ${MODELS.join(' / ')}), ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    const [warm, end] = [at(warmLoads), at(LOADS)];
+    const gpuLoads = (n) => record.loadDrop.slice(0, n).filter((r) => r.backend === 'webgpu').length;
+    const devices = gpu ? (await lossHook(worker)).devices : 0;
+    console.log(`soak (browser): ${LOADS} loads + classify + drop in one worker (${backends.join(' / ')}, ${MODELS.join(' / ')}; ${gpuLoads(LOADS)} on WebGPU, ${devices} GPU devices asked for), ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     for (const [k, f] of [['wasm', mb], ['workerHeap', mb], ['browserRssKb', (x) => mb(x * 1024)]]) {
-      console.log(`  ${k}: after 1 ${f(at(1)[k])}, after 5 ${f(five[k])}, after ${LOADS} ${f(end[k])} (${pct(five[k], end[k])})`);
+      console.log(`  ${k}: after 1 ${f(at(1)[k])}, after ${warmLoads} ${f(warm[k])}, after ${LOADS} ${f(end[k])} (${pct(warm[k], end[k])})`);
     }
-    for (const k of ['data', 'code']) console.log(`  workerHeap by snapshot, ${k}: after 5 ${mb(snaps.five[k])}, after ${LOADS} ${mb(snaps.end[k])} (${pct(snaps.five[k], snaps.end[k])})`);
-    console.log(`  grew most: ${heapGrowth(snaps.five, snaps.end) || 'nothing'}; data: ${heapGrowth(snaps.five, snaps.end, 6, { data: true }) || 'nothing'}`);
+    for (const k of ['data', 'code']) console.log(`  workerHeap by snapshot, ${k}: after ${warmLoads} ${mb(snaps.warm[k])}, after ${LOADS} ${mb(snaps.end[k])} (${pct(snaps.warm[k], snaps.end[k])})`);
+    console.log(`  wasm-bindgen closures held: after ${warmLoads} ${warm.closures}, after ${LOADS} ${end.closures} (${gpuLoads(LOADS) - gpuLoads(warmLoads)} WebGPU loads between)`);
+    console.log(`  grew most: ${heapGrowth(snaps.warm, snaps.end) || 'nothing'}; data: ${heapGrowth(snaps.warm, snaps.end, 6, { data: true }) || 'nothing'}`);
     await page.evaluate(() => self.__w.terminate());
     // As above: the worker's heap is asserted on the data it holds (the used size also counts compiled code).
-    for (const k of ['wasm', 'workerHeap_data']) assert.ok(end[k] <= five[k] * (1 + MAX_GROWTH), `${k}: ${five[k]} after 5 → ${end[k]} after ${LOADS}`);
+    for (const k of ['wasm', 'workerHeap_data']) assert.ok(end[k] <= warm[k] * (1 + MAX_GROWTH), `${k}: ${warm[k]} after ${warmLoads} → ${end[k]} after ${LOADS}`);
+    // Nothing kept per load: not one more JS closure (wgpu forgets two per GPU device it opens), and one GPU
+    // device for every WebGPU load of the worker (the engine's shared context).
+    assert.ok(end.closures <= warm.closures, `wasm-bindgen closures held: ${warm.closures} after ${warmLoads} loads → ${end.closures} after ${LOADS}`);
+    if (gpu) assert.equal(devices, 1, `GPU devices asked for by ${gpuLoads(LOADS)} WebGPU loads in one worker`);
     // The package asks for a folder's optional files (tokenizer_config.json, …): their 404s are expected.
     assert.deepEqual(errors.filter((e) => !/Failed to load resource/.test(e)), []);
   });
