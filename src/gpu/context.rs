@@ -20,9 +20,9 @@ use std::borrow::Cow;
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// The shared context and the backends it was opened for: one per thread in the browser (a worker; wgpu's
-/// WebGPU objects stay on their thread), one per process natively (wgpu's device is thread-safe, its error
-/// scopes are per thread; a static is never dropped: wgpu must not be dropped while threads are torn down).
+// The shared context and the backends it was opened for: one per thread in the browser (a worker; wgpu's
+// WebGPU objects stay on their thread), one per process natively (wgpu's device is thread-safe, its error
+// scopes are per thread; a static is never dropped: wgpu must not be dropped while threads are torn down).
 #[cfg(target_arch = "wasm32")]
 thread_local! {
     static SHARED: RefCell<Option<(wgpu::Backends, GpuContext)>> = const { RefCell::new(None) };
