@@ -55,20 +55,12 @@ pub struct Engine {
     forwards: u64,
     /// Where the engine was set to run at load, and why.
     choice: BackendChoice,
-    /// The engine opened its GPU device itself ([`Engine::new`]) and destroys it when it no longer uses it
-    /// (dropped, or the probe chose the CPU): in the browser a device otherwise lives until the JavaScript
-    /// garbage collector finds it. A context passed in ([`Engine::with_context`]) may be shared: left alone.
-    owns_device: bool,
-}
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        self.release_device();
-    }
 }
 
 impl Engine {
-    /// Build with the platform's GPU API (WebGPU in the browser, Vulkan natively).
+    /// Build with the platform's GPU API (WebGPU in the browser, Vulkan natively), on the shared GPU context
+    /// (the worker's in the browser, the process's natively: [`GpuContext::shared`]), opened by the first
+    /// GPU load.
     pub async fn new(classifier: Classifier, backend: Backend) -> Result<Self> {
         Self::with_gpu_backends(classifier, backend, default_backends()).await
     }
@@ -80,27 +72,30 @@ impl Engine {
         if backend == Backend::Cpu {
             return Self::with_context(classifier, backend, Err(Error::Gpu("CPU backend chosen".into())));
         }
-        let adapter = GpuContext::adapter(backends).await;
-        if let (Backend::Auto, Ok(a)) = (backend, &adapter) {
-            // A software adapter is declined before a device and its pipelines are built.
-            let info = a.get_info();
-            if choice::is_software(&info) {
-                let mut engine = Self::cpu(classifier);
-                engine.decline_software(format!("{} ({:?}, {})", info.name, info.device_type, info.driver_info));
-                return Ok(engine);
-            }
-        }
-        let ctx = match adapter {
-            // The pipelines this model's forward of a short text runs, built (and awaited) now; the others at
-            // their first use.
-            Ok(a) => match GpuContext::from_adapter(a).await {
-                Ok(ctx) => ctx.prepare(&forward_pipelines(&classifier.model.config)).await.map(|()| ctx),
+        // The shared context; the first GPU load (or the first after a device loss) opens it.
+        let ctx = match GpuContext::shared(backends) {
+            Some(ctx) => Ok(ctx),
+            None => match GpuContext::adapter(backends).await {
+                Ok(a) if backend == Backend::Auto && choice::is_software(&a.get_info()) => {
+                    // A software adapter is declined before a device and its pipelines are built.
+                    let info = a.get_info();
+                    let mut engine = Self::cpu(classifier);
+                    engine.decline_software(format!("{} ({:?}, {})", info.name, info.device_type, info.driver_info));
+                    return Ok(engine);
+                }
+                Ok(a) => GpuContext::share(backends, a).await,
                 Err(e) => Err(e),
             },
+        };
+        let ctx = match ctx {
+            // `with_context` declines a software adapter for `auto`: no pipelines for it.
+            Ok(ctx) if backend == Backend::Auto && choice::is_software(&ctx.info) => Ok(ctx),
+            // The pipelines this model's forward of a short text runs, built (and awaited) now unless an earlier
+            // engine on the shared context built them; the others at their first use.
+            Ok(ctx) => ctx.prepare(&forward_pipelines(&classifier.model.config)).await.map(|()| ctx),
             Err(e) => Err(e),
         };
         let mut engine = Self::with_context(classifier, backend, ctx)?;
-        engine.owns_device = true;
         if backend == Backend::Auto {
             engine.probe().await;
         }
@@ -174,7 +169,7 @@ impl Engine {
                     let why = format!("the probe forward failed on the GPU, running on the CPU: {e}");
                     self.choice = BackendChoice { reason: why.clone(), ..BackendChoice::forced(Backend::Auto, "cpu", self.choice.adapter.clone()) };
                     self.fallback = Some(why);
-                    self.release_device();
+                    self.gpu = None; // its buffers are freed; the shared device stays for other engines
                     self.last = "cpu";
                     return;
                 }
@@ -188,7 +183,7 @@ impl Engine {
         self.choice.cached = cached;
         if !wins {
             self.fallback = Some(reason);
-            self.release_device();
+            self.gpu = None; // its buffers are freed; the shared device stays for other engines
             self.last = "cpu";
         }
     }
@@ -226,19 +221,6 @@ impl Engine {
             last: "cpu",
             forwards: 0,
             choice: BackendChoice::forced(Backend::Cpu, "cpu", None),
-            owns_device: false,
-        }
-    }
-
-    /// Stop using the GPU: its buffers are freed (the backend's `Drop`), and the device too where the engine
-    /// opened it.
-    fn release_device(&mut self) {
-        if let Some(g) = self.gpu.take() {
-            let device = self.owns_device.then(|| g.ctx.device.clone());
-            drop(g);
-            if let Some(d) = device {
-                d.destroy();
-            }
         }
     }
 

@@ -5,11 +5,40 @@
 //! matmul, ablation, batch statistics) wait for their first use, since on a software adapter one
 //! pipeline can take seconds to compile —, and the device's health (lost, or an error nobody caught) so
 //! the engine can fall back to the CPU with the reason.
+//!
+//! One context — per worker in the browser, per process natively — is shared by every engine built there
+//! ([`GpuContext::shared`], opened at the first GPU load by [`GpuContext::share`]): a model loaded after
+//! another reuses its device, queue and pipelines, and a dropped model frees only its own buffers. In the
+//! browser this also bounds what wgpu keeps per device (its WebGPU backend `forget()`s the JS closures of a
+//! device's `lost` and `onuncapturederror` handlers: two per device, for good). A lost (or failed) shared
+//! context is replaced at the next GPU load.
 
 use crate::error::{Error, Result};
 use crate::gpu::ops::{Access, Kernel};
 use std::borrow::Cow;
+#[cfg(target_arch = "wasm32")]
+use std::cell::RefCell;
 use std::sync::{Arc, Mutex, OnceLock};
+
+// The shared context and the backends it was opened for: one per thread in the browser (a worker; wgpu's
+// WebGPU objects stay on their thread), one per process natively (wgpu's device is thread-safe, its error
+// scopes are per thread; a static is never dropped: wgpu must not be dropped while threads are torn down).
+#[cfg(target_arch = "wasm32")]
+thread_local! {
+    static SHARED: RefCell<Option<(wgpu::Backends, GpuContext)>> = const { RefCell::new(None) };
+}
+#[cfg(not(target_arch = "wasm32"))]
+static SHARED: Mutex<Option<(wgpu::Backends, GpuContext)>> = Mutex::new(None);
+
+fn with_shared<T>(f: impl FnOnce(&mut Option<(wgpu::Backends, GpuContext)>) -> T) -> T {
+    #[cfg(target_arch = "wasm32")]
+    return SHARED.with(|s| f(&mut s.borrow_mut()));
+    #[cfg(not(target_arch = "wasm32"))]
+    match SHARED.lock() {
+        Ok(mut g) => f(&mut g),
+        Err(poisoned) => f(&mut poisoned.into_inner()),
+    }
+}
 
 /// Cloning is cheap and shares the device (wgpu handles are reference-counted).
 #[derive(Clone)]
@@ -119,6 +148,39 @@ impl GpuContext {
             mapped_at_creation: false,
         });
         Ok(Self { device, queue, info, limits, pipelines, failure, dummy })
+    }
+
+    /// The shared context for `backends` (the worker's in the browser, the process's natively), while it is
+    /// healthy: `None` before the first GPU load, for other backends, and once its device is lost or failed.
+    pub fn shared(backends: wgpu::Backends) -> Option<Self> {
+        with_shared(|s| s.as_ref().filter(|(b, c)| *b == backends && c.health().is_ok()).map(|(_, c)| c.clone()))
+    }
+
+    /// Open a device on `adapter` (found for `backends`) and make it the shared context for `backends`,
+    /// replacing one that was lost. When another load shared a context while this one waited for its
+    /// device (two loads in flight at once), that one is returned and the new device destroyed.
+    pub async fn share(backends: wgpu::Backends, adapter: wgpu::Adapter) -> Result<Self> {
+        let ctx = Self::from_adapter(adapter).await?;
+        if let Some(other) = Self::shared(backends) {
+            ctx.device.destroy();
+            return Ok(other);
+        }
+        with_shared(|s| *s = Some((backends, ctx.clone())));
+        Ok(ctx)
+    }
+
+    /// The shared context for `backends`, opened now when there is none yet (or it was lost).
+    pub async fn open_shared(backends: wgpu::Backends) -> Result<Self> {
+        match Self::shared(backends) {
+            Some(ctx) => Ok(ctx),
+            None => Self::share(backends, Self::adapter(backends).await?).await,
+        }
+    }
+
+    /// True for clones of one context (one device). wgpu's `Device` equality compares ids, which two
+    /// instances give out alike.
+    pub fn same_as(&self, other: &GpuContext) -> bool {
+        Arc::ptr_eq(&self.failure, &other.failure)
     }
 
     /// "webgpu", "vulkan", … — the API this context runs on.

@@ -36,24 +36,16 @@ pub fn require_gpu() -> bool {
     option_env!("REQUIRE_GPU") == Some("1")
 }
 
-#[cfg(target_arch = "wasm32")]
-thread_local! {
-    /// In the browser all tests run one after another in one page: they share one device, so SwiftShader
-    /// compiles the pipelines once instead of once per test.
-    static SHARED: std::cell::RefCell<Option<GpuContext>> = const { std::cell::RefCell::new(None) };
-}
-
+/// In the browser all tests run one after another in one page: they share the page's one context (the
+/// library's shared context, one per worker), so SwiftShader compiles the pipelines once instead of once per
+/// test. Natively each test opens its own (tests run side by side, and some destroy their device).
 async fn new_context() -> encoder_lens::Result<GpuContext> {
-    #[cfg(target_arch = "wasm32")]
-    if let Some(ctx) = SHARED.with(|s| s.borrow().clone()) {
-        if ctx.health().is_ok() {
-            return Ok(ctx);
-        }
+    let backends = encoder_lens::gpu::context::default_backends();
+    if cfg!(target_arch = "wasm32") {
+        GpuContext::open_shared(backends).await
+    } else {
+        GpuContext::new(backends).await
     }
-    let ctx = GpuContext::new(encoder_lens::gpu::context::default_backends()).await?;
-    #[cfg(target_arch = "wasm32")]
-    SHARED.with(|s| *s.borrow_mut() = Some(ctx.clone()));
-    Ok(ctx)
 }
 
 /// The platform's GPU, or `None` after printing `SKIPPED: <test>: <why>` (a failure under REQUIRE_GPU=1).
@@ -453,6 +445,14 @@ fn compare_norm(what: &str, g: &encoder_lens::trace::NormTrace, c: &encoder_lens
     assert_close(&format!("{what} output"), &real(&g.output.data), &real(&c.output.data), TRACE_TOL.0, TRACE_TOL.1);
 }
 
+/// The checks that build engines on the library's shared GPU context (`Engine::new`: one per process
+/// natively) take turns: the tests of a binary run side by side, and a simulated device loss must not reach
+/// another test's engine.
+fn shared_context_turn() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 const TEXTS: [&str; 3] = ["an absolute joy from start to finish", "a dull, lifeless waste of two hours", "great"];
 
 /// No adapter (wgpu asked for no backend at all): `auto` runs on the CPU, says why, and gives exactly
@@ -480,7 +480,9 @@ pub async fn fallback_without_adapter(m: &ModelDir) {
 /// hardware one the timed probe decides and a second engine of the same model reuses it. The probe itself
 /// (`Engine::measured`) runs on any adapter: both timings are real and the engine runs on the faster one,
 /// with the CPU's exact results when the CPU wins. Forcing the GPU still gives the GPU.
+#[allow(clippy::await_holding_lock)]
 pub async fn auto_choice(m: &ModelDir, test: &str) {
+    let _turn = shared_context_turn();
     let Some(ctx) = gpu_or_skip(test).await else { return };
     let software = encoder_lens::choice::is_software(&ctx.info);
     let auto = Engine::new(m.classifier(), Backend::Auto).await.expect("auto engine");
@@ -537,8 +539,11 @@ pub async fn auto_choice(m: &ModelDir, test: &str) {
 }
 
 /// The device is lost mid-session: the next forward runs on the CPU, reports why, and matches the CPU
-/// exactly (and the earlier GPU result within 1e-4).
+/// exactly (and the earlier GPU result within 1e-4); another engine sharing the device follows it to the CPU,
+/// and the next GPU load opens a new device.
+#[allow(clippy::await_holding_lock)]
 pub async fn fallback_after_device_loss(m: &ModelDir, test: &str) {
+    let _turn = shared_context_turn();
     let mut e = match Engine::new(m.classifier(), Backend::Gpu).await {
         Ok(e) => e,
         Err(err) => {
@@ -550,6 +555,10 @@ pub async fn fallback_after_device_loss(m: &ModelDir, test: &str) {
     assert_ne!(e.backend(), "cpu");
     let on_gpu = e.classify(&TEXTS, &ForwardOptions::default()).await.expect("gpu classify");
     assert_eq!(e.gpu().expect("gpu").last.submits, 1);
+    // A second engine shares the first one's context (device, queue, pipelines).
+    let mut other = Engine::new(m.classifier(), Backend::Gpu).await.expect("second gpu engine");
+    let lost = e.gpu().expect("gpu").ctx.clone();
+    assert!(other.gpu().expect("gpu").ctx.same_as(&lost), "the second engine shares the device");
     e.gpu().expect("gpu").ctx.simulate_device_loss();
     let after = e.classify(&TEXTS, &ForwardOptions::default()).await.expect("classify after loss");
     assert_eq!(e.backend(), "cpu");
@@ -560,6 +569,15 @@ pub async fn fallback_after_device_loss(m: &ModelDir, test: &str) {
         assert_eq!(after.predictions[i].probabilities, cpu.predictions[i].probabilities, "after loss = CPU exactly");
         assert_close("GPU before loss vs CPU after", &on_gpu.predictions[i].probabilities, &cpu.predictions[i].probabilities, 1e-4, 0.0);
     }
+    // The engine that shared the lost device goes to the CPU at its next call; the next load opens a new device.
+    let shared_after = other.classify(&TEXTS, &ForwardOptions::default()).await.expect("classify on the other engine");
+    assert_eq!(other.backend(), "cpu");
+    assert_eq!(shared_after.predictions[0].probabilities, cpu.predictions[0].probabilities);
+    let mut fresh = Engine::new(m.classifier(), Backend::Gpu).await.expect("a gpu engine after the loss");
+    assert!(!fresh.gpu().expect("gpu").ctx.same_as(&lost), "a load after the loss opens a new device");
+    let again = fresh.classify(&TEXTS, &ForwardOptions::default()).await.expect("classify on the new device");
+    assert_ne!(fresh.last_backend(), "cpu");
+    assert_close("new device vs CPU", &again.predictions[0].probabilities, &cpu.predictions[0].probabilities, 1e-4, 0.0);
     say!("{test}: fell back with reason: {reason}");
 }
 

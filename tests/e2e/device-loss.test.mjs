@@ -4,7 +4,9 @@
 // during a classify of the npm package's TextClassifier (its own worker). Each call completes on the CPU
 // with the numbers a CPU engine gives (≤ 1e-4), the page / `info` says why, later calls stay on the CPU
 // (no submit reaches a GPU queue again, no new device is asked for), and nothing hangs (every wait has a
-// deadline). Needs WebGPU (SwiftShader here): skipped loudly without an adapter, failed with REQUIRE_GPU=1.
+// deadline). A new WebGPU load in the package's worker after the loss opens a new device (the worker's shared
+// GPU context was marked lost) and runs there. Needs WebGPU (SwiftShader here): skipped loudly without an
+// adapter, failed with REQUIRE_GPU=1.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { serve, launch, watch, classify, pageWorker, armDeviceLoss, lossHook, hashedName } from './helpers.mjs';
@@ -119,13 +121,16 @@ describe('device loss in the browser', () => {
     const lens = `/${hashedName('lens/index.js')}`;
     const builds = { relaxed: `/${hashedName('pkg-relaxed/encoder_lens.js')}`, simd128: `/${hashedName('pkg/encoder_lens.js')}` };
     const batch = [...TEXTS, 'an absolute joy from start to finish', 'a dull, lifeless waste of two hours', 'ok'];
-    await page.evaluate(async ({ lens, builds }) => {
+    await page.evaluate(async ({ lens, builds, workerUrl }) => {
       const { TextClassifier } = await import(lens);
       const abs = (u) => new URL(u, location.href).href;
       const b = { relaxed: abs(builds.relaxed), simd128: abs(builds.simd128) };
-      self.__gpu = await TextClassifier.load('models/sentiment-ln/', { backend: 'webgpu', builds: b });
+      self.__load = (backend) => TextClassifier.load('models/sentiment-ln/', { backend, builds: b, worker: self.__gpuWorker });
+      // The WebGPU classifier's worker, made here so that a second load can go into it after the loss.
+      self.__gpuWorker = new Worker(abs(workerUrl), { type: 'module' });
+      self.__gpu = await self.__load('webgpu');
       self.__cpu = await TextClassifier.load('models/sentiment-ln/', { backend: 'cpu', builds: b });
-    }, { lens, builds });
+    }, { lens, builds, workerUrl: `/${hashedName('lens/worker.js')}` });
     const info0 = await page.evaluate(() => ({ ...self.__gpu.info }));
     assert.equal(info0.backend, 'webgpu');
     assert.equal(info0.gpuLost, false);
@@ -159,6 +164,20 @@ describe('device loss in the browser', () => {
     });
     out.later.forEach((r, i) => close(Object.values(r.scores), Object.values(out.cpu[i].scores), `later ${i}`));
     console.log(`device loss (package classify, batch ${batch.length}): ${ms} ms for the three calls, max |Δp| vs CPU ${worst.toExponential(2)}; ${out.info.fallbackReason}`);
+
+    // A new WebGPU load in the same worker after the loss: the engine's shared GPU context was marked lost,
+    // so this load opens a new device (the one before it served every load of the worker) and runs there.
+    const gpuHook = async () => (await Promise.all(workers.map(lossHook))).find((h) => h.destroyed);
+    const devicesBefore = (await gpuHook()).devices;
+    const reload = await page.evaluate(async (batch) => {
+      const clf = await self.__load('webgpu');
+      return { info: { ...clf.info }, out: await clf.classify(batch) };
+    }, batch);
+    const hook = await gpuHook();
+    assert.equal(reload.info.backend, 'webgpu', 'a load after the loss runs on WebGPU again');
+    assert.equal(hook.devices, devicesBefore + 1, `one new device for the load after the loss (${JSON.stringify(hook)})`);
+    assert.ok(hook.submitsAfterLoss > 0, 'the new device ran the forward');
+    reload.out.forEach((r, i) => close(Object.values(r.scores), Object.values(out.cpu[i].scores), `after reload ${i}`));
     await page.evaluate(() => (self.__gpu.dispose(), self.__cpu.dispose()));
     assert.deepEqual(errors.filter((e) => !/Failed to load resource/.test(e)), []);
     await page.close();
