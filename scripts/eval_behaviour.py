@@ -107,6 +107,20 @@ def score(rows, preds):
     }
 
 
+def update_metrics(d, res):
+    """The per-group summary into DIR/metrics.json too (issue 10 item 5), when the folder has one."""
+    path = os.path.join(d, "metrics.json")
+    if not os.path.isfile(path):
+        return
+    with open(path, encoding="utf-8") as f:
+        m = json.load(f, object_pairs_hook=OrderedDict)
+    m["behaviour_overall"] = res["overall"]
+    m["behaviour_groups"] = OrderedDict((g, v["accuracy"]) for g, v in res["groups"].items())
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(m, f, indent=2)
+        f.write("\n")
+
+
 def git_rev():
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
@@ -137,7 +151,7 @@ def main():
     ap.add_argument("--set", default=SET)
     ap.add_argument("--build", action="store_true", help="run cargo build --release --bin classify first")
     ap.add_argument("--exe", help="classify binary to run instead of $CARGO_TARGET_DIR/release/classify")
-    ap.add_argument("--write", action="store_true", help="write DIR/behaviour.json for each model")
+    ap.add_argument("--write", action="store_true", help="write DIR/behaviour.json for each model (and the summary into DIR/metrics.json)")
     ap.add_argument("--show-wrong", action="store_true")
     args = ap.parse_args()
     if not args.engine and not args.torch:
@@ -177,6 +191,7 @@ def main():
                 with open(os.path.join(d, "behaviour.json"), "w", encoding="utf-8") as f:
                     json.dump(doc, f, indent=1, ensure_ascii=False)
                     f.write("\n")
+                update_metrics(d, res)
     groups = list(next(iter(results.values()))["groups"])
     print()
     print(table(results, groups))

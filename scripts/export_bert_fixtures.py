@@ -14,9 +14,18 @@ Reads models/minilm/ (scripts/get_minilm.py) and models/minilm-sentiment/classif
 
 Checks before writing: eager == sdpa attention outputs, sentence-transformers' embedding == normalised
 mean of BertModel's output, masked keys get probability exactly 0 with HF's finfo.min additive mask.
+
+With --teacher (issue 10): the committed fine-tuned teacher models/minilm-teacher (an HF
+`BertForSequenceClassification` folder, f16 weights, mean pooling, scripts/train_teacher.py export) on the
+same batches. Writes tests/fixtures/golden/minilm-teacher.{safetensors,json}: b{k}.input_ids, b{k}.lengths,
+b{k}.pooled, b{k}.logits, b{k}.probs — `transformers.BertModel` (weights widened to f32, as the engine does)
++ mean pooling + the folder's `classifier`, checked against scripts/bert_torch.py's forward (the training code).
 """
+import argparse
 import json
 import os
+
+import sys
 
 import numpy as np
 import torch
@@ -24,6 +33,7 @@ from safetensors.torch import load_file, save_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
 BASE = os.path.join(REPO, "models", "minilm")
 HEAD = os.path.join(REPO, "models", "minilm-sentiment", "classifier.safetensors")
 OUT = os.path.join(REPO, "tests", "fixtures", "golden", "minilm")
@@ -43,7 +53,55 @@ BATCHES = [
 ]
 
 
+def teacher(folder, out):
+    """Golden logits of the fine-tuned teacher folder (see the module doc)."""
+    from transformers import AutoTokenizer, BertModel
+
+    from bert_torch import load_folder
+
+    torch.set_num_threads(1)
+    tok = AutoTokenizer.from_pretrained(folder)
+    bert = BertModel.from_pretrained(folder, attn_implementation="eager", dtype=torch.float32,
+                                     add_pooling_layer=False).eval()
+    head = load_file(os.path.join(folder, "model.safetensors"))
+    w, b = head["classifier.weight"].float(), head["classifier.bias"].float()
+    ours, info = load_folder(folder)
+    tensors, meta = {}, {"model": os.path.relpath(folder, REPO), "batches": []}
+    with torch.inference_mode():
+        for k, texts in enumerate(BATCHES):
+            enc = tok(texts, padding=True, truncation=True, max_length=info.max_len, return_tensors="pt")
+            ids, mask = enc["input_ids"], enc["attention_mask"]
+            h = bert(input_ids=ids, attention_mask=mask).last_hidden_state
+            m = mask.unsqueeze(-1).float()
+            pooled = (h * m).sum(1) / m.sum(1)
+            logits = pooled @ w.T + b
+            torch.testing.assert_close(ours(ids, mask.bool()), logits, atol=1e-5, rtol=1e-5)
+            tensors[f"b{k}.input_ids"] = ids.to(torch.int64)
+            tensors[f"b{k}.lengths"] = mask.sum(1).to(torch.int64)
+            tensors[f"b{k}.pooled"] = pooled
+            tensors[f"b{k}.logits"] = logits
+            tensors[f"b{k}.probs"] = torch.softmax(logits, -1)
+            meta["batches"].append({"texts": texts, "seq": int(ids.shape[1]), "lengths": mask.sum(1).tolist(),
+                                    "labels": [info.labels[j] for j in logits.argmax(1).tolist()],
+                                    "probs": torch.softmax(logits, -1).tolist()})
+    import transformers
+
+    meta["versions"] = {"torch": torch.__version__, "transformers": transformers.__version__}
+    save_file({n: t.contiguous() for n, t in tensors.items()}, out + ".safetensors")
+    with open(out + ".json", "w") as f:
+        json.dump(meta, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    print(f"wrote {out}.safetensors ({os.path.getsize(out + '.safetensors') / 1e3:.1f} kB), {out}.json")
+
+
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--teacher", nargs="?", const=os.path.join(REPO, "models", "minilm-teacher"),
+                    help="golden logits of the fine-tuned teacher folder instead (default models/minilm-teacher)")
+    ap.add_argument("--out", default=os.path.join(REPO, "tests", "fixtures", "golden", "minilm-teacher"))
+    args = ap.parse_args()
+    if args.teacher:
+        return teacher(args.teacher, args.out)
     torch.manual_seed(0)
     torch.set_num_threads(1)
     from sentence_transformers import SentenceTransformer
