@@ -10,8 +10,10 @@
 //   out[r, c]  = bitcast<f32>(raw[r, c])                                   raw = 1 (the tests' view)
 //
 // An input holding a NaN or an infinity (qp ok = 0) makes every output NaN, as on the CPU.
-// The int8 × 7-bit products are unpacked with shifts (portable: no packed_4x8_integer_dot_product
-// requirement); every integer is exact, so the result equals the CPU's integer for integer.
+// The inner product of two words (four int8 × 7-bit products) is `dot4I8Packed` where WGSL's
+// packed_4x8_integer_dot_product language feature is there, else unpacked with shifts: the context picks
+// the prepended dot4 at pipeline build (src/gpu/ops/matmul_int8.rs). Every integer is exact, so either
+// equals the CPU's integer for integer.
 //
 // Layouts: x (m, k) f32; qp [scale bits, zero point, inv bits, ok] u32; w (n, kw) u32 with kw = ceil(k/4),
 // four int8 per word, element 4·j + b of a row in byte b (little-endian), the row's tail bytes 0;
@@ -58,16 +60,8 @@ fn quantize(v: f32, inv: f32, zp: i32) -> u32 {
     return u32(clamp(i32(t) + zp, 0, 127));
 }
 
-// Σ of the four products of a word of 7-bit activations and a word of int8 weights.
-fn dot4(a: u32, b: u32) -> i32 {
-    var s = 0;
-    for (var e = 0u; e < 4u; e++) {
-        let xa = i32((a >> (8u * e)) & 0xffu);
-        let wb = bitcast<i32>(b << (24u - 8u * e)) >> 24u;
-        s += xa * wb;
-    }
-    return s;
-}
+// dot4(a, b): Σ of the four products of a word of 7-bit activations and a word of int8 weights —
+// shaders/include/dot4_packed.wgsl (dot4I8Packed) or dot4_unpack.wgsl (shifts), prepended.
 
 @compute @workgroup_size(16, 16, 1)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

@@ -79,3 +79,26 @@ fn shader_bindings_match_the_kernel_registry() {
         assert!(seen.iter().all(|&s| s), "{}: registered binding missing in WGSL: {seen:?}", k.file());
     }
 }
+
+/// The int8 matmul's two inner products — `dot4I8Packed` (where WGSL's packed_4x8_integer_dot_product is
+/// there) and the shift-unpack path — validate, and differ only in the prepended `dot4`.
+#[test]
+fn int8_matmul_validates_with_either_dot4() {
+    use encoder_lens::gpu::ops::matmul_int8::SOURCE_PACKED;
+    let (unpack, packed) = (Kernel::MatmulInt8.source_on(false), Kernel::MatmulInt8.source_on(true));
+    assert_eq!(packed, SOURCE_PACKED);
+    assert_eq!(unpack, Kernel::MatmulInt8.source());
+    for (name, src) in [("matmul_int8.wgsl (unpack)", unpack), ("matmul_int8.wgsl (dot4I8Packed)", packed)] {
+        let m = validate(name, src);
+        let dot4 = m.functions.iter().find(|(_, f)| f.name.as_deref() == Some("dot4")).map(|(_, f)| f).expect("dot4");
+        let packed_call = dot4.expressions.iter().any(|(_, e)| matches!(e, naga::Expression::Math { fun: naga::MathFunction::Dot4I8Packed, .. }));
+        assert_eq!(packed_call, src == packed, "{name}: dot4I8Packed used iff the packed variant");
+    }
+    assert!(packed.starts_with("requires packed_4x8_integer_dot_product;"), "the packed variant names its language feature first");
+    // Past their dot4 the two sources are the same text.
+    let tail = |s: &'static str| &s[s.find("fn activate").expect("activate")..];
+    assert_eq!(tail(unpack), tail(packed));
+    for k in Kernel::ALL.iter().filter(|&&k| k != Kernel::MatmulInt8) {
+        assert_eq!(k.source_on(true), k.source(), "{k:?}: only the int8 matmul has a packed variant");
+    }
+}

@@ -58,6 +58,9 @@ pub struct GpuContext {
     failure: Arc<Mutex<Option<String>>>,
     /// A 16-byte buffer bound where a kernel's optional input or output is absent.
     pub dummy: wgpu::Buffer,
+    /// WGSL's `packed_4x8_integer_dot_product` language feature is there: the int8 matmul is built with
+    /// `dot4I8Packed` ([`Kernel::source_on`]), else with the shift-unpack path.
+    pub packed_dot4: bool,
 }
 
 /// A kernel's shader module, bind group layout and pipeline layout (built at the kernel's first use), and
@@ -65,6 +68,11 @@ pub struct GpuContext {
 struct KernelSlot {
     base: OnceLock<(wgpu::ShaderModule, wgpu::BindGroupLayout, wgpu::PipelineLayout)>,
     entries: Vec<OnceLock<wgpu::ComputePipeline>>,
+}
+
+/// One empty slot per kernel: nothing built yet.
+fn empty_slots() -> Arc<[KernelSlot]> {
+    Kernel::ALL.iter().map(|k| KernelSlot { base: OnceLock::new(), entries: k.entries().iter().map(|_| OnceLock::new()).collect() }).collect()
 }
 
 fn gpu_err(what: &str, e: impl std::fmt::Display) -> Error {
@@ -139,7 +147,6 @@ impl GpuContext {
             }));
         }
 
-        let pipelines = Kernel::ALL.iter().map(|k| KernelSlot { base: OnceLock::new(), entries: k.entries().iter().map(|_| OnceLock::new()).collect() }).collect();
         let limits = device.limits();
         let dummy = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("dummy"),
@@ -147,7 +154,13 @@ impl GpuContext {
             usage: wgpu::BufferUsages::STORAGE,
             mapped_at_creation: false,
         });
-        Ok(Self { device, queue, info, limits, pipelines, failure, dummy })
+        Ok(Self { device, queue, info, limits, pipelines: empty_slots(), failure, dummy, packed_dot4: packed_dot4_offered() })
+    }
+
+    /// This device with the int8 matmul's portable shift-unpack path even where `dot4I8Packed` is offered
+    /// (tests and timings compare the two): its own pipeline cache, the same device and queue.
+    pub fn without_packed_dot4(&self) -> Self {
+        Self { pipelines: empty_slots(), packed_dot4: false, ..self.clone() }
     }
 
     /// The shared context for `backends` (the worker's in the browser, the process's natively), while it is
@@ -231,7 +244,7 @@ impl GpuContext {
 
     /// Kernel `k`'s shader module, bind group layout and pipeline layout, built now if this is its first use.
     fn base(&self, k: Kernel) -> &(wgpu::ShaderModule, wgpu::BindGroupLayout, wgpu::PipelineLayout) {
-        self.pipelines[k as usize].base.get_or_init(|| build_base(&self.device, k))
+        self.pipelines[k as usize].base.get_or_init(|| build_base(&self.device, k, self.packed_dot4))
     }
 
     /// The bind group layout of kernel `k` (built now if this is its first use).
@@ -334,13 +347,23 @@ impl GpuContext {
     }
 }
 
+/// Whether WGSL's `packed_4x8_integer_dot_product` language feature is there. The language features belong
+/// to the instance: in the browser `navigator.gpu.wgslLanguageFeatures`, natively naga's (it lowers
+/// `dot4I8Packed` to SPIR-V's OpSDot where the device has VK_KHR_shader_integer_dot_product, else to
+/// bit-field extracts), so an instance without backends answers natively without opening a driver.
+fn packed_dot4_offered() -> bool {
+    let backends = default_backends() & wgpu::Backends::BROWSER_WEBGPU;
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor { backends, ..wgpu::InstanceDescriptor::new_without_display_handle() });
+    instance.wgsl_language_features().contains(wgpu::WgslLanguageFeatures::Packed4x8IntegerDotProduct)
+}
+
 /// Kernel `k`'s shader module, bind group layout and pipeline layout. wgpu has no asynchronous pipeline
 /// creation; [`GpuContext::prepare`] awaits the error scope around the pipelines, which in the browser
 /// resolves once the GPU process has built them, without blocking the page's thread.
-fn build_base(device: &wgpu::Device, k: Kernel) -> (wgpu::ShaderModule, wgpu::BindGroupLayout, wgpu::PipelineLayout) {
+fn build_base(device: &wgpu::Device, k: Kernel, packed_dot4: bool) -> (wgpu::ShaderModule, wgpu::BindGroupLayout, wgpu::PipelineLayout) {
     let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
         label: Some(k.file()),
-        source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(k.source())),
+        source: wgpu::ShaderSource::Wgsl(Cow::Borrowed(k.source_on(packed_dot4))),
     });
     let buffer = |ty| wgpu::BindingType::Buffer { ty, has_dynamic_offset: false, min_binding_size: None };
     let mut entries = vec![wgpu::BindGroupLayoutEntry {

@@ -131,8 +131,14 @@ fn input(i: usize, rng: &mut Rng, len: usize) -> Vec<f32> {
 }
 
 /// The int8 linear on `shapes` random shapes: parameters and `acc − zp · rowsum` equal to the CPU's
-/// integer for integer, outputs within [`TOL`] of `linear_int8`; a NaN input gives NaN everywhere.
+/// integer for integer, outputs within [`TOL`] of `linear_int8`; a NaN input gives NaN everywhere. Where
+/// the adapter offers `dot4I8Packed` (`ctx.packed_dot4`), the shift-unpack variant runs too and must give
+/// the same integers and output bits; where not, that comparison says it is skipped.
 pub async fn int8_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
+    let portable = ctx.packed_dot4.then(|| ctx.without_packed_dot4());
+    if portable.is_none() {
+        say!("int8 linear: SKIPPED dot4I8Packed vs unpack: {} lacks WGSL's packed_4x8_integer_dot_product (only the unpack path ran)", ctx.adapter_name());
+    }
     let mut rng = Rng::new(21);
     let acts = [act::NONE, act::RELU, act::GELU, act::GELU_TANH, act::TANH, act::SILU];
     let mut ints = 0usize;
@@ -156,6 +162,12 @@ pub async fn int8_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
             panic!("{what}: integer part at ({}, {}): expected {}, GPU {}", o / n, o % n, raw[o], got.raw[o]);
         }
         ints += m * n;
+        if let Some(p) = &portable {
+            let u = matmul_int8::run(p, &x, &w, bias.as_deref(), residual.as_deref(), a).await.expect("gpu int8 linear (unpack)");
+            if let Some(o) = (0..m * n).find(|&o| u.raw[o] != got.raw[o] || u.out[o].to_bits() != got.out[o].to_bits()) {
+                panic!("{what}: dot4I8Packed vs unpack at ({}, {}): integer {} vs {}, output {} vs {}", o / n, o % n, got.raw[o], u.raw[o], got.out[o], u.out[o]);
+            }
+        }
         let mut want = residual.clone().unwrap_or_else(|| vec![0.0; m * n]);
         linear_int8(&x, &w, bias.as_deref(), &mut want, m, k, n, activation(a), residual.is_some());
         assert_close(&what, &got.out, &want, TOL.0, TOL.1);
@@ -166,7 +178,8 @@ pub async fn int8_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
     let w = quant::quantize_weight(&rng.vec(n * k, 0.3), [n, k], false).expect("quantize");
     let got = matmul_int8::run(ctx, &x, &w, None, Some(&[1.0; 15]), act::NONE).await.expect("gpu int8 linear");
     assert!(got.qp.is_none() && got.out.iter().all(|v| v.is_nan()), "a NaN input makes every output NaN: {:?}", got.out);
-    say!("int8 linear: {shapes} shapes, {ints} integer parts equal to the CPU's, outputs within {TOL:?}");
+    let variant = if portable.is_some() { "dot4I8Packed, and the unpack variant bit for bit equal to it" } else { "unpack" };
+    say!("int8 linear ({variant}): {shapes} shapes, {ints} integer parts equal to the CPU's, outputs within {TOL:?}");
 }
 
 /// The f16 linear on `shapes` random shapes vs `linear_f16` (f16 weights widened, f32 product).

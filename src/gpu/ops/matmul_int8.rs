@@ -10,10 +10,28 @@ use crate::gpu::encode::Recorder;
 use crate::model::param::Int8Weight;
 use bytemuck::{Pod, Zeroable};
 
-/// `matmul_int8.wgsl` and its bindings.
+/// `matmul_int8.wgsl` after `activate` and a `dot4` (the inner product of a word of activations and a
+/// word of weights): `include/dot4_unpack.wgsl` (shifts, portable) here, `include/dot4_packed.wgsl`
+/// (`dot4I8Packed`) in [`SOURCE_PACKED`]. The context compiles the packed one where WGSL's
+/// `packed_4x8_integer_dot_product` language feature is there
+/// ([`crate::gpu::GpuContext::packed_dot4`]); both give the same integers.
+macro_rules! int8_source {
+    ($dot4:literal) => {
+        concat!(
+            include_str!(concat!(env!("OUT_DIR"), "/shaders/include/", $dot4)),
+            include_str!(concat!(env!("OUT_DIR"), "/shaders/include/activate.wgsl")),
+            include_str!(concat!(env!("OUT_DIR"), "/shaders/matmul_int8.wgsl"))
+        )
+    };
+}
+
+/// The int8 matmul with `dot4I8Packed` (its `requires` directive first).
+pub const SOURCE_PACKED: &str = int8_source!("dot4_packed.wgsl");
+
+/// `matmul_int8.wgsl` (the portable unpack path) and its bindings.
 pub const SHADER: Shader = Shader {
     file: "matmul_int8.wgsl",
-    source: concat!(include_str!(concat!(env!("OUT_DIR"), "/shaders/include/activate.wgsl")), include_str!(concat!(env!("OUT_DIR"), "/shaders/matmul_int8.wgsl"))),
+    source: int8_source!("dot4_unpack.wgsl"),
     // x, qp, w, rows, bias, out
     storage: &[R, R, R, R, R, RW],
     params_size: size_of::<MatmulInt8Params>(),

@@ -145,6 +145,15 @@ impl Kernel {
         self.shader().source
     }
 
+    /// The WGSL source a device compiles: [`Kernel::source`], except the int8 matmul's `dot4I8Packed`
+    /// variant ([`matmul_int8::SOURCE_PACKED`]) where `packed_dot4` (the language feature is there).
+    pub fn source_on(self, packed_dot4: bool) -> &'static str {
+        match self {
+            Kernel::MatmulInt8 if packed_dot4 => matmul_int8::SOURCE_PACKED,
+            _ => self.source(),
+        }
+    }
+
     /// Storage bindings 1.. in order (binding 0 is the uniform params).
     pub fn storage(self) -> &'static [Access] {
         self.shader().storage
