@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use unicode_categories::UnicodeCategories;
-use unicode_normalization_alignments::UnicodeNormalization;
+use unicode_normalization_alignments::char::{canonical_combining_class, decompose_canonical};
 
 /// Words longer than this many characters become `[UNK]` (WordPiece's `max_input_chars_per_word`).
 pub const MAX_INPUT_CHARS_PER_WORD: usize = 100;
@@ -101,7 +101,7 @@ impl Tokenizer {
             s = t;
         }
         if self.strip_accents {
-            s = s.nfd().map(|(c, _)| c).filter(|c| !c.is_mark_nonspacing()).collect();
+            s = strip_accents(&s);
         }
         if self.lowercase {
             // Char by char, like `NormalizedString::lowercase` (no final-sigma rule).
@@ -224,6 +224,29 @@ fn is_chinese_char(c: char) -> bool {
         | 0x2F800..=0x2FA1F)
 }
 
+/// `s` in NFD with the nonspacing marks (Mn) dropped: `BertNormalizer`'s strip_accents, char for char what
+/// `unicode_normalization_alignments`' `nfd()` + the Mn filter give (canonical decomposition, then each run of
+/// non-starters stably sorted by combining class). Written over `decompose_canonical` because `nfd()`'s
+/// iterator keeps the compatibility-decomposition tables reachable: ~70 KB of .wasm for nothing.
+fn strip_accents(s: &str) -> String {
+    fn flush(pending: &mut Vec<(u8, char)>, out: &mut String) {
+        pending.sort_by_key(|&(class, _)| class);
+        out.extend(pending.drain(..).map(|(_, c)| c).filter(|c| !c.is_mark_nonspacing()));
+    }
+    let (mut out, mut pending) = (String::with_capacity(s.len()), Vec::new());
+    for c in s.chars() {
+        decompose_canonical(c, |d| {
+            let class = canonical_combining_class(d);
+            if class == 0 {
+                flush(&mut pending, &mut out);
+            }
+            pending.push((class, d));
+        });
+    }
+    flush(&mut pending, &mut out);
+    out
+}
+
 fn is_bert_punctuation(c: char) -> bool {
     c.is_ascii_punctuation() || c.is_punctuation()
 }
@@ -252,6 +275,20 @@ mod tests {
         assert_eq!(t.encode("好好", None).ids, vec![2, 12, 12, 3]);
         assert_eq!(t.encode("hel\u{0}lo\u{200b}", None).ids, vec![2, 8, 3]);
         assert_eq!(t.encode("", None).ids, vec![2, 3]);
+    }
+
+    #[test]
+    fn strip_accents_is_nfd_without_marks() {
+        use unicode_normalization_alignments::UnicodeNormalization;
+        let reference = |s: &str| -> String { s.nfd().map(|(c, _)| c).filter(|c| !c.is_mark_nonspacing()).collect() };
+        // Every scalar value alone, then runs of non-starters in and out of canonical order.
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let s = c.to_string();
+            assert_eq!(strip_accents(&s), reference(&s), "U+{:04X}", c as u32);
+        }
+        for s in ["a\u{0323}\u{0301}\u{0302}e\u{0316}\u{0300}", "\u{0301}\u{0316}x\u{1E69}\u{0323}", "\u{1100}\u{1161}\u{11A8}한글 Ǻ\u{0345}\u{0314}ᾷ", "\u{0F73}\u{0F75}\u{0F81}\u{093C}\u{0902}"] {
+            assert_eq!(strip_accents(s), reference(s), "{s:?}");
+        }
     }
 
     #[test]
