@@ -4,6 +4,8 @@
 //!   `make setup` runs; a missing model FAILS these tests): token ids, embedding output, every
 //!   layer's hidden states and attention, mean-pooled and L2-normalised sentence embedding, the BERT
 //!   pooler, and the MiniLM sentiment head's logits;
+//! - the committed fine-tuned teacher `models/minilm-teacher` (f16 weights, `BertForSequenceClassification`
+//!   with mean pooling): pooled output, logits, probabilities and labels;
 //! - HF `config.json` parsing and the loader's errors on a tiny random BERT built here: missing tensor,
 //!   wrong shape, unknown `hidden_act`, `gamma`/`beta` LayerNorm names, the `bert.` prefix.
 #![cfg(not(target_arch = "wasm32"))]
@@ -161,6 +163,41 @@ fn minilm_sentiment_runs_end_to_end() {
     // The obvious cases come out the obvious way.
     let r = ready(e.classify(&["A wonderful, heartfelt film.", "Terrible acting and a dull plot."], &ForwardOptions::default())).unwrap();
     assert_eq!((r.predictions[0].label.as_str(), r.predictions[1].label.as_str()), ("positive", "negative"));
+}
+
+const TEACHER: Fixture = Fixture { bytes: include_bytes!("fixtures/golden/minilm-teacher.safetensors") };
+const TEACHER_JSON: &str = include_str!("fixtures/golden/minilm-teacher.json");
+
+/// The committed fine-tuned teacher (issue 10): an HF `BertForSequenceClassification` folder with f16
+/// weights and mean pooling, against `transformers.BertModel` + the folder's classifier
+/// (`scripts/export_bert_fixtures.py --teacher`).
+#[test]
+fn minilm_teacher_matches_transformers() {
+    let f = folder(&repo().join("models/minilm-teacher"));
+    let c = load(&f, &HfOverrides::default());
+    let cfg = c.config();
+    assert_eq!(cfg.labels, vec!["negative", "positive"]);
+    assert_eq!((cfg.pooling, cfg.pooler, cfg.max_len), (Pooling::Mean, false, 256));
+    let meta: serde_json::Value = serde_json::from_str(TEACHER_JSON).unwrap();
+    let mut e = cpu_engine(c);
+    let mut max_d = 0.0f32;
+    for k in 0..TEACHER.num_batches() {
+        let texts = batch_texts(k);
+        let batch = TEACHER.batch(k);
+        let out = encoder_lens::cpu::forward(&e.classifier.model, &batch, &ForwardOptions::default()).unwrap();
+        let (_, pooled) = TEACHER.f32(&format!("b{k}.pooled"));
+        let (_, logits) = TEACHER.f32(&format!("b{k}.logits"));
+        assert_close(&format!("minilm-teacher batch {k} pooled"), &out.pooled.data, &pooled, HIDDEN_TOL.0, HIDDEN_TOL.1);
+        max_d = max_d.max(assert_close(&format!("minilm-teacher batch {k} logits"), &out.logits.unwrap().data, &logits, OUT_TOL.0, OUT_TOL.1));
+        // The public API (tokenizer included) gives the same probabilities and labels.
+        let r = ready(e.classify(&texts, &ForwardOptions::default())).unwrap();
+        let (_, probs) = TEACHER.f32(&format!("b{k}.probs"));
+        let got: Vec<f32> = r.predictions.iter().flat_map(|p| p.probabilities.clone()).collect();
+        assert_close(&format!("minilm-teacher batch {k} probs"), &got, &probs, OUT_TOL.0, OUT_TOL.1);
+        let want: Vec<&str> = meta["batches"][k]["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
+        assert_eq!(r.predictions.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(), want, "batch {k} labels");
+    }
+    println!("minilm-teacher logits vs transformers, max |diff| {max_d:e}");
 }
 
 fn tiny(config: &str, weights: &[u8]) -> encoder_lens::Result<Classifier> {

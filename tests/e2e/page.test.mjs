@@ -5,16 +5,17 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { serve, launch, watch, classify, shotDir, WWW, namePattern } from './helpers.mjs';
+import { serve, launch, watch, classify, shotDir, ROOT, WWW, namePattern } from './helpers.mjs';
 
 const manifest = JSON.parse(readFileSync(join(WWW, 'models.json'), 'utf8'));
 const modelConfig = (id) => JSON.parse(readFileSync(join(WWW, manifest.models.find((m) => m.id === id).path, 'config.json'), 'utf8'));
 const config = modelConfig(manifest.default);
 
-// Files the page may ask for that need not exist: the relaxed-SIMD build and its detector, and the files of
-// models listed in models.json but not on this server (large checkpoints are not in the repository).
+// Files the page may ask for that need not exist: the relaxed-SIMD build and its detector, a Hugging Face
+// folder's weight index (single-file folders such as minilm-teacher have none), and the files of models
+// listed in models.json but not on this server (large checkpoints are not in the repository).
 const absent = manifest.models.filter((m) => !existsSync(join(WWW, m.path, 'config.json')));
-const OPTIONAL = new RegExp(`/(simd-detect\\.js|pkg-relaxed/.*${absent.map((m) => `|${m.path}.*`).join('')})$`);
+const OPTIONAL = new RegExp(`/(simd-detect\\.js|pkg-relaxed/.*|models/[^/]+/model\\.safetensors\\.index\\.json${absent.map((m) => `|${m.path}.*`).join('')})$`);
 
 // Clear-cut reviews, with the label both trained sentiment models give them.
 const SENTENCES = [
@@ -223,6 +224,25 @@ describe('the page', () => {
     await page.waitForFunction((id) => document.getElementById('result').dataset.model === id, bn.id, { timeout: 60000 });
     const r = await classify(page, SENTENCES[0][0]);
     assert.equal(r.model, bn.id);
+    await page.selectOption('#model-select', manifest.default);
+    await page.waitForFunction((id) => document.getElementById('result').dataset.model === id, manifest.default, { timeout: 60000 });
+  });
+
+  it('runs the f16 MiniLM teacher (an HF folder) with PyTorch\'s probabilities', async (t) => {
+    const teacher = manifest.models.find((m) => m.id === 'minilm-teacher');
+    if (!teacher || absent.includes(teacher)) {
+      t.skip('minilm-teacher is not on this site');
+      return;
+    }
+    // tests/fixtures/golden/minilm-teacher.json: transformers.BertModel + mean pooling + the folder's classifier.
+    const golden = JSON.parse(readFileSync(join(ROOT, 'tests', 'fixtures', 'golden', 'minilm-teacher.json'), 'utf8'));
+    const [text, want] = [golden.batches[0].texts[1], golden.batches[0].probs[1]];
+    await page.selectOption('#model-select', teacher.id);
+    await page.waitForFunction((id) => document.getElementById('result').dataset.model === id, teacher.id, { timeout: 120000 });
+    const r = await classify(page, text);
+    assert.equal(r.model, teacher.id);
+    assert.equal(r.label, golden.batches[0].labels[1]);
+    r.probabilities.forEach((p, i) => assert.ok(Math.abs(p - want[i]) <= 1e-5, `p[${i}] ${p} vs PyTorch ${want[i]}`));
     await page.selectOption('#model-select', manifest.default);
     await page.waitForFunction((id) => document.getElementById('result').dataset.model === id, manifest.default, { timeout: 60000 });
   });
