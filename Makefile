@@ -66,7 +66,7 @@ WASM_LLVM := -C llvm-args=-inline-threshold=50
 WASM_LIB := cargo rustc --release --lib --target wasm32-unknown-unknown -- $(WASM_LLVM)
 
 .PHONY: help setup build size pkg pkg-relaxed pkg-threads models npm dist serve test test-native test-package test-npm test-wasm test-simd test-e2e test-e2e-dist soak-browser soak-native bench bench-pkg \
-	fuzz fuzz-short fuzz-tools
+	fuzz fuzz-short fuzz-long fuzz-replay fuzz-tools
 
 help:
 	@echo "make serve        build the page (pkg, pkg-relaxed, pkg-threads, models) and serve www/ on http://localhost:$(PORT)"
@@ -95,6 +95,8 @@ help:
 	@echo "make bench        bench-feature wasm builds, ONNX exports, bench/index.html against onnxruntime-web"
 	@echo "make fuzz         every cargo-fuzz target (fuzz/) for FUZZ_SECONDS each (default 600); the long runs"
 	@echo "make fuzz-short   every fuzz target for FUZZ_SHORT_SECONDS (default 10 s): the CI-sized run, part of make test"
+	@echo "make fuzz-long    each target to 10 M executions on the coverage-only build, then fuzz-replay (hours)"
+	@echo "make fuzz-replay  every input of every fuzz corpus run once under AddressSanitizer"
 
 # ---------------------------------------------------------------------------------------------------
 # setup: each step runs only when its stamp or output is missing (or what it installs from changed), and
@@ -373,14 +375,18 @@ bench: bench-pkg pkg-threads bench/out/.exported $(BENCH_NODE) | $(STAMP)/apt
 # crash stops the run and leaves its input in fuzz/artifacts/<target>/. `make test` runs fuzz-short.
 # FUZZ_SECONDS per target (default 600), FUZZ_SHORT_SECONDS (fuzz-short, default 10), FUZZ_RUNS (an
 # execution cap per target, default none), FUZZ_TARGETS (default all), FUZZ_RSS_MB (default 2048),
-# FUZZ_TARGET_DIR (default $(TARGET)/fuzz: its own, sanitizer-instrumented build).
+# FUZZ_SANITIZER (default address; `none` builds the coverage-only targets, still libFuzzer + sancov:
+# RELIABILITY.md says why the long runs may use it), FUZZ_TARGET_DIR (default $(TARGET)/fuzz for the
+# AddressSanitizer build, $(TARGET)/fuzz-none for the other: each its own instrumented build).
 
 FUZZ_SECONDS ?= 600
 FUZZ_RSS_MB ?= 2048
 FUZZ_SHORT_SECONDS ?= 10
 FUZZ_RUNS ?= -1
 FUZZ_TARGETS ?= tokenizer vocab weights config hf_config pipeline
-FUZZ_TARGET_DIR ?= $(abspath $(TARGET))/fuzz
+FUZZ_SANITIZER ?= address
+FUZZ_LONG_SECONDS ?= 36000
+FUZZ_TARGET_DIR ?= $(abspath $(TARGET))/fuzz$(if $(filter-out address,$(FUZZ_SANITIZER)),-$(FUZZ_SANITIZER))
 
 $(STAMP)/fuzz-tools: | $(STAMP) $(STAMP)/nightly-src
 	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
@@ -391,9 +397,24 @@ fuzz-tools: $(STAMP)/fuzz-tools
 fuzz: $(STAMP)/fuzz-tools
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
-	  CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) \
-	    -runs=$(FUZZ_RUNS) -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=10 -print_final_stats=1 || exit 1; \
+	  CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) cargo +nightly fuzz run -s $(FUZZ_SANITIZER) $$t -- \
+	    -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=10 \
+	    -print_final_stats=1 || exit 1; \
 	done
 
 fuzz-short:
 	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_SHORT_SECONDS)
+
+# The long runs: coverage-only builds to 10 M executions per target (a run stopped early resumes from its
+# corpus), then every input the corpora kept once more under AddressSanitizer.
+fuzz-long:
+	$(MAKE) fuzz FUZZ_SANITIZER=none FUZZ_SECONDS=$(FUZZ_LONG_SECONDS) FUZZ_RUNS=10000000
+	$(MAKE) fuzz-replay
+
+# -runs=0: libFuzzer executes the corpus it loads, then stops.
+fuzz-replay: $(STAMP)/fuzz-tools
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "== replay fuzz/corpus/$$t under AddressSanitizer"; \
+	  CARGO_TARGET_DIR=$(FUZZ_TARGET_DIR) cargo +nightly fuzz run -s address $$t -- -runs=0 \
+	    -rss_limit_mb=$(FUZZ_RSS_MB) -timeout=10 -print_final_stats=1 || exit 1; \
+	done

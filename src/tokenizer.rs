@@ -35,14 +35,12 @@ pub struct Encoding {
 impl Tokenizer {
     /// Build from a BERT `vocab.txt` (one token per line, the line number is the id).
     pub fn from_vocab_txt(text: &str, lowercase: bool) -> Result<Self> {
-        // Sized up front: growing a 30,000-entry map rehashes every token several times.
-        let lines = text.lines().count();
-        let mut vocab = HashMap::with_capacity(lines);
-        let mut tokens = Vec::with_capacity(lines);
-        for (i, line) in text.lines().enumerate() {
-            let tok = line.trim_end().to_string();
+        // One pass over the lines; the map is then sized up front (growing a 30,000-entry map rehashes
+        // every token several times). A token on two lines keeps the last line's id.
+        let tokens: Vec<String> = text.lines().map(|line| line.trim_end().to_string()).collect();
+        let mut vocab = HashMap::with_capacity(tokens.len());
+        for (i, tok) in tokens.iter().enumerate() {
             vocab.insert(tok.clone(), i as u32);
-            tokens.push(tok);
         }
         if tokens.is_empty() {
             return Err(Error::Vocab("vocab.txt is empty".into()));
@@ -208,8 +206,13 @@ fn is_whitespace(c: char) -> bool {
 
 fn is_control(c: char) -> bool {
     // Tab, newline and carriage return count as whitespace, not control. `is_other` covers Cc, Cf, Co and
-    // Cs, as in `tokenizers`; unassigned code points are kept.
-    !matches!(c, '\t' | '\n' | '\r') && c.is_other()
+    // Cs, as in `tokenizers`; unassigned code points are kept. The only such ASCII characters are the Cc
+    // controls U+0000–U+001F and U+007F, so ASCII skips the three table searches (`tests` compares every
+    // char with the tables).
+    if c.is_ascii() {
+        return c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r');
+    }
+    c.is_other()
 }
 
 fn is_chinese_char(c: char) -> bool {
@@ -231,7 +234,8 @@ fn is_chinese_char(c: char) -> bool {
 fn strip_accents(s: &str) -> String {
     fn flush(pending: &mut Vec<(u8, char)>, out: &mut String) {
         pending.sort_by_key(|&(class, _)| class);
-        out.extend(pending.drain(..).map(|(_, c)| c).filter(|c| !c.is_mark_nonspacing()));
+        // (No ASCII character is a nonspacing mark: only the others are looked up.)
+        out.extend(pending.drain(..).map(|(_, c)| c).filter(|c| c.is_ascii() || !c.is_mark_nonspacing()));
     }
     let (mut out, mut pending) = (String::with_capacity(s.len()), Vec::new());
     for c in s.chars() {
@@ -248,7 +252,12 @@ fn strip_accents(s: &str) -> String {
 }
 
 fn is_bert_punctuation(c: char) -> bool {
-    c.is_ascii_punctuation() || c.is_punctuation()
+    // Every ASCII character of a Unicode punctuation category is ASCII punctuation, so ASCII needs no
+    // table search (seven of them for a letter).
+    if c.is_ascii() {
+        return c.is_ascii_punctuation();
+    }
+    c.is_punctuation()
 }
 
 #[cfg(test)]
@@ -297,6 +306,18 @@ mod tests {
         let e = t.encode("hello hello hello hello", Some(4));
         assert_eq!(e.ids, vec![2, 8, 8, 3]);
         assert_eq!(e.truncated, 2);
+    }
+
+    /// The ASCII shortcuts of the character classes give what the Unicode tables give, for every char.
+    #[test]
+    fn character_classes_match_the_unicode_tables() {
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            assert_eq!(is_control(c), !matches!(c, '\t' | '\n' | '\r') && c.is_other(), "is_control({c:?})");
+            assert_eq!(is_bert_punctuation(c), c.is_ascii_punctuation() || c.is_punctuation(), "punctuation {c:?}");
+            if c.is_ascii() {
+                assert!(!c.is_mark_nonspacing(), "{c:?}");
+            }
+        }
     }
 
     #[test]

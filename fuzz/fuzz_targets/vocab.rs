@@ -16,6 +16,7 @@
 
 use encoder_lens::Tokenizer;
 use libfuzzer_sys::fuzz_target;
+use std::borrow::Cow;
 
 const REAL_VOCAB: &str = include_str!("../../tests/fixtures/models/prenorm-gelu/vocab.txt");
 
@@ -27,9 +28,10 @@ fn real_lines() -> &'static [&'static str] {
     L.get_or_init(|| REAL_VOCAB.lines().enumerate().filter(|(i, _)| *i < 8 || i % 16 == 0).map(|(_, l)| l).collect())
 }
 
-/// The real vocab's lines with the edits in `p` applied.
+/// The real vocab's lines with the edits in `p` applied. Lines stay borrowed from the real vocab until an
+/// edit changes them (copying all 519 into new strings every run cost more than the edits).
 fn edit(mut p: &[u8]) -> String {
-    let mut lines: Vec<String> = real_lines().iter().map(|l| l.to_string()).collect();
+    let mut lines: Vec<Cow<'static, str>> = real_lines().iter().map(|&l| Cow::Borrowed(l)).collect();
     while p.len() >= 5 && !lines.is_empty() {
         let n = lines.len();
         let i = u16::from_le_bytes([p[1], p[2]]) as usize % n;
@@ -48,11 +50,11 @@ fn edit(mut p: &[u8]) -> String {
                 lines.insert(j.min(lines.len()), l);
             }
             3 => lines.swap(i, j),
-            4 => lines[i].clear(),
-            5 => lines[i].push_str([" ", "\t", "\r", "\u{a0}", "\u{3000}"][arg as usize % 5]),
-            6 => lines[i].insert(0, [' ', '\u{feff}', '#', '\t'][arg as usize % 4]),
-            7 => lines[i] = lines[j].to_uppercase(),
-            _ => lines.insert(i, String::new()),
+            4 => lines[i] = Cow::Borrowed(""),
+            5 => lines[i].to_mut().push_str([" ", "\t", "\r", "\u{a0}", "\u{3000}"][arg as usize % 5]),
+            6 => lines[i].to_mut().insert(0, [' ', '\u{feff}', '#', '\t'][arg as usize % 4]),
+            7 => lines[i] = Cow::Owned(lines[j].to_uppercase()),
+            _ => lines.insert(i, Cow::Borrowed("")),
         }
         p = &p[5..];
     }
@@ -72,7 +74,7 @@ fuzz_target!(|data: &[u8]| {
     let lowercase = mode & 1 != 0;
     let vocab = if mode & 2 != 0 { edit(vocab_part) } else { String::from_utf8_lossy(vocab_part).into_owned() };
     let lines: Vec<&str> = vocab.lines().map(str::trim_end).collect();
-    let mut last_line = std::collections::HashMap::new();
+    let mut last_line = std::collections::HashMap::with_capacity(lines.len());
     for (i, l) in lines.iter().enumerate() {
         last_line.insert(*l, i as u32);
     }
