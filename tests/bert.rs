@@ -19,7 +19,7 @@ mod tiny_bert;
 use common::{assert_close, cpu_engine, ready, real_rows, traced_forward, Fixture};
 use encoder_lens::config::{Activation, Pooling};
 use encoder_lens::hf::is_hf_bert_config;
-use encoder_lens::{Batch, Classifier, Config, ForwardOptions, HfFiles, HfOverrides};
+use encoder_lens::{Batch, Classifier, Config, Engine, ForwardOptions, HfFiles, HfOverrides};
 use safetensors::tensor::TensorView;
 use tiny_bert::{tiny_config, tiny_tensors, tiny_weights, TINY_VOCAB};
 use hf_folder::{folder, load, minilm, read, repo};
@@ -134,32 +134,47 @@ fn minilm_cls_pooler_matches_transformers_pooler_output() {
     println!("minilm [CLS] + pooler vs transformers pooler_output, max |diff| {max_d:e}");
 }
 
+/// `c`, a two-label mean-pooled HF classifier at 256 tokens, against a golden file of
+/// `scripts/export_bert_fixtures.py` (batches of the same texts): the engine's forward on the fixture's ids
+/// (logits; with `pooled`, the pooled output too) and the public API on the texts (tokenizer included):
+/// probabilities, and the labels where the file lists them. Returns the engine and the max |Δlogit|.
+fn check_sentiment_golden(name: &str, c: Classifier, golden: &Fixture, golden_json: &str, pooled: bool) -> (Engine, f32) {
+    let cfg = c.config();
+    assert_eq!(cfg.labels, vec!["negative", "positive"]);
+    assert_eq!((cfg.pooling, cfg.pooler, cfg.max_len), (Pooling::Mean, false, 256));
+    let meta: serde_json::Value = serde_json::from_str(golden_json).unwrap();
+    let mut e = cpu_engine(c);
+    let mut max_d = 0.0f32;
+    for k in 0..golden.num_batches() {
+        let texts = batch_texts(k);
+        let out = encoder_lens::cpu::forward(&e.classifier.model, &golden.batch(k), &ForwardOptions::default()).unwrap();
+        if pooled {
+            let (_, want) = golden.f32(&format!("b{k}.pooled"));
+            assert_close(&format!("{name} batch {k} pooled"), &out.pooled.data, &want, HIDDEN_TOL.0, HIDDEN_TOL.1);
+        }
+        let (_, logits) = golden.f32(&format!("b{k}.logits"));
+        max_d = max_d.max(assert_close(&format!("{name} batch {k} logits"), &out.logits.unwrap().data, &logits, OUT_TOL.0, OUT_TOL.1));
+        let r = ready(e.classify(&texts, &ForwardOptions::default())).unwrap();
+        let (_, probs) = golden.f32(&format!("b{k}.probs"));
+        let got: Vec<f32> = r.predictions.iter().flat_map(|p| p.probabilities.clone()).collect();
+        assert_close(&format!("{name} batch {k} probs"), &got, &probs, OUT_TOL.0, OUT_TOL.1);
+        assert_eq!(meta["batches"][k]["probs"].as_array().unwrap().len(), texts.len());
+        if let Some(labels) = meta["batches"][k]["labels"].as_array() {
+            let want: Vec<&str> = labels.iter().map(|l| l.as_str().unwrap()).collect();
+            assert_eq!(r.predictions.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(), want, "{name} batch {k} labels");
+        }
+    }
+    println!("{name} logits vs PyTorch, max |diff| {max_d:e}");
+    (e, max_d)
+}
+
 #[test]
 fn minilm_sentiment_runs_end_to_end() {
     let dir = repo().join("models/minilm-sentiment");
     let f = folder(&dir);
     assert_eq!(f.weights.len(), 2, "encoder from models/minilm + classifier.safetensors");
     assert_eq!(f.text("vocab.txt").unwrap(), read(&repo().join("models/minilm"), "vocab.txt"), "the committed vocab.txt is MiniLM's");
-    let c = load(&f, &HfOverrides::default());
-    let cfg = c.config();
-    assert_eq!(cfg.labels, vec!["negative", "positive"]);
-    assert_eq!((cfg.pooling, cfg.pooler, cfg.max_len), (Pooling::Mean, false, 256));
-    let meta: serde_json::Value = serde_json::from_str(GOLDEN_JSON).unwrap();
-    let mut e = cpu_engine(c);
-    let mut max_d = 0.0f32;
-    for k in 0..GOLDEN.num_batches() {
-        let texts = batch_texts(k);
-        let r = ready(e.classify(&texts, &ForwardOptions::default())).unwrap();
-        let (_, logits) = GOLDEN.f32(&format!("b{k}.logits"));
-        let (_, probs) = GOLDEN.f32(&format!("b{k}.probs"));
-        let batch = GOLDEN.batch(k);
-        let out = encoder_lens::cpu::forward(&e.classifier.model, &batch, &ForwardOptions::default()).unwrap();
-        max_d = max_d.max(assert_close(&format!("minilm-sentiment batch {k} logits"), &out.logits.unwrap().data, &logits, OUT_TOL.0, OUT_TOL.1));
-        let got: Vec<f32> = r.predictions.iter().flat_map(|p| p.probabilities.clone()).collect();
-        assert_close(&format!("minilm-sentiment batch {k} probs"), &got, &probs, OUT_TOL.0, OUT_TOL.1);
-        assert_eq!(meta["batches"][k]["probs"].as_array().unwrap().len(), texts.len());
-    }
-    println!("minilm-sentiment logits vs PyTorch, max |diff| {max_d:e}");
+    let (mut e, _) = check_sentiment_golden("minilm-sentiment", load(&f, &HfOverrides::default()), &GOLDEN, GOLDEN_JSON, false);
     // The obvious cases come out the obvious way.
     let r = ready(e.classify(&["A wonderful, heartfelt film.", "Terrible acting and a dull plot."], &ForwardOptions::default())).unwrap();
     assert_eq!((r.predictions[0].label.as_str(), r.predictions[1].label.as_str()), ("positive", "negative"));
@@ -170,34 +185,11 @@ const TEACHER_JSON: &str = include_str!("fixtures/golden/minilm-teacher.json");
 
 /// The committed fine-tuned teacher (issue 10): an HF `BertForSequenceClassification` folder with f16
 /// weights and mean pooling, against `transformers.BertModel` + the folder's classifier
-/// (`scripts/export_bert_fixtures.py --teacher`).
+/// (`scripts/export_bert_fixtures.py --teacher`): pooled output, logits, probabilities and labels.
 #[test]
 fn minilm_teacher_matches_transformers() {
     let f = folder(&repo().join("models/minilm-teacher"));
-    let c = load(&f, &HfOverrides::default());
-    let cfg = c.config();
-    assert_eq!(cfg.labels, vec!["negative", "positive"]);
-    assert_eq!((cfg.pooling, cfg.pooler, cfg.max_len), (Pooling::Mean, false, 256));
-    let meta: serde_json::Value = serde_json::from_str(TEACHER_JSON).unwrap();
-    let mut e = cpu_engine(c);
-    let mut max_d = 0.0f32;
-    for k in 0..TEACHER.num_batches() {
-        let texts = batch_texts(k);
-        let batch = TEACHER.batch(k);
-        let out = encoder_lens::cpu::forward(&e.classifier.model, &batch, &ForwardOptions::default()).unwrap();
-        let (_, pooled) = TEACHER.f32(&format!("b{k}.pooled"));
-        let (_, logits) = TEACHER.f32(&format!("b{k}.logits"));
-        assert_close(&format!("minilm-teacher batch {k} pooled"), &out.pooled.data, &pooled, HIDDEN_TOL.0, HIDDEN_TOL.1);
-        max_d = max_d.max(assert_close(&format!("minilm-teacher batch {k} logits"), &out.logits.unwrap().data, &logits, OUT_TOL.0, OUT_TOL.1));
-        // The public API (tokenizer included) gives the same probabilities and labels.
-        let r = ready(e.classify(&texts, &ForwardOptions::default())).unwrap();
-        let (_, probs) = TEACHER.f32(&format!("b{k}.probs"));
-        let got: Vec<f32> = r.predictions.iter().flat_map(|p| p.probabilities.clone()).collect();
-        assert_close(&format!("minilm-teacher batch {k} probs"), &got, &probs, OUT_TOL.0, OUT_TOL.1);
-        let want: Vec<&str> = meta["batches"][k]["labels"].as_array().unwrap().iter().map(|l| l.as_str().unwrap()).collect();
-        assert_eq!(r.predictions.iter().map(|p| p.label.as_str()).collect::<Vec<_>>(), want, "batch {k} labels");
-    }
-    println!("minilm-teacher logits vs transformers, max |diff| {max_d:e}");
+    check_sentiment_golden("minilm-teacher", load(&f, &HfOverrides::default()), &TEACHER, TEACHER_JSON, true);
 }
 
 fn tiny(config: &str, weights: &[u8]) -> encoder_lens::Result<Classifier> {
