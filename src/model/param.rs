@@ -103,6 +103,27 @@ impl HalfWeight {
     }
 }
 
+/// The unsigned grid a dynamic int8 linear quantizes its input to, per forward, with PyTorch's
+/// `ChooseQuantizationParams(min, max, 0, qmax)` over the input (0 always inside the range).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ActivationGrid {
+    /// fbgemm, PyTorch's x86 default: `reduce_range`, `0..=127`; epilogue `fma(acc, s_x·s_w, bias)`.
+    #[default]
+    U7,
+    /// qnnpack: `0..=255`; epilogue `f32(f32(acc)·f32(s_x·s_w)) + bias` (rounded twice).
+    U8,
+}
+
+/// The input columns of an int8 linear that run in f32 (an LLM.int8()-style split): the linear computes
+/// `int8_linear(x with these columns at 0) + x[:, columns] · weightᵀ`.
+#[derive(Clone, Debug)]
+pub struct OutlierColumns {
+    /// `(n)` input column indices, strictly increasing, each `< in`.
+    pub columns: Vec<u32>,
+    /// `(out, n)` the f32 weights of those columns.
+    pub weight: Param,
+}
+
 /// A linear weight `(out, in)` quantized symmetrically to int8 (zero point 0): `w ≈ q · scale[row]`.
 #[derive(Clone, Debug)]
 pub struct Int8Weight {
@@ -118,6 +139,11 @@ pub struct Int8Weight {
     pub per_channel: bool,
     /// `(out)`: `Σ_k q[row, k]`, for the activation zero point's correction.
     pub row_sums: Vec<i32>,
+    /// The grid the input is quantized to at each forward (fbgemm's 7 bits or qnnpack's 8).
+    pub activation: ActivationGrid,
+    /// Input columns computed in f32 instead (their columns of `q` are 0 and their values take no part in
+    /// the input's quantization range), when the model has any for this linear.
+    pub outliers: Option<OutlierColumns>,
     /// `q` in the layout the SIMD int8 microkernel streams ([`crate::cpu::quant::PackedInt8`]), made on
     /// first use by the CPU backend ([`Int8Weight::packed`]) and kept; builds and backends that never ask
     /// for it pay nothing. `q` must not change after that.
@@ -128,7 +154,8 @@ impl Int8Weight {
     /// A new weight with a fresh id; the row sums are computed here.
     pub fn new(shape: [usize; 2], q: Vec<i8>, scales: Vec<f32>, per_channel: bool) -> Self {
         let row_sums = q.chunks(shape[1].max(1)).map(|r| r.iter().map(|&v| v as i32).sum()).collect();
-        Self { id: ParamId::next(), shape, q, scales, per_channel, row_sums, packed: std::sync::OnceLock::new() }
+        let (activation, outliers) = (ActivationGrid::default(), None);
+        Self { id: ParamId::next(), shape, q, scales, per_channel, row_sums, activation, outliers, packed: std::sync::OnceLock::new() }
     }
 
     /// `q` packed for the SIMD int8 kernels (packed once, on the first call).
