@@ -14,9 +14,6 @@ import * as classify from './panels/classify.js';
 import * as attention from './panels/attention.js';
 import * as positional from './panels/positional.js';
 import * as norms from './panels/norms.js';
-import * as ablation from './panels/ablation.js';
-import * as attribution from './panels/attribution.js';
-import * as lens from './panels/lens.js';
 import * as teach from './panels/teach.js';
 import * as yourmodel from './panels/yourmodel.js';
 import * as architecture from './panels/architecture.js';
@@ -24,6 +21,7 @@ import * as timings from './panels/timings.js';
 import * as precision from './panels/precision.js';
 import { readUrl, writeUrl, applyUrl } from './urlstate.js';
 import { threadsAsked, buildNote, wireThreads } from './wasm-build.js';
+import { EXPLAIN_PANELS, onDemandRequests } from './requests.js';
 
 const SAMPLES = [
   'A quiet, beautifully acted film that stays with you.',
@@ -39,14 +37,6 @@ const PANELS = [
   ['positional', positional],
   ['norms', norms],
   ['architecture', architecture],
-];
-
-// Panels 5–7 draw the engine's explanation of the text (`explain`: 4 forwards, one the batched head sweep),
-// asked for only while one of them is on screen.
-const EXPLAIN_PANELS = [
-  ['ablation', ablation],
-  ['attribution', attribution],
-  ['lens', lens],
 ];
 
 const state = {
@@ -147,6 +137,7 @@ function modelName(id) {
 // ---------------------------------------------------------------- hover tooltips (shared by the panels)
 
 const tip = $('tooltip');
+const { runExplain, runTimings, runPrecision } = onDemandRequests({ state, rpc, showMessage, clearMessage, noteGpuLoss, saveUrl: () => saveUrl() });
 const ui = {
   modelName,
   showTip(ev, parts) {
@@ -211,24 +202,6 @@ ui.addModel = async ({ name, files }) => {
   if (await loadModel(entry.id, state.backend)) runAnalysis($('text').value);
   return entry;
 };
-/** Panel 9: time one forward of the text (per op, in the engine) and draw it. */
-async function runTimings(text) {
-  if (!state.model || !text?.trim()) return;
-  const args = { model: state.model, text };
-  state.timing = args;
-  let t;
-  try {
-    t = await rpc.call('timings', args, { lane: 'timings' });
-  } catch (e) {
-    if (!e.stale) showMessage('error', `Could not time the forward: ${e.message}`, 'timings');
-    return;
-  }
-  if (state.timing !== args) return;
-  clearMessage('timings');
-  state.timings = t;
-  timings.render($('timings'), t);
-  document.dispatchEvent(new CustomEvent('timings-drawn', { detail: t }));
-}
 ui.timeForward = () => runTimings(state.analysis?.live ? state.analysis.text : $('text').value);
 ui.parity = () =>
   rpc.call('parity', { model: state.model }).then(
@@ -239,27 +212,6 @@ ui.parity = () =>
     (e) => ({ error: e.message }),
   );
 ui.stateChanged = () => saveUrl();
-/** Panel 10: the text through the model in fp32, f16 and int8 (the engine's precision lab) and draw it. */
-async function runPrecision(text) {
-  if (!state.model || !text?.trim()) return;
-  const args = { model: state.model, text, matrix: precision.getView().matrix, minMs: 50 };
-  state.precisionAsked = args;
-  const root = $('precision');
-  root.dataset.state = 'running';
-  let x;
-  try {
-    x = await rpc.call('precision', args, { lane: 'precision' });
-  } catch (e) {
-    if (!e.stale && state.precisionAsked === args) precision.renderError(root, args.model, e.message);
-    return;
-  }
-  if (state.precisionAsked !== args) return;
-  clearMessage('precision');
-  state.precision = x;
-  precision.render(root, x);
-  saveUrl();
-  document.dispatchEvent(new CustomEvent('precision-drawn', { detail: x }));
-}
 ui.precisionMatrix = (matrix) =>
   rpc.call('histogram', { model: state.model, matrix }, { lane: 'histogram' }).then(
     (r) => {
@@ -315,36 +267,6 @@ function render(names = PANELS.map(([id]) => id), opts) {
     ms[id] = performance.now() - t0;
   }
   return ms;
-}
-
-/** Ask the engine why it labels `text` as it does and draw panels 5–7 (superseded by a newer text). */
-async function runExplain(text) {
-  if (!state.model || !text.trim()) return;
-  const args = { model: state.model, text, ablate: $('abl-mode').value };
-  const same = (x) => x && ['model', 'text', 'ablate'].every((k) => x[k] === args[k]);
-  // Drawn already, or being computed: nothing to ask.
-  if (same(state.explanation) || same(state.explaining)) return;
-  state.explaining = args;
-  let x;
-  try {
-    x = await rpc.call('explain', args, { lane: 'explain' });
-  } catch (e) {
-    if (!e.stale) showMessage('error', `Could not explain: ${e.message}`, 'explain');
-    return;
-  } finally {
-    if (state.explaining === args) state.explaining = null;
-  }
-  clearMessage('explain');
-  noteGpuLoss(x.info);
-  x.ablate = args.ablate;
-  state.explanation = x;
-  const ms = {};
-  for (const [id, panel] of EXPLAIN_PANELS) {
-    const t0 = performance.now();
-    panel.render($(id), x);
-    ms[id] = performance.now() - t0;
-  }
-  document.dispatchEvent(new CustomEvent('explanation-drawn', { detail: { model: x.model, text: x.text, workMs: x.workMs, renderMs: ms, explanation: x } }));
 }
 
 /** Tell whoever measures (the end-to-end test) that `a` is on screen, with where the time went. */
