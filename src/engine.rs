@@ -76,14 +76,16 @@ impl Engine {
         let ctx = match GpuContext::shared(backends) {
             Some(ctx) => Ok(ctx),
             None => match GpuContext::adapter(backends).await {
-                Ok(a) if backend == Backend::Auto && choice::is_software(&a.get_info()) => {
-                    // A software adapter is declined before a device and its pipelines are built.
+                Ok(a) => {
                     let info = a.get_info();
-                    let mut engine = Self::cpu(classifier);
-                    engine.decline_software(format!("{} ({:?}, {})", info.name, info.device_type, info.driver_info));
-                    return Ok(engine);
+                    if backend == Backend::Auto && choice::is_software(&info) {
+                        // A software adapter is declined before a device and its pipelines are built.
+                        let mut engine = Self::cpu(classifier);
+                        engine.decline_software(format!("{} ({:?}, {})", info.name, info.device_type, info.driver_info));
+                        return Ok(engine);
+                    }
+                    GpuContext::share(backends, a).await
                 }
-                Ok(a) => GpuContext::share(backends, a).await,
                 Err(e) => Err(e),
             },
         };
