@@ -279,8 +279,10 @@ fn sentiment_ln_matches_pytorch_quantized() {
 }
 
 #[test]
-fn sentiment_ln_split_matches_pytorch_qnnpack() {
-    check_split_model(&ours("sentiment-ln"), "quant-sentiment-ln-int8-split");
+fn sentiment_split_matches_pytorch_qnnpack() {
+    for name in ["sentiment-ln", "sentiment-bn"] {
+        check_split_model(&ours(name), &format!("quant-{name}-int8-split"));
+    }
 }
 
 #[test]
