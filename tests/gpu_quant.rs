@@ -44,6 +44,7 @@ fn f32_files(m: &common::ModelDir) -> encoder_lens::HfFiles<'static> {
 
 gpu_test!(act_quant_params_bit_exact_on_4000_pairs, |ctx| gpu_quant_checks::act_quant_params(&ctx, 4000));
 gpu_test!(int8_linear_matches_cpu_on_60_shapes, |ctx| gpu_quant_checks::int8_linear(&ctx, 60, 300));
+gpu_test!(int8_u8_grid_and_outlier_columns_match_cpu_on_60_shapes, |ctx| gpu_quant_checks::int8_split_linear(&ctx, 60, 300));
 gpu_test!(f16_linear_matches_cpu_on_60_shapes, |ctx| gpu_quant_checks::f16_linear(&ctx, 60, 300));
 /// int8: every batch within one-step flips (1.5e-2), 80 % of them within 1e-4 (see `gpu_quant_checks::Bound`).
 const INT8: Bound = Bound { all: 1.5e-2, most: 1e-4, share: 0.8 };

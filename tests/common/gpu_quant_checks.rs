@@ -11,7 +11,9 @@ use encoder_lens::config::Activation;
 use encoder_lens::cpu::quant::{gemm_i8_scalar, linear_f16, linear_int8};
 use encoder_lens::gpu::ops::{act_quant, matmul::act, matmul_f16, matmul_int8};
 use encoder_lens::gpu::{GpuBackend, GpuContext};
+use encoder_lens::model::param::{ActivationGrid, Int8Weight, OutlierColumns, Param};
 use encoder_lens::quant::{self, quantize_activations};
+use encoder_lens::tensor::Tensor;
 use encoder_lens::{Classifier, ForwardOptions};
 
 macro_rules! say {
@@ -50,8 +52,9 @@ fn nudge(v: f32, ulps: i32) -> f32 {
     f32::from_bits((v.to_bits() as i32 + ulps) as u32)
 }
 
-/// (min, max) pairs: fixed edge cases, ulp-nudged zero-point ties, random magnitudes and exponents.
-pub fn qparam_cases(n: usize) -> Vec<(f32, f32)> {
+/// (min, max) pairs: fixed edge cases, ulp-nudged zero-point ties on the grid `0..=qmax`, random
+/// magnitudes and exponents.
+pub fn qparam_cases(n: usize, qmax: i32) -> Vec<(f32, f32)> {
     let mut cases = vec![
         (-1.0, 1.0), (0.5, 3.0), (-3.0, -0.5), (0.0, 0.0), (-0.0, 0.0), (-1e-6, 1e-6), (0.0, 1e-6), (-1e-6, 0.0),
         (-1e-40, 1e-36), (1e-45, 0.0), (0.0, 1e-45), (-f32::MAX, f32::MAX), (-3e38, 1.0), (-1.0, 3e38),
@@ -59,8 +62,8 @@ pub fn qparam_cases(n: usize) -> Vec<(f32, f32)> {
         (-7.7e-3, 2e-36), (-1.0, 1e-20), (-1e-20, 1.0), (-6.1e-5, 6.1e-5), (-127.0 * 6.1e-5, 0.0),
     ];
     // Zero points on a tie: max = 1, min chosen so that −min/scale ≈ z + ½, then nudged by a few ulps.
-    for z in 0..127 {
-        let t = (z as f32 + 0.5) / (127.0 - z as f32 - 0.5);
+    for z in 0..qmax {
+        let t = (z as f32 + 0.5) / (qmax as f32 - z as f32 - 0.5);
         for u in -3..=3 {
             cases.push((-nudge(t, u), 1.0));
             cases.push((-1.0, nudge(1.0 / t.max(1e-30), u)));
@@ -81,30 +84,60 @@ pub fn qparam_cases(n: usize) -> Vec<(f32, f32)> {
     cases
 }
 
-/// The kernel's parameters of each 2-value tensor `[min, max]` equal `quantize_activations`' bit for bit,
-/// and `inv` is the f32 `1 / scale`.
+/// The kernel's parameters of each 2-value tensor `[min, max]` equal the CPU's bit for bit on both grids
+/// (`quantize_activations` on fbgemm's 127, [`choose_qparams_q`] on qnnpack's 255), and `inv` is the f32
+/// `1 / scale`.
 pub async fn act_quant_params(ctx: &GpuContext, n: usize) {
-    let cases = qparam_cases(n);
-    let x: Vec<f32> = cases.iter().flat_map(|&(a, b)| [a, b]).collect();
-    let got = act_quant::run(ctx, &x, (2, cases.len())).await.expect("act_quant");
-    let mut naive_differs = 0;
-    for (i, (&(a, b), g)) in cases.iter().zip(&got).enumerate() {
-        let mut q = [0u8; 2];
-        let want = quantize_activations(&[a, b], &mut q).expect("finite");
-        let (p, inv) = g.unwrap_or_else(|| panic!("case {i} ({a:e}, {b:e}): the kernel says non-finite"));
-        assert!(
-            p.scale.to_bits() == want.scale.to_bits() && p.zero_point == want.zero_point,
-            "case {i}: min {a:e} max {b:e}: expected scale {:e} ({:#x}) zp {}, GPU scale {:e} ({:#x}) zp {}",
-            want.scale, want.scale.to_bits(), want.zero_point, p.scale, p.scale.to_bits(), p.zero_point
-        );
-        assert_eq!(inv.to_bits(), (1.0f32 / want.scale).to_bits(), "case {i}: 1/scale");
-        let naive = (b.max(0.0) - a.min(0.0)) / 127.0f32;
-        naive_differs += (naive != want.scale && want.scale != 0.1 && want.scale != 6.1e-5) as usize;
+    for qmax in [127, 255] {
+        let cases = qparam_cases(n, qmax);
+        let x: Vec<f32> = cases.iter().flat_map(|&(a, b)| [a, b]).collect();
+        let got = act_quant::run(ctx, &x, (2, cases.len()), qmax as u32, (&[], 0)).await.expect("act_quant");
+        let mut naive_differs = 0;
+        for (i, (&(a, b), g)) in cases.iter().zip(&got).enumerate() {
+            let want = if qmax == 127 { quantize_activations(&[a, b], &mut [0u8; 2]).expect("finite") } else { choose_qparams_q(a, b, qmax) };
+            let (p, inv) = g.unwrap_or_else(|| panic!("qmax {qmax} case {i} ({a:e}, {b:e}): the kernel says non-finite"));
+            assert!(
+                p.scale.to_bits() == want.scale.to_bits() && p.zero_point == want.zero_point,
+                "qmax {qmax} case {i}: min {a:e} max {b:e}: expected scale {:e} ({:#x}) zp {}, GPU scale {:e} ({:#x}) zp {}",
+                want.scale, want.scale.to_bits(), want.zero_point, p.scale, p.scale.to_bits(), p.zero_point
+            );
+            assert_eq!(inv.to_bits(), (1.0f32 / want.scale).to_bits(), "qmax {qmax} case {i}: 1/scale");
+            let naive = (b.max(0.0) - a.min(0.0)) / qmax as f32;
+            naive_differs += (naive != want.scale && want.scale != 0.1 && want.scale != 6.1e-5) as usize;
+        }
+        // NaN and infinities are flagged.
+        let bad = act_quant::run(ctx, &[1.0, f32::NAN, -1.0, f32::INFINITY, 0.0, f32::NEG_INFINITY], (2, 3), qmax as u32, (&[], 0)).await.expect("act_quant");
+        assert!(bad.iter().all(|p| p.is_none()), "non-finite tensors must be flagged: {bad:?}");
+        say!("act_quant (qmax {qmax}): {} (min, max) pairs bit-exact (scale, zero point, 1/scale); f32 arithmetic alone would get {naive_differs} scales wrong", cases.len());
     }
-    // NaN and infinities are flagged.
-    let bad = act_quant::run(ctx, &[1.0, f32::NAN, -1.0, f32::INFINITY, 0.0, f32::NEG_INFINITY], (2, 3)).await.expect("act_quant");
-    assert!(bad.iter().all(|p| p.is_none()), "non-finite tensors must be flagged: {bad:?}");
-    say!("act_quant: {} (min, max) pairs bit-exact (scale, zero point, 1/scale); f32 arithmetic alone would get {naive_differs} scales wrong", cases.len());
+}
+
+/// `ChooseQuantizationParams(min, max, 0, qmax)` — `quant::choose_qparams` with the grid's top as a
+/// parameter (qnnpack: 255), the scalar reference of the spec until the CPU has it.
+pub fn choose_qparams_q(min: f32, max: f32, qmax: i32) -> quant::ActQuant {
+    const SMALL: f32 = 6.1e-5;
+    let (mut min, mut max) = (min.min(0.0), max.max(0.0));
+    let mut scale = (max as f64 - min as f64) / qmax as f64;
+    if scale as f32 == 0.0 || (1.0f32 / scale as f32).is_infinite() {
+        scale = 0.1;
+    }
+    if scale < SMALL as f64 {
+        let org = scale as f32;
+        scale = SMALL as f64;
+        if min == 0.0 {
+            max = SMALL * qmax as f32;
+        } else if max == 0.0 {
+            min = -SMALL * qmax as f32;
+        } else {
+            let amplifier = SMALL / org;
+            min *= amplifier;
+            max *= amplifier;
+        }
+    }
+    let (lo, hi) = (min as f64 / scale, max as f64 / scale);
+    let initial = if -lo.abs() < qmax as f64 - hi.abs() { -lo } else { qmax as f64 - hi };
+    let zero_point = if initial < 0.0 { 0 } else if initial > qmax as f64 { qmax } else { initial.round_ties_even() as i32 };
+    quant::ActQuant { scale: scale as f32, zero_point }
 }
 
 fn shape(i: usize, rng: &mut Rng, max_dim: usize) -> (usize, usize, usize) {
@@ -180,6 +213,150 @@ pub async fn int8_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
     assert!(got.qp.is_none() && got.out.iter().all(|v| v.is_nan()), "a NaN input makes every output NaN: {:?}", got.out);
     let variant = if portable.is_some() { "dot4I8Packed, and the unpack variant bit for bit equal to it" } else { "unpack" };
     say!("int8 linear ({variant}): {shapes} shapes, {ints} integer parts equal to the CPU's, outputs within {TOL:?}");
+}
+
+/// The spec's int8 linear over the whole `x (m, k)`, scalar: the range over `x` without the outlier
+/// columns, `xq` on `0..=qmax`, `raw = Σ (xq − zp) · q` over the other columns, the grid's epilogue
+/// (fbgemm: one rounding; qnnpack: mul, then add), `+ Σ_j x[r, cols[j]] · w_out[o, j]`, then the
+/// activation or the residual add. Returns the parameters (`None`: a NaN or infinity outside the
+/// outlier columns), the integer parts `(m, n)` and `out`.
+#[allow(clippy::too_many_arguments)]
+fn reference_int8(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f32], m: usize, act: Option<Activation>, accumulate: bool) -> (Option<quant::ActQuant>, Vec<i32>) {
+    let [n, k] = w.shape;
+    let (cols, wo) = w.outliers.as_ref().map_or((&[][..], &[][..]), |o| (&o.columns[..], o.weight.data()));
+    let skip: Vec<bool> = (0..k).map(|c| cols.contains(&(c as u32))).collect(); // (k)
+    let qmax = if w.activation == ActivationGrid::U8 { 255 } else { 127 };
+    let inside = || x.iter().enumerate().filter(|(i, _)| !skip[i % k]).map(|(_, &v)| v);
+    if inside().any(|v| !v.is_finite()) {
+        out[..m * n].iter_mut().for_each(|v| *v = f32::NAN);
+        return (None, vec![]);
+    }
+    let (lo, hi) = inside().fold((0.0f32, 0.0f32), |(l, h), v| (l.min(v), h.max(v)));
+    let p = choose_qparams_q(lo, hi, qmax);
+    let inv = 1.0f32 / p.scale;
+    let xq: Vec<i32> = x.iter().map(|&v| ((v * inv).round_ties_even() as i32 + p.zero_point).clamp(0, qmax)).collect(); // (m, k)
+    let mut raw = vec![0i32; m * n]; // (m, n)
+    let mut y = vec![0f32; m * n]; // (m, n)
+    for r in 0..m {
+        for o in 0..n {
+            let acc: i32 = (0..k).filter(|&c| !skip[c]).map(|c| (xq[r * k + c] - p.zero_point) * w.q[o * k + c] as i32).sum();
+            raw[r * n + o] = acc;
+            let (mult, b) = (p.scale * w.scales[o], bias.map_or(0.0, |b| b[o]));
+            let mut v = match w.activation {
+                ActivationGrid::U7 => ((acc as f32) as f64 * mult as f64 + b as f64) as f32,
+                ActivationGrid::U8 => (acc as f32) * mult + b,
+            };
+            if !cols.is_empty() {
+                v += cols.iter().enumerate().map(|(j, &c)| x[r * k + c as usize] * wo[o * cols.len() + j]).sum::<f32>();
+            }
+            y[r * n + o] = v;
+        }
+    }
+    for (o, v) in out[..m * n].iter_mut().zip(&y) {
+        *o = if accumulate { *o + v } else { *v };
+    }
+    if let (Some(a), false) = (act, accumulate) {
+        encoder_lens::cpu::activation_inplace(&mut out[..m * n], a);
+    }
+    (Some(p), raw)
+}
+
+/// A random int8 weight `(n, k)` on `grid` with `ncols` random outlier columns (their int8 columns 0,
+/// their f32 weights random).
+pub fn split_weight(rng: &mut Rng, (n, k): (usize, usize), per_channel: bool, grid: ActivationGrid, ncols: usize) -> Int8Weight {
+    let w = quant::quantize_weight(&rng.vec(n * k, 0.3), [n, k], per_channel).expect("quantize");
+    let mut cols: Vec<u32> = Vec::new();
+    while cols.len() < ncols.min(k) {
+        let c = rng.int(0, k - 1) as u32;
+        if !cols.contains(&c) {
+            cols.push(c);
+        }
+    }
+    cols.sort_unstable();
+    let mut q = w.q.clone();
+    for r in 0..n {
+        cols.iter().for_each(|&c| q[r * k + c as usize] = 0);
+    }
+    let mut s = Int8Weight::new([n, k], q, w.scales.clone(), per_channel);
+    s.activation = grid;
+    if !cols.is_empty() {
+        let weight = Param::new(Tensor { shape: vec![n, cols.len()], data: rng.vec(n * cols.len(), 0.5) });
+        s.outliers = Some(OutlierColumns { columns: cols, weight });
+    }
+    s
+}
+
+/// The int8 linear with qnnpack's 8-bit grid and/or f32 outlier columns on `shapes` random shapes (ragged
+/// m, k, n; 0 to 6 outlier columns, 20 to 1000 times larger than the rest, so a range that took them in
+/// would be far off; every activation and the residual add), vs [`reference_int8`]: the parameters and
+/// the integer parts exact, the outputs within [`TOL`]. Where `dot4I8Packed` is there the unpack variant
+/// must give the same integers and output bits. A NaN in an outlier column leaves the range alone and
+/// makes only its row NaN; one elsewhere makes every output NaN.
+pub async fn int8_split_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
+    let portable = ctx.packed_dot4.then(|| ctx.without_packed_dot4());
+    let mut rng = Rng::new(41);
+    let acts = [act::NONE, act::RELU, act::GELU, act::GELU_TANH, act::TANH, act::SILU];
+    let (mut ints, mut outs) = (0usize, 0usize);
+    let mut bits = [[0usize; 2]; 4]; // [U7, U7 + outliers, U8, U8 + outliers]: [bit-equal, outputs]
+    for i in 0..shapes {
+        let (m, k, n) = shape(i, &mut rng, max_dim);
+        let grid = if i % 3 == 0 { ActivationGrid::U7 } else { ActivationGrid::U8 };
+        let ncols = if i % 3 == 1 { 0 } else { rng.int(0, 6) };
+        let w = split_weight(&mut rng, (n, k), i % 2 == 1, grid, ncols);
+        let mut x = input(i, &mut rng, m * k);
+        if let Some(o) = &w.outliers {
+            let big = [20.0, 1000.0, 100.0][i % 3];
+            (0..m).for_each(|r| o.columns.iter().for_each(|&c| x[r * k + c as usize] *= big));
+        }
+        let bias = (i % 3 != 2).then(|| rng.vec(n, 1.0));
+        let residual = (i % 4 == 1).then(|| rng.vec(m * n, 1.0));
+        let a = if residual.is_some() { act::NONE } else { acts[i % acts.len()] };
+        let nc = w.outliers.as_ref().map_or(0, |o| o.columns.len());
+        let what = format!("int8 split linear {i}: m {m} k {k} n {n} {grid:?} outlier columns {nc} act {a} per-channel {} residual {}", i % 2 == 1, residual.is_some());
+        let got = matmul_int8::run(ctx, &x, &w, bias.as_deref(), residual.as_deref(), a).await.expect("gpu int8 linear");
+        let mut want = residual.clone().unwrap_or_else(|| vec![0.0; m * n]);
+        let (p, raw) = reference_int8(&x, &w, bias.as_deref(), &mut want, m, activation(a), residual.is_some());
+        assert_eq!(got.qp, p, "{what}: activation scale / zero point");
+        if let Some(o) = (0..m * n).find(|&o| got.raw[o] != raw[o]) {
+            panic!("{what}: integer part at ({}, {}): expected {}, GPU {}", o / n, o % n, raw[o], got.raw[o]);
+        }
+        ints += m * n;
+        if let Some(p) = &portable {
+            let u = matmul_int8::run(p, &x, &w, bias.as_deref(), residual.as_deref(), a).await.expect("gpu int8 linear (unpack)");
+            if let Some(o) = (0..m * n).find(|&o| u.raw[o] != got.raw[o] || u.out[o].to_bits() != got.out[o].to_bits()) {
+                panic!("{what}: dot4I8Packed vs unpack at ({}, {}): integer {} vs {}, output {} vs {}", o / n, o % n, got.raw[o], u.raw[o], got.out[o], u.out[o]);
+            }
+        }
+        assert_close(&what, &got.out, &want, TOL.0, TOL.1);
+        outs += m * n;
+        if a == act::NONE {
+            let b = &mut bits[2 * (grid == ActivationGrid::U8) as usize + (nc > 0) as usize];
+            b[0] += got.out.iter().zip(&want).filter(|(g, w)| g.to_bits() == w.to_bits()).count();
+            b[1] += m * n;
+        }
+    }
+    // NaN: in an outlier column only its row goes NaN; elsewhere every output.
+    let (m, k, n) = (5, 9, 3);
+    let w = split_weight(&mut rng, (n, k), true, ActivationGrid::U8, 2);
+    let col = w.outliers.as_ref().expect("outliers").columns[0] as usize;
+    let inner = (0..k).find(|c| w.outliers.as_ref().is_some_and(|o| !o.columns.contains(&(*c as u32)))).expect("a non-outlier column");
+    let mut x = rng.vec(m * k, 1.0);
+    x[2 * k + col] = f32::NAN;
+    let got = matmul_int8::run(ctx, &x, &w, None, None, act::NONE).await.expect("gpu int8 linear");
+    let mut want = vec![0.0; m * n];
+    let (p, _) = reference_int8(&x, &w, None, &mut want, m, None, false);
+    assert!(got.qp.is_some() && got.qp == p, "a NaN in an outlier column leaves the range alone: {:?} vs {p:?}", got.qp);
+    assert!((0..m * n).all(|o| got.out[o].is_nan() == (o / n == 2)), "a NaN in an outlier column makes its row NaN: {:?}", got.out);
+    x[2 * k + col] = 0.5;
+    x[3 * k + inner] = f32::INFINITY;
+    let got = matmul_int8::run(ctx, &x, &w, None, Some(&[1.0; 15]), act::NONE).await.expect("gpu int8 linear");
+    assert!(got.qp.is_none() && got.out.iter().all(|v| v.is_nan()), "an infinity elsewhere makes every output NaN: {:?}", got.out);
+    let variant = if portable.is_some() { "dot4I8Packed, the unpack variant bit for bit equal" } else { "unpack" };
+    say!(
+        "int8 split linear ({variant}): {shapes} shapes (qnnpack's 8-bit grid and/or outlier columns), {ints} integer parts exact, {outs} outputs within {TOL:?}; \
+         without an activation, outputs bit-equal to the reference's: fbgemm {}/{}, + outliers {}/{}, qnnpack {}/{}, + outliers {}/{}",
+        bits[0][0], bits[0][1], bits[1][0], bits[1][1], bits[2][0], bits[2][1], bits[3][0], bits[3][1]
+    );
 }
 
 /// The f16 linear on `shapes` random shapes vs `linear_f16` (f16 weights widened, f32 product).
