@@ -3,7 +3,7 @@
 // `count` tensors of `len` floats,
 //
 //   min, max      = extremes of the tensor, widened to include 0 (a NaN or ±inf anywhere: ok = 0); the
-//                   `ncols` outlier columns (of rows of `k` floats) count as 0: they run in f32 instead
+//                   `ncols` outlier columns (of rows of `k` floats) are left out: they run in f32 instead
 //   scale64       = f64(f64(max − min) / qmax)   (0.1 when f32(scale64) is 0 or 1/f32(scale64) is inf)
 //   if scale64 < 6.1e-5: scale64 = 6.1e-5, min/max stretched in f32 (fbgemm's SMALL_SCALE_THRESHOLD)
 //   zero point    = round_half_even of (−min/scale64  or  qmax − max/scale64, whichever fbgemm picks), in
@@ -353,10 +353,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         var j = 0u;
         for (var c = lid.x; c < params.k; c += WG) {
             while (j < params.ncols && outl[j] < c) { j++; }
-            if (j < params.ncols && outl[j] == c) { continue; }
+            let skip = j < params.ncols && outl[j] == c;
             for (var r = 0u; r < rows; r++) {
                 let bits = bitcast<u32>(x[base + r * params.k + c]);
                 if ((bits & 0x7f800000u) == 0x7f800000u) { b = 1u; }
+                if (skip) { continue; }
                 let k = key(bits);
                 lo = min(lo, k);
                 hi = max(hi, k);

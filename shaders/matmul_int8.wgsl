@@ -14,8 +14,8 @@
 //   out[r, c] += y                accumulate = 1
 //   out[r, c]  = bitcast<f32>(raw[r, c])                                   raw = 1 (the tests' view)
 //
-// An input holding a NaN or an infinity outside the outlier columns (qp ok = 0) makes every output NaN,
-// as on the CPU. The weight's outlier columns are 0 (matmul_int8.rs `pack` zeroes them and sums the rows
+// An input holding a NaN or an infinity (qp ok = 0; an outlier column's too) makes every output NaN, as
+// on the CPU. The weight's outlier columns are 0 (matmul_int8.rs `pack` zeroes them and sums the rows
 // without them), so whatever x holds there takes no part in the integer product.
 // The inner product of two words (four int8 × int8 products) is `dot4I8Packed` where WGSL's
 // packed_4x8_integer_dot_product language feature is there, else unpacked with shifts: the context picks

@@ -218,8 +218,8 @@ pub async fn int8_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
 /// The spec's int8 linear over the whole `x (m, k)`, scalar: the range over `x` without the outlier
 /// columns, `xq` on `0..=qmax`, `raw = Σ (xq − zp) · q` over the other columns, the grid's epilogue
 /// (fbgemm: one rounding; qnnpack: mul, then add), `+ Σ_j x[r, cols[j]] · w_out[o, j]`, then the
-/// activation or the residual add. Returns the parameters (`None`: a NaN or infinity outside the
-/// outlier columns), the integer parts `(m, n)` and `out`.
+/// activation or the residual add. Returns the parameters (`None`: a NaN or infinity anywhere, every
+/// output NaN), the integer parts `(m, n)` and `out`.
 #[allow(clippy::too_many_arguments)]
 fn reference_int8(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f32], m: usize, act: Option<Activation>, accumulate: bool) -> (Option<quant::ActQuant>, Vec<i32>) {
     let [n, k] = w.shape;
@@ -227,7 +227,7 @@ fn reference_int8(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f3
     let skip: Vec<bool> = (0..k).map(|c| cols.contains(&(c as u32))).collect(); // (k)
     let qmax = if w.activation == ActivationGrid::U8 { 255 } else { 127 };
     let inside = || x.iter().enumerate().filter(|(i, _)| !skip[i % k]).map(|(_, &v)| v);
-    if inside().any(|v| !v.is_finite()) {
+    if x.iter().any(|v| !v.is_finite()) {
         out[..m * n].iter_mut().for_each(|v| *v = f32::NAN);
         return (None, vec![]);
     }
@@ -290,8 +290,8 @@ pub fn split_weight(rng: &mut Rng, (n, k): (usize, usize), per_channel: bool, gr
 /// m, k, n; 0 to 6 outlier columns, 20 to 1000 times larger than the rest, so a range that took them in
 /// would be far off; every activation and the residual add), vs [`reference_int8`]: the parameters and
 /// the integer parts exact, the outputs within [`TOL`]. Where `dot4I8Packed` is there the unpack variant
-/// must give the same integers and output bits. A NaN in an outlier column leaves the range alone and
-/// makes only its row NaN; one elsewhere makes every output NaN.
+/// must give the same integers and output bits. A NaN or an infinity anywhere, an outlier column included,
+/// makes every output NaN.
 pub async fn int8_split_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
     let portable = ctx.packed_dot4.then(|| ctx.without_packed_dot4());
     let mut rng = Rng::new(41);
@@ -335,22 +335,17 @@ pub async fn int8_split_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) 
             b[1] += m * n;
         }
     }
-    // NaN: in an outlier column only its row goes NaN; elsewhere every output.
+    // A NaN or an infinity, in an outlier column or elsewhere, makes every output NaN (as on the CPU).
     let (m, k, n) = (5, 9, 3);
     let w = split_weight(&mut rng, (n, k), true, ActivationGrid::U8, 2);
     let col = w.outliers.as_ref().expect("outliers").columns[0] as usize;
     let inner = (0..k).find(|c| w.outliers.as_ref().is_some_and(|o| !o.columns.contains(&(*c as u32)))).expect("a non-outlier column");
-    let mut x = rng.vec(m * k, 1.0);
-    x[2 * k + col] = f32::NAN;
-    let got = matmul_int8::run(ctx, &x, &w, None, None, act::NONE).await.expect("gpu int8 linear");
-    let mut want = vec![0.0; m * n];
-    let (p, _) = reference_int8(&x, &w, None, &mut want, m, None, false);
-    assert!(got.qp.is_some() && got.qp == p, "a NaN in an outlier column leaves the range alone: {:?} vs {p:?}", got.qp);
-    assert!((0..m * n).all(|o| got.out[o].is_nan() == (o / n == 2)), "a NaN in an outlier column makes its row NaN: {:?}", got.out);
-    x[2 * k + col] = 0.5;
-    x[3 * k + inner] = f32::INFINITY;
-    let got = matmul_int8::run(ctx, &x, &w, None, Some(&[1.0; 15]), act::NONE).await.expect("gpu int8 linear");
-    assert!(got.qp.is_none() && got.out.iter().all(|v| v.is_nan()), "an infinity elsewhere makes every output NaN: {:?}", got.out);
+    for (at, v) in [(2 * k + col, f32::NAN), (3 * k + inner, f32::INFINITY), (4 * k + col, f32::NEG_INFINITY)] {
+        let mut x = rng.vec(m * k, 1.0);
+        x[at] = v;
+        let got = matmul_int8::run(ctx, &x, &w, None, Some(&[1.0; 15]), act::NONE).await.expect("gpu int8 linear");
+        assert!(got.qp.is_none() && got.out.iter().all(|v| v.is_nan()), "{v} at {at}: every output NaN: {:?}", got.out);
+    }
     let variant = if portable.is_some() { "dot4I8Packed, the unpack variant bit for bit equal" } else { "unpack" };
     say!(
         "int8 split linear ({variant}): {shapes} shapes (qnnpack's 8-bit grid and/or outlier columns), {ints} integer parts exact, {outs} outputs within {TOL:?}; \
@@ -419,6 +414,40 @@ pub async fn model_logits(name: &str, c: &Classifier, ctx: GpuContext, batches: 
     say!("{name}: GPU vs CPU max |Δlogit| {max:.2e}; {close} of {} batches within {:.0e}", batches.len(), bound.most);
     assert!(share >= bound.share, "{name}: only {close} of {} batches within {:e} of the CPU", batches.len(), bound.most);
     max
+}
+
+/// `c` (an int8 model) moved to qnnpack's 8-bit grid, with `ncols` outlier columns on each layer's
+/// linears (spread over the input; their int8 values dequantized into the f32 outlier weights and zeroed,
+/// the row sums recomputed): what `classify quantize` writes for the split scheme, made in memory.
+pub fn split_model(c: &mut Classifier, ncols: usize) {
+    let split = |l: &mut encoder_lens::model::linear::Linear| {
+        let encoder_lens::model::param::Weight::Int8(w) = &l.weight else { panic!("not an int8 model") };
+        let [n, k] = w.shape;
+        let cols: Vec<u32> = (0..ncols.min(k)).map(|j| ((2 * j + 1) * k / (2 * ncols.min(k))) as u32).collect(); // (c)
+        let mut q = w.q.clone();
+        let mut wo = Vec::with_capacity(n * cols.len()); // (n, c)
+        for r in 0..n {
+            for &col in &cols {
+                wo.push(q[r * k + col as usize] as f32 * w.scales[r]);
+                q[r * k + col as usize] = 0;
+            }
+        }
+        let mut s = Int8Weight::new([n, k], q, w.scales.clone(), w.per_channel);
+        s.activation = ActivationGrid::U8;
+        if !cols.is_empty() {
+            let weight = Param::new(Tensor { shape: vec![n, cols.len()], data: wo });
+            s.outliers = Some(OutlierColumns { columns: cols, weight });
+        }
+        l.weight = encoder_lens::model::param::Weight::Int8(s);
+    };
+    for layer in &mut c.model.layers {
+        for l in [&mut layer.self_attn.in_proj, &mut layer.self_attn.out_proj, &mut layer.linear1, &mut layer.linear2] {
+            split(l);
+        }
+    }
+    for l in c.model.pooler.iter_mut().chain(c.model.classifier.iter_mut()) {
+        split(l);
+    }
 }
 
 /// `files` converted to f16 in memory (what `classify quantize --to f16` writes).
