@@ -9,7 +9,9 @@
 // BUILD_DIR: a `wasm-pack build --target web . --features bench` output (default bench/pkg-relaxed), inside
 // the repository. --chromium: run in headless Chromium (playwright-core from tests/e2e) instead of node.
 // ROUNDS (default 15), REPS (kernel calls per timed sample, default 5), SKIP_MODEL=1 (kernels only),
-// ROW_BLOCK (int8 activation bytes per row block), INT8_KERNEL (the microkernel of the model rows; default: the build's).
+// ROW_BLOCK (int8 activation bytes per row block), INT8_KERNEL (the microkernel of the model rows; default: the build's),
+// MINILM_INT8 (comma-separated int8 MiniLM folders for the model rows, inside the repository in Chromium;
+// default models/minilm-int8), e.g. today's per-tensor folder beside the split one.
 import { readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -20,7 +22,7 @@ const root = resolve(import.meta.dirname, '..');
 const args = process.argv.slice(2);
 const chromium = args.includes('--chromium');
 const dir = resolve(args.find((a) => !a.startsWith('--')) || join(root, 'bench/pkg-relaxed'));
-const opts = { rowBlock: Number(process.env.ROW_BLOCK || 0), rounds: Number(process.env.ROUNDS || 15), reps: Number(process.env.REPS || 5), skipModel: !!process.env.SKIP_MODEL, int8Kernel: process.env.INT8_KERNEL || '' };
+const opts = { rowBlock: Number(process.env.ROW_BLOCK || 0), rounds: Number(process.env.ROUNDS || 15), reps: Number(process.env.REPS || 5), skipModel: !!process.env.SKIP_MODEL, int8Kernel: process.env.INT8_KERNEL || '', int8Dirs: (process.env.MINILM_INT8 || 'models/minilm-int8').split(',') };
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 // The measurement, run in node or in the page: `get(path)` → bytes of a repository file (null if absent).
@@ -82,14 +84,19 @@ async function measure(modUrl, opts, get, clock) {
       for (const key of Object.keys(files)) if (files[key] == null) delete files[key];
       return mod.Engine.createHf(files, [weights], 'cpu');
     };
-    const [e32, e8] = [await engine('models/minilm'), await engine('models/minilm-int8')];
-    if (!e32 || !e8) log('MiniLM rows skipped: models/minilm and models/minilm-int8 are needed (make setup)');
+    const e32 = await engine('models/minilm');
+    const e8s = [];
+    for (const d of opts.int8Dirs) e8s.push([d, await engine(d)]);
+    if (!e32 || e8s.some(([, e]) => !e)) log(`MiniLM rows skipped: models/minilm and ${opts.int8Dirs.join(', ')} are needed (make setup)`);
     else {
       const seq = 128;
       const words = 'film '.repeat(seq - 2).trim(); // one word piece each, plus [CLS] and [SEP]
-      for (let i = 0; i < 3; i++) { await e32.embed([words]); await e8.embed([words]); }
-      const ms = await interleaved({ fp32: () => e32.embed([words]), int8: () => e8.embed([words]) }, 1);
-      log(`MiniLM embed seq ${seq} (int8: ${mod.setInt8Kernel ? mod.setInt8Kernel('') : 'int8'}): fp32 ${ms.fp32.toFixed(1)} ms, int8 ${ms.int8.toFixed(1)} ms, int8/fp32 ${(ms.int8 / ms.fp32).toFixed(2)}`);
+      for (let i = 0; i < 3; i++) for (const e of [e32, ...e8s.map(([, e]) => e)]) await e.embed([words]);
+      const fns = { fp32: () => e32.embed([words]) };
+      for (const [d, e] of e8s) fns[d] = () => e.embed([words]);
+      const ms = await interleaved(fns, 1);
+      const rows = e8s.map(([d]) => `${d} ${ms[d].toFixed(1)} ms (int8/fp32 ${(ms[d] / ms.fp32).toFixed(2)})`);
+      log(`MiniLM embed seq ${seq} (int8: ${mod.setInt8Kernel ? mod.setInt8Kernel('') : 'int8'}): fp32 ${ms.fp32.toFixed(1)} ms, ${rows.join(', ')}`);
     }
   }
   return lines;
@@ -98,7 +105,7 @@ async function measure(modUrl, opts, get, clock) {
 console.log(`build ${dir} in ${chromium ? 'Chromium' : `node ${process.version}`}\nload average before: ${load()}`);
 let lines;
 if (!chromium) {
-  const get = async (p) => { const f = p.startsWith('file:') ? new URL(p) : join(root, p); return existsSync(f) ? readFileSync(f) : null; };
+  const get = async (p) => { const f = p.startsWith('file:') ? new URL(p) : resolve(root, p); return existsSync(f) ? readFileSync(f) : null; };
   // CPU time of this process (user + system), not wall time: on a machine shared with other jobs, time
   // spent waiting for a core does not count (cache and memory contention still do).
   const clock = process.env.WALL ? () => performance.now() : () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };

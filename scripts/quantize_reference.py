@@ -25,6 +25,16 @@
    quantized ops; it is checked against the real quantize_dynamic'd nn.Module (with the linears that
    quantize_dynamic does quantize) before anything is written.
 
+3. The split scheme, fixtures quant-<model>-int8-split (issue 11's MiniLM scheme, `classify quantize --to
+   int8-per-channel --activation-range u8 --outliers T`): per-channel int8 weights on PyTorch's qnnpack
+   engine (8-bit activations, ChooseQuantizationParams(0, 255), epilogue f32(f32(acc)·f32(s_x·s_w)) + bias,
+   checked bit for bit by quant_sensitivity.py qnnpack-check, run here too) and an f32 path for every input
+   column whose max |x| over the real tokens of quant.rs's CHECK_TEXTS (the f32 forward, one batch)
+   exceeds T (quant_sensitivity.OutlierLinear: that column zeroed in x and W for the int8 linear, plus
+   x[:, cols] @ W[:, cols]ᵀ in f32). Also weights.<name>.outlier_columns (I32) per linear that has some,
+   and for our encoders linear.{x,q,y,y_int8} of one linear with outlier columns (y_int8: the int8 part
+   alone, on x with those columns zeroed). T per model: SPLIT_THRESHOLD.
+
 Run from the repo root: python3 scripts/quantize_reference.py [--check-only | --sensitivity | --only MODEL]
 (--sensitivity: how far PyTorch's own quantized MiniLM moves under 1e-6 relative input noise — per-channel
 hidden states up to 0.2 from layer 3 on, per-tensor ~5e-6 — which bounds whole-model agreement.)
@@ -53,12 +63,18 @@ from tok import build_tokenizer  # noqa: E402
 
 from torch.ao.quantization import default_dynamic_qconfig, float16_dynamic_qconfig, float_qparams_weight_only_qconfig, per_channel_dynamic_qconfig, quantize_dynamic  # noqa: E402
 import torch.ao.nn.quantized.dynamic as nnqd  # noqa: E402
+from quant_sensitivity import CHECK, OutlierLinear, qnnpack_check  # noqa: E402
 
 f32 = np.float32
 GOLDEN = os.path.join(REPO, "tests", "fixtures", "golden")
 PRECISIONS = ("int8", "int8-per-channel", "f16")
 QCONFIG = {"int8": default_dynamic_qconfig, "int8-per-channel": per_channel_dynamic_qconfig, "f16": float16_dynamic_qconfig}
 BATCHES = [["This movie was wonderful, I loved every minute of it."], PADDED_BATCH, LONG_BATCH]
+SPLIT = "int8-split"
+# Outlier threshold per model: MiniLM's (issue 11: 14 columns); our encoders' activations past layer 0 stay
+# under 5, so theirs is 4, which also puts every input column of layer 0's attention linears (scaled
+# embeddings, 17-41) in f32: the fixture covers no, some and all columns split.
+SPLIT_THRESHOLD = {"sentiment-ln": 4.0, "sentiment-bn": 4.0, "minilm": 12.0}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -185,6 +201,37 @@ def float_linear(name, x, w, b):
     return x @ w.t() + b
 
 
+class SplitLinears:
+    """Every linear as quant_sensitivity.OutlierLinear with per-channel int8 on qnnpack: `cols[name]`, the
+    outlier columns of linear `name` (none when absent). Build and run with the qnnpack engine selected."""
+
+    def __init__(self, cols):
+        self.cols, self.mods = cols, {}
+
+    def __call__(self, name, x, w, b):
+        if name not in self.mods:
+            lin = nn.Linear(w.shape[1], w.shape[0])
+            with torch.no_grad():
+                lin.weight.copy_(w.detach())
+                lin.bias.copy_(b.detach())
+            self.mods[name] = OutlierLinear(lin, self.cols.get(name, []), per_channel_dynamic_qconfig)
+        shape = x.shape
+        return self.mods[name](x.reshape(-1, shape[-1])).reshape(*shape[:-1], -1)
+
+
+def column_max(acts, name, x, real):
+    """acts[name] = max(acts[name], max |x| per column over the rows where `real`) (x (B, S, k) with real
+    (B, S), or (B, k): every row)."""
+    a = (x[real] if x.dim() == 3 else x.reshape(-1, x.shape[-1])).abs().amax(0)
+    acts[name] = torch.maximum(acts[name], a) if name in acts else a
+
+
+def outlier_cols(acts, threshold):
+    """{linear name: [columns whose max |x| > threshold]} for the linears that have some."""
+    cols = {n: torch.nonzero(a > threshold).flatten().tolist() for n, a in acts.items()}
+    return {n: c for n, c in cols.items() if c}
+
+
 def quantized_embedding(emb):
     """PyTorch's weight-only quantized nn.Embedding (float_qparams_weight_only_qconfig: quint8 per row)."""
     return quantize_dynamic(nn.Sequential(copy.deepcopy(emb)), {nn.Embedding: float_qparams_weight_only_qconfig})[0]
@@ -294,7 +341,7 @@ def write(name, tensors, meta):
 
 
 @torch.inference_mode()
-def export_encoder(model_name):
+def export_encoder(model_name, split_only=False):
     model_dir = os.path.join(REPO, "models", model_name)
     model = load_model(model_dir)
     c = model.config
@@ -307,7 +354,7 @@ def export_encoder(model_name):
     # Not 1e-6 as in f32: the hand-written f32 ops differ from the module's by ~1e-6, and an activation on
     # a rounding boundary of its int8 grid then lands one step apart (seen: 6.5e-4 on sentiment-bn).
     assert worst < 5e-3, worst
-    for precision in PRECISIONS:
+    for precision in () if split_only else PRECISIONS:
         lin = QLinears(precision)
         embed = None if precision == "f16" else quantized_embedding(model.embedding)
         tensors = {}
@@ -330,6 +377,62 @@ def export_encoder(model_name):
                 "max_logit_diff_vs_f32": max(ref32)}
         print(f"  {precision}: max |logit - f32 logit| {max(ref32):.3e}")
         write(f"quant-{model_name}-{precision}", tensors, meta)
+    export_encoder_split(model_name, model, tok, texts, batches)
+
+
+@torch.inference_mode()
+def export_encoder_split(model_name, model, tok, texts, batches):
+    """quant-<model>-int8-split: calibrate on CHECK (real tokens, f32 forward), then the split forward."""
+    threshold = SPLIT_THRESHOLD[model_name]
+    ((ids, lens),) = encode_batches(lambda t: [e.ids for e in tok.encode_batch(t)], [CHECK])
+    real = ~lengths_to_padding_mask(lens, ids.shape[1])
+    acts = {}
+
+    def record(name, x, w, b):
+        column_max(acts, name, x, real)
+        return float_linear(name, x, w, b)
+
+    encoder_forward(model, ids, lens, record)
+    cols = outlier_cols(acts, threshold)
+    torch.backends.quantized.engine = "qnnpack"
+    lin = SplitLinears(cols)
+    embed = quantized_embedding(model.embedding)
+    tensors, ref32 = {}, []
+    for k, (ids, lens) in enumerate(batches):
+        out = encoder_forward(model, ids, lens, lin, embed=embed)
+        f = encoder_forward(model, ids, lens, float_linear)
+        ref32.append(float((out["logits"] - f["logits"]).abs().max()))
+        tensors[f"b{k}.input_ids"], tensors[f"b{k}.lengths"] = ids, lens
+        for key, v in out.items():
+            if key == "linear.x" or (key.endswith(".hidden") and k == 2):
+                continue
+            tensors[f"b{k}.{key}"] = v.float()
+    for n, m in lin.mods.items():
+        tensors[f"weights.{n}.scale"] = torch.from_numpy(m.q.weight().q_per_channel_scales().numpy().astype(f32))
+        if m.cols:
+            tensors[f"weights.{n}.outlier_columns"] = torch.tensor(m.cols, dtype=torch.int32)
+    # the linear with the fewest outlier columns, on a real activation: its input in the long batch
+    name = min(sorted(cols), key=lambda n: len(cols[n]))
+    acts_x = {}
+
+    def grab(n, x, w, b):
+        if n == name:
+            acts_x["x"] = x.reshape(-1, x.shape[-1])
+        return lin(n, x, w, b)
+
+    encoder_forward(model, *batches[2], grab, embed=embed)
+    m, x = lin.mods[name], acts_x["x"]
+    xz = x.clone()
+    xz[:, m.cols] = 0
+    tensors["linear.x"], tensors["linear.y"], tensors["linear.y_int8"] = x, m(x), m.q(xz)
+    tensors["linear.q"] = m.q.weight().int_repr()
+    torch.backends.quantized.engine = "x86"
+    total = sum(len(c) for c in cols.values())
+    meta = {"model_dir": f"models/{model_name}", "precision": SPLIT, "per_channel": True, "activation_range": "u8",
+            "outlier_threshold": threshold, "outlier_columns": total, "linear": name,
+            "batches": [{"texts": t} for t in texts], "max_logit_diff_vs_f32": max(ref32)}
+    print(f"  {SPLIT} (outliers > {threshold}: {total} columns in {len(cols)} linears): max |logit - f32 logit| {max(ref32):.3e}")
+    write(f"quant-{model_name}-{SPLIT}", tensors, meta)
 
 
 def add_weights_and_linear(tensors, lin, name, precision):
@@ -344,7 +447,7 @@ def add_weights_and_linear(tensors, lin, name, precision):
 
 
 @torch.inference_mode()
-def export_minilm():
+def export_minilm(split_only=False):
     from bert_torch import load_folder, tokenizer_for
 
     folder = os.path.join(REPO, "models", "minilm-sentiment")
@@ -353,7 +456,7 @@ def export_minilm():
     texts = [["A wonderful, heartfelt film.", "Terrible acting and a dull plot; I walked out after an hour."], ["It was okay."]]
     batches = encode_batches(lambda t: [e.ids for e in tok.encode_batch(t)], texts)
     names = model.hf_names()
-    for precision in PRECISIONS:
+    for precision in () if split_only else PRECISIONS:
         qm = copy.deepcopy(model)
         if precision == "f16":
             for e in (qm.word, qm.pos, qm.typ):
@@ -387,6 +490,57 @@ def export_minilm():
                 "max_logit_diff_vs_f32": worst}
         print(f"minilm-sentiment {precision}: max |logit - f32 logit| {worst:.3e}")
         write(f"quant-minilm-{precision}", tensors, meta)
+    export_minilm_split(model, tok, texts, batches, names)
+
+
+@torch.inference_mode()
+def export_minilm_split(model, tok, texts, batches, names):
+    """quant-minilm-int8-split: models/minilm-sentiment calibrated on CHECK (real tokens), every linear an
+    OutlierLinear on qnnpack, embeddings uint8 per row."""
+    from bert_torch import pad
+
+    threshold = SPLIT_THRESHOLD["minilm"]
+    ids, mask = pad([e.ids for e in tok.encode_batch(CHECK)])
+    acts, hooks = {}, []
+    linears = {n: m for n, m in model.named_modules() if isinstance(m, nn.Linear)}
+    for n, m in linears.items():
+        hooks.append(m.register_forward_hook(lambda _m, inp, _o, n=n: column_max(acts, n, inp[0], mask)))
+    model(ids, mask)
+    for h in hooks:
+        h.remove()
+    cols = outlier_cols(acts, threshold)
+    torch.backends.quantized.engine = "qnnpack"
+    qm = quantize_dynamic(copy.deepcopy(model), {nn.Embedding: float_qparams_weight_only_qconfig}, dtype=torch.qint8)
+    for n, lin in linears.items():
+        parent, attr = (n.rsplit(".", 1) + [""])[:2] if "." in n else ("", n)
+        holder = qm.get_submodule(parent) if parent else qm
+        setattr(holder, attr, OutlierLinear(lin, cols.get(n, []), per_channel_dynamic_qconfig))
+    tensors, worst = {}, 0.0
+    for k, (ids, lens) in enumerate(batches):
+        mask = ~lengths_to_padding_mask(lens, ids.shape[1])
+        x = qm.embed(ids)
+        for li in range(qm.L):
+            x = qm.layer(li, x, mask)
+            tensors[f"b{k}.layer{li}.hidden"] = x
+        m = mask.unsqueeze(-1).to(x.dtype)
+        logits = qm.head(x, mask)
+        tensors[f"b{k}.input_ids"], tensors[f"b{k}.lengths"] = ids, lens
+        tensors[f"b{k}.pooled"], tensors[f"b{k}.logits"] = (x * m).sum(1) / m.sum(1), logits
+        worst = max(worst, float((logits - model(ids, mask)).abs().max()))
+    for n, mod in qm.named_modules():
+        if isinstance(mod, OutlierLinear):
+            hf = names[n + ".weight"]
+            tensors[f"weights.{hf}.scale"] = torch.from_numpy(mod.q.weight().q_per_channel_scales().numpy().astype(f32))
+            if mod.cols:
+                tensors[f"weights.{hf}.outlier_columns"] = torch.tensor(mod.cols, dtype=torch.int32)
+    torch.backends.quantized.engine = "x86"
+    total = sum(len(c) for c in cols.values())
+    meta = {"model_dir": "models/minilm-sentiment", "precision": SPLIT, "per_channel": True, "activation_range": "u8",
+            "outlier_threshold": threshold, "outlier_columns": total, "batches": [{"texts": t} for t in texts],
+            "max_logit_diff_vs_f32": worst}
+    print(f"minilm-sentiment {SPLIT} (outliers > {threshold}: {total} columns in {len(cols)} linears): "
+          f"max |logit - f32 logit| {worst:.3e}")
+    write(f"quant-minilm-{SPLIT}", tensors, meta)
 
 
 @torch.inference_mode()
@@ -420,19 +574,21 @@ def main():
     ap.add_argument("--sensitivity", action="store_true", help="only the noise-sensitivity experiment")
     ap.add_argument("--check-only", action="store_true")
     ap.add_argument("--only", choices=["sentiment-ln", "sentiment-bn", "minilm"])
+    ap.add_argument("--split-only", action="store_true", help=f"only the {SPLIT} fixtures")
     args = ap.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
     if args.sensitivity:
         return sensitivity()
     check_semantics()
+    qnnpack_check()
     if args.check_only:
         return
     for name in ("sentiment-ln", "sentiment-bn"):
         if args.only in (None, name):
-            export_encoder(name)
+            export_encoder(name, args.split_only)
     if args.only in (None, "minilm"):
-        export_minilm()
+        export_minilm(args.split_only)
 
 
 if __name__ == "__main__":

@@ -287,7 +287,7 @@ impl ProfileBench {
     /// `runs` profiled `embed([text])`s (after one warm-up): `{ tokens, runs, ms: { op: total ms over the
     /// runs }, calls: { op: calls per run }, totalMs }` — divide by `runs` for per-forward figures.
     pub fn profile(&self, text: &str, runs: u32) -> Result<JsValue, JsError> {
-        let mut cpu = crate::cpu::CpuBackend;
+        let mut cpu = crate::cpu::CpuBackend::default();
         let mut p = crate::profile::Profiled::new(&mut cpu);
         let opts = ForwardOptions::default();
         let mut total = 0.0;

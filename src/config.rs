@@ -1,7 +1,7 @@
 //! Model configuration: an HF-style `config.json`, parsed with serde and validated before any weight is read.
 
 use crate::error::{Error, Result};
-pub use crate::model::param::Precision;
+pub use crate::model::param::{ActivationGrid, Precision};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,6 +119,10 @@ pub struct Config {
     /// How the linear weights are stored: `f32` (default, omitted), `f16` or `int8`.
     #[serde(default, skip_serializing_if = "is_f32")]
     pub precision: Precision,
+    /// The grid int8 linears quantize their input to at each forward: `u7` (fbgemm, default, omitted) or
+    /// `u8` (qnnpack). Only with `precision` int8.
+    #[serde(default, skip_serializing_if = "is_u7")]
+    pub activation_range: ActivationGrid,
     /// The DeLighT sizes (architecture `delight_classifier` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delight: Option<crate::model::delight::DelightConfig>,
@@ -126,6 +130,10 @@ pub struct Config {
 
 fn is_f32(p: &Precision) -> bool {
     *p == Precision::F32
+}
+
+fn is_u7(a: &ActivationGrid) -> bool {
+    *a == ActivationGrid::U7
 }
 
 impl Config {
@@ -156,6 +164,13 @@ impl Config {
         let bad = |m: String| Err(Error::Config(m));
         if self.hidden_size == 0 || self.num_heads == 0 || self.ffn_size == 0 || self.vocab_size == 0 {
             return bad("hidden_size, num_heads, ffn_size and vocab_size must be positive".into());
+        }
+        if self.activation_range != ActivationGrid::U7 && self.precision != Precision::Int8 {
+            return bad(format!(
+                "activation_range {} is for int8 models, but precision is {}",
+                self.activation_range.name(),
+                self.precision.name()
+            ));
         }
         if self.hidden_size % self.num_heads != 0 {
             return bad(format!(

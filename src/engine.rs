@@ -343,7 +343,7 @@ impl Engine {
         let mut each: Vec<(f64, Vec<crate::profile::OpTime>)> = Vec::new(); // (runs): (total ms, ops)
         let out = loop {
             self.forwards += 1;
-            let mut cpu = crate::cpu::CpuBackend;
+            let mut cpu = crate::cpu::CpuBackend::default();
             let mut p = crate::profile::Profiled::new(&mut cpu);
             let t = choice::now_ms();
             let out = self.classifier.model.record(&mut p, batch, opts)?; // the CPU runs each op at once

@@ -188,7 +188,7 @@ pub async fn head_sweep(e: &mut Engine, s: &Subject, mode: AblationMode) -> Resu
 /// `(l, h)` ablated.
 pub fn sweep_cpu(model: &crate::model::Model, ids: &[u32], pad: u32, mode: AblationMode) -> Result<Vec<f32>> {
     let (layers, heads) = (model.layers.len(), model.config.num_heads);
-    let be = &mut CpuBackend;
+    let be = &mut CpuBackend::default();
     let opts = ForwardOptions::default();
     let one = Batch::from_rows(&[ids.to_vec()], pad)?;
     model.embeddings.check_ids(&one)?;
@@ -296,7 +296,7 @@ pub async fn rollout_and_lens(e: &mut Engine, s: &Subject) -> Result<(Attributio
 pub fn logit_lens(e: &Engine, batch: &Batch, hidden: &[&crate::tensor::Tensor]) -> Result<LogitLens> {
     let m = &e.classifier.model;
     let c = m.classifier.as_ref().ok_or_else(|| Error::Config("this model has no classifier head (no labels)".into()))?;
-    let be = &mut CpuBackend;
+    let be = &mut CpuBackend::default();
     let (mut probs, mut logits) = (Vec::new(), Vec::new());
     for h in hidden {
         let mut x = h.data.clone(); // (seq, d)

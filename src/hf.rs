@@ -117,6 +117,9 @@ struct HfBertConfig {
     /// This engine's own field, written by `classify quantize`: how the linear weights are stored.
     #[serde(default)]
     precision: crate::config::Precision,
+    /// This engine's own field too: the int8 linears' activation grid (`u7` when absent).
+    #[serde(default)]
+    activation_range: crate::config::ActivationGrid,
     #[serde(default)]
     architectures: Vec<String>,
     vocab_size: usize,
@@ -317,6 +320,7 @@ impl Config {
             pad_token_id: hf.pad_token_id.unwrap_or(0),
             lowercase,
             precision: hf.precision,
+            activation_range: hf.activation_range,
             delight: None,
         };
         config.validate()?;

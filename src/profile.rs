@@ -76,7 +76,7 @@ pub trait OpClock {
     fn span_ms(&self, from: f64, to: f64) -> f64;
 }
 
-impl OpClock for cpu::CpuBackend {
+impl OpClock for cpu::CpuBackend<'_> {
     fn mark(&self) -> f64 {
         now_ms()
     }

@@ -19,29 +19,49 @@
 //!   fma rounding only when the f64 sum lands exactly on an f32 midpoint.
 //! - **f16** (`quantize_dynamic(dtype=torch.float16)`): weights rounded to f16 (round-half-even, saturated at
 //!   ±65504 as fbgemm's fp16 packing does), the product in f32.
+//!
+//! A model may instead use PyTorch's **qnnpack** engine (`"activation_range": "u8"` in `config.json`,
+//! checked bit for bit by `scripts/quant_sensitivity.py qnnpack-check`): activations on `[0, 255]`
+//! (`ChooseQuantizationParams(min, max, 0, 255)`, qnnpack ignores `reduce_range`), the same int8 weights, and
+//! the epilogue `y = f32(f32(raw) · f32(scale_x · scale_w)) + bias`, rounded twice. And an int8 linear may
+//! have **outlier columns** (LLM.int8()-style): input columns computed in f32 (`<name>_outlier_columns` I32
+//! `(n)`, `<name>_outlier` F32 `(out, n)`; their int8 columns are 0). They take no part in the input's
+//! range (the range of the other columns; equivalently the input with them at 0), and their product
+//! `Σ_j x[r, col_j] · w_out[o, j]` (f32, in column order, [`crate::cpu::quant::outlier_product`]) is added to
+//! the dequantized output before the activation or the residual — `quant_sensitivity.py`'s `OutlierLinear`.
+//! `classify quantize --outliers T` picks the columns whose max |x| on [`CHECK_TEXTS`] exceeds `T`
+//! ([`calibrate`]).
 
 use crate::error::{Error, Result};
-use crate::model::param::{HalfWeight, Int8Weight, Weight};
+use crate::model::param::{ActivationGrid, HalfWeight, Int8Weight, Weight};
+use std::collections::HashMap;
 
-/// Largest `in` an int8 linear may have: `in · 127 · 128` must fit an i32 accumulator.
-pub const MAX_INT8_IN: usize = (i32::MAX / (127 * 128)) as usize;
+/// Largest `in` an int8 linear may have: `in · 255 · 128` (qnnpack's 8-bit activations times the most
+/// negative int8 weight) must fit an i32 accumulator.
+pub const MAX_INT8_IN: usize = (i32::MAX / (255 * 128)) as usize;
 
 /// fbgemm's `SMALL_SCALE_THRESHOLD` (the smallest normal f16).
 const SMALL_SCALE: f32 = 6.1e-5;
 
-/// An activation tensor's quantization: `x ≈ (q − zero_point) · scale`, `q` in `[0, 127]`.
+/// An activation tensor's quantization: `x ≈ (q − zero_point) · scale`, `q` in `[0, qmax]` (127 or 255).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ActQuant {
     /// f32 step of the grid.
     pub scale: f32,
-    /// The quantized value of 0, in `[0, 127]`.
+    /// The quantized value of 0, in `[0, qmax]`.
     pub zero_point: i32,
 }
 
 /// fbgemm's `ChooseQuantizationParams(min, max, qmin 0, qmax 255, preserve_sparsity false,
 /// force_scale_power_of_two false, reduce_range true)` as ATen's `quant_utils` computes it.
 pub fn choose_qparams(min: f32, max: f32) -> ActQuant {
-    let (qmin, qmax) = (0i32, 127i32); // 0/2, 255/2: reduce_range
+    choose_qparams_grid(min, max, ActivationGrid::U7)
+}
+
+/// [`choose_qparams`] on `grid`: `[0, 127]` (fbgemm's `reduce_range`) or `[0, 255]` (qnnpack, which
+/// ignores `reduce_range`); otherwise the same arithmetic.
+pub fn choose_qparams_grid(min: f32, max: f32, grid: ActivationGrid) -> ActQuant {
+    let (qmin, qmax) = (0i32, grid.qmax()); // U7: 0/2, 255/2 (reduce_range)
     let (mut min, mut max) = (min.min(0.0), max.max(0.0));
     let mut scale = (max as f64 - min as f64) / (qmax - qmin) as f64;
     if scale as f32 == 0.0 || (1.0f32 / scale as f32).is_infinite() {
@@ -77,21 +97,59 @@ pub fn choose_qparams(min: f32, max: f32) -> ActQuant {
     ActQuant { scale: scale as f32, zero_point }
 }
 
-/// Quantize `x` (the whole activation tensor) into `q` (same length): `None` when `x` holds a NaN or an
-/// infinity (the caller then produces NaN, which the forward reports).
+/// Quantize `x` (the whole activation tensor) into `q` (same length) on fbgemm's 7-bit grid: `None` when
+/// `x` holds a NaN or an infinity (the caller then produces NaN, which the forward reports).
 pub fn quantize_activations(x: &[f32], q: &mut [u8]) -> Option<ActQuant> {
+    quantize_activations_grid(x, x.len().max(1), q, ActivationGrid::U7, &[])
+}
+
+/// The range `(min, max)` of `x (rows, k)` over every column but `skip` (an int8 linear's outlier
+/// columns, increasing; `(+inf, −inf)` when nothing is left, which [`choose_qparams`] treats as 0): `None`
+/// when any value of `x`, a skipped one included, is NaN or infinite.
+pub fn input_range(x: &[f32], k: usize, skip: &[u32]) -> Option<(f32, f32)> {
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-    for &v in x {
-        if !v.is_finite() {
+    let mut fold = |seg: &[f32]| {
+        for &v in seg {
+            if !v.is_finite() {
+                return false;
+            }
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        true
+    };
+    if skip.is_empty() {
+        return fold(x).then_some((lo, hi));
+    }
+    for row in x.chunks(k.max(1)) {
+        let mut start = 0;
+        for &c in skip {
+            let c = (c as usize).min(row.len());
+            if c < start {
+                continue; // (not increasing: never in a loaded weight)
+            }
+            if !fold(&row[start..c]) || row.get(c).is_some_and(|v| !v.is_finite()) {
+                return None;
+            }
+            start = c + 1;
+        }
+        if !fold(&row[start.min(row.len())..]) {
             return None;
         }
-        lo = lo.min(v);
-        hi = hi.max(v);
     }
-    let p = if x.is_empty() { choose_qparams(0.0, 0.0) } else { choose_qparams(lo, hi) };
-    let inv = 1.0f32 / p.scale;
+    Some((lo, hi))
+}
+
+/// Quantize `x (rows, k)` into `q` (same length) on `grid`, its range taken over every column but `skip`
+/// ([`input_range`]; the values of the skipped columns are quantized too, clamped to the grid, and must
+/// meet weight columns of 0): `q = clamp(round_half_even(f32(x · f32(1/scale))) + zp, 0, qmax)`. `None`
+/// when `x` holds a NaN or an infinity.
+pub fn quantize_activations_grid(x: &[f32], k: usize, q: &mut [u8], grid: ActivationGrid, skip: &[u32]) -> Option<ActQuant> {
+    let (lo, hi) = input_range(x, k, skip)?;
+    let p = choose_qparams_grid(lo, hi, grid);
+    let (inv, qmax) = (1.0f32 / p.scale, grid.qmax());
     for (o, &v) in q.iter_mut().zip(x) {
-        *o = ((v * inv).round_ties_even() as i32 + p.zero_point).clamp(0, 127) as u8;
+        *o = ((v * inv).round_ties_even() as i32 + p.zero_point).clamp(0, qmax) as u8;
     }
     Some(p)
 }
@@ -288,6 +346,10 @@ pub struct Converted {
     pub weights: Vec<u8>,
     /// Tensor names converted, in file order.
     pub converted: Vec<String>,
+    /// Input columns computed in f32 (all linears together).
+    pub outlier_columns: usize,
+    /// Linears that have some.
+    pub outlier_linears: usize,
 }
 
 /// Is tensor `name` of `shape` a linear layer's weight (what the engine reads through
@@ -302,11 +364,102 @@ fn is_embedding_table(name: &str, shape: &[usize]) -> bool {
     shape.len() == 2 && name.contains("embedding") && name.ends_with("weight")
 }
 
+/// How `classify quantize` converts: the target precision and, for int8, the activation grid and the
+/// outlier columns.
+#[derive(Clone, Copy, Debug)]
+pub struct Scheme<'a> {
+    /// The storage.
+    pub target: Target,
+    /// The grid int8 linears quantize their input to (`activation_range` in `config.json`).
+    pub activation: ActivationGrid,
+    /// Outlier columns: every input column of an int8 linear whose calibration max |x| exceeds the
+    /// threshold runs in f32 (`<name>_outlier_columns`, `<name>_outlier`), its int8 column 0 (the weight's
+    /// scale is taken without it).
+    pub outliers: Option<Outliers<'a>>,
+}
+
+/// The outlier columns of a [`Scheme`].
+#[derive(Clone, Copy, Debug)]
+pub struct Outliers<'a> {
+    /// Columns whose max |x| is above this go to f32.
+    pub threshold: f32,
+    /// Per linear weight tensor (checkpoint name): the max |x| of each input column ([`calibrate`]).
+    pub column_max: &'a HashMap<String, Vec<f32>>,
+}
+
+impl Scheme<'_> {
+    /// `target` as PyTorch's fbgemm engine computes it, no outlier columns.
+    pub fn plain(target: Target) -> Self {
+        Scheme { target, activation: ActivationGrid::U7, outliers: None }
+    }
+}
+
+/// The input columns of linear weight `name` whose max |x| exceeds the threshold (none without
+/// outliers, or for a linear the calibration never ran).
+fn columns_over_threshold(scheme: &Scheme, name: &str, k: usize) -> Vec<usize> {
+    let Some(o) = scheme.outliers else { return Vec::new() };
+    let Some(m) = o.column_max.get(name).filter(|m| m.len() == k) else { return Vec::new() };
+    (0..k).filter(|&c| m[c] > o.threshold).collect()
+}
+
+/// What a [`CpuBackend`](crate::cpu::CpuBackend) observer collects for [`calibrate`]: per linear weight
+/// tensor, the max |x| of each input column over the real tokens (padding rows left out).
+struct ColumnMax<'b> {
+    batch: &'b crate::batch::Batch,
+    max: HashMap<String, Vec<f32>>,
+}
+
+impl crate::cpu::LinearObserver for ColumnMax<'_> {
+    fn linear_input(&mut self, l: &crate::model::linear::Linear, x: &[f32]) {
+        let k = l.in_dim().max(1);
+        let (b, s) = (self.batch.batch, self.batch.seq);
+        let rows = x.len() / k;
+        let mut m = vec![0.0f32; k]; // (k)
+        for (r, row) in x.chunks_exact(k).enumerate() {
+            // (batch·seq, k) inputs: real tokens only; (batch, k) ones (pooled): every row
+            if rows == b * s && r % s.max(1) >= self.batch.lengths[r / s.max(1)] {
+                continue;
+            }
+            for (a, &v) in m.iter_mut().zip(row) {
+                *a = a.max(v.abs());
+            }
+        }
+        for name in &l.names {
+            let e = self.max.entry(name.clone()).or_insert_with(|| vec![0.0; k]);
+            for (a, &v) in e.iter_mut().zip(&m) {
+                *a = a.max(v);
+            }
+        }
+    }
+}
+
+/// The max |x| of every input column of every linear of `c` (keyed by checkpoint tensor name) over the
+/// real tokens of [`CHECK_TEXTS`] (one batch, the CPU forward): `classify quantize`'s outlier calibration.
+pub fn calibrate(c: &crate::pipeline::Classifier) -> Result<HashMap<String, Vec<f32>>> {
+    let (batch, _) = c.batch(&CHECK_TEXTS)?;
+    let mut obs = ColumnMax { batch: &batch, max: HashMap::new() };
+    crate::cpu::forward_observed(&c.model, &batch, &crate::model::ForwardOptions::default(), &mut obs)?;
+    Ok(obs.max)
+}
+
 /// Convert a model folder's files (this project's format or HF BERT) to `to`: every linear weight
 /// quantized from its f32 values (see the module docs), `<name>_scale` added for int8; the embedding
 /// tables f16, or for int8 uint8 per row with `<name>_scale` and `<name>_zero_point` ([`quantize_table`]); every other tensor copied as stored; `precision` set in `config.json`. The
 /// source must be an f32 model (converting twice is an error naming the first converted tensor).
 pub fn convert_files(files: &crate::hf::HfFiles, to: Target) -> Result<Converted> {
+    convert_files_with(files, &Scheme::plain(to))
+}
+
+/// [`convert_files`] with a [`Scheme`]: for int8 also `activation_range` in `config.json` (when `u8`) and
+/// each linear's outlier columns.
+pub fn convert_files_with(files: &crate::hf::HfFiles, scheme: &Scheme) -> Result<Converted> {
+    let to = scheme.target;
+    if to == Target::F16 && (scheme.activation != ActivationGrid::U7 || scheme.outliers.is_some()) {
+        return Err(Error::Input("an activation range and outlier columns are for int8 targets, not f16".into()));
+    }
+    if let Some(t) = scheme.outliers.map(|o| o.threshold).filter(|t| !(t.is_finite() && *t >= 0.0)) {
+        return Err(Error::Input(format!("outlier threshold {t}: it must be a finite number ≥ 0")));
+    }
     let mut config: serde_json::Value = serde_json::from_str(files.config_json)?;
     let had = config.get("precision").and_then(|p| p.as_str()).unwrap_or("f32");
     if had != "f32" {
@@ -320,6 +473,7 @@ pub fn convert_files(files: &crate::hf::HfFiles, to: Target) -> Result<Converted
     }
     let mut out: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
     let mut converted = Vec::new();
+    let (mut outlier_columns, mut outlier_linears) = (0, 0);
     for name in &names {
         let view = w.view(name)?;
         let shape = view.shape().to_vec();
@@ -331,10 +485,27 @@ pub fn convert_files(files: &crate::hf::HfFiles, to: Target) -> Result<Converted
                 Target::F16 => out.push((name.clone(), safetensors::Dtype::F16, shape, half_bytes(&half_weight(&values, dims).bits))),
                 Target::Int8 | Target::Int8PerChannel => {
                     let per_channel = to == Target::Int8PerChannel;
+                    let [rows, k] = dims;
+                    let cols = columns_over_threshold(scheme, name, k);
+                    let mut values = values;
+                    let mut outlier = Vec::with_capacity(rows * cols.len()); // (out, n)
+                    for row in values.chunks_mut(k.max(1)) {
+                        for &c in &cols {
+                            outlier.push(row[c]);
+                            row[c] = 0.0;
+                        }
+                    }
                     let q = quantize_weight(&values, dims, per_channel).map_err(|e| Error::Input(format!("tensor `{name}`: {e}")))?;
                     out.push((name.clone(), safetensors::Dtype::I8, shape, q.q.iter().map(|&v| v as u8).collect()));
                     let (sshape, scales) = if per_channel { (vec![dims[0]], q.scales.clone()) } else { (vec![], vec![q.scales[0]]) };
                     out.push((format!("{name}_scale"), safetensors::Dtype::F32, sshape, scales.iter().flat_map(|s| s.to_le_bytes()).collect()));
+                    if !cols.is_empty() {
+                        (outlier_columns, outlier_linears) = (outlier_columns + cols.len(), outlier_linears + 1);
+                        let idx: Vec<u8> = cols.iter().flat_map(|&c| (c as i32).to_le_bytes()).collect();
+                        out.push((format!("{name}_outlier_columns"), safetensors::Dtype::I32, vec![cols.len()], idx));
+                        let wo: Vec<u8> = outlier.iter().flat_map(|v| v.to_le_bytes()).collect();
+                        out.push((format!("{name}_outlier"), safetensors::Dtype::F32, vec![rows, cols.len()], wo));
+                    }
                 }
             }
             converted.push(name.clone());
@@ -365,8 +536,11 @@ pub fn convert_files(files: &crate::hf::HfFiles, to: Target) -> Result<Converted
     let weights = safetensors::serialize(views, None).map_err(|e| Error::WeightsFormat(e.to_string()))?;
     if let Some(obj) = config.as_object_mut() {
         obj.insert("precision".into(), serde_json::Value::String(to.precision().name().into()));
+        if scheme.activation != ActivationGrid::U7 {
+            obj.insert("activation_range".into(), serde_json::Value::String(scheme.activation.name().into()));
+        }
     }
-    Ok(Converted { config_json: serde_json::to_string_pretty(&config)? + "\n", weights, converted })
+    Ok(Converted { config_json: serde_json::to_string_pretty(&config)? + "\n", weights, converted, outlier_columns, outlier_linears })
 }
 
 fn half_bytes(bits: &[u16]) -> Vec<u8> {

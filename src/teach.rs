@@ -233,6 +233,7 @@ impl Head {
         let linear = Linear {
             weight: Weight::F32(Param::new(Tensor::new(vec![k, d], w)?)),
             bias: Some(Param::new(Tensor::new(vec![k], b)?)),
+            names: Vec::new(),
         };
         Ok(Self { info, linear })
     }
@@ -273,6 +274,6 @@ impl Head {
         let s = w.pp("classifier");
         let weight = s.get("weight", &[k, info.hidden_size])?;
         let bias = s.get("bias", &[k])?;
-        Ok(Self { linear: Linear { weight: Weight::F32(Param::new(weight)), bias: Some(Param::new(bias)) }, info })
+        Ok(Self { linear: Linear { weight: Weight::F32(Param::new(weight)), bias: Some(Param::new(bias)), names: vec!["classifier.weight".into()] }, info })
     }
 }

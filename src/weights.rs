@@ -3,7 +3,7 @@
 //! tensor path in its error.
 
 use crate::error::{Error, Result};
-use crate::model::param::Precision;
+use crate::model::param::{ActivationGrid, Precision};
 use crate::tensor::Tensor;
 use safetensors::{Dtype, SafeTensors};
 
@@ -92,7 +92,7 @@ impl<'a> Weights<'a> {
 
     /// A view that prefixes every name with `prefix.`.
     pub fn pp(&self, prefix: &str) -> Scope<'_, 'a> {
-        Scope { w: self, prefix: prefix.to_string(), precision: Precision::F32 }
+        Scope { w: self, prefix: prefix.to_string(), precision: Precision::F32, activation: ActivationGrid::U7 }
     }
 
     /// The tensor `name`, which must have exactly `shape`, in the float type the file stores it in.
@@ -136,6 +136,23 @@ impl<'a> Weights<'a> {
             return Err(Error::WeightsFormat(format!("tensor `{name}` is {:?}, expected I8", view.dtype())));
         }
         Ok(view.data().iter().map(|&b| b as i8).collect())
+    }
+
+    /// The I32 tensor `name`, which must have exactly `shape`.
+    pub fn get_i32(&self, name: &str, shape: &[usize]) -> Result<Vec<i32>> {
+        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
+        if view.shape() != shape {
+            return Err(Error::TensorShape { name: name.to_string(), expected: shape.to_vec(), actual: view.shape().to_vec() });
+        }
+        if view.dtype() != Dtype::I32 {
+            return Err(Error::WeightsFormat(format!("tensor `{name}` is {:?}, expected I32", view.dtype())));
+        }
+        Ok(from_le(view.data(), i32::from_le_bytes))
+    }
+
+    /// The shape of tensor `name`.
+    pub fn shape(&self, name: &str) -> Result<Vec<usize>> {
+        Ok(self.view(name)?.shape().to_vec())
     }
 
     /// The quantization scale `name` of a weight with `rows` output rows: F32 of shape `[]` (per tensor,
@@ -232,17 +249,34 @@ pub struct Scope<'w, 'a> {
     prefix: String,
     /// How the model's linear weights are stored (config.json `precision`), for [`crate::model::param::Weight::load`].
     pub precision: Precision,
+    /// The grid int8 linears quantize their input to (config.json `activation_range`).
+    pub activation: ActivationGrid,
 }
 
 impl<'w, 'a> Scope<'w, 'a> {
     /// A narrower scope: `prefix.sub`.
     pub fn pp(&self, sub: &str) -> Scope<'w, 'a> {
-        Scope { w: self.w, prefix: self.path(sub), precision: self.precision }
+        Scope { w: self.w, prefix: self.path(sub), precision: self.precision, activation: self.activation }
     }
 
     /// This scope, loading linear weights stored in `precision`.
     pub fn with_precision(self, precision: Precision) -> Self {
         Self { precision, ..self }
+    }
+
+    /// This scope, its int8 linears quantizing their input to `activation`.
+    pub fn with_activation(self, activation: ActivationGrid) -> Self {
+        Self { activation, ..self }
+    }
+
+    /// [`Weights::get_i32`] of `name` in this scope.
+    pub fn get_i32(&self, name: &str, shape: &[usize]) -> Result<Vec<i32>> {
+        self.w.get_i32(&self.path(name), shape)
+    }
+
+    /// [`Weights::shape`] of `name` in this scope.
+    pub fn shape(&self, name: &str) -> Result<Vec<usize>> {
+        self.w.shape(&self.path(name))
     }
 
     /// [`Weights::dtype`] of `name` in this scope.

@@ -7,6 +7,8 @@
 mod common;
 #[path = "common/hf_folder.rs"]
 mod hf_folder;
+#[path = "common/tiny_bert.rs"]
+mod tiny_bert;
 use common::{assert_close, real_rows, traced_forward, Fixture};
 use encoder_lens::config::Precision;
 use encoder_lens::cpu::quant::linear_int8;
@@ -88,6 +90,7 @@ fn check_linear(folder: &Folder, fx: &Fixture, precision: &str) {
 fn tolerances(precision: &str) -> (f32, f32) {
     match precision {
         "f16" => (1e-4, 1e-4),
+        "int8-split" => (1e-4, 0.5),
         _ => (2e-2, 0.5),
     }
 }
@@ -135,6 +138,126 @@ fn check_model(folder: &Folder, fixture_name: &str, precision: &str) -> f32 {
     max_logit
 }
 
+/// The f32 folder converted the way `classify quantize --to int8-per-channel --activation-range u8
+/// --outliers T` does (calibrated on the check set through the f32 model).
+fn converted_split(folder: &Folder, threshold: f32) -> (Classifier, quant::Converted) {
+    let original = folder.classifier().unwrap();
+    let column_max = quant::calibrate(&original).unwrap();
+    let scheme = quant::Scheme {
+        target: Target::Int8PerChannel,
+        activation: encoder_lens::model::param::ActivationGrid::U8,
+        outliers: Some(quant::Outliers { threshold, column_max: &column_max }),
+    };
+    let conv = quant::convert_files_with(&folder.files().unwrap(), &scheme).expect("convert");
+    let files = encoder_lens::HfFiles { config_json: &conv.config_json, weights: vec![&conv.weights], ..folder.files().unwrap() };
+    (Classifier::from_files(&files).expect("converted model loads"), conv)
+}
+
+/// The split conversion's scales and outlier columns equal PyTorch's (`weights.<name>.scale`,
+/// `weights.<name>.outlier_columns`), and it has no outlier columns PyTorch lacks. Returns the column count.
+fn check_split_weights(fx: &Fixture, conv: &quant::Converted) -> usize {
+    let ours = safetensors::SafeTensors::deserialize(&conv.weights).unwrap();
+    let find = |n: &str| ours.tensor(n).or_else(|_| ours.tensor(&format!("bert.{n}"))).ok();
+    let (mut scales, mut columns) = (0, 0);
+    for name in fx.st().names() {
+        let Some(rest) = name.strip_prefix("weights.") else { continue };
+        if let Some(tensor) = rest.strip_suffix(".scale") {
+            let v = find(&format!("{tensor}_scale")).unwrap_or_else(|| panic!("no scale for {tensor}"));
+            let got: Vec<f32> = v.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+            assert_eq!(got, fx.f32(name).1, "{tensor}: per-channel scales differ from PyTorch's");
+            scales += 1;
+        } else if let Some(tensor) = rest.strip_suffix(".outlier_columns") {
+            let want: Vec<i32> = fx.st().tensor(name).unwrap().data().chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap())).collect();
+            let v = find(&format!("{tensor}_outlier_columns")).unwrap_or_else(|| panic!("{tensor}: PyTorch has outlier columns {want:?}, we have none"));
+            let got: Vec<i32> = v.data().chunks_exact(4).map(|b| i32::from_le_bytes(b.try_into().unwrap())).collect();
+            assert_eq!(got, want, "{tensor}: outlier columns differ from PyTorch's calibration");
+            columns += got.len();
+        }
+    }
+    assert!(scales >= 3, "only {scales} scales in the fixture");
+    assert_eq!(columns, conv.outlier_columns, "outlier columns: PyTorch {columns}, ours {}", conv.outlier_columns);
+    columns
+}
+
+/// The fixture's one linear with outlier columns (`linear.*`, meta `linear`): our int8 weight equals
+/// PyTorch's, the int8 part on the input with those columns zeroed equals PyTorch's bit for bit, and the
+/// whole split linear (+ the f32 columns, whose summation order BLAS chooses) within 1e-6.
+fn check_split_linear(c: &Classifier, fx: &Fixture, name: &str) {
+    struct Grab<'a>(&'a str, Option<encoder_lens::model::linear::Linear>);
+    impl encoder_lens::cpu::LinearObserver for Grab<'_> {
+        fn linear_input(&mut self, l: &encoder_lens::model::linear::Linear, _x: &[f32]) {
+            if self.1.is_none() && l.names.iter().any(|n| n == self.0) {
+                self.1 = Some(l.clone());
+            }
+        }
+    }
+    let mut grab = Grab(name, None);
+    let (batch, _) = c.batch(&["a"]).unwrap();
+    encoder_lens::cpu::forward_observed(&c.model, &batch, &ForwardOptions::default(), &mut grab).unwrap();
+    let l = grab.1.unwrap_or_else(|| panic!("no linear {name}"));
+    let Weight::Int8(w) = &l.weight else { panic!("{name} is not int8") };
+    let theirs: Vec<i8> = fx.st().tensor("linear.q").unwrap().data().iter().map(|&b| b as i8).collect();
+    assert_eq!(w.q, theirs, "{name}: int8 weights differ from PyTorch's");
+    let (xs, x) = fx.f32("linear.x");
+    let (m, k, n) = (xs[0], xs[1], w.shape[0]);
+    let bias = l.bias.as_ref().unwrap().data();
+    let cols = w.outlier_columns().to_vec();
+    assert!(!cols.is_empty(), "{name} has no outlier columns");
+    let mut xz = x.clone();
+    for r in 0..m {
+        for &c in &cols {
+            xz[r * k + c as usize] = 0.0;
+        }
+    }
+    let mut inner = w.clone();
+    inner.outliers = None;
+    let mut out = vec![0.0f32; m * n];
+    linear_int8(&xz, &inner, Some(bias), &mut out, m, k, n, None, false);
+    let (_, y8) = fx.f32("linear.y_int8");
+    let differ: Vec<usize> = (0..out.len()).filter(|&i| out[i].to_bits() != y8[i].to_bits()).collect();
+    assert!(differ.is_empty(), "{name}: {} of {} int8 outputs (qnnpack, per-channel) differ from PyTorch's; first at {}: expected {}, actual {}",
+        differ.len(), out.len(), differ[0], y8[differ[0]], out[differ[0]]);
+    linear_int8(&x, w, Some(bias), &mut out, m, k, n, None, false);
+    let d = assert_close(&format!("{name} split linear"), &out, &fx.f32("linear.y").1, 1e-6, 1e-6);
+    println!("int8-split: {name} ({m}×{k} · {k}×{n}, outlier columns {cols:?}): int8 part equals PyTorch's qnnpack bit for bit; with the f32 columns max |diff| {d:.1e}");
+}
+
+/// The split scheme (per-channel int8, 8-bit activations, f32 outlier columns) vs PyTorch's
+/// (`quant-<model>-int8-split`): the calibration's columns and the scales, then per-layer hidden states,
+/// pooled and logits on the fixture's batches. Returns the largest logit difference.
+fn check_split_model(folder: &Folder, fixture_name: &str) -> f32 {
+    let (fx, meta) = fixture(fixture_name);
+    let threshold = meta["outlier_threshold"].as_f64().unwrap() as f32;
+    let (c, conv) = converted_split(folder, threshold);
+    assert_eq!(c.config().activation_range, encoder_lens::model::param::ActivationGrid::U8);
+    let cols = check_split_weights(&fx, &conv);
+    if let Some(name) = meta["linear"].as_str() {
+        check_split_linear(&c, &fx, name);
+    }
+    let (logit_tol, hidden_tol) = tolerances("int8-split");
+    let (mut max_logit, mut max_hidden) = (0.0f32, 0.0f32);
+    let batches = meta["batches"].as_array().unwrap();
+    for k in 0..batches.len() {
+        let what = |s: &str| format!("{fixture_name} batch {k} {s}");
+        let batch = fx.batch(k);
+        let (b, s) = (batch.batch, batch.seq);
+        let (out, trace) = traced_forward(&c, &batch, &ForwardOptions::default());
+        let real = |x: &[f32]| real_rows(x, b, s, &batch.lengths);
+        for (l, lt) in trace.layers.iter().enumerate() {
+            let key = format!("b{k}.layer{l}.hidden");
+            if fx.has(&key) {
+                let d = assert_close(&what(&format!("layer {l} hidden")), &real(&lt.hidden.as_ref().unwrap().data), &real(&fx.f32(&key).1), hidden_tol, 0.0);
+                max_hidden = max_hidden.max(d);
+            }
+        }
+        assert_close(&what("pooled"), &out.pooled.data, &fx.f32(&format!("b{k}.pooled")).1, hidden_tol, 0.0);
+        let d = assert_close(&what("logits"), &out.logits.as_ref().unwrap().data, &fx.f32(&format!("b{k}.logits")).1, logit_tol, 0.0);
+        max_logit = max_logit.max(d);
+    }
+    println!("{fixture_name}: {cols} outlier columns (> {threshold}), {} batches; max |diff| vs PyTorch: logits {max_logit:.2e}, hidden {max_hidden:.2e}", batches.len());
+    max_logit
+}
+
 fn ours(name: &str) -> Folder {
     Folder::read(&hf_folder::repo().join("models").join(name)).unwrap()
 }
@@ -156,6 +279,13 @@ fn sentiment_ln_matches_pytorch_quantized() {
 }
 
 #[test]
+fn sentiment_split_matches_pytorch_qnnpack() {
+    for name in ["sentiment-ln", "sentiment-bn"] {
+        check_split_model(&ours(name), &format!("quant-{name}-int8-split"));
+    }
+}
+
+#[test]
 fn sentiment_bn_matches_pytorch_quantized() {
     let f = ours("sentiment-bn");
     for p in ["int8", "int8-per-channel", "f16"] {
@@ -169,6 +299,7 @@ fn minilm_matches_pytorch_quantized() {
     for p in ["int8", "int8-per-channel", "f16"] {
         check_model(&f, &format!("quant-minilm-{p}"), p);
     }
+    check_split_model(&f, "quant-minilm-int8-split");
 }
 
 #[test]
@@ -212,9 +343,16 @@ fn stacked_int8_qkv_equals_three_linears() {
 // ---------------------------------------------------------------------------------------------------
 // Bad files: each a clear error naming the tensor.
 
-fn int8_files(edit: impl FnOnce(&mut Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>), config_edit: impl FnOnce(&mut serde_json::Value)) -> Result<Classifier, String> {
+type Tensors = Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>;
+
+fn int8_files(edit: impl FnOnce(&mut Tensors), config_edit: impl FnOnce(&mut serde_json::Value)) -> Result<Classifier, String> {
+    scheme_files(&quant::Scheme::plain(Target::Int8), edit, config_edit)
+}
+
+/// sentiment-ln converted with `scheme`, its tensors and config edited, loaded.
+fn scheme_files(scheme: &quant::Scheme, edit: impl FnOnce(&mut Tensors), config_edit: impl FnOnce(&mut serde_json::Value)) -> Result<Classifier, String> {
     let f = ours("sentiment-ln");
-    let conv = quant::convert_files(&f.files().unwrap(), Target::Int8).unwrap();
+    let conv = quant::convert_files_with(&f.files().unwrap(), scheme).unwrap();
     let st = safetensors::SafeTensors::deserialize(&conv.weights).unwrap();
     let mut tensors: Vec<_> = st.tensors().into_iter().map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect();
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
@@ -306,4 +444,225 @@ fn cli_quantize_writes_a_loadable_folder_and_reports() {
     let o = common::run_classify(&["quantize", "--model", "models/sentiment-ln", "--to", "int4", "--out", "/nonexistent/x"], None);
     assert!(!o.status.success() && common::lossy(&o.stderr).contains("unknown precision `int4`"), "{}", common::lossy(&o.stderr));
     let _ = std::fs::remove_dir_all(&out);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// qnnpack's 8-bit activations and f32 outlier columns (issue 11's MiniLM scheme)
+
+/// The scalar int8 linear on the 8-bit grid with outlier columns, step by step as the spec states it:
+/// the range over the other columns, `ChooseQuantizationParams(min, max, 0, 255)`, the integer sum, the
+/// epilogue `f32(f32(acc) · f32(s_x · s_w)) + bias`, then the outlier columns' f32 product added before
+/// the activation or the residual. Bit for bit, on random shapes; the outlier values never widen the range.
+#[test]
+fn u8_grid_with_outlier_columns_is_the_spec() {
+    use encoder_lens::config::Activation;
+    use encoder_lens::model::param::{ActivationGrid, OutlierColumns, Param};
+    let mut state = 0x1234_5679u32;
+    let mut f = move || {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+    };
+    for t in 0..60 {
+        let (m, k, n) = (1 + t % 7, 3 + (t * 7) % 40, 1 + (t * 5) % 13);
+        let columns: Vec<u32> = (0..k as u32).filter(|c| (c * 7 + t as u32) % 5 == 0).collect();
+        let c = columns.len();
+        let mut x: Vec<f32> = (0..m * k).map(|_| f() * 2.0 + 0.3).collect();
+        for r in 0..m {
+            for &col in &columns {
+                x[r * k + col as usize] = 500.0 * f(); // outliers: far outside the range of the rest
+            }
+        }
+        let mut wf: Vec<f32> = (0..n * k).map(|_| f() * 0.3).collect();
+        let wo: Vec<f32> = (0..n * c).map(|_| f()).collect(); // (n, c)
+        for r in 0..n {
+            for &col in &columns {
+                wf[r * k + col as usize] = 0.0;
+            }
+        }
+        let bias: Vec<f32> = (0..n).map(|_| f()).collect();
+        let mut w = quant::quantize_weight(&wf, [n, k], t % 2 == 0).unwrap();
+        w.activation = ActivationGrid::U8;
+        w.outliers = (c > 0).then(|| OutlierColumns { columns: columns.clone(), weight: Param::new(encoder_lens::tensor::Tensor::new(vec![n, c], wo.clone()).unwrap()) });
+        // the spec
+        let kept = |i: usize| !columns.contains(&((i % k) as u32));
+        let lo = (0..m * k).filter(|&i| kept(i)).map(|i| x[i]).fold(f32::INFINITY, f32::min);
+        let hi = (0..m * k).filter(|&i| kept(i)).map(|i| x[i]).fold(f32::NEG_INFINITY, f32::max);
+        let p = quant::choose_qparams_grid(lo, hi, ActivationGrid::U8);
+        let inv = 1.0f32 / p.scale;
+        let xq: Vec<i32> = x.iter().map(|&v| ((v * inv).round_ties_even() as i32 + p.zero_point).clamp(0, 255)).collect();
+        let base: Vec<f32> = (0..m * n).map(|_| f()).collect();
+        let act = [None, Some(Activation::Gelu)][t % 2];
+        let accumulate = t % 3 == 2;
+        let mut want = base.clone();
+        for r in 0..m {
+            for o in 0..n {
+                let acc: i32 = (0..k).map(|i| (xq[r * k + i] - p.zero_point) * w.q[o * k + i] as i32).sum();
+                let mut y = (acc as f32) * (p.scale * w.scales[o]) + bias[o];
+                let mut s = 0.0f32;
+                for (j, &col) in columns.iter().enumerate() {
+                    s += x[r * k + col as usize] * wo[o * c + j];
+                }
+                y += s;
+                if accumulate {
+                    want[r * n + o] += y;
+                } else {
+                    let mut v = [y];
+                    if let Some(a) = act {
+                        encoder_lens::cpu::activation_inplace(&mut v, a);
+                    }
+                    want[r * n + o] = v[0];
+                }
+            }
+        }
+        let mut got = base.clone();
+        linear_int8(&x, &w, Some(&bias), &mut got, m, k, n, if accumulate { None } else { act }, accumulate);
+        if let Some(i) = (0..want.len()).find(|&i| want[i].to_bits() != got[i].to_bits()) {
+            panic!("case {t} ({m}, {k}, {n}), {c} outlier columns: index {i}: expected {}, actual {}", want[i], got[i]);
+        }
+    }
+}
+
+const FFN_IN: &str = "encoder.layers.0.linear1.weight";
+const COLS: &str = "encoder.layers.0.linear1.weight_outlier_columns";
+const OUTLIER: &str = "encoder.layers.0.linear1.weight_outlier";
+
+/// sentiment-ln per-channel on the 8-bit grid with outlier columns 1, 5 and 6 in its first FFN-in linear
+/// (a hand-made calibration), edited.
+fn split_files(edit: impl FnOnce(&mut Tensors), config_edit: impl FnOnce(&mut serde_json::Value)) -> Result<Classifier, String> {
+    let mut m = std::collections::HashMap::new();
+    let d = ours("sentiment-ln").classifier().unwrap().config().hidden_size;
+    m.insert(FFN_IN.to_string(), (0..d).map(|c| if [1, 5, 6].contains(&c) { 20.0 } else { 1.0 }).collect::<Vec<f32>>());
+    let scheme = quant::Scheme {
+        target: Target::Int8PerChannel,
+        activation: encoder_lens::model::param::ActivationGrid::U8,
+        outliers: Some(quant::Outliers { threshold: 12.0, column_max: &m }),
+    };
+    scheme_files(&scheme, edit, config_edit)
+}
+
+fn set_i32(t: &mut Tensors, name: &str, v: &[i32]) {
+    let e = t.iter_mut().find(|x| x.0 == name).unwrap();
+    e.2 = vec![v.len()];
+    e.3 = v.iter().flat_map(|c| c.to_le_bytes()).collect();
+}
+
+#[test]
+fn bad_outlier_files_are_clear_errors() {
+    use encoder_lens::model::param::{ActivationGrid, Weight};
+    let c = split_files(|_| {}, |_| {}).expect("the unedited file loads");
+    let Weight::Int8(w) = &c.model.layers[0].linear1.weight else { panic!("int8") };
+    assert_eq!((w.activation, w.outlier_columns(), w.per_channel), (ActivationGrid::U8, &[1u32, 5, 6][..], true));
+    assert_eq!(c.config().activation_range, ActivationGrid::U8);
+    expect_err(split_files(|t| set_i32(t, COLS, &[1, 5, 9999]), |_| {}), &[COLS, "9999", "not a column"]);
+    expect_err(split_files(|t| set_i32(t, COLS, &[-1, 5, 6]), |_| {}), &[COLS, "-1"]);
+    expect_err(split_files(|t| set_i32(t, COLS, &[5, 1, 6]), |_| {}), &[COLS, "strictly increasing"]);
+    expect_err(split_files(|t| set_i32(t, COLS, &[1, 5, 5]), |_| {}), &[COLS, "strictly increasing"]);
+    expect_err(split_files(|t| set_i32(t, COLS, &[1, 5]), |_| {}), &[OUTLIER, "[512, 3]", "[512, 2]"]);
+    expect_err(
+        split_files(|t| {
+            let e = t.iter_mut().find(|x| x.0 == COLS).unwrap();
+            e.1 = safetensors::Dtype::I64;
+            e.3 = [1i64, 5, 6].iter().flat_map(|c| c.to_le_bytes()).collect();
+        }, |_| {}),
+        &[COLS, "I64", "expected I32"],
+    );
+    expect_err(
+        split_files(|t| {
+            let e = t.iter_mut().find(|x| x.0 == COLS).unwrap();
+            e.2 = vec![1, 3];
+        }, |_| {}),
+        &[COLS, "[1, 3]", "[n]"],
+    );
+    expect_err(
+        split_files(|t| {
+            let e = t.iter_mut().find(|x| x.0 == OUTLIER).unwrap();
+            e.1 = safetensors::Dtype::F16;
+            e.3.truncate(e.3.len() / 2);
+        }, |_| {}),
+        &[OUTLIER, "F16", "expected F32"],
+    );
+    expect_err(
+        split_files(|t| {
+            let e = t.iter_mut().find(|x| x.0 == OUTLIER).unwrap();
+            e.3[..4].copy_from_slice(&f32::NAN.to_le_bytes());
+        }, |_| {}),
+        &[OUTLIER, "NaN"],
+    );
+    expect_err(split_files(|t| t.retain(|x| x.0 != OUTLIER), |_| {}), &[COLS, OUTLIER, "no f32 weights"]);
+    expect_err(split_files(|t| t.retain(|x| x.0 != COLS), |_| {}), &[OUTLIER, COLS, "no column indices"]);
+    expect_err(
+        split_files(|t| {
+            let e = t.iter_mut().find(|x| x.0 == FFN_IN).unwrap();
+            let k = e.2[1];
+            e.3[2 * k + 5] = 3; // row 2, column 5
+        }, |_| {}),
+        &[FFN_IN, "(2, 5)", COLS, "must be 0"],
+    );
+    expect_err(split_files(|_| {}, |c| c["activation_range"] = "u9".into()), &["activation_range", "u9"]);
+    expect_err(split_files(|_| {}, |c| c["activation_range"] = 8.into()), &["integer `8`", "expected a string"]);
+    // an 8-bit grid or outlier tensors in an f32 model
+    let f = ours("sentiment-ln");
+    let files = f.files().unwrap();
+    let mut cfg: serde_json::Value = serde_json::from_str(files.config_json).unwrap();
+    cfg["activation_range"] = "u8".into();
+    let cfg = cfg.to_string();
+    let r = Classifier::from_files(&encoder_lens::HfFiles { config_json: &cfg, ..f.files().unwrap() }).map_err(|e| e.to_string());
+    expect_err(r, &["activation_range u8", "int8", "precision is f32"]);
+    let st = safetensors::SafeTensors::deserialize(&f.weights[0]).unwrap();
+    let mut tensors: Tensors = st.tensors().into_iter().map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect();
+    tensors.push((COLS.into(), safetensors::Dtype::I32, vec![1], 3i32.to_le_bytes().to_vec()));
+    let views: Vec<_> = tensors.iter().map(|(n, d, s, b)| (n.clone(), safetensors::tensor::TensorView::new(*d, s.clone(), b).unwrap())).collect();
+    let bytes = safetensors::serialize(views, None).unwrap();
+    let r = Classifier::from_files(&encoder_lens::HfFiles { weights: vec![&bytes], ..f.files().unwrap() }).map_err(|e| e.to_string());
+    expect_err(r, &[COLS, "outlier columns", "precision f32"]);
+    // f16 with a grid or outliers is refused at conversion
+    let m = std::collections::HashMap::new();
+    let scheme = quant::Scheme { target: Target::F16, activation: ActivationGrid::U8, outliers: Some(quant::Outliers { threshold: 1.0, column_max: &m }) };
+    let e = quant::convert_files_with(&f.files().unwrap(), &scheme).err().expect("f16 + u8 fails").to_string();
+    assert!(e.contains("int8"), "{e}");
+}
+
+/// BERT's query, key and value are stacked into one linear: their outlier columns must agree (they share
+/// the input), and their outlier weights are stacked row by row, equal to running the three alone.
+#[test]
+fn stacked_qkv_outlier_columns() {
+    use encoder_lens::model::param::{ActivationGrid, Weight};
+    let tensors = tiny_bert::tiny_tensors();
+    let bytes = tiny_bert::tiny_weights(&tensors, |n| n.to_string());
+    let config = tiny_bert::tiny_config("gelu");
+    let files = encoder_lens::HfFiles::from_texts(|p| match p {
+        "config.json" => Some(config.as_str()),
+        "vocab.txt" => Some(tiny_bert::TINY_VOCAB),
+        _ => None,
+    }, vec![&bytes]).unwrap();
+    let p = "bert.encoder.layer.0.attention.self";
+    let convert = |key_cols: &[usize]| {
+        let mut m = std::collections::HashMap::new();
+        for (part, cols) in [("query", &[2usize, 7][..]), ("key", key_cols), ("value", &[2, 7])] {
+            m.insert(format!("{p}.{part}.weight"), (0..8).map(|c| if cols.contains(&c) { 9.0 } else { 0.5 }).collect::<Vec<f32>>());
+        }
+        let scheme = quant::Scheme { target: Target::Int8, activation: ActivationGrid::U8, outliers: Some(quant::Outliers { threshold: 1.0, column_max: &m }) };
+        let conv = quant::convert_files_with(&files, &scheme).unwrap();
+        assert_eq!((conv.outlier_linears, conv.outlier_columns), (3, 4 + key_cols.len()));
+        let conv_files = encoder_lens::HfFiles { config_json: &conv.config_json, weights: vec![&conv.weights], ..files.clone() };
+        Classifier::from_files(&conv_files).map(|c| (c, conv.weights.clone())).map_err(|e| e.to_string())
+    };
+    let e = convert(&[2]).err().expect("different columns fail");
+    assert!(e.contains("outlier columns") && e.contains("[2, 7]") && e.contains("[2]"), "{e}");
+    let (c, weights) = convert(&[2, 7]).unwrap();
+    let qkv = &c.model.layers[0].self_attn.in_proj;
+    let Weight::Int8(w) = &qkv.weight else { panic!("int8") };
+    assert_eq!((w.activation, w.outlier_columns()), (ActivationGrid::U8, &[2u32, 7][..]));
+    let st = safetensors::SafeTensors::deserialize(&weights).unwrap();
+    let mut rows = Vec::new();
+    for part in ["query", "key", "value"] {
+        let v = st.tensor(&format!("{p}.{part}.weight_outlier")).unwrap();
+        assert_eq!(v.shape(), &[8, 2]);
+        rows.extend(v.data().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())));
+    }
+    let o = w.outliers.as_ref().unwrap();
+    assert_eq!((o.weight.shape(), o.weight.data()), (&[24usize, 2][..], &rows[..]));
+    assert_eq!(qkv.names.len(), 3);
 }

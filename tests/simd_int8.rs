@@ -2,10 +2,14 @@
 //! and `i16x8.relaxed_dot_i8x16_i7x16_s` in the relaxed-SIMD build) against the scalar reference on ≥ 200
 //! random shapes with ragged `k` (k % 4), row (m % 4) and column (n % 8) tails: equal as integers; and the
 //! int8 linear (quantize → packed product → fused epilogue with bias, activation or residual) equal bit for
-//! bit to the scalar one. Runs only in a wasm build with `+simd128` (`make test-simd`: Chromium and node).
+//! bit to the scalar one, on fbgemm's 7-bit activation grid and qnnpack's 8-bit one, with and without f32
+//! outlier columns (≥ 200 shapes each). Runs only in a wasm build with `+simd128` (`make test-simd`:
+//! Chromium and node).
 #![cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 
 use encoder_lens::cpu::{self, quant, simd128};
+use encoder_lens::model::param::{ActivationGrid, Int8Weight, OutlierColumns, Param};
+use encoder_lens::tensor::Tensor;
 use encoder_lens::{Classifier, ForwardOptions};
 use wasm_bindgen_test::*;
 
@@ -82,18 +86,75 @@ fn gemm_i8_equals_scalar_on_random_shapes() {
 }
 
 #[wasm_bindgen_test]
+fn gemm_i8_takes_8_bit_activations_in_dot16() {
+    // qnnpack's grid: activations in [0, 255], which only `Dot16` takes (it zero-extends them to i16).
+    let mut rng = Rng(0x2545_f491);
+    let all = shapes(&mut rng);
+    let default = simd128::int8_kernel();
+    assert!(simd128::set_int8_kernel(simd128::Int8Kernel::Dot16));
+    for &(m, k, n) in &all {
+        let xq: Vec<u8> = (0..m * k).map(|i| if i % 7 == 0 { 255 } else { rng.below(256) as u8 }).collect();
+        let w: Vec<i8> = (0..n * k).map(|i| if i % 5 == 0 { -128 } else { rng.next() as u8 as i8 }).collect();
+        let (mut a, mut b) = (vec![0i32; m * n], vec![0i32; m * n]);
+        quant::gemm_i8_scalar(&xq, &w, &mut a, m, k, n);
+        simd128::gemm_i8(&xq, &w, &mut b, m, k, n);
+        if let Some(i) = (0..a.len()).find(|&i| a[i] != b[i]) {
+            panic!("({m}, {k}, {n}) 8-bit: index {i}: scalar {} vs Dot16 {}", a[i], b[i]);
+        }
+    }
+    // the extreme: every product 255 · −128 over the longest k the accumulator allows
+    let k = encoder_lens::quant::MAX_INT8_IN;
+    let (xq, w) = (vec![255u8; 2 * k], vec![-128i8; 3 * k]);
+    let mut out = vec![0i32; 2 * 3];
+    simd128::gemm_i8(&xq, &w, &mut out, 2, k, 3);
+    assert!(out.iter().all(|&v| v == -(255 * 128 * k as i32)), "{out:?}");
+    simd128::set_int8_kernel(default);
+}
+
+/// Case `t`'s weight: `wf (n, k)` quantized (per channel on odd `t`) on the 7-bit grid, or on the 8-bit one
+/// and/or with outlier columns (their int8 columns 0, their f32 weights kept) as `variant` says: 0 fbgemm,
+/// 1 qnnpack, 2 qnnpack + outliers, 3 fbgemm + outliers.
+fn case_weight(rng: &mut Rng, wf: &[f32], n: usize, k: usize, t: usize, variant: usize) -> Int8Weight {
+    let mut wf = wf.to_vec();
+    let columns: Vec<u32> = if variant >= 2 { (0..k as u32).filter(|_| rng.below(5) == 0).collect() } else { Vec::new() };
+    let mut wo = Vec::new(); // (n, c)
+    for row in wf.chunks_mut(k) {
+        for &c in &columns {
+            wo.push(row[c as usize] * 3.0);
+            row[c as usize] = 0.0;
+        }
+    }
+    let mut w = encoder_lens::quant::quantize_weight(&wf, [n, k], t % 2 == 1).unwrap();
+    w.activation = if variant == 1 || variant == 2 { ActivationGrid::U8 } else { ActivationGrid::U7 };
+    if !columns.is_empty() {
+        let c = columns.len();
+        w.outliers = Some(OutlierColumns { columns, weight: Param::new(Tensor::new(vec![n, c], wo).unwrap()) });
+    }
+    w
+}
+
+#[wasm_bindgen_test]
 fn int8_linear_is_bit_exact_across_kernels() {
     use encoder_lens::config::Activation;
     let mut rng = Rng(0x9e37_79b9);
     let acts = [None, Some(Activation::Gelu), Some(Activation::Relu), Some(Activation::GeluTanh)];
     let mut cases = 0;
-    for (t, (m, k, n)) in shapes(&mut rng).into_iter().enumerate() {
-        let scale = [1e-6, 0.01, 1.0, 30.0][t % 4];
-        let x: Vec<f32> = (0..m * k).map(|_| rng.f() * scale + if t % 3 == 0 { 0.5 * scale } else { 0.0 }).collect();
+    let mut per_variant = [0usize; 4];
+    for (t, (m, k, n)) in shapes(&mut rng).into_iter().flat_map(|s| [s; 4]).enumerate() {
+        let variant = t % 4;
+        let scale = [1e-6, 0.01, 1.0, 30.0][(t / 4) % 4];
+        let mut x: Vec<f32> = (0..m * k).map(|_| rng.f() * scale + if t % 3 == 0 { 0.5 * scale } else { 0.0 }).collect();
         let wf: Vec<f32> = (0..n * k).map(|_| rng.f() * 0.2).collect();
         let bias: Vec<f32> = (0..n).map(|_| rng.f()).collect();
         let base: Vec<f32> = (0..m * n).map(|_| rng.f()).collect(); // the residual `accumulate` adds to
-        let w = encoder_lens::quant::quantize_weight(&wf, [n, k], t % 2 == 1).unwrap();
+        let w = case_weight(&mut rng, &wf, n, k, t / 4, variant);
+        // outlier columns far outside the others' range: they must not widen it
+        for &c in w.outliers.iter().flat_map(|o| &o.columns) {
+            for r in 0..m {
+                x[r * k + c as usize] *= 1000.0;
+            }
+        }
+        per_variant[variant] += w.outliers.is_some() as usize + (variant < 2) as usize;
         let bias = (t % 5 != 4).then_some(&bias[..]);
         let (act, accumulate) = match t % 6 {
             5 => (None, true),
@@ -115,23 +176,33 @@ fn int8_linear_is_bit_exact_across_kernels() {
         each_kernel(|kernel| {
             let got = run(false);
             if let Some(i) = (0..want.len()).find(|&i| want[i].to_bits() != got[i].to_bits()) {
-                panic!("({m}, {k}, {n}) shape {t} act {act:?} accumulate {accumulate} bias {}: index {i}: scalar {} vs {kernel:?} {}", bias.is_some(), want[i], got[i]);
+                panic!(
+                    "({m}, {k}, {n}) shape {t} {:?} outliers {:?} act {act:?} accumulate {accumulate} bias {}: index {i}: scalar {} vs {kernel:?} {}",
+                    w.activation, w.outlier_columns(), bias.is_some(), want[i], got[i]
+                );
             }
             cases += 1;
         });
     }
-    assert!(cases >= 200);
-    // A non-finite activation makes every output NaN, on every path.
+    assert!(cases >= 800);
+    assert!(per_variant.iter().all(|&c| c >= 200), "shapes per variant (fbgemm, qnnpack, qnnpack + outliers, fbgemm + outliers): {per_variant:?}");
+    // A non-finite activation makes every output NaN, on every path (in an outlier column too).
     let (m, k, n) = (3, 20, 9);
-    let w = encoder_lens::quant::quantize_weight(&vec![0.1f32; n * k], [n, k], false).unwrap();
-    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
-        let mut x = vec![0.5f32; m * k];
-        x[m * k - 1] = bad;
-        each_kernel(|kernel| {
-            let mut out = vec![0.0f32; m * n];
-            quant::linear_int8(&x, &w, None, &mut out, m, k, n, None, false);
-            assert!(out.iter().all(|v| v.is_nan()), "{bad} with {kernel:?}: {out:?}");
-        });
+    for variant in 0..4 {
+        let w = case_weight(&mut Rng(7), &vec![0.1f32; n * k], n, k, 0, variant);
+        for (bad, at) in [(f32::NAN, m * k - 1), (f32::INFINITY, m * k - 1), (f32::NEG_INFINITY, m * k - 1), (f32::NAN, k + w.outlier_columns().first().map_or(0, |&c| c as usize))] {
+            let mut x = vec![0.5f32; m * k];
+            x[at] = bad;
+            each_kernel(|kernel| {
+                for reference in [true, false] {
+                    cpu::set_reference(reference);
+                    let mut out = vec![0.0f32; m * n];
+                    quant::linear_int8(&x, &w, None, &mut out, m, k, n, None, false);
+                    cpu::set_reference(false);
+                    assert!(out.iter().all(|v| v.is_nan()), "{bad} at {at}, variant {variant}, reference {reference}, {kernel:?}: {out:?}");
+                }
+            });
+        }
     }
 }
 

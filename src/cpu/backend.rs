@@ -14,13 +14,28 @@ use crate::model::norm::Norm;
 use crate::model::{AblationMode, BatchNormStats, ForwardOptions, Model, Output};
 use crate::tensor::Tensor;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Default)]
 /// The CPU backend: runs every op at once with the scalar or SIMD kernels of [`crate::cpu`].
-pub struct CpuBackend;
+pub struct CpuBackend<'o> {
+    /// Shown every linear's input just before the linear runs (e.g. `classify quantize`'s calibration).
+    pub observer: Option<&'o mut dyn LinearObserver>,
+}
+
+/// What a [`CpuBackend`] shows its observer.
+pub trait LinearObserver {
+    /// `x (rows, l.in_dim())`, the input of linear `l` at this point of the forward (find the linear by
+    /// its weight's [`crate::model::param::ParamId`], or the checkpoint tensors by [`Linear::names`]).
+    fn linear_input(&mut self, l: &Linear, x: &[f32]);
+}
 
 /// `model`'s forward pass on the CPU backend, which runs every op at once (nothing to await).
 pub fn forward(model: &Model, batch: &Batch, opts: &ForwardOptions) -> Result<Output> {
-    model.record(&mut CpuBackend, batch, opts)
+    model.record(&mut CpuBackend::default(), batch, opts)
+}
+
+/// [`forward`], showing `observer` each linear's input.
+pub fn forward_observed(model: &Model, batch: &Batch, opts: &ForwardOptions, observer: &mut dyn LinearObserver) -> Result<Output> {
+    model.record(&mut CpuBackend { observer: Some(observer) }, batch, opts)
 }
 
 fn bias(l: &Linear) -> Option<&[f32]> {
@@ -28,7 +43,7 @@ fn bias(l: &Linear) -> Option<&[f32]> {
 }
 
 
-impl Backend for CpuBackend {
+impl Backend for CpuBackend<'_> {
     type Tensor = Vec<f32>;
     type Pending = Tensor;
     type Fetched = ();
@@ -55,6 +70,9 @@ impl Backend for CpuBackend {
     }
 
     fn linear(&mut self, x: &Vec<f32>, l: &Linear, act: Option<Activation>) -> Result<Vec<f32>> {
+        if let Some(o) = self.observer.as_deref_mut() {
+            o.linear_input(l, x);
+        }
         let (k, n) = (l.in_dim(), l.out_dim());
         let rows = x.len() / k;
         let mut out = scratch::take(rows * n);
@@ -63,6 +81,9 @@ impl Backend for CpuBackend {
     }
 
     fn linear_add(&mut self, x: &Vec<f32>, l: &Linear, acc: &mut Vec<f32>) -> Result<()> {
+        if let Some(o) = self.observer.as_deref_mut() {
+            o.linear_input(l, x);
+        }
         let (k, n) = (l.in_dim(), l.out_dim());
         cpu::quant::linear_weight(x, &l.weight, bias(l), acc, x.len() / k, k, n, None, true);
         Ok(())

@@ -16,7 +16,7 @@ pub mod scratch;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd128;
 
-pub use backend::{forward, CpuBackend};
+pub use backend::{forward, forward_observed, CpuBackend, LinearObserver};
 pub use scalar::{batch_stats, head_ablate};
 
 static REFERENCE: AtomicBool = AtomicBool::new(false);

@@ -7,8 +7,8 @@
 //! operations in the same order.
 
 use crate::config::Activation;
-use crate::model::param::{HalfWeight, Int8Weight, Weight};
-use crate::quant::quantize_activations;
+use crate::model::param::{ActivationGrid, HalfWeight, Int8Weight, Weight};
+use crate::quant::quantize_activations_grid;
 use crate::weights::f16_to_f32;
 use std::cell::RefCell;
 
@@ -17,12 +17,18 @@ struct Scratch {
     xq: Vec<u8>,     // (m, k) quantized activations; (m, kp) rows padded with zeros on the packed path
     acc: Vec<i32>,   // (m, n) integer products
     widened: Vec<f32>, // (n, k) f16 weights widened to f32
+    outlier: Vec<f32>, // (m, n) the outlier columns' f32 product
+    outlier_t: Vec<f32>, // (c, n) the outlier weights transposed
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     zrs: Vec<i32>,   // (np) zero point · weight row sum (packed path)
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     mult: Vec<f64>,  // (np) f32(scale_x · scale_w) as f64 (packed path)
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
     bias: Vec<f64>,  // (np) bias as f64 (packed path)
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    mult32: Vec<f32>, // (np) f32(scale_x · scale_w) (packed path, 8-bit grid)
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    bias32: Vec<f32>, // (np) bias (packed path, 8-bit grid)
 }
 
 /// Output columns per panel of a [`PackedInt8`].
@@ -132,8 +138,36 @@ fn dequantize(raw: i32, multiplier: f32, bias: f32) -> f32 {
     ((raw as f32) as f64 * multiplier as f64 + bias as f64) as f32
 }
 
+/// qnnpack's epilogue: `y = f32(f32(raw) · f32(sx · sw)) + bias`, the product rounded, then the add.
+#[inline]
+fn dequantize_u8(raw: i32, multiplier: f32, bias: f32) -> f32 {
+    (raw as f32) * multiplier + bias
+}
+
+/// `t (m, n) = x[:, columns] · woᵀ` for an int8 weight's outlier columns (`x (m, k)`, `wo (n, c)`), in f32:
+/// `t[r, o] = (…((0 + x[r, col₀]·wo[o, 0]) + x[r, col₁]·wo[o, 1]) + …)`, each product rounded, then the add
+/// (no fma), columns in order. `wt` is scratch for `wo` transposed. Every CPU path runs this one function,
+/// so its bits do not depend on the kernels; out-of-range columns (never in a loaded weight) read 0.
+pub fn outlier_product(x: &[f32], k: usize, columns: &[u32], wo: &[f32], m: usize, n: usize, wt: &mut Vec<f32>, t: &mut Vec<f32>) {
+    let c = columns.len();
+    wt.clear();
+    wt.extend((0..c * n).map(|i| wo.get((i % n) * c + i / n).copied().unwrap_or(0.0))); // (c, n)
+    t.clear();
+    t.resize(m * n, 0.0);
+    for (r, tr) in t.chunks_exact_mut(n.max(1)).enumerate().take(m) {
+        for (j, &col) in columns.iter().enumerate() {
+            let xv = x.get(r * k + col as usize).copied().filter(|_| (col as usize) < k).unwrap_or(0.0);
+            for (o, &wv) in tr.iter_mut().zip(&wt[j * n..(j + 1) * n]) {
+                *o = *o + xv * wv;
+            }
+        }
+    }
+}
+
 /// `out = act(x · wᵀ + bias)` (or with `accumulate` `out += x · wᵀ + bias`) for an int8 weight, the
-/// activations `x (m, k)` quantized dynamically over the whole tensor.
+/// activations `x (m, k)` quantized dynamically over the whole tensor on the weight's grid (its outlier
+/// columns left out of the range and computed in f32: [`outlier_product`], added to the dequantized
+/// output before the activation or the residual add).
 #[allow(clippy::too_many_arguments)]
 pub fn linear_int8(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f32], m: usize, k: usize, n: usize, act: Option<Activation>, accumulate: bool) {
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -154,16 +188,26 @@ pub fn linear_int8(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f
         s.xq.resize(m * k, 0);
         s.acc.resize(m * n, 0);
         let out = &mut out[..m * n];
-        let Some(p) = quantize_activations(&x[..m * k], &mut s.xq) else {
+        let cols = w.outlier_columns();
+        let Some(p) = quantize_activations_grid(&x[..m * k], k, &mut s.xq, w.activation, cols) else {
             out.iter_mut().for_each(|v| *v = f32::NAN);
             return;
         };
         gemm_i8(&s.xq, &w.q, &mut s.acc, m, k, n);
+        if let Some(o) = &w.outliers {
+            outlier_product(x, k, &o.columns, o.weight.data(), m, n, &mut s.outlier_t, &mut s.outlier);
+        }
+        let extra = w.outliers.is_some().then_some(&s.outlier[..]); // (m, n)
+        let u8_grid = w.activation == ActivationGrid::U8;
         let mult: Vec<f32> = w.scales.iter().map(|&sw| p.scale * sw).collect(); // (n)
-        for (orow, arow) in out.chunks_exact_mut(n).zip(s.acc.chunks_exact(n)) {
+        for (r, (orow, arow)) in out.chunks_exact_mut(n).zip(s.acc.chunks_exact(n)).enumerate() {
             for j in 0..n {
                 let raw = arow[j].wrapping_sub(p.zero_point.wrapping_mul(w.row_sums[j]));
-                let y = dequantize(raw, mult[j], bias.map_or(0.0, |b| b[j]));
+                let b = bias.map_or(0.0, |b| b[j]);
+                let mut y = if u8_grid { dequantize_u8(raw, mult[j], b) } else { dequantize(raw, mult[j], b) };
+                if let Some(e) = extra {
+                    y += e[r * n + j];
+                }
                 if accumulate {
                     orow[j] += y;
                 } else {
@@ -193,23 +237,49 @@ fn linear_int8_packed(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut
             s.xq.resize(m * kp, 0);
         }
         let out = &mut out[..m * n];
-        let Some(p) = simd::quantize(&x[..m * k], m, k, kp, &mut s.xq) else {
+        let Some(p) = simd::quantize(&x[..m * k], m, k, kp, &mut s.xq, w.activation, w.outlier_columns()) else {
             out.iter_mut().for_each(|v| *v = f32::NAN);
             return;
         };
+        if let Some(o) = &w.outliers {
+            outlier_product(x, k, &o.columns, o.weight.data(), m, n, &mut s.outlier_t, &mut s.outlier);
+        }
+        let u8_grid = w.activation == ActivationGrid::U8;
         s.zrs.clear();
         s.zrs.extend((0..np).map(|j| if j < n { p.zero_point.wrapping_mul(w.row_sums[j]) } else { 0 }));
-        s.mult.clear();
-        s.mult.extend((0..np).map(|j| if j < n { (p.scale * w.scales[j]) as f64 } else { 0.0 }));
-        s.bias.clear();
-        s.bias.extend((0..np).map(|j| match bias {
-            Some(b) if j < n => b[j] as f64,
+        let mult = |j: usize| if j < n { p.scale * w.scales[j] } else { 0.0 };
+        let b = |j: usize| match bias {
+            Some(b) if j < n => b[j],
             _ => 0.0,
-        }));
-        let e = simd::Epilogue { zrs: &s.zrs, mult: &s.mult, bias: &s.bias, act: if accumulate { None } else { act }, accumulate };
+        };
+        for v in [&mut s.mult, &mut s.bias] {
+            v.clear();
+        }
+        for v in [&mut s.mult32, &mut s.bias32] {
+            v.clear();
+        }
+        if u8_grid {
+            s.mult32.extend((0..np).map(mult));
+            s.bias32.extend((0..np).map(b));
+        } else {
+            s.mult.extend((0..np).map(|j| mult(j) as f64));
+            s.bias.extend((0..np).map(|j| b(j) as f64));
+        }
+        let e = simd::Epilogue {
+            zrs: &s.zrs,
+            mult: &s.mult,
+            bias: &s.bias,
+            mult32: &s.mult32,
+            bias32: &s.bias32,
+            u8_grid,
+            extra: w.outliers.is_some().then(|| &s.outlier[..m * n]),
+            act: if accumulate { None } else { act },
+            accumulate,
+        };
         let xq = &s.xq[..m * kp];
         let dst = super::par::SharedMut(out.as_mut_ptr());
-        let kernel = simd::kernel_in_use();
+        // The relaxed dot products take a 7-bit activation operand: 8-bit activations run `Dot16`.
+        let kernel = if u8_grid { simd::Int8Kernel::Dot16 } else { simd::kernel_in_use() };
         let t = super::par::threads();
         if t > 1 && m * k * n >= 1 << 16 {
             // Rows when each thread gets at least 32 of them, else panels (a short input reads all of `w` per

@@ -272,7 +272,7 @@ pub struct DelightBlock {
 /// The reference's Linear: `weights (out, in)`, `bias (out)`.
 fn load_linear(w: &Scope, in_dim: usize, out_dim: usize) -> Result<Linear> {
     let shape = [out_dim, in_dim];
-    Ok(Linear { weight: Weight::from_stored(&shape, w.get_stored("weights", &shape)?), bias: Some(Param::new(w.get("bias", &[out_dim])?)) })
+    Ok(Linear { weight: Weight::from_stored(&shape, w.get_stored("weights", &shape)?), bias: Some(Param::new(w.get("bias", &[out_dim])?)), names: vec![w.path("weights")] })
 }
 
 impl DelightBlock {

@@ -1,7 +1,7 @@
 //! `nn.Linear`: weight `(out, in)` in a [`Weight`] storage, optional bias `(out)`.
 
 use crate::error::{Error, Result};
-use crate::model::param::{HalfWeight, Int8Weight, Param, Weight};
+use crate::model::param::{HalfWeight, Int8Weight, OutlierColumns, Param, Weight};
 use crate::tensor::Tensor;
 use crate::weights::Scope;
 
@@ -12,6 +12,9 @@ pub struct Linear {
     pub weight: Weight,       // (out, in)
     /// The bias, when there is one.
     pub bias: Option<Param>,  // (out)
+    /// The checkpoint tensors the weight was read from, full paths: one, or several when stacked (BERT's
+    /// query, key, value); empty for a linear made in code.
+    pub names: Vec<String>,
 }
 
 impl Linear {
@@ -23,7 +26,7 @@ impl Linear {
     /// A linear whose tensors are `weight_name` and `bias_name` in scope `w` (e.g. MHA's `in_proj_weight`).
     pub fn load_named(w: &Scope, weight_name: &str, bias_name: &str, in_dim: usize, out_dim: usize) -> Result<Self> {
         let weight = Weight::load(w, weight_name, [out_dim, in_dim], w.precision)?;
-        Ok(Self { weight, bias: Some(Param::new(w.get(bias_name, &[out_dim])?)) })
+        Ok(Self { weight, bias: Some(Param::new(w.get(bias_name, &[out_dim])?)), names: vec![w.path(weight_name)] })
     }
 
     /// Several linears with the same input stacked into one: weights `(Σ out, in)`, biases concatenated
@@ -47,15 +50,35 @@ impl Linear {
                 let bits = bits.collect::<Result<Vec<_>>>()?.into_iter().flatten().collect();
                 Weight::F16(HalfWeight::new(shape, bits))
             }
-            Some(Weight::Int8(_)) => {
+            Some(Weight::Int8(first)) => {
                 let (mut q, mut scales, mut per_channel) = (Vec::new(), Vec::new(), false);
+                let mut outlier_rows = Vec::new(); // (Σ out, n)
                 for l in parts {
                     let Weight::Int8(w) = &l.weight else { return Err(mixed()) };
+                    if w.activation != first.activation {
+                        return Err(Error::WeightsFormat("int8 linears stacked together must share one activation grid".into()));
+                    }
+                    if w.outlier_columns() != first.outlier_columns() {
+                        return Err(Error::WeightsFormat(format!(
+                            "int8 linears stacked together (e.g. query, key, value) must share their outlier columns: {:?} vs {:?}",
+                            first.outlier_columns(),
+                            w.outlier_columns()
+                        )));
+                    }
                     q.extend_from_slice(&w.q);
                     scales.extend_from_slice(&w.scales);
                     per_channel |= w.per_channel;
+                    if let Some(o) = &w.outliers {
+                        outlier_rows.extend_from_slice(o.weight.data());
+                    }
                 }
-                Weight::Int8(Int8Weight::new(shape, q, scales, per_channel || parts.len() > 1))
+                let mut w = Int8Weight::new(shape, q, scales, per_channel || parts.len() > 1);
+                w.activation = first.activation;
+                w.outliers = first.outliers.as_ref().map(|o| OutlierColumns {
+                    columns: o.columns.clone(),
+                    weight: Param::new(Tensor { shape: vec![out, o.columns.len()], data: outlier_rows }),
+                });
+                Weight::Int8(w)
             }
             _ => {
                 let data = parts.iter().map(|l| l.weight.as_f32().map(|p| p.data().iter().copied()).ok_or_else(mixed));
@@ -63,7 +86,7 @@ impl Linear {
                 Weight::F32(Param::new(Tensor { shape: shape.to_vec(), data }))
             }
         };
-        Ok(Self { weight, bias })
+        Ok(Self { weight, bias, names: parts.iter().flat_map(|l| l.names.iter().cloned()).collect() })
     }
 
     /// Input features.
@@ -76,8 +99,13 @@ impl Linear {
         self.weight.shape()[0]
     }
 
-    /// The f32 parameters (what the GPU backend uploads): the weight when it is stored in f32, the bias.
+    /// The f32 parameters (what the GPU backend uploads): the weight when it is stored in f32, an int8
+    /// weight's f32 outlier columns, the bias.
     pub fn params(&self) -> Vec<&Param> {
-        self.weight.as_f32().into_iter().chain(&self.bias).collect()
+        let outliers = match &self.weight {
+            Weight::Int8(q) => q.outliers.as_ref().map(|o| &o.weight),
+            _ => None,
+        };
+        self.weight.as_f32().into_iter().chain(outliers).chain(&self.bias).collect()
     }
 }

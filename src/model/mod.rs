@@ -121,7 +121,8 @@ impl Model {
             Architecture::Bert if w.contains("bert.embeddings.word_embeddings.weight") => w.pp("bert"),
             _ => w.pp(""),
         }
-        .with_precision(c.precision);
+        .with_precision(c.precision)
+        .with_activation(c.activation_range);
         let embeddings = Embeddings::load(&root, c)?;
         let layer_root = match c.architecture {
             Architecture::EncoderClassifier | Architecture::Delight => root.pp("encoder.layers"),
@@ -133,7 +134,7 @@ impl Model {
         };
         let final_norm = if c.final_norm { Some(Norm::load(&root.pp("encoder.norm"), c.norm, d, c.norm_eps)?) } else { None };
         let pooler = if c.pooler { Some(Linear::load(&root.pp("pooler.dense"), d, d)?) } else { None };
-        let classifier = if c.labels.is_empty() { None } else { Some(Linear::load(&w.pp("classifier").with_precision(c.precision), d, c.num_labels())?) };
+        let classifier = if c.labels.is_empty() { None } else { Some(Linear::load(&w.pp("classifier").with_precision(c.precision).with_activation(c.activation_range), d, c.num_labels())?) };
         Ok(Self { config, embeddings, layers, blocks, final_norm, pooler, classifier })
     }
 

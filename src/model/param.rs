@@ -105,13 +105,44 @@ impl HalfWeight {
 
 /// The unsigned grid a dynamic int8 linear quantizes its input to, per forward, with PyTorch's
 /// `ChooseQuantizationParams(min, max, 0, qmax)` over the input (0 always inside the range).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// `activation_range` in `config.json` (`"u7"`, the default, omitted; or `"u8"`; int8 models only).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", try_from = "String")]
 pub enum ActivationGrid {
     /// fbgemm, PyTorch's x86 default: `reduce_range`, `0..=127`; epilogue `fma(acc, s_x·s_w, bias)`.
     #[default]
     U7,
     /// qnnpack: `0..=255`; epilogue `f32(f32(acc)·f32(s_x·s_w)) + bias` (rounded twice).
     U8,
+}
+
+impl TryFrom<String> for ActivationGrid {
+    type Error = String;
+    fn try_from(s: String) -> std::result::Result<Self, String> {
+        match s.as_str() {
+            "u7" => Ok(ActivationGrid::U7),
+            "u8" => Ok(ActivationGrid::U8),
+            _ => Err(format!("activation_range `{s}` is not one of u7 (fbgemm, the default), u8 (qnnpack)")),
+        }
+    }
+}
+
+impl ActivationGrid {
+    /// The name `config.json` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActivationGrid::U7 => "u7",
+            ActivationGrid::U8 => "u8",
+        }
+    }
+
+    /// The grid's largest value: 127 or 255.
+    pub fn qmax(self) -> i32 {
+        match self {
+            ActivationGrid::U7 => 127,
+            ActivationGrid::U8 => 255,
+        }
+    }
 }
 
 /// The input columns of an int8 linear that run in f32 (an LLM.int8()-style split): the linear computes
@@ -163,10 +194,25 @@ impl Int8Weight {
         self.packed.get_or_init(|| crate::cpu::quant::PackedInt8::new(&self.q, self.shape[0], self.shape[1]))
     }
 
-    /// The weight as f32 values `q · scale` (what the int8 weights stand for).
+    /// The weight as f32 values `q · scale` (what the int8 weights stand for), the outlier columns' f32
+    /// values in their place.
     pub fn dequantize(&self) -> Vec<f32> {
         let k = self.shape[1].max(1);
-        self.q.iter().enumerate().map(|(i, &v)| v as f32 * self.scales[i / k]).collect()
+        let mut w: Vec<f32> = self.q.iter().enumerate().map(|(i, &v)| v as f32 * self.scales[i / k]).collect(); // (out, in)
+        if let Some(o) = &self.outliers {
+            let n = o.columns.len();
+            for (row, wo) in w.chunks_mut(k).zip(o.weight.data().chunks(n.max(1))) {
+                for (&c, &v) in o.columns.iter().zip(wo) {
+                    row[c as usize] = v;
+                }
+            }
+        }
+        w
+    }
+
+    /// The input columns that run in f32 (empty when none).
+    pub fn outlier_columns(&self) -> &[u32] {
+        self.outliers.as_ref().map_or(&[], |o| &o.columns[..])
     }
 }
 
@@ -189,7 +235,9 @@ impl Weight {
 
     /// The linear weight `name` of shape `(out, in)` as the model's `precision` stores it: `f32` takes any
     /// float type (widened); `f16` takes F16 (kept as f16); `int8` takes I8 plus an F32 `<name>_scale` of
-    /// shape `[]` or `[out]` holding positive finite values. Anything else is an error naming the tensor.
+    /// shape `[]` or `[out]` holding positive finite values, optionally outlier columns
+    /// ([`Weight::load_outliers`]), and quantizes its input to the scope's activation grid. Anything
+    /// else is an error naming the tensor.
     pub fn load(w: &Scope, name: &str, shape: [usize; 2], precision: Precision) -> Result<Self> {
         let path = w.path(name);
         let scale_name = format!("{name}_scale");
@@ -200,15 +248,10 @@ impl Weight {
                 precision.name()
             ))),
             Precision::F32 => {
-                if w.contains(&scale_name) {
-                    return Err(Error::WeightsFormat(format!(
-                        "tensor `{}` is a quantization scale but config.json says precision f32",
-                        w.path(&scale_name)
-                    )));
-                }
+                Self::no_int8_extras(w, name, precision)?;
                 Ok(Self::from_stored(&shape, w.get_stored(name, &shape)?))
             }
-            Precision::F16 => match w.get_stored(name, &shape)? {
+            Precision::F16 => match Self::no_int8_extras(w, name, precision).and_then(|()| w.get_stored(name, &shape))? {
                 Stored::F16(bits) => Ok(Weight::F16(HalfWeight::new(shape, bits))),
                 _ => Err(Error::WeightsFormat(format!("tensor `{path}` is {dtype} but config.json says precision f16"))),
             },
@@ -228,9 +271,76 @@ impl Weight {
                         quant::MAX_INT8_IN
                     )));
                 }
-                Ok(Weight::Int8(Int8Weight::new(shape, q, scales, per_channel)))
+                let outliers = Self::load_outliers(w, name, &q, shape)?;
+                let mut weight = Int8Weight::new(shape, q, scales, per_channel);
+                weight.activation = w.activation;
+                weight.outliers = outliers;
+                Ok(Weight::Int8(weight))
             }
         }
+    }
+
+    /// The outlier columns of int8 weight `name` (`q (out, in)`): `<name>_outlier_columns` (I32 `(n)`,
+    /// strictly increasing, each `< in`) and `<name>_outlier` (F32 `(out, n)`, finite), both or neither;
+    /// `q` must be 0 in those columns. `None` when there are none (or `n = 0`).
+    fn load_outliers(w: &Scope, name: &str, q: &[i8], shape: [usize; 2]) -> Result<Option<OutlierColumns>> {
+        let (cols_name, weight_name) = (format!("{name}_outlier_columns"), format!("{name}_outlier"));
+        let (cols_path, weight_path) = (w.path(&cols_name), w.path(&weight_name));
+        match (w.contains(&cols_name), w.contains(&weight_name)) {
+            (false, false) => return Ok(None),
+            (true, false) => return Err(Error::WeightsFormat(format!("outlier columns `{cols_path}` have no f32 weights `{weight_path}`"))),
+            (false, true) => return Err(Error::WeightsFormat(format!("outlier weights `{weight_path}` have no column indices `{cols_path}`"))),
+            (true, true) => {}
+        }
+        let [out, k] = shape;
+        let n = match w.shape(&cols_name)?[..] {
+            [n] => n,
+            ref other => return Err(Error::WeightsFormat(format!("outlier columns `{cols_path}` have shape {other:?}; expected [n]"))),
+        };
+        let raw = w.get_i32(&cols_name, &[n])?;
+        let mut columns = Vec::with_capacity(n);
+        for (i, &c) in raw.iter().enumerate() {
+            if c < 0 || c as usize >= k {
+                return Err(Error::WeightsFormat(format!("outlier columns `{cols_path}` hold {c} at index {i}: not a column of the {k} inputs")));
+            }
+            if i > 0 && c <= raw[i - 1] {
+                return Err(Error::WeightsFormat(format!(
+                    "outlier columns `{cols_path}` hold {c} after {} at index {i}: they must be strictly increasing (sorted, no duplicates)",
+                    raw[i - 1]
+                )));
+            }
+            columns.push(c as u32);
+        }
+        if w.dtype(&weight_name)? != "F32" {
+            return Err(Error::WeightsFormat(format!("outlier weights `{weight_path}` are {}, expected F32", w.dtype(&weight_name)?)));
+        }
+        let weight = w.get(&weight_name, &[out, n])?;
+        for (row, r) in q.chunks(k.max(1)).enumerate() {
+            if let Some(&c) = columns.iter().find(|&&c| r[c as usize] != 0) {
+                return Err(Error::WeightsFormat(format!(
+                    "int8 tensor `{}` holds {} at ({row}, {c}), an outlier column of `{cols_path}`: those columns must be 0",
+                    w.path(name),
+                    r[c as usize]
+                )));
+            }
+        }
+        Ok((n > 0).then(|| OutlierColumns { columns, weight: Param::new(weight) }))
+    }
+
+    /// The error for quantization tensors of `name` (scale, outlier columns) in a model whose `precision`
+    /// is not int8.
+    fn no_int8_extras(w: &Scope, name: &str, precision: Precision) -> Result<()> {
+        for (suffix, what) in [("_scale", "a quantization scale"), ("_outlier_columns", "int8 outlier columns"), ("_outlier", "int8 outlier weights")] {
+            let extra = format!("{name}{suffix}");
+            if w.contains(&extra) {
+                return Err(Error::WeightsFormat(format!(
+                    "tensor `{}` is {what} but config.json says precision {}",
+                    w.path(&extra),
+                    precision.name()
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// `(out, in)`.
@@ -247,6 +357,15 @@ impl Weight {
         match self {
             Weight::F32(p) => Some(p),
             _ => None,
+        }
+    }
+
+    /// Its identity.
+    pub fn id(&self) -> ParamId {
+        match self {
+            Weight::F32(p) => p.id,
+            Weight::F16(h) => h.id,
+            Weight::Int8(q) => q.id,
         }
     }
 

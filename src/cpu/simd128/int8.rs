@@ -20,8 +20,10 @@
 //!   127` fit i16 exactly) + `i32x4.dot_i16x8_s` with ones (the pairwise widening; LLVM would fuse
 //!   `extadd_pairwise` + add back into the first kernel's instruction).
 //! - `Dot16` (every SIMD128 build): weights widened to i16 once per step and shared by the rows,
-//!   activations widened per row, `i32x4.dot_i16x8_s`; each lane then holds half a column's sum, and the
-//!   halves are added once at the end of the tile. 2 rows × 8 columns = 8 accumulators.
+//!   activations widened (zero-extended) per row, `i32x4.dot_i16x8_s`; each lane then holds half a column's
+//!   sum, and the halves are added once at the end of the tile. 2 rows × 8 columns = 8 accumulators. The
+//!   only kernel for qnnpack's 8-bit activations (`[0, 255]`; pair sums ≤ 2 · 255 · 128 fit i32), which the
+//!   relaxed dot products cannot take as their 7-bit operand.
 //!
 //! On x86 without AVX-VNNI, V8 lowers `i32x4.relaxed_dot_i8x16_i7x16_add_s` to five instructions
 //! (`pcmpeqd` + `psrlw` rebuild a ones vector, `pmaddubsw`, `pmaddwd`, `paddd`) and `RelaxedDot16` to three
@@ -30,14 +32,16 @@
 //! benchmark compares them).
 //!
 //! **Epilogue** ([`Epilogue`]), per 4 columns in registers: `raw = acc − zp·Σw` (i32), then
-//! `f32(raw)` → f64 `· f32(sx·sw) + bias` → f32, then the residual add or the activation — the scalar
-//! reference's operations. Panels are the outer loop (8 × k bytes of weights stay in L1 while the rows
+//! `f32(raw)` → f64 `· f32(sx·sw) + bias` → f32 (7-bit grid) or `f32(raw) · f32(sx·sw)` then `+ bias` in f32
+//! (8-bit grid), plus the outlier columns' f32 product when the weight has some, then the residual add or
+//! the activation — the scalar reference's operations. Panels are the outer loop (8 × k bytes of weights stay in L1 while the rows
 //! stream past); the thread pool splits rows or panels ([`crate::cpu::quant::linear_int8`]).
 
 use super::math::act4;
 use crate::config::Activation;
 use crate::cpu::quant::{PackedInt8, KSTEP, PANEL};
-use crate::quant::{choose_qparams, ActQuant};
+use crate::model::param::ActivationGrid;
+use crate::quant::{choose_qparams_grid, ActQuant};
 use core::arch::wasm32::*;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -108,27 +112,15 @@ pub fn int8_kernel() -> Int8Kernel {
 // ---------------------------------------------------------------------------------------------------
 // Activation quantization
 
-/// Quantize `x (m, k)` as [`crate::quant::quantize_activations`] does (the same parameters and values, bit
-/// for bit), into `q (m, kp)` rows padded with zeros from `k` to `kp`. `None` when `x` holds a NaN or an
-/// infinity. Needs `m · k > 0`, `x.len() ≥ m·k`, `q.len() ≥ m·kp`, `kp ≥ k` (else the scalar path runs).
-pub fn quantize(x: &[f32], m: usize, k: usize, kp: usize, q: &mut [u8]) -> Option<ActQuant> {
-    let len = m * k;
-    if len == 0 || x.len() < len || q.len() < m * kp || kp < k {
-        let mut dense = vec![0u8; len];
-        let p = crate::quant::quantize_activations(&x[..len.min(x.len())], &mut dense)?;
-        for (i, row) in dense.chunks(k.max(1)).enumerate().take(m) {
-            q[i * kp..i * kp + k].copy_from_slice(row);
-            q[i * kp + k..(i + 1) * kp].fill(0);
-        }
-        return Some(p);
-    }
-    // min / max: wasm's f32x4.min / max return NaN when a lane is NaN, so a non-finite input leaves a
-    // non-finite extreme (an infinity is an extreme itself).
-    let v = len / 4 * 4;
+/// `(min, max)` of `x` (`(+inf, −inf)` when empty), `None` when a value is NaN or infinite.
+fn min_max(x: &[f32]) -> Option<(f32, f32)> {
+    // wasm's f32x4.min / max return NaN when a lane is NaN, so a non-finite input leaves a non-finite
+    // extreme (an infinity is an extreme itself).
+    let (len, v) = (x.len(), x.len() / 4 * 4);
     let (mut lo4, mut hi4) = (f32x4_splat(f32::INFINITY), f32x4_splat(f32::NEG_INFINITY));
     let px = x.as_ptr();
     let mut i = 0;
-    // SAFETY: i + 4 ≤ v ≤ len ≤ x.len().
+    // SAFETY: i + 4 ≤ v ≤ len = x.len().
     unsafe {
         while i < v {
             let a = v128_load(px.add(i) as *const v128);
@@ -149,9 +141,57 @@ pub fn quantize(x: &[f32], m: usize, k: usize, kp: usize, q: &mut [u8]) -> Optio
         lo = lo.min(a);
         hi = hi.max(b);
     }
-    let p = choose_qparams(lo, hi);
-    let inv = 1.0f32 / p.scale;
-    let (inv4, zp4, lo_q, hi_q) = (f32x4_splat(inv), i32x4_splat(p.zero_point), i32x4_splat(0), i32x4_splat(127));
+    Some((lo, hi))
+}
+
+/// [`crate::quant::input_range`] with [`min_max`] over each row's runs between the skipped columns.
+fn input_range(x: &[f32], k: usize, skip: &[u32]) -> Option<(f32, f32)> {
+    if skip.is_empty() {
+        return min_max(x);
+    }
+    let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
+    let mut fold = |seg: &[f32]| {
+        let (a, b) = min_max(seg)?;
+        lo = lo.min(a);
+        hi = hi.max(b);
+        Some(())
+    };
+    for row in x.chunks(k.max(1)) {
+        let mut start = 0;
+        for &c in skip {
+            let c = (c as usize).min(row.len());
+            if c < start {
+                continue;
+            }
+            fold(&row[start..c])?;
+            if row.get(c).is_some_and(|v| !v.is_finite()) {
+                return None;
+            }
+            start = c + 1;
+        }
+        fold(&row[start.min(row.len())..])?;
+    }
+    Some((lo, hi))
+}
+
+/// Quantize `x (m, k)` as [`crate::quant::quantize_activations_grid`] does (the same parameters and values,
+/// bit for bit), into `q (m, kp)` rows padded with zeros from `k` to `kp`. `None` when `x` holds a NaN or
+/// an infinity. Needs `m · k > 0`, `x.len() ≥ m·k`, `q.len() ≥ m·kp`, `kp ≥ k` (else the scalar path runs).
+pub fn quantize(x: &[f32], m: usize, k: usize, kp: usize, q: &mut [u8], grid: ActivationGrid, skip: &[u32]) -> Option<ActQuant> {
+    let len = m * k;
+    if len == 0 || x.len() < len || q.len() < m * kp || kp < k {
+        let mut dense = vec![0u8; len];
+        let p = crate::quant::quantize_activations_grid(&x[..len.min(x.len())], k, &mut dense, grid, skip)?;
+        for (i, row) in dense.chunks(k.max(1)).enumerate().take(m) {
+            q[i * kp..i * kp + k].copy_from_slice(row);
+            q[i * kp + k..(i + 1) * kp].fill(0);
+        }
+        return Some(p);
+    }
+    let (lo, hi) = input_range(&x[..len], k, skip)?;
+    let p = choose_qparams_grid(lo, hi, grid);
+    let (inv, qmax) = (1.0f32 / p.scale, grid.qmax());
+    let (inv4, zp4, lo_q, hi_q) = (f32x4_splat(inv), i32x4_splat(p.zero_point), i32x4_splat(0), i32x4_splat(qmax));
     let k16 = k / 16 * 16;
     for r in 0..m {
         let xr = &x[r * k..(r + 1) * k];
@@ -171,7 +211,7 @@ pub fn quantize(x: &[f32], m: usize, k: usize, kp: usize, q: &mut [u8]) -> Optio
             }
         }
         for (o, &v) in qr[k16..k].iter_mut().zip(&xr[k16..]) {
-            *o = ((v * inv).round_ties_even() as i32 + p.zero_point).clamp(0, 127) as u8;
+            *o = ((v * inv).round_ties_even() as i32 + p.zero_point).clamp(0, qmax) as u8;
         }
         qr[k..].fill(0);
     }
@@ -415,10 +455,18 @@ pub fn gemm_i8(xq: &[u8], w: &[i8], acc: &mut [i32], m: usize, k: usize, n: usiz
 pub struct Epilogue<'a> {
     /// `zp · Σ_k q_w[j, k]` (wrapping), subtracted from the sum.
     pub zrs: &'a [i32],
-    /// `f32(scale_x · scale_w[j])` as f64.
+    /// `f32(scale_x · scale_w[j])` as f64 (7-bit grid: fbgemm's fused epilogue).
     pub mult: &'a [f64],
-    /// `bias[j]` as f64 (0 without a bias).
+    /// `bias[j]` as f64 (0 without a bias; 7-bit grid).
     pub bias: &'a [f64],
+    /// `f32(scale_x · scale_w[j])` (8-bit grid: qnnpack's epilogue, mul then add in f32).
+    pub mult32: &'a [f32],
+    /// `bias[j]` (0 without a bias; 8-bit grid).
+    pub bias32: &'a [f32],
+    /// The 8-bit (qnnpack) epilogue rather than the 7-bit (fbgemm) one.
+    pub u8_grid: bool,
+    /// `(m, n)`, added to the output before the activation or the residual: the outlier columns' product.
+    pub extra: Option<&'a [f32]>,
     /// Applied to the result (not with `accumulate`).
     pub act: Option<Activation>,
     /// `out += y` (the residual) instead of `out = act(y)`.
@@ -432,11 +480,16 @@ struct F32Sink<'a> {
 }
 
 impl F32Sink<'_> {
-    /// Columns `j..j+4`: `f32(f64(f32(acc − zrs)) · mult + bias)`.
+    /// Columns `j..j+4`: `f32(f64(f32(acc − zrs)) · mult + bias)` (7-bit grid) or
+    /// `f32(f32(acc − zrs) · mult32) + bias32` (8-bit grid).
     #[inline(always)]
     unsafe fn y4(&self, acc: v128, j: usize) -> v128 {
         let raw = i32x4_sub(acc, v128_load(self.e.zrs.as_ptr().add(j) as *const v128));
         let f = f32x4_convert_i32x4(raw);
+        if self.e.u8_grid {
+            let (m, b) = (self.e.mult32.as_ptr().add(j), self.e.bias32.as_ptr().add(j));
+            return f32x4_add(f32x4_mul(f, v128_load(m as *const v128)), v128_load(b as *const v128));
+        }
         let (m, b) = (self.e.mult.as_ptr().add(j), self.e.bias.as_ptr().add(j));
         let lo = f64x2_add(f64x2_mul(f64x2_promote_low_f32x4(f), v128_load(m as *const v128)), v128_load(b as *const v128));
         let hi = f64x2_add(
@@ -472,11 +525,31 @@ impl Sink for F32Sink<'_> {
     unsafe fn put(&self, row: usize, col0: usize, v: [v128; 2]) {
         let dst = self.out.add(row * self.n + col0);
         let cols = self.n - col0; // ≥ 1
-        self.store(dst, self.y4(v[0], col0), cols.min(4));
+        let (mut lo, mut hi) = (self.y4(v[0], col0), if cols > 4 { self.y4(v[1], col0 + 4) } else { v[1] });
+        if let Some(extra) = self.e.extra {
+            // (m, n): the outlier product of these columns, added before the activation / residual
+            let at = extra.as_ptr().add(row * self.n + col0);
+            lo = f32x4_add(lo, load_partial(at, cols.min(4)));
+            if cols > 4 {
+                hi = f32x4_add(hi, load_partial(at.add(4), (cols - 4).min(4)));
+            }
+        }
+        self.store(dst, lo, cols.min(4));
         if cols > 4 {
-            self.store(dst.add(4), self.y4(v[1], col0 + 4), (cols - 4).min(4));
+            self.store(dst.add(4), hi, (cols - 4).min(4));
         }
     }
+}
+
+/// `cols ≤ 4` f32 at `p` in the low lanes (the rest 0).
+#[inline(always)]
+unsafe fn load_partial(p: *const f32, cols: usize) -> v128 {
+    if cols == 4 {
+        return v128_load(p as *const v128);
+    }
+    let mut t = [0.0f32; 4];
+    std::ptr::copy_nonoverlapping(p, t.as_mut_ptr(), cols);
+    v128_load(t.as_ptr() as *const v128)
 }
 
 /// `out[rows, panels' columns]` of the int8 linear: the product of quantized `xq (m, kp)` (rows padded to
@@ -486,7 +559,8 @@ impl Sink for F32Sink<'_> {
 /// # Safety
 /// `out` points to an `(m, w.n)` f32 matrix with `rows.end ≤ m`, valid for reads and writes of those rows'
 /// columns of `panels` (other threads may write other rows or panels meanwhile); `xq.len() ≥ rows.end ·
-/// w.kp`; `panels.end ≤ w.panels()`; every slice of `e` has at least `w.panels() · 8` values.
+/// w.kp`; `panels.end ≤ w.panels()`; every slice of `e` the grid uses has at least `w.panels() · 8` values,
+/// and `e.extra`, when given, `m · w.n`.
 pub unsafe fn linear_packed(kernel: Int8Kernel, xq: &[u8], w: &PackedInt8, rows: Range<usize>, panels: Range<usize>, e: &Epilogue, out: *mut f32) {
     sweep(kernel, xq, w, rows, panels, &F32Sink { out, n: w.n, e });
 }
