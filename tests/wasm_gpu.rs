@@ -93,6 +93,13 @@ gpu_test!(gpu_quant_sentiment_ln_f16_matches_cpu_f16, |ctx| async {
     gpu_quant_checks::model_logits("sentiment-ln-f16", &c, ctx, &golden_batches(), F16).await;
 });
 
+gpu_test!(gpu_quant_sentiment_ln_int8_split_matches_cpu, |ctx| async {
+    let m = &common::MODELS[0];
+    let files = encoder_lens::HfFiles { config_json: m.config, vocab_txt: m.vocab, weights: vec![m.weights], ..Default::default() };
+    let (c, cols) = gpu_quant_checks::converted_split(&files, 4.0);
+    gpu_quant_checks::model_logits(&format!("sentiment-ln-int8-split ({cols} outlier columns)"), &c, ctx, &golden_batches(), INT8).await;
+});
+
 #[wasm_bindgen_test]
 async fn gpu_fallback_without_adapter() {
     gpu_checks::fallback_without_adapter(&common::MODELS[2]).await;

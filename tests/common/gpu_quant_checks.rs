@@ -12,7 +12,7 @@ use encoder_lens::cpu::quant::{gemm_i8_scalar, linear_f16, linear_int8};
 use encoder_lens::gpu::ops::{act_quant, matmul::act, matmul_f16, matmul_int8};
 use encoder_lens::gpu::{GpuBackend, GpuContext};
 use encoder_lens::model::param::{ActivationGrid, Int8Weight, OutlierColumns, Param};
-use encoder_lens::quant::{self, quantize_activations};
+use encoder_lens::quant::{self, quantize_activations, quantize_activations_grid};
 use encoder_lens::tensor::Tensor;
 use encoder_lens::{Classifier, ForwardOptions};
 
@@ -84,9 +84,9 @@ pub fn qparam_cases(n: usize, qmax: i32) -> Vec<(f32, f32)> {
     cases
 }
 
-/// The kernel's parameters of each 2-value tensor `[min, max]` equal the CPU's bit for bit on both grids
-/// (`quantize_activations` on fbgemm's 127, [`choose_qparams_q`] on qnnpack's 255), and `inv` is the f32
-/// `1 / scale`.
+/// The kernel's parameters of each 2-value tensor `[min, max]` equal the CPU's
+/// (`quantize_activations_grid`) bit for bit on both grids, fbgemm's 127 and qnnpack's 255, and `inv` is
+/// the f32 `1 / scale`.
 pub async fn act_quant_params(ctx: &GpuContext, n: usize) {
     for qmax in [127, 255] {
         let cases = qparam_cases(n, qmax);
@@ -94,7 +94,8 @@ pub async fn act_quant_params(ctx: &GpuContext, n: usize) {
         let got = act_quant::run(ctx, &x, (2, cases.len()), qmax as u32, (&[], 0)).await.expect("act_quant");
         let mut naive_differs = 0;
         for (i, (&(a, b), g)) in cases.iter().zip(&got).enumerate() {
-            let want = if qmax == 127 { quantize_activations(&[a, b], &mut [0u8; 2]).expect("finite") } else { choose_qparams_q(a, b, qmax) };
+            let grid = if qmax == 127 { ActivationGrid::U7 } else { ActivationGrid::U8 };
+            let want = quantize_activations_grid(&[a, b], 2, &mut [0u8; 2], grid, &[]).expect("finite");
             let (p, inv) = g.unwrap_or_else(|| panic!("qmax {qmax} case {i} ({a:e}, {b:e}): the kernel says non-finite"));
             assert!(
                 p.scale.to_bits() == want.scale.to_bits() && p.zero_point == want.zero_point,
@@ -110,34 +111,6 @@ pub async fn act_quant_params(ctx: &GpuContext, n: usize) {
         assert!(bad.iter().all(|p| p.is_none()), "non-finite tensors must be flagged: {bad:?}");
         say!("act_quant (qmax {qmax}): {} (min, max) pairs bit-exact (scale, zero point, 1/scale); f32 arithmetic alone would get {naive_differs} scales wrong", cases.len());
     }
-}
-
-/// `ChooseQuantizationParams(min, max, 0, qmax)` — `quant::choose_qparams` with the grid's top as a
-/// parameter (qnnpack: 255), the scalar reference of the spec until the CPU has it.
-pub fn choose_qparams_q(min: f32, max: f32, qmax: i32) -> quant::ActQuant {
-    const SMALL: f32 = 6.1e-5;
-    let (mut min, mut max) = (min.min(0.0), max.max(0.0));
-    let mut scale = (max as f64 - min as f64) / qmax as f64;
-    if scale as f32 == 0.0 || (1.0f32 / scale as f32).is_infinite() {
-        scale = 0.1;
-    }
-    if scale < SMALL as f64 {
-        let org = scale as f32;
-        scale = SMALL as f64;
-        if min == 0.0 {
-            max = SMALL * qmax as f32;
-        } else if max == 0.0 {
-            min = -SMALL * qmax as f32;
-        } else {
-            let amplifier = SMALL / org;
-            min *= amplifier;
-            max *= amplifier;
-        }
-    }
-    let (lo, hi) = (min as f64 / scale, max as f64 / scale);
-    let initial = if -lo.abs() < qmax as f64 - hi.abs() { -lo } else { qmax as f64 - hi };
-    let zero_point = if initial < 0.0 { 0 } else if initial > qmax as f64 { qmax } else { initial.round_ties_even() as i32 };
-    quant::ActQuant { scale: scale as f32, zero_point }
 }
 
 fn shape(i: usize, rng: &mut Rng, max_dim: usize) -> (usize, usize, usize) {
@@ -215,50 +188,17 @@ pub async fn int8_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
     say!("int8 linear ({variant}): {shapes} shapes, {ints} integer parts equal to the CPU's, outputs within {TOL:?}");
 }
 
-/// The spec's int8 linear over the whole `x (m, k)`, scalar: the range over `x` without the outlier
-/// columns, `xq` on `0..=qmax`, `raw = Σ (xq − zp) · q` over the other columns, the grid's epilogue
-/// (fbgemm: one rounding; qnnpack: mul, then add), `+ Σ_j x[r, cols[j]] · w_out[o, j]`, then the
-/// activation or the residual add. Returns the parameters (`None`: a NaN or infinity anywhere, every
-/// output NaN), the integer parts `(m, n)` and `out`.
+/// The CPU's int8 linear (`linear_int8`) and its parameters and integer parts
+/// `Σ (xq − zp) · q = acc − zp · rowsum` (`(m, n)`; empty when the input is not finite).
 #[allow(clippy::too_many_arguments)]
-fn reference_int8(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f32], m: usize, act: Option<Activation>, accumulate: bool) -> (Option<quant::ActQuant>, Vec<i32>) {
+fn cpu_int8(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f32], m: usize, act: Option<Activation>, accumulate: bool) -> (Option<quant::ActQuant>, Vec<i32>) {
     let [n, k] = w.shape;
-    let (cols, wo) = w.outliers.as_ref().map_or((&[][..], &[][..]), |o| (&o.columns[..], o.weight.data()));
-    let skip: Vec<bool> = (0..k).map(|c| cols.contains(&(c as u32))).collect(); // (k)
-    let qmax = if w.activation == ActivationGrid::U8 { 255 } else { 127 };
-    let inside = || x.iter().enumerate().filter(|(i, _)| !skip[i % k]).map(|(_, &v)| v);
-    if x.iter().any(|v| !v.is_finite()) {
-        out[..m * n].iter_mut().for_each(|v| *v = f32::NAN);
-        return (None, vec![]);
-    }
-    let (lo, hi) = inside().fold((0.0f32, 0.0f32), |(l, h), v| (l.min(v), h.max(v)));
-    let p = choose_qparams_q(lo, hi, qmax);
-    let inv = 1.0f32 / p.scale;
-    let xq: Vec<i32> = x.iter().map(|&v| ((v * inv).round_ties_even() as i32 + p.zero_point).clamp(0, qmax)).collect(); // (m, k)
-    let mut raw = vec![0i32; m * n]; // (m, n)
-    let mut y = vec![0f32; m * n]; // (m, n)
-    for r in 0..m {
-        for o in 0..n {
-            let acc: i32 = (0..k).filter(|&c| !skip[c]).map(|c| (xq[r * k + c] - p.zero_point) * w.q[o * k + c] as i32).sum();
-            raw[r * n + o] = acc;
-            let (mult, b) = (p.scale * w.scales[o], bias.map_or(0.0, |b| b[o]));
-            let mut v = match w.activation {
-                ActivationGrid::U7 => ((acc as f32) as f64 * mult as f64 + b as f64) as f32,
-                ActivationGrid::U8 => (acc as f32) * mult + b,
-            };
-            if !cols.is_empty() {
-                v += cols.iter().enumerate().map(|(j, &c)| x[r * k + c as usize] * wo[o * cols.len() + j]).sum::<f32>();
-            }
-            y[r * n + o] = v;
-        }
-    }
-    for (o, v) in out[..m * n].iter_mut().zip(&y) {
-        *o = if accumulate { *o + v } else { *v };
-    }
-    if let (Some(a), false) = (act, accumulate) {
-        encoder_lens::cpu::activation_inplace(&mut out[..m * n], a);
-    }
-    (Some(p), raw)
+    linear_int8(x, w, bias, out, m, k, n, act, accumulate);
+    let mut xq = vec![0u8; m * k];
+    let Some(p) = quantize_activations_grid(x, k, &mut xq, w.activation, w.outlier_columns()) else { return (None, vec![]) };
+    let mut acc = vec![0i32; m * n];
+    gemm_i8_scalar(&xq, &w.q, &mut acc, m, k, n);
+    (Some(p), acc.iter().enumerate().map(|(o, &s)| s.wrapping_sub(p.zero_point.wrapping_mul(w.row_sums[o % n]))).collect())
 }
 
 /// A random int8 weight `(n, k)` on `grid` with `ncols` random outlier columns (their int8 columns 0,
@@ -288,8 +228,8 @@ pub fn split_weight(rng: &mut Rng, (n, k): (usize, usize), per_channel: bool, gr
 
 /// The int8 linear with qnnpack's 8-bit grid and/or f32 outlier columns on `shapes` random shapes (ragged
 /// m, k, n; 0 to 6 outlier columns, 20 to 1000 times larger than the rest, so a range that took them in
-/// would be far off; every activation and the residual add), vs [`reference_int8`]: the parameters and
-/// the integer parts exact, the outputs within [`TOL`]. Where `dot4I8Packed` is there the unpack variant
+/// would be far off; every activation and the residual add), vs the CPU's `linear_int8`: the parameters
+/// and the integer parts exact, the outputs within [`TOL`]. Where `dot4I8Packed` is there the unpack variant
 /// must give the same integers and output bits. A NaN or an infinity anywhere, an outlier column included,
 /// makes every output NaN.
 pub async fn int8_split_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
@@ -315,7 +255,7 @@ pub async fn int8_split_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) 
         let what = format!("int8 split linear {i}: m {m} k {k} n {n} {grid:?} outlier columns {nc} act {a} per-channel {} residual {}", i % 2 == 1, residual.is_some());
         let got = matmul_int8::run(ctx, &x, &w, bias.as_deref(), residual.as_deref(), a).await.expect("gpu int8 linear");
         let mut want = residual.clone().unwrap_or_else(|| vec![0.0; m * n]);
-        let (p, raw) = reference_int8(&x, &w, bias.as_deref(), &mut want, m, activation(a), residual.is_some());
+        let (p, raw) = cpu_int8(&x, &w, bias.as_deref(), &mut want, m, activation(a), residual.is_some());
         assert_eq!(got.qp, p, "{what}: activation scale / zero point");
         if let Some(o) = (0..m * n).find(|&o| got.raw[o] != raw[o]) {
             panic!("{what}: integer part at ({}, {}): expected {}, GPU {}", o / n, o % n, raw[o], got.raw[o]);
@@ -349,7 +289,7 @@ pub async fn int8_split_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) 
     let variant = if portable.is_some() { "dot4I8Packed, the unpack variant bit for bit equal" } else { "unpack" };
     say!(
         "int8 split linear ({variant}): {shapes} shapes (qnnpack's 8-bit grid and/or outlier columns), {ints} integer parts exact, {outs} outputs within {TOL:?}; \
-         without an activation, outputs bit-equal to the reference's: fbgemm {}/{}, + outliers {}/{}, qnnpack {}/{}, + outliers {}/{}",
+         without an activation, outputs bit-equal to the CPU's: fbgemm {}/{}, + outliers {}/{}, qnnpack {}/{}, + outliers {}/{}",
         bits[0][0], bits[0][1], bits[1][0], bits[1][1], bits[2][0], bits[2][1], bits[3][0], bits[3][1]
     );
 }
@@ -416,38 +356,17 @@ pub async fn model_logits(name: &str, c: &Classifier, ctx: GpuContext, batches: 
     max
 }
 
-/// `c` (an int8 model) moved to qnnpack's 8-bit grid, with `ncols` outlier columns on each layer's
-/// linears (spread over the input; their int8 values dequantized into the f32 outlier weights and zeroed,
-/// the row sums recomputed): what `classify quantize` writes for the split scheme, made in memory.
-pub fn split_model(c: &mut Classifier, ncols: usize) {
-    let split = |l: &mut encoder_lens::model::linear::Linear| {
-        let encoder_lens::model::param::Weight::Int8(w) = &l.weight else { panic!("not an int8 model") };
-        let [n, k] = w.shape;
-        let cols: Vec<u32> = (0..ncols.min(k)).map(|j| ((2 * j + 1) * k / (2 * ncols.min(k))) as u32).collect(); // (c)
-        let mut q = w.q.clone();
-        let mut wo = Vec::with_capacity(n * cols.len()); // (n, c)
-        for r in 0..n {
-            for &col in &cols {
-                wo.push(q[r * k + col as usize] as f32 * w.scales[r]);
-                q[r * k + col as usize] = 0;
-            }
-        }
-        let mut s = Int8Weight::new([n, k], q, w.scales.clone(), w.per_channel);
-        s.activation = ActivationGrid::U8;
-        if !cols.is_empty() {
-            let weight = Param::new(Tensor { shape: vec![n, cols.len()], data: wo });
-            s.outliers = Some(OutlierColumns { columns: cols, weight });
-        }
-        l.weight = encoder_lens::model::param::Weight::Int8(s);
-    };
-    for layer in &mut c.model.layers {
-        for l in [&mut layer.self_attn.in_proj, &mut layer.self_attn.out_proj, &mut layer.linear1, &mut layer.linear2] {
-            split(l);
-        }
-    }
-    for l in c.model.pooler.iter_mut().chain(c.model.classifier.iter_mut()) {
-        split(l);
-    }
+/// `files` converted as `classify quantize --to int8-per-channel --activation-range u8 --outliers
+/// threshold` writes them (calibrated on the check texts through the f32 model): per-channel int8 weights,
+/// qnnpack's 8-bit activations, the input columns above `threshold` in f32. Returns the model and its
+/// outlier column count.
+pub fn converted_split(files: &encoder_lens::HfFiles, threshold: f32) -> (Classifier, usize) {
+    let original = Classifier::from_files(files).expect("f32 model");
+    let column_max = quant::calibrate(&original).expect("calibrate");
+    let scheme = quant::Scheme { target: quant::Target::Int8PerChannel, activation: ActivationGrid::U8, outliers: Some(quant::Outliers { threshold, column_max: &column_max }) };
+    let conv = quant::convert_files_with(files, &scheme).expect("convert");
+    let out = encoder_lens::HfFiles { config_json: &conv.config_json, weights: vec![&conv.weights], ..files.clone() };
+    (Classifier::from_files(&out).expect("converted model loads"), conv.outlier_columns)
 }
 
 /// `files` converted to f16 in memory (what `classify quantize --to f16` writes).

@@ -148,11 +148,7 @@ impl Int8Buffers {
 
     /// The grid and outlier columns [`act_quant::record`] takes for an input of rows of `k` floats.
     pub fn act_grid(&self, k: usize) -> Grid<'_> {
-        let qmax = match self.grid {
-            ActivationGrid::U7 => 127,
-            ActivationGrid::U8 => 255,
-        };
-        Grid { qmax, outliers: self.outl.as_ref().map(|b| (b, k, self.ncols)) }
+        Grid { qmax: self.grid.qmax() as u32, outliers: self.outl.as_ref().map(|b| (b, k, self.ncols)) }
     }
 }
 
