@@ -86,7 +86,7 @@ fn int8_dot4(ctx: &GpuContext) -> Result<(), Box<dyn std::error::Error>> {
         let mut rec = Recorder::new(c);
         act_quant::record(&mut rec, &xb, &qp, (m * k, 1), wb.act_grid(k))?;
         for _ in 0..reps {
-            matmul_int8::record(&mut rec, &xb, &qp, &wb, None, &out, (m, k, n), act::NONE, false, false)?;
+            matmul_int8::record(&mut rec, &xb, &qp, &wb, None, None, &out, (m, k, n), act::NONE, false, false)?;
         }
         rec.read(&out, 0, 1);
         pollster::block_on(rec.submit(&mut Scratch::default()))?;
@@ -138,23 +138,25 @@ fn int8_grids(ctx: &GpuContext) -> Result<(), Box<dyn std::error::Error>> {
         let qp = ctx.storage_buffer("qp", act_quant::QP_WORDS as u64 * 4, wgpu::BufferUsages::empty())?;
         let out = ctx.storage_buffer("out", (m * n * 4) as u64, wgpu::BufferUsages::empty())?;
         let bufs = variants.iter().map(|w| matmul_int8::Int8Buffers::upload(ctx, w)).collect::<Result<Vec<_>, _>>()?;
-        let run = |wb: &matmul_int8::Int8Buffers| -> Result<f64, Box<dyn std::error::Error>> {
+        let w_outs = variants.iter().map(|w| w.outliers.as_ref().map(|o| ctx.upload("w_out", o.weight.data())).transpose()).collect::<Result<Vec<_>, _>>()?;
+        let run = |i: usize| -> Result<f64, Box<dyn std::error::Error>> {
+            let wb = &bufs[i];
             let t0 = Instant::now();
             let mut rec = Recorder::new(ctx);
             for _ in 0..reps {
                 act_quant::record(&mut rec, &xb, &qp, (m * k, 1), wb.act_grid(k))?;
-                matmul_int8::record(&mut rec, &xb, &qp, wb, None, &out, (m, k, n), act::GELU, false, false)?;
+                matmul_int8::record(&mut rec, &xb, &qp, wb, w_outs[i].as_ref(), None, &out, (m, k, n), act::GELU, false, false)?;
             }
             rec.read(&out, 0, 1);
             pollster::block_on(rec.submit(&mut Scratch::default()))?;
             Ok(t0.elapsed().as_secs_f64() * 1e3 / reps as f64)
         };
-        run(&bufs[0])?; // warm-up: pipeline build
+        run(0)?; // warm-up: pipeline build
         let mut ms = vec![Vec::new(); bufs.len()];
         for r in 0..rounds {
             for j in 0..bufs.len() {
                 let i = (r + j) % bufs.len();
-                ms[i].push(run(&bufs[i])?);
+                ms[i].push(run(i)?);
             }
         }
         let med: Vec<f64> = ms.into_iter().map(median).collect();

@@ -22,14 +22,14 @@
 // left is in the consumer (`x · inv`, a correctly rounded multiply per the WGSL spec).
 //
 // Layouts: x (count, len) f32, each tensor (len / k, k) when ncols > 0; qp (count, 4) u32: [scale bits,
-// zero point, inv bits, ok]; outl: the outlier columns (ncols) u32, strictly increasing, < k, first
-// (src/gpu/ops/matmul_int8.rs `pack`; the f32 weights that follow are the matmul's).
+// zero point, inv bits, ok]; cols: the outlier columns (ncols) u32, strictly increasing, < k
+// (checked by src/gpu/ops/matmul_int8.rs `pack`).
 //
 // Dispatch: (count, 1, 1) workgroups of 256 threads; workgroup t reduces tensor t (strided loads — by
-// column, each thread skipping its outlier columns, when ncols > 0 —, tree reduction in workgroup memory)
-// and its thread 0 computes the parameters.
+// column when ncols > 0, each thread's outlier columns checked for finiteness only —, tree reduction in
+// workgroup memory) and its thread 0 computes the parameters.
 //
-// Bindings (group 0): 0 params (uniform), 1 x (read), 2 qp (read_write), 3 outl (read).
+// Bindings (group 0): 0 params (uniform), 1 x (read), 2 qp (read_write), 3 cols (read).
 
 struct Params {
     len: u32,
@@ -45,7 +45,7 @@ struct Params {
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> qp: array<u32>;
-@group(0) @binding(3) var<storage, read> outl: array<u32>;
+@group(0) @binding(3) var<storage, read> cols: array<u32>;
 
 const WG: u32 = 256u;
 var<workgroup> lo_keys: array<u32, 256>;
@@ -352,8 +352,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         let rows = params.len / max(params.k, 1u);
         var j = 0u;
         for (var c = lid.x; c < params.k; c += WG) {
-            while (j < params.ncols && outl[j] < c) { j++; }
-            let skip = j < params.ncols && outl[j] == c;
+            while (j < params.ncols && cols[j] < c) { j++; }
+            let skip = j < params.ncols && cols[j] == c;
             for (var r = 0u; r < rows; r++) {
                 let bits = bitcast<u32>(x[base + r * params.k + c]);
                 if ((bits & 0x7f800000u) == 0x7f800000u) { b = 1u; }

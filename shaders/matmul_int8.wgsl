@@ -26,14 +26,14 @@
 // Layouts: x (m, k) f32; qp [scale bits, zero point, inv bits, ok] u32; w (n, kw) u32 with kw = ceil(k/4),
 // four int8 per word, element 4·j + b of a row in byte b (little-endian), the row's tail bytes 0;
 // rows (n) vec2<u32> [w_scale bits, rowsum as i32 bits]; bias (n) f32; out (m, n) f32;
-// outl: cols (ncols) u32, then w_outᵀ (ncols, n) f32 bits.
+// cols (ncols) u32; w_out (n, ncols) f32.
 //
 // Dispatch: (ceil(n / 64), ceil(m / 64), 1) workgroups of 16 × 16 threads. A workgroup owns a 64 × 64
 // output tile and walks k in steps of 16 (4 words), staging a 64 × 4-word slice of quantized x and of w
 // in workgroup memory (2 KiB); each thread accumulates a 4 × 4 block: rows ty + 16·i, columns tx + 16·j.
 //
 // Bindings (group 0): 0 params (uniform), 1 x (read), 2 qp (read), 3 w (read), 4 rows (read), 5 bias (read),
-// 6 out (read_write), 7 outl (read).
+// 6 out (read_write), 7 cols (read), 8 w_out (read).
 
 struct Params {
     m: u32,
@@ -57,7 +57,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read> rows: array<vec2<u32>>;
 @group(0) @binding(5) var<storage, read> bias: array<f32>;
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;
-@group(0) @binding(7) var<storage, read> outl: array<u32>;
+@group(0) @binding(7) var<storage, read> cols: array<u32>;
+@group(0) @binding(8) var<storage, read> w_out: array<f32>;
 
 const TILE: u32 = 64u;
 const TW: u32 = 4u; // words of k per step
@@ -128,18 +129,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
 
     // The outlier columns' f32 product, register-blocked like the integer one: per column, 4 values of x
-    // (this thread's rows) and 4 weights (its columns, contiguous across threads), 16 products (rows and
-    // columns past the edge read the last one, and are not written).
+    // (this thread's rows) and 4 weights (its columns), 16 products (rows and columns past the edge read
+    // the last one, and are not written).
     var fo: array<f32, 16>;
     for (var i = 0u; i < 16u; i++) { fo[i] = 0.0; }
     for (var t = 0u; t < params.ncols; t++) {
-        let col = outl[t];
-        let wt = params.ncols + t * params.n;
+        let col = cols[t];
         var xo: array<f32, 4>;
         var wo: array<f32, 4>;
         for (var i = 0u; i < 4u; i++) {
             xo[i] = x[min(row0 + ty + 16u * i, params.m - 1u) * params.k + col];
-            wo[i] = bitcast<f32>(outl[wt + min(col0 + tx + 16u * i, params.n - 1u)]);
+            wo[i] = w_out[min(col0 + tx + 16u * i, params.n - 1u) * params.ncols + t];
         }
         for (var i = 0u; i < 4u; i++) {
             for (var j = 0u; j < 4u; j++) {

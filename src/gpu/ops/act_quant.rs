@@ -16,7 +16,7 @@ use bytemuck::{Pod, Zeroable};
 pub const SHADER: Shader = Shader {
     file: "act_quant.wgsl",
     source: include_str!(concat!(env!("OUT_DIR"), "/shaders/act_quant.wgsl")),
-    // x, qp, outl
+    // x, qp, cols
     storage: &[R, RW, R],
     params_size: size_of::<ActQuantParams>(),
     entries: super::MAIN_ONLY,
@@ -37,7 +37,7 @@ pub struct ActQuantParams {
     pub qmax: u32,
     /// Floats per row (the outlier columns are columns of rows this long).
     pub k: u32,
-    /// Outlier columns, listed at the start of the `outl` binding.
+    /// Outlier columns, listed in the `cols` binding.
     pub ncols: u32,
     /// Padding to 16 bytes.
     pub _pad: [u32; 3],
@@ -48,24 +48,19 @@ pub struct ActQuantParams {
 pub struct Grid<'a> {
     /// 127 or 255.
     pub qmax: u32,
-    /// `(buffer holding the sorted columns first, k, ncols)`, when the weight has outlier columns.
+    /// `(buffer of the sorted columns, k, ncols)`, when the weight has outlier columns.
     pub outliers: Option<(&'a wgpu::Buffer, usize, usize)>,
-}
-
-impl Grid<'_> {
-    /// fbgemm's 7-bit grid, no outlier columns (the int8 models of today).
-    pub const U7: Grid<'static> = Grid { qmax: 127, outliers: None };
 }
 
 /// `qp (count, 4)` ← the parameters of each of the `count` tensors of `len` floats in `x` on `grid`.
 pub fn record(rec: &mut Recorder, x: &wgpu::Buffer, qp: &wgpu::Buffer, (len, count): (usize, usize), grid: Grid) -> Result<()> {
-    let (outl, k, ncols) = grid.outliers.filter(|o| o.2 > 0).unwrap_or((&rec.ctx.dummy, 0, 0));
+    let (cols, k, ncols) = grid.outliers.filter(|o| o.2 > 0).unwrap_or((&rec.ctx.dummy, 0, 0));
     if ncols > 0 && (k == 0 || len % k != 0) {
         return Err(Error::Input(format!("act_quant: tensors of {len} floats are not rows of {k}")));
     }
-    let outl = outl.clone();
+    let cols = cols.clone();
     let p = ActQuantParams { len: u(len), count: u(count), qmax: grid.qmax, k: u(k), ncols: u(ncols), _pad: [0; 3] };
-    rec.dispatch(Kernel::ActQuant, &p, &[x, qp, &outl], [u(count), 1, 1])
+    rec.dispatch(Kernel::ActQuant, &p, &[x, qp, &cols], [u(count), 1, 1])
 }
 
 /// One tensor's parameters as the kernel wrote them (`None` when it holds a NaN or an infinity).

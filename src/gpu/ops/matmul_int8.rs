@@ -34,8 +34,8 @@ pub const SOURCE_PACKED: &str = int8_source!("dot4_packed.wgsl");
 pub const SHADER: Shader = Shader {
     file: "matmul_int8.wgsl",
     source: int8_source!("dot4_unpack.wgsl"),
-    // x, qp, w, rows, bias, out, outl
-    storage: &[R, R, R, R, R, RW, R],
+    // x, qp, w, rows, bias, out, cols, w_out (8: WebGPU's default per-stage limit of storage buffers)
+    storage: &[R, R, R, R, R, RW, R, R],
     params_size: size_of::<MatmulInt8Params>(),
     entries: super::MAIN_ONLY,
 };
@@ -62,7 +62,7 @@ pub struct MatmulInt8Params {
     pub raw: u32,
     /// The activation grid: 0 fbgemm's 7 bits (fma epilogue), 1 qnnpack's 8 bits (mul, then add).
     pub grid: u32,
-    /// Outlier columns: `outl` holds their indices, then their f32 weights transposed, `(ncols, n)`.
+    /// Outlier columns: `cols` holds their indices, `w_out` their f32 weights `(n, ncols)`.
     pub ncols: u32,
     /// Padding to 16 bytes.
     pub _pad: [u32; 2],
@@ -74,9 +74,9 @@ pub struct Packed {
     pub words: Vec<u32>,
     /// `(n)` `[scale bits, rowsum]`, the sums without the outlier columns.
     pub rows: Vec<[u32; 2]>,
-    /// The outlier columns `(ncols)`, then their weights transposed, `(ncols, n)`, as f32 bits; empty when
-    /// there are none.
-    pub outl: Vec<u32>,
+    /// The outlier columns `(ncols)`, checked (their f32 weights are the model's parameter
+    /// [`crate::model::param::OutlierColumns::weight`], uploaded with the others).
+    pub cols: Vec<u32>,
 }
 
 /// An int8 weight in the kernel's layout. Its outlier columns are zeroed in the words (and left out of
@@ -109,23 +109,18 @@ pub fn pack(w: &Int8Weight) -> Result<Packed> {
         }
     }
     let rows = w.scales.iter().zip(&sums).map(|(s, &t)| [s.to_bits(), t as u32]).collect(); // (n)
-    let mut outl = cols.to_vec(); // (ncols), then (ncols, n)
-    if let Some(o) = w.outliers.as_ref().filter(|_| !cols.is_empty()) {
-        let wo = o.weight.data(); // (n, ncols)
-        outl.extend((0..cols.len()).flat_map(|j| (0..n).map(move |r| wo[r * cols.len() + j].to_bits())));
-    }
-    Ok(Packed { words, rows, outl })
+    Ok(Packed { words, rows, cols: cols.to_vec() })
 }
 
 /// The device copy of an int8 weight: packed words, per-row `[scale, rowsum]`, its grid and its outlier
-/// columns with their f32 weights.
+/// columns (their f32 weights are an ordinary parameter buffer, passed to [`record`]).
 pub struct Int8Buffers {
     /// `(n, ceil(k/4))` u32.
     pub words: wgpu::Buffer,
     /// `(n)` `[scale bits, rowsum]`.
     pub rows: wgpu::Buffer,
-    /// Columns `(ncols)` u32 then weights `(ncols, n)` f32, when there are outlier columns.
-    pub outl: Option<wgpu::Buffer>,
+    /// The outlier columns `(ncols)` u32, when there are any.
+    pub cols: Option<wgpu::Buffer>,
     /// Outlier columns.
     pub ncols: usize,
     /// The activation grid.
@@ -136,30 +131,32 @@ impl Int8Buffers {
     /// Upload `w` (once per weight: the backend keys it by the weight's id).
     pub fn upload(ctx: &GpuContext, w: &Int8Weight) -> Result<Self> {
         let p = pack(w)?;
-        let outl = (!p.outl.is_empty()).then(|| ctx.upload("int8 outlier columns", &p.outl)).transpose()?;
-        let ncols = w.outliers.as_ref().map_or(0, |o| o.columns.len());
-        Ok(Self { words: ctx.upload("int8 weight", &p.words)?, rows: ctx.upload("int8 scales", &p.rows)?, outl, ncols, grid: w.activation })
+        let cols = (!p.cols.is_empty()).then(|| ctx.upload("int8 outlier columns", &p.cols)).transpose()?;
+        Ok(Self { words: ctx.upload("int8 weight", &p.words)?, rows: ctx.upload("int8 scales", &p.rows)?, cols, ncols: p.cols.len(), grid: w.activation })
     }
 
     /// Device buffers this weight holds.
     pub fn buffers(&self) -> usize {
-        2 + self.outl.is_some() as usize
+        2 + self.cols.is_some() as usize
     }
 
     /// The grid and outlier columns [`act_quant::record`] takes for an input of rows of `k` floats.
     pub fn act_grid(&self, k: usize) -> Grid<'_> {
-        Grid { qmax: self.grid.qmax() as u32, outliers: self.outl.as_ref().map(|b| (b, k, self.ncols)) }
+        Grid { qmax: self.grid.qmax() as u32, outliers: self.cols.as_ref().map(|b| (b, k, self.ncols)) }
     }
 }
 
-/// Record `out = act(x · wᵀ + bias)` (or `out += …`) for `x (m, k)` whose parameters are in `qp`
-/// (written before by [`act_quant::record`]); `raw` writes the integers instead (tests).
+/// Record `out = act(x · wᵀ + bias + x[:, cols] · w_outᵀ)` (or `out += …`) for `x (m, k)` whose
+/// parameters are in `qp` (written before by [`act_quant::record`]); `w_out (n, ncols)` is the outlier
+/// columns' f32 weight buffer, needed when `w` has outlier columns; `raw` writes the integers instead
+/// (tests).
 #[allow(clippy::too_many_arguments)]
 pub fn record(
     rec: &mut Recorder,
     x: &wgpu::Buffer,
     qp: &wgpu::Buffer,
     w: &Int8Buffers,
+    w_out: Option<&wgpu::Buffer>,
     bias: Option<&wgpu::Buffer>,
     out: &wgpu::Buffer,
     (m, k, n): (usize, usize, usize),
@@ -170,7 +167,12 @@ pub fn record(
     if k > crate::quant::MAX_INT8_IN {
         return Err(Error::Input(format!("an int8 linear with {k} inputs overflows int32 accumulation")));
     }
-    let ncols = if w.outl.is_some() { w.ncols } else { 0 };
+    let (cols, w_out) = match (&w.cols, w_out) {
+        (None, _) => (None, None),
+        (Some(c), Some(o)) => (Some(c), Some(o)),
+        (Some(_), None) => return Err(Error::Input("an int8 linear with outlier columns needs their f32 weights".into())),
+    };
+    let ncols = if cols.is_some() { w.ncols } else { 0 };
     let p = MatmulInt8Params {
         m: u(m),
         n: u(n),
@@ -185,8 +187,8 @@ pub fn record(
         _pad: [0; 2],
     };
     let dummy = &rec.ctx.dummy.clone();
-    let outl = w.outl.as_ref().unwrap_or(dummy);
-    rec.dispatch(Kernel::MatmulInt8, &p, &[x, qp, &w.words, &w.rows, bias.unwrap_or(dummy), out, outl], [u(n.div_ceil(64)), u(m.div_ceil(64)), 1])
+    let (cols, w_out) = (cols.unwrap_or(dummy), w_out.unwrap_or(dummy));
+    rec.dispatch(Kernel::MatmulInt8, &p, &[x, qp, &w.words, &w.rows, bias.unwrap_or(dummy), out, cols, w_out], [u(n.div_ceil(64)), u(m.div_ceil(64)), 1])
 }
 
 /// What [`run`] returns: the activation parameters, the integers `acc − zp · rowsum` `(m, n)` and the
@@ -214,6 +216,7 @@ pub async fn run(
     let m = x.len() / k.max(1);
     let xb = ctx.upload("x", x)?;
     let wb = Int8Buffers::upload(ctx, w)?;
+    let wo = w.outliers.as_ref().map(|o| ctx.upload("outlier weight", o.weight.data())).transpose()?; // (n, ncols)
     let bb = bias.map(|b| ctx.upload("bias", b)).transpose()?;
     let qp = out_buffer(ctx, "qp", act_quant::QP_WORDS)?;
     let raw = out_buffer(ctx, "raw", m * n)?;
@@ -223,8 +226,8 @@ pub async fn run(
     };
     let mut rec = Recorder::new(ctx);
     act_quant::record(&mut rec, &xb, &qp, (m * k, 1), wb.act_grid(k))?;
-    record(&mut rec, &xb, &qp, &wb, bb.as_ref(), &raw, (m, k, n), act, false, true)?;
-    record(&mut rec, &xb, &qp, &wb, bb.as_ref(), &out, (m, k, n), act, residual.is_some(), false)?;
+    record(&mut rec, &xb, &qp, &wb, wo.as_ref(), bb.as_ref(), &raw, (m, k, n), act, false, true)?;
+    record(&mut rec, &xb, &qp, &wb, wo.as_ref(), bb.as_ref(), &out, (m, k, n), act, residual.is_some(), false)?;
     let s_qp = rec.read(&qp, 0, act_quant::QP_WORDS);
     let s_raw = rec.read(&raw, 0, m * n);
     let s_out = rec.read(&out, 0, m * n);
@@ -247,11 +250,11 @@ fn packing_is_little_endian_with_zero_tails() {
     let p = pack(&w).expect("pack");
     assert_eq!(p.words, vec![0x80_02_ff_01, 0x7f, 0x05_fe_03_00, 0xf9]);
     assert_eq!(p.rows, vec![[0.5f32.to_bits(), 1], [0.25f32.to_bits(), (-1i32) as u32]]);
-    assert!(p.outl.is_empty());
+    assert!(p.cols.is_empty());
 }
 
 #[test]
-fn outlier_columns_are_zeroed_left_out_of_the_sums_and_listed_with_their_weights() {
+fn outlier_columns_are_zeroed_left_out_of_the_sums_and_checked() {
     use crate::model::param::{OutlierColumns, Param};
     use crate::tensor::Tensor;
     let mut w = Int8Weight::new([2, 5], vec![1, -1, 2, -128, 127, 0, 3, -2, 5, -7], vec![0.5, 0.25], true);
@@ -260,8 +263,7 @@ fn outlier_columns_are_zeroed_left_out_of_the_sums_and_listed_with_their_weights
     let p = pack(&w).expect("pack");
     assert_eq!(p.words, vec![0x80_02_00_01, 0, 0x05_fe_00_00, 0]);
     assert_eq!(p.rows, vec![[0.5f32.to_bits(), (-125i32) as u32], [0.25f32.to_bits(), 3]]);
-    let tail: Vec<u32> = [1.5f32, 0.25, -2.0, 3.0].iter().map(|v| v.to_bits()).collect(); // (ncols, n)
-    assert_eq!(p.outl, [vec![1, 4], tail].concat());
+    assert_eq!(p.cols, vec![1, 4]);
     for (cols, shape) in [(vec![4, 1], vec![2, 2]), (vec![1, 1], vec![2, 2]), (vec![1, 5], vec![2, 2]), (vec![1, 4], vec![2, 1])] {
         let data = vec![0.0; shape.iter().product()];
         w.outliers = Some(OutlierColumns { columns: cols.clone(), weight: Param::new(Tensor { shape, data }) });
