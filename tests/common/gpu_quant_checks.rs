@@ -12,7 +12,7 @@ use encoder_lens::cpu::quant::{gemm_i8_scalar, linear_f16, linear_int8};
 use encoder_lens::gpu::ops::{act_quant, matmul::act, matmul_f16, matmul_int8};
 use encoder_lens::gpu::{GpuBackend, GpuContext};
 use encoder_lens::model::param::{ActivationGrid, Int8Weight, OutlierColumns, Param};
-use encoder_lens::quant::{self, quantize_activations, quantize_activations_grid};
+use encoder_lens::quant::{self, quantize_activations_grid};
 use encoder_lens::tensor::Tensor;
 use encoder_lens::{Classifier, ForwardOptions};
 
@@ -137,15 +137,21 @@ fn input(i: usize, rng: &mut Rng, len: usize) -> Vec<f32> {
     x
 }
 
+/// The shift-unpack variant of `ctx` where it runs `dot4I8Packed` (to compare the two), else `None`, said.
+fn unpack_variant(ctx: &GpuContext, what: &str) -> Option<GpuContext> {
+    let portable = ctx.packed_dot4.then(|| ctx.without_packed_dot4());
+    if portable.is_none() {
+        say!("{what}: SKIPPED dot4I8Packed vs unpack: {} lacks WGSL's packed_4x8_integer_dot_product (only the unpack path ran)", ctx.adapter_name());
+    }
+    portable
+}
+
 /// The int8 linear on `shapes` random shapes: parameters and `acc − zp · rowsum` equal to the CPU's
 /// integer for integer, outputs within [`TOL`] of `linear_int8`; a NaN input gives NaN everywhere. Where
 /// the adapter offers `dot4I8Packed` (`ctx.packed_dot4`), the shift-unpack variant runs too and must give
 /// the same integers and output bits; where not, that comparison says it is skipped.
 pub async fn int8_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
-    let portable = ctx.packed_dot4.then(|| ctx.without_packed_dot4());
-    if portable.is_none() {
-        say!("int8 linear: SKIPPED dot4I8Packed vs unpack: {} lacks WGSL's packed_4x8_integer_dot_product (only the unpack path ran)", ctx.adapter_name());
-    }
+    let portable = unpack_variant(ctx, "int8 linear");
     let mut rng = Rng::new(21);
     let acts = [act::NONE, act::RELU, act::GELU, act::GELU_TANH, act::TANH, act::SILU];
     let mut ints = 0usize;
@@ -157,27 +163,8 @@ pub async fn int8_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
         let residual = (i % 4 == 1).then(|| rng.vec(m * n, 1.0));
         let a = if residual.is_some() { act::NONE } else { acts[i % acts.len()] };
         let what = format!("int8 linear {i}: m {m} k {k} n {n} act {a} per-channel {} residual {}", i % 2 == 1, residual.is_some());
-        let got = matmul_int8::run(ctx, &x, &w, bias.as_deref(), residual.as_deref(), a).await.expect("gpu int8 linear");
-
-        let mut xq = vec![0u8; m * k];
-        let p = quantize_activations(&x, &mut xq).expect("finite");
-        assert_eq!(got.qp, Some(p), "{what}: activation scale / zero point");
-        let mut acc = vec![0i32; m * n];
-        gemm_i8_scalar(&xq, &w.q, &mut acc, m, k, n);
-        let raw: Vec<i32> = acc.iter().enumerate().map(|(o, &s)| s.wrapping_sub(p.zero_point.wrapping_mul(w.row_sums[o % n]))).collect();
-        if let Some(o) = (0..m * n).find(|&o| got.raw[o] != raw[o]) {
-            panic!("{what}: integer part at ({}, {}): expected {}, GPU {}", o / n, o % n, raw[o], got.raw[o]);
-        }
+        linear_vs_cpu(ctx, portable.as_ref(), &what, &x, &w, bias.as_deref(), residual.as_deref(), a).await;
         ints += m * n;
-        if let Some(p) = &portable {
-            let u = matmul_int8::run(p, &x, &w, bias.as_deref(), residual.as_deref(), a).await.expect("gpu int8 linear (unpack)");
-            if let Some(o) = (0..m * n).find(|&o| u.raw[o] != got.raw[o] || u.out[o].to_bits() != got.out[o].to_bits()) {
-                panic!("{what}: dot4I8Packed vs unpack at ({}, {}): integer {} vs {}, output {} vs {}", o / n, o % n, got.raw[o], u.raw[o], got.out[o], u.out[o]);
-            }
-        }
-        let mut want = residual.clone().unwrap_or_else(|| vec![0.0; m * n]);
-        linear_int8(&x, &w, bias.as_deref(), &mut want, m, k, n, activation(a), residual.is_some());
-        assert_close(&what, &got.out, &want, TOL.0, TOL.1);
     }
     let (m, k, n) = (5, 9, 3);
     let mut x = rng.vec(m * k, 1.0);
@@ -200,6 +187,30 @@ fn cpu_int8(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f32], m:
     let mut acc = vec![0i32; m * n];
     gemm_i8_scalar(&xq, &w.q, &mut acc, m, k, n);
     (Some(p), acc.iter().enumerate().map(|(o, &s)| s.wrapping_sub(p.zero_point.wrapping_mul(w.row_sums[o % n]))).collect())
+}
+
+/// One int8 linear `x (m, k)` on the GPU vs the CPU's `linear_int8`: the activation parameters and the
+/// integer parts equal, the outputs within [`TOL`]; with `portable` (the shift-unpack variant, where the
+/// adapter offers `dot4I8Packed`) the same integers and output bits. Returns (GPU, CPU) outputs `(m, n)`.
+#[allow(clippy::too_many_arguments)]
+async fn linear_vs_cpu(ctx: &GpuContext, portable: Option<&GpuContext>, what: &str, x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, residual: Option<&[f32]>, a: u32) -> (Vec<f32>, Vec<f32>) {
+    let [n, k] = w.shape;
+    let m = x.len() / k;
+    let got = matmul_int8::run(ctx, x, w, bias, residual, a).await.expect("gpu int8 linear");
+    let mut want = residual.map_or_else(|| vec![0.0; m * n], <[f32]>::to_vec);
+    let (p, raw) = cpu_int8(x, w, bias, &mut want, m, activation(a), residual.is_some());
+    assert_eq!(got.qp, p, "{what}: activation scale / zero point");
+    if let Some(o) = (0..m * n).find(|&o| got.raw[o] != raw[o]) {
+        panic!("{what}: integer part at ({}, {}): expected {}, GPU {}", o / n, o % n, raw[o], got.raw[o]);
+    }
+    if let Some(p) = portable {
+        let u = matmul_int8::run(p, x, w, bias, residual, a).await.expect("gpu int8 linear (unpack)");
+        if let Some(o) = (0..m * n).find(|&o| u.raw[o] != got.raw[o] || u.out[o].to_bits() != got.out[o].to_bits()) {
+            panic!("{what}: dot4I8Packed vs unpack at ({}, {}): integer {} vs {}, output {} vs {}", o / n, o % n, got.raw[o], u.raw[o], got.out[o], u.out[o]);
+        }
+    }
+    assert_close(what, &got.out, &want, TOL.0, TOL.1);
+    (got.out, want)
 }
 
 /// A random int8 weight `(n, k)` on `grid` with `ncols` random outlier columns (their int8 columns 0,
@@ -234,7 +245,7 @@ pub fn split_weight(rng: &mut Rng, (n, k): (usize, usize), per_channel: bool, gr
 /// must give the same integers and output bits. A NaN or an infinity anywhere, an outlier column included,
 /// makes every output NaN.
 pub async fn int8_split_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) {
-    let portable = ctx.packed_dot4.then(|| ctx.without_packed_dot4());
+    let portable = unpack_variant(ctx, "int8 split linear");
     let mut rng = Rng::new(41);
     let acts = [act::NONE, act::RELU, act::GELU, act::GELU_TANH, act::TANH, act::SILU];
     let (mut ints, mut outs) = (0usize, 0usize);
@@ -254,25 +265,12 @@ pub async fn int8_split_linear(ctx: &GpuContext, shapes: usize, max_dim: usize) 
         let a = if residual.is_some() { act::NONE } else { acts[i % acts.len()] };
         let nc = w.outliers.as_ref().map_or(0, |o| o.columns.len());
         let what = format!("int8 split linear {i}: m {m} k {k} n {n} {grid:?} outlier columns {nc} act {a} per-channel {} residual {}", i % 2 == 1, residual.is_some());
-        let got = matmul_int8::run(ctx, &x, &w, bias.as_deref(), residual.as_deref(), a).await.expect("gpu int8 linear");
-        let mut want = residual.clone().unwrap_or_else(|| vec![0.0; m * n]);
-        let (p, raw) = cpu_int8(&x, &w, bias.as_deref(), &mut want, m, activation(a), residual.is_some());
-        assert_eq!(got.qp, p, "{what}: activation scale / zero point");
-        if let Some(o) = (0..m * n).find(|&o| got.raw[o] != raw[o]) {
-            panic!("{what}: integer part at ({}, {}): expected {}, GPU {}", o / n, o % n, raw[o], got.raw[o]);
-        }
+        let (got, want) = linear_vs_cpu(ctx, portable.as_ref(), &what, &x, &w, bias.as_deref(), residual.as_deref(), a).await;
         ints += m * n;
-        if let Some(p) = &portable {
-            let u = matmul_int8::run(p, &x, &w, bias.as_deref(), residual.as_deref(), a).await.expect("gpu int8 linear (unpack)");
-            if let Some(o) = (0..m * n).find(|&o| u.raw[o] != got.raw[o] || u.out[o].to_bits() != got.out[o].to_bits()) {
-                panic!("{what}: dot4I8Packed vs unpack at ({}, {}): integer {} vs {}, output {} vs {}", o / n, o % n, got.raw[o], u.raw[o], got.out[o], u.out[o]);
-            }
-        }
-        assert_close(&what, &got.out, &want, TOL.0, TOL.1);
         outs += m * n;
         if a == act::NONE {
             let b = &mut bits[2 * (grid == ActivationGrid::U8) as usize + (nc > 0) as usize];
-            b[0] += got.out.iter().zip(&want).filter(|(g, w)| g.to_bits() == w.to_bits()).count();
+            b[0] += got.iter().zip(&want).filter(|(g, w)| g.to_bits() == w.to_bits()).count();
             b[1] += m * n;
         }
     }
