@@ -5,7 +5,8 @@
 //   node --experimental-wasm-relaxed-simd bench/compare_builds.mjs BUILD_A_DIR BUILD_B_DIR
 //
 // Each BUILD dir is a `wasm-pack build --target web` output (encoder_lens.js + encoder_lens_bg.wasm), e.g.
-// www/pkg-relaxed and the same built from an older commit. Models: models/sentiment-ln, models/minilm.
+// www/pkg-relaxed and the same built from an older commit. Models: models/sentiment-ln, models/minilm, and
+// with INT8=1 also models/sentiment-ln-int8 and models/minilm-int8 (when present).
 import { readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadavg } from 'node:os';
@@ -26,19 +27,19 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-async function ours(mod) {
-  const dir = join(root, 'models/sentiment-ln');
+const ours = (name) => async (mod) => {
+  const dir = join(root, 'models', name);
   const e = await mod.Engine.create(readFileSync(join(dir, 'config.json'), 'utf8'), readFileSync(join(dir, 'model.safetensors')), readFileSync(join(dir, 'vocab.txt'), 'utf8'), 'cpu');
   return (text) => e.classify([text], { trace: false });
-}
+};
 
-async function minilm(mod) {
-  const dir = join(root, 'models/minilm');
+const minilm = (name) => async (mod) => {
+  const dir = join(root, 'models', name);
   const opt = (f) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : undefined);
   const files = { config: opt('config.json'), vocab: opt('vocab.txt'), tokenizerConfig: opt('tokenizer_config.json'), sentenceBertConfig: opt('sentence_bert_config.json'), poolingConfig: opt('1_Pooling/config.json') };
   const e = await mod.Engine.createHf(files, [readFileSync(join(dir, 'model.safetensors'))], 'cpu');
   return async (text) => e.embed([text]);
-}
+};
 
 // "word " repeated: one word piece each, plus [CLS] and [SEP].
 const textOf = (tokens) => 'film '.repeat(tokens - 2).trim();
@@ -46,8 +47,12 @@ const textOf = (tokens) => 'film '.repeat(tokens - 2).trim();
 const [a, b] = [await load(dirA), await load(dirB)];
 console.log(`A = ${dirA}\nB = ${dirB}\nload average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 const rows = [];
-for (const [name, make, seqs] of [['sentiment-ln classify', ours, [16, 128]], ['minilm embed', minilm, [16, 128, 256]]]) {
-  if (name.startsWith('minilm') && !existsSync(join(root, 'models/minilm/model.safetensors'))) continue;
+const runs = [['sentiment-ln', 'classify', ours, [16, 128]], ['minilm', 'embed', minilm, [16, 128, 256]]];
+if (process.env.INT8) runs.push(['sentiment-ln-int8', 'classify', ours, [16, 128]], ['minilm-int8', 'embed', minilm, [16, 128, 256]]);
+for (const [model, what, kind, seqs] of runs) {
+  const name = `${model} ${what}`;
+  const make = kind(model);
+  if (!existsSync(join(root, 'models', model, 'model.safetensors'))) continue;
   const [fa, fb] = [await make(a), await make(b)];
   for (const seq of seqs) {
     const text = textOf(seq);

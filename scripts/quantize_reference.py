@@ -465,19 +465,7 @@ def export_minilm(split_only=False):
         if precision != "f16":
             spec[nn.Embedding] = float_qparams_weight_only_qconfig
         qm = quantize_dynamic(qm, spec, dtype=torch.float16 if precision == "f16" else torch.qint8)
-        tensors, worst = {}, 0.0
-        for k, (ids, lens) in enumerate(batches):
-            mask = ~lengths_to_padding_mask(lens, ids.shape[1])
-            x = qm.embed(ids)
-            for li in range(qm.L):
-                x = qm.layer(li, x, mask)
-                tensors[f"b{k}.layer{li}.hidden"] = x
-            m = mask.unsqueeze(-1).to(x.dtype)
-            pooled = (x * m).sum(1) / m.sum(1)
-            logits = qm.head(x, mask)
-            tensors[f"b{k}.input_ids"], tensors[f"b{k}.lengths"] = ids, lens
-            tensors[f"b{k}.pooled"], tensors[f"b{k}.logits"] = pooled, logits
-            worst = max(worst, float((logits - model(ids, mask)).abs().max()))
+        tensors, worst = bert_batches(qm, model, batches)
         if precision != "f16":
             for n, mod in qm.named_modules():
                 if isinstance(mod, nnqd.Linear):
@@ -491,6 +479,25 @@ def export_minilm(split_only=False):
         print(f"minilm-sentiment {precision}: max |logit - f32 logit| {worst:.3e}")
         write(f"quant-minilm-{precision}", tensors, meta)
     export_minilm_split(model, tok, texts, batches, names)
+
+
+def bert_batches(qm, model, batches):
+    """The quantized BERT `qm` on `batches`: ({b{k}.input_ids, .lengths, .layer{l}.hidden, .pooled, .logits},
+    max |logit − f32 `model`'s logit|)."""
+    tensors, worst = {}, 0.0
+    for k, (ids, lens) in enumerate(batches):
+        mask = ~lengths_to_padding_mask(lens, ids.shape[1])
+        x = qm.embed(ids)
+        for li in range(qm.L):
+            x = qm.layer(li, x, mask)
+            tensors[f"b{k}.layer{li}.hidden"] = x
+        m = mask.unsqueeze(-1).to(x.dtype)
+        pooled = (x * m).sum(1) / m.sum(1)
+        logits = qm.head(x, mask)
+        tensors[f"b{k}.input_ids"], tensors[f"b{k}.lengths"] = ids, lens
+        tensors[f"b{k}.pooled"], tensors[f"b{k}.logits"] = pooled, logits
+        worst = max(worst, float((logits - model(ids, mask)).abs().max()))
+    return tensors, worst
 
 
 @torch.inference_mode()
@@ -515,18 +522,7 @@ def export_minilm_split(model, tok, texts, batches, names):
         parent, attr = (n.rsplit(".", 1) + [""])[:2] if "." in n else ("", n)
         holder = qm.get_submodule(parent) if parent else qm
         setattr(holder, attr, OutlierLinear(lin, cols.get(n, []), per_channel_dynamic_qconfig))
-    tensors, worst = {}, 0.0
-    for k, (ids, lens) in enumerate(batches):
-        mask = ~lengths_to_padding_mask(lens, ids.shape[1])
-        x = qm.embed(ids)
-        for li in range(qm.L):
-            x = qm.layer(li, x, mask)
-            tensors[f"b{k}.layer{li}.hidden"] = x
-        m = mask.unsqueeze(-1).to(x.dtype)
-        logits = qm.head(x, mask)
-        tensors[f"b{k}.input_ids"], tensors[f"b{k}.lengths"] = ids, lens
-        tensors[f"b{k}.pooled"], tensors[f"b{k}.logits"] = (x * m).sum(1) / m.sum(1), logits
-        worst = max(worst, float((logits - model(ids, mask)).abs().max()))
+    tensors, worst = bert_batches(qm, model, batches)
     for n, mod in qm.named_modules():
         if isinstance(mod, OutlierLinear):
             hf = names[n + ".weight"]

@@ -447,19 +447,25 @@ pub fn calibrate(c: &crate::pipeline::Classifier) -> Result<HashMap<String, Vec<
 /// tables f16, or for int8 uint8 per row with `<name>_scale` and `<name>_zero_point` ([`quantize_table`]); every other tensor copied as stored; `precision` set in `config.json`. The
 /// source must be an f32 model (converting twice is an error naming the first converted tensor).
 pub fn convert_files(files: &crate::hf::HfFiles, to: Target) -> Result<Converted> {
-    convert_files_with(files, &Scheme::plain(to))
+    convert_folder::<false>(files, &Scheme::plain(to))
 }
 
 /// [`convert_files`] with a [`Scheme`]: for int8 also `activation_range` in `config.json` (when `u8`) and
 /// each linear's outlier columns.
 pub fn convert_files_with(files: &crate::hf::HfFiles, scheme: &Scheme) -> Result<Converted> {
-    let to = scheme.target;
-    if to == Target::F16 && (scheme.activation != ActivationGrid::U7 || scheme.outliers.is_some()) {
+    if scheme.target == Target::F16 && (scheme.activation != ActivationGrid::U7 || scheme.outliers.is_some()) {
         return Err(Error::Input("an activation range and outlier columns are for int8 targets, not f16".into()));
     }
     if let Some(t) = scheme.outliers.map(|o| o.threshold).filter(|t| !(t.is_finite() && *t >= 0.0)) {
         return Err(Error::Input(format!("outlier threshold {t}: it must be a finite number ≥ 0")));
     }
+    convert_folder::<true>(files, scheme)
+}
+
+/// The conversion; `SCHEME`: `scheme` may have outlier columns (a build that only ever calls
+/// [`convert_files`], the browser's, leaves that code out).
+fn convert_folder<const SCHEME: bool>(files: &crate::hf::HfFiles, scheme: &Scheme) -> Result<Converted> {
+    let to = scheme.target;
     let mut config: serde_json::Value = serde_json::from_str(files.config_json)?;
     let had = config.get("precision").and_then(|p| p.as_str()).unwrap_or("f32");
     if had != "f32" {
@@ -486,10 +492,10 @@ pub fn convert_files_with(files: &crate::hf::HfFiles, scheme: &Scheme) -> Result
                 Target::Int8 | Target::Int8PerChannel => {
                     let per_channel = to == Target::Int8PerChannel;
                     let [rows, k] = dims;
-                    let cols = columns_over_threshold(scheme, name, k);
+                    let cols = if SCHEME { columns_over_threshold(scheme, name, k) } else { Vec::new() };
                     let mut values = values;
                     let mut outlier = Vec::with_capacity(rows * cols.len()); // (out, n)
-                    for row in values.chunks_mut(k.max(1)) {
+                    for row in values.chunks_mut(k.max(1)).take(if SCHEME && !cols.is_empty() { rows } else { 0 }) {
                         for &c in &cols {
                             outlier.push(row[c]);
                             row[c] = 0.0;
@@ -499,7 +505,7 @@ pub fn convert_files_with(files: &crate::hf::HfFiles, scheme: &Scheme) -> Result
                     out.push((name.clone(), safetensors::Dtype::I8, shape, q.q.iter().map(|&v| v as u8).collect()));
                     let (sshape, scales) = if per_channel { (vec![dims[0]], q.scales.clone()) } else { (vec![], vec![q.scales[0]]) };
                     out.push((format!("{name}_scale"), safetensors::Dtype::F32, sshape, scales.iter().flat_map(|s| s.to_le_bytes()).collect()));
-                    if !cols.is_empty() {
+                    if SCHEME && !cols.is_empty() {
                         (outlier_columns, outlier_linears) = (outlier_columns + cols.len(), outlier_linears + 1);
                         let idx: Vec<u8> = cols.iter().flat_map(|&c| (c as i32).to_le_bytes()).collect();
                         out.push((format!("{name}_outlier_columns"), safetensors::Dtype::I32, vec![cols.len()], idx));
@@ -536,7 +542,7 @@ pub fn convert_files_with(files: &crate::hf::HfFiles, scheme: &Scheme) -> Result
     let weights = safetensors::serialize(views, None).map_err(|e| Error::WeightsFormat(e.to_string()))?;
     if let Some(obj) = config.as_object_mut() {
         obj.insert("precision".into(), serde_json::Value::String(to.precision().name().into()));
-        if scheme.activation != ActivationGrid::U7 {
+        if SCHEME && scheme.activation != ActivationGrid::U7 {
             obj.insert("activation_range".into(), serde_json::Value::String(scheme.activation.name().into()));
         }
     }

@@ -111,14 +111,24 @@ fn check_model(folder: &Folder, fixture_name: &str, precision: &str) -> f32 {
         let n = check_weights(folder, &fx, precision);
         assert!(n >= 3, "{fixture_name}: only {n} scales in the fixture");
     }
+    let (max_logit, max_hidden, batches) = compare_batches(&c, &fx, &meta, fixture_name, tolerances(precision));
+    println!("{fixture_name}: {batches} batches; max |diff| vs PyTorch {precision}: logits {max_logit:.2e}, hidden {max_hidden:.2e}");
+    max_logit
+}
+
+/// `c` vs the fixture's batches (meta `batches`): per-layer hidden states (real rows) and pooled within
+/// `hidden_tol`, logits within `logit_tol` (QDEBUG=1: print each layer's difference, tolerate anything).
+/// Returns the largest logit and hidden differences and the number of batches.
+fn compare_batches(c: &Classifier, fx: &Fixture, meta: &serde_json::Value, fixture_name: &str, (logit_tol, hidden_tol): (f32, f32)) -> (f32, f32, usize) {
+    let debug = std::env::var("QDEBUG").is_ok();
+    let (logit_tol, hidden_tol) = if debug { (10.0, 10.0) } else { (logit_tol, hidden_tol) };
     let (mut max_logit, mut max_hidden) = (0.0f32, 0.0f32);
-    let (logit_tol, hidden_tol) = if std::env::var("QDEBUG").is_ok() { (10.0, 10.0) } else { tolerances(precision) };
     let batches = meta["batches"].as_array().unwrap();
     for k in 0..batches.len() {
         let what = |s: &str| format!("{fixture_name} batch {k} {s}");
         let batch = fx.batch(k);
         let (b, s) = (batch.batch, batch.seq);
-        let (out, trace) = traced_forward(&c, &batch, &ForwardOptions::default());
+        let (out, trace) = traced_forward(c, &batch, &ForwardOptions::default());
         let real = |x: &[f32]| real_rows(x, b, s, &batch.lengths);
         for (l, lt) in trace.layers.iter().enumerate() {
             let key = format!("b{k}.layer{l}.hidden");
@@ -126,7 +136,9 @@ fn check_model(folder: &Folder, fixture_name: &str, precision: &str) -> f32 {
                 let (_, h) = fx.f32(&key);
                 let d = assert_close(&what(&format!("layer {l} hidden")), &real(&lt.hidden.as_ref().unwrap().data), &real(&h), hidden_tol, 0.0);
                 max_hidden = max_hidden.max(d);
-                if std::env::var("QDEBUG").is_ok() { println!("{} layer {l}: {d:e}", what("")); }
+                if debug {
+                    println!("{} layer {l}: {d:e}", what(""));
+                }
             }
         }
         let (_, pooled) = fx.f32(&format!("b{k}.pooled"));
@@ -134,8 +146,7 @@ fn check_model(folder: &Folder, fixture_name: &str, precision: &str) -> f32 {
         let (_, logits) = fx.f32(&format!("b{k}.logits"));
         max_logit = max_logit.max(assert_close(&what("logits"), &out.logits.as_ref().unwrap().data, &logits, logit_tol, 0.0));
     }
-    println!("{fixture_name}: {} batches; max |diff| vs PyTorch {precision}: logits {max_logit:.2e}, hidden {max_hidden:.2e}", batches.len());
-    max_logit
+    (max_logit, max_hidden, batches.len())
 }
 
 /// The f32 folder converted the way `classify quantize --to int8-per-channel --activation-range u8
@@ -234,27 +245,8 @@ fn check_split_model(folder: &Folder, fixture_name: &str) -> f32 {
     if let Some(name) = meta["linear"].as_str() {
         check_split_linear(&c, &fx, name);
     }
-    let (logit_tol, hidden_tol) = tolerances("int8-split");
-    let (mut max_logit, mut max_hidden) = (0.0f32, 0.0f32);
-    let batches = meta["batches"].as_array().unwrap();
-    for k in 0..batches.len() {
-        let what = |s: &str| format!("{fixture_name} batch {k} {s}");
-        let batch = fx.batch(k);
-        let (b, s) = (batch.batch, batch.seq);
-        let (out, trace) = traced_forward(&c, &batch, &ForwardOptions::default());
-        let real = |x: &[f32]| real_rows(x, b, s, &batch.lengths);
-        for (l, lt) in trace.layers.iter().enumerate() {
-            let key = format!("b{k}.layer{l}.hidden");
-            if fx.has(&key) {
-                let d = assert_close(&what(&format!("layer {l} hidden")), &real(&lt.hidden.as_ref().unwrap().data), &real(&fx.f32(&key).1), hidden_tol, 0.0);
-                max_hidden = max_hidden.max(d);
-            }
-        }
-        assert_close(&what("pooled"), &out.pooled.data, &fx.f32(&format!("b{k}.pooled")).1, hidden_tol, 0.0);
-        let d = assert_close(&what("logits"), &out.logits.as_ref().unwrap().data, &fx.f32(&format!("b{k}.logits")).1, logit_tol, 0.0);
-        max_logit = max_logit.max(d);
-    }
-    println!("{fixture_name}: {cols} outlier columns (> {threshold}), {} batches; max |diff| vs PyTorch: logits {max_logit:.2e}, hidden {max_hidden:.2e}", batches.len());
+    let (max_logit, max_hidden, batches) = compare_batches(&c, &fx, &meta, fixture_name, tolerances("int8-split"));
+    println!("{fixture_name}: {cols} outlier columns (> {threshold}), {batches} batches; max |diff| vs PyTorch: logits {max_logit:.2e}, hidden {max_hidden:.2e}");
     max_logit
 }
 

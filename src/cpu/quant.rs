@@ -148,6 +148,7 @@ fn dequantize_u8(raw: i32, multiplier: f32, bias: f32) -> f32 {
 /// `t[r, o] = (…((0 + x[r, col₀]·wo[o, 0]) + x[r, col₁]·wo[o, 1]) + …)`, each product rounded, then the add
 /// (no fma), columns in order. `wt` is scratch for `wo` transposed. Every CPU path runs this one function,
 /// so its bits do not depend on the kernels; out-of-range columns (never in a loaded weight) read 0.
+#[allow(clippy::too_many_arguments)]
 pub fn outlier_product(x: &[f32], k: usize, columns: &[u32], wo: &[f32], m: usize, n: usize, wt: &mut Vec<f32>, t: &mut Vec<f32>) {
     let c = columns.len();
     wt.clear();
@@ -158,7 +159,7 @@ pub fn outlier_product(x: &[f32], k: usize, columns: &[u32], wo: &[f32], m: usiz
         for (j, &col) in columns.iter().enumerate() {
             let xv = x.get(r * k + col as usize).copied().filter(|_| (col as usize) < k).unwrap_or(0.0);
             for (o, &wv) in tr.iter_mut().zip(&wt[j * n..(j + 1) * n]) {
-                *o = *o + xv * wv;
+                *o += xv * wv;
             }
         }
     }
