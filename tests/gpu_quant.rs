@@ -9,6 +9,8 @@ mod common;
 mod gpu_checks;
 #[path = "common/gpu_quant_checks.rs"]
 mod gpu_quant_checks;
+#[path = "common/hf_folder.rs"]
+mod hf_folder;
 
 use encoder_lens::quant::Target;
 use gpu_quant_checks::Bound;
@@ -76,4 +78,15 @@ gpu_test!(sentiment_int8_split_on_gpu_matches_cpu, |ctx| async {
         let (c, cols) = gpu_quant_checks::converted_split(&f32_files(m), 4.0);
         gpu_quant_checks::model_logits(&format!("{}-int8-split ({cols} outlier columns)", m.name), &c, ctx.clone(), &golden_batches(), SPLIT).await;
     }
+});
+
+// MiniLM (models/minilm-sentiment) in the split scheme as `make setup` converts MiniLM (columns > 12), on
+// the batches of its PyTorch qnnpack fixture (`quant-minilm-int8-split`).
+gpu_test!(minilm_int8_split_on_gpu_matches_cpu, |ctx| async {
+    let f = hf_folder::folder(&hf_folder::repo().join("models/minilm-sentiment"));
+    let (c, cols) = gpu_quant_checks::converted_split(&f.files().expect("files"), 12.0);
+    let dir = hf_folder::repo().join("tests/fixtures/golden/quant-minilm-int8-split.safetensors");
+    let fx = common::Fixture { bytes: Box::leak(std::fs::read(dir).expect("fixture").into_boxed_slice()) };
+    let batches: Vec<_> = (0..fx.num_batches()).map(|k| fx.batch(k)).collect();
+    gpu_quant_checks::model_logits(&format!("minilm-sentiment-int8-split ({cols} outlier columns)"), &c, ctx, &batches, SPLIT).await;
 });
