@@ -435,6 +435,21 @@ fn cli_quantize_writes_a_loadable_folder_and_reports() {
     assert!(!o.status.success() && common::lossy(&o.stderr).contains("already f16"), "{}", common::lossy(&o.stderr));
     let o = common::run_classify(&["quantize", "--model", "models/sentiment-ln", "--to", "int4", "--out", "/nonexistent/x"], None);
     assert!(!o.status.success() && common::lossy(&o.stderr).contains("unknown precision `int4`"), "{}", common::lossy(&o.stderr));
+    // the split scheme: 8-bit activations and outlier columns, reported and written
+    let o = common::run_classify(&["quantize", "--model", "models/sentiment-ln", "--to", "int8-per-channel", "--activation-range", "u8", "--outliers", "4", "--out", out.to_str().unwrap()], None);
+    let text = common::lossy(&o.stdout);
+    assert!(o.status.success(), "{}{}", text, common::lossy(&o.stderr));
+    assert!(text.contains("converted to int8-per-channel, activations u8") && text.contains("outlier columns (max |x| > 4 on the check set, run in f32): 258 in 3 linears"), "{text}");
+    let config = std::fs::read_to_string(out.join("config.json")).unwrap();
+    assert!(config.contains("\"activation_range\": \"u8\""), "{config}");
+    for (args, want) in [(["--activation-range", "u9"], "activation_range `u9`"), (["--outliers", "-1"], "--outliers `-1`"), (["--outliers", "x"], "--outliers `x`")] {
+        let mut a = vec!["quantize", "--model", "models/sentiment-ln", "--to", "int8", "--out", "/nonexistent/x"];
+        a.extend(args);
+        let o = common::run_classify(&a, None);
+        assert!(!o.status.success() && common::lossy(&o.stderr).contains(want), "{a:?}: {}", common::lossy(&o.stderr));
+    }
+    let o = common::run_classify(&["quantize", "--model", "models/sentiment-ln", "--to", "f16", "--outliers", "4", "--out", "/nonexistent/x"], None);
+    assert!(!o.status.success() && common::lossy(&o.stderr).contains("int8 targets"), "{}", common::lossy(&o.stderr));
     let _ = std::fs::remove_dir_all(&out);
 }
 
