@@ -1,11 +1,13 @@
 // Dynamic activation quantization parameters of int8 linears (src/quant.rs `quantize_activations` +
-// `choose_qparams`, PyTorch/fbgemm with reduce_range): for each of `count` tensors of `len` floats,
+// `choose_qparams`, PyTorch's fbgemm with reduce_range, qmax 127, or qnnpack, qmax 255): for each of
+// `count` tensors of `len` floats,
 //
-//   min, max      = extremes of the tensor, widened to include 0 (a NaN or ±inf anywhere: ok = 0)
-//   scale64       = f64(f64(max − min) / 127)        (0.1 when f32(scale64) is 0 or 1/f32(scale64) is inf)
+//   min, max      = extremes of the tensor, widened to include 0 (a NaN or ±inf anywhere: ok = 0); the
+//                   `ncols` outlier columns (of rows of `k` floats) are left out: they run in f32 instead
+//   scale64       = f64(f64(max − min) / qmax)   (0.1 when f32(scale64) is 0 or 1/f32(scale64) is inf)
 //   if scale64 < 6.1e-5: scale64 = 6.1e-5, min/max stretched in f32 (fbgemm's SMALL_SCALE_THRESHOLD)
-//   zero point    = round_half_even of (−min/scale64  or  127 − max/scale64, whichever fbgemm picks), in f64,
-//                   clamped to [0, 127]
+//   zero point    = round_half_even of (−min/scale64  or  qmax − max/scale64, whichever fbgemm picks), in
+//                   f64, clamped to [0, qmax]
 //   scale         = f32(scale64),  inv = f32(1 / scale)
 //
 // Exactness. The CPU computes the scale and zero point in f64; WGSL has no f64 and its `/` is only
@@ -13,29 +15,37 @@
 // integer arithmetic only: a binary64 emulation (53-bit significands in two u32, round-half-even with a
 // sticky bit — SoftFloat's "shift right and jam") of exactly the operations the CPU performs, in the same
 // order, so every rounding matches bit for bit (no f64 subnormal or overflow can occur: every value is an
-// f32 divided by 127 or by a scale >= 6.1e-5). The f32 divisions the CPU does (1/scale, the stretch
+// f32 divided by qmax or by a scale >= 6.1e-5). The f32 divisions the CPU does (1/scale, the stretch
 // factor) are an f64 division rounded to f32: double rounding through 53 bits is innocuous for a quotient
 // of two 24-bit numbers (53 >= 2·24 + 2, Figueroa 1995). The extremes are taken on order-preserving u32
 // keys of the bit patterns, so flushed subnormals cannot change them. The only f32 hardware arithmetic
 // left is in the consumer (`x · inv`, a correctly rounded multiply per the WGSL spec).
 //
-// Layouts: x (count, len) f32; qp (count, 4) u32: [scale bits, zero point, inv bits, ok].
+// Layouts: x (count, len) f32, each tensor (len / k, k) when ncols > 0; qp (count, 4) u32: [scale bits,
+// zero point, inv bits, ok]; cols: the outlier columns (ncols) u32, strictly increasing, < k
+// (checked by src/gpu/ops/matmul_int8.rs `pack`).
 //
-// Dispatch: (count, 1, 1) workgroups of 256 threads; workgroup t reduces tensor t (strided loads, tree
-// reduction in workgroup memory) and its thread 0 computes the parameters.
+// Dispatch: (count, 1, 1) workgroups of 256 threads; workgroup t reduces tensor t (strided loads — by
+// column when ncols > 0, each thread's outlier columns checked for finiteness only —, tree reduction in
+// workgroup memory) and its thread 0 computes the parameters.
 //
-// Bindings (group 0): 0 params (uniform), 1 x (read), 2 qp (read_write).
+// Bindings (group 0): 0 params (uniform), 1 x (read), 2 qp (read_write), 3 cols (read).
 
 struct Params {
     len: u32,
     count: u32,
+    qmax: u32,
+    k: u32,
+    ncols: u32,
     _pad0: u32,
     _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> qp: array<u32>;
+@group(0) @binding(3) var<storage, read> cols: array<u32>;
 
 const WG: u32 = 256u;
 var<workgroup> lo_keys: array<u32, 256>;
@@ -247,7 +257,7 @@ fn f64_to_f32(a: F64) -> u32 {
     return sign | u64_shr_round(a.m, u32(s)).lo;
 }
 
-// a rounded half to even to an integer, for 0 <= a <= 127.
+// a rounded half to even to an integer, for 0 <= a <= 255.
 fn f64_round_int(a: F64) -> i32 {
     if (u64_zero(a.m)) { return 0; }
     if (a.e >= 0) { return i32(a.m.lo << u32(a.e)); }
@@ -256,10 +266,9 @@ fn f64_round_int(a: F64) -> i32 {
     return i32(u64_shr_round(a.m, u32(s)).lo);
 }
 
-// ---- fbgemm's ChooseQuantizationParams(min, max, 0, 255, reduce_range) -------------------------------
+// ---- ChooseQuantizationParams(min, max, 0, qmax): fbgemm's reduce_range (127) or qnnpack's 255 --------
 
 const SMALL_BITS: u32 = 0x387fda40u; // 6.1e-5f32
-const F32_127: u32 = 0x42fe0000u;    // 127.0f32
 const F32_ONE: u32 = 0x3f800000u;
 
 // Order-preserving key of an f32 bit pattern.
@@ -275,13 +284,14 @@ fn is_zero_bits(b: u32) -> bool {
     return (b & 0x7fffffffu) == 0u;
 }
 
-// Writes [scale bits, zero point, inv bits] of the widened extremes (f32 bits) at qp[o..o+3].
-fn choose(min_bits: u32, max_bits: u32, o: u32) {
+// Writes [scale bits, zero point, inv bits] of the widened extremes (f32 bits) at qp[o..o+3], for the grid
+// 0..=qmax (127 or 255: exact in f32).
+fn choose(min_bits: u32, max_bits: u32, qmax: u32, o: u32) {
     var mn = min_bits;
     var mx = max_bits;
-    let f127 = f64_from_f32(F32_127);
+    let fq = f64_from_f32(bitcast<u32>(f32(qmax)));
     let small = f64_from_f32(SMALL_BITS);
-    var scale = f64_div(f64_add(f64_from_f32(mx), f64_neg(f64_from_f32(mn))), f127);
+    var scale = f64_div(f64_add(f64_from_f32(mx), f64_neg(f64_from_f32(mn))), fq);
     // f32(scale) == 0, or 1 / f32(scale) overflows (exactly when f32(scale) <= 2^-128 = bits 0x00200000).
     if ((f64_to_f32(scale) & 0x7fffffffu) <= 0x00200000u) {
         scale = F64(false, -56, U64(0x00199999u, 0x9999999au)); // 0.1 as f64
@@ -289,7 +299,7 @@ fn choose(min_bits: u32, max_bits: u32, o: u32) {
     if (f64_lt(scale, small)) {
         let org = f64_to_f32(scale);
         scale = small;
-        let span = f64_mul24(small, f127);
+        let span = f64_mul24(small, fq);
         if (is_zero_bits(mn)) {
             mx = f64_to_f32(span);
         } else if (is_zero_bits(mx)) {
@@ -303,16 +313,16 @@ fn choose(min_bits: u32, max_bits: u32, o: u32) {
     let lo = f64_div(f64_from_f32(mn), scale);
     let hi = f64_div(f64_from_f32(mx), scale);
     let from_min = f64_neg(lo); // 0 − lo
-    let from_max = f64_add(f127, f64_neg(hi));
+    let from_max = f64_add(fq, f64_neg(hi));
     let err_min = f64_neg(f64_abs(lo)); // |0| − |lo|
-    let err_max = f64_add(f127, f64_neg(f64_abs(hi)));
+    let err_max = f64_add(fq, f64_neg(f64_abs(hi)));
     var initial = from_max;
     if (f64_lt(err_min, err_max)) { initial = from_min; }
     var zp = 0;
     if (f64_lt(initial, f64_zero())) {
         zp = 0;
-    } else if (f64_lt(f127, initial)) {
-        zp = 127;
+    } else if (f64_lt(fq, initial)) {
+        zp = i32(qmax);
     } else {
         zp = f64_round_int(initial);
     }
@@ -329,12 +339,30 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     var lo = 0xffffffffu; // key(+inf) and above
     var hi = 0u;
     var b = 0u;
-    for (var i = lid.x; i < params.len; i += WG) {
-        let bits = bitcast<u32>(x[base + i]);
-        if ((bits & 0x7f800000u) == 0x7f800000u) { b = 1u; }
-        let k = key(bits);
-        lo = min(lo, k);
-        hi = max(hi, k);
+    if (params.ncols == 0u) {
+        for (var i = lid.x; i < params.len; i += WG) {
+            let bits = bitcast<u32>(x[base + i]);
+            if ((bits & 0x7f800000u) == 0x7f800000u) { b = 1u; }
+            let k = key(bits);
+            lo = min(lo, k);
+            hi = max(hi, k);
+        }
+    } else {
+        // By column: this thread's columns ascend, so one walk over the sorted outlier list finds its own.
+        let rows = params.len / max(params.k, 1u);
+        var j = 0u;
+        for (var c = lid.x; c < params.k; c += WG) {
+            while (j < params.ncols && cols[j] < c) { j++; }
+            let skip = j < params.ncols && cols[j] == c;
+            for (var r = 0u; r < rows; r++) {
+                let bits = bitcast<u32>(x[base + r * params.k + c]);
+                if ((bits & 0x7f800000u) == 0x7f800000u) { b = 1u; }
+                if (skip) { continue; }
+                let k = key(bits);
+                lo = min(lo, k);
+                hi = max(hi, k);
+            }
+        }
     }
     lo_keys[lid.x] = lo;
     hi_keys[lid.x] = hi;
@@ -353,7 +381,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
         // Widen to include 0: min(lo, +0), max(hi, +0) on keys.
         let mn = unkey(min(lo_keys[0], key(0u)));
         let mx = unkey(max(hi_keys[0], key(0u)));
-        choose(mn, mx, o);
+        choose(mn, mx, params.qmax, o);
         qp[o + 3u] = select(1u, 0u, bad[0] == 1u);
     }
 }

@@ -79,6 +79,7 @@ const F16: gpu_quant_checks::Bound = gpu_quant_checks::Bound { all: 1e-4, most: 
 
 gpu_test!(gpu_quant_act_params_bit_exact, |ctx| gpu_quant_checks::act_quant_params(&ctx, 2000));
 gpu_test!(gpu_quant_int8_linear_matches_cpu, |ctx| gpu_quant_checks::int8_linear(&ctx, 50, 160));
+gpu_test!(gpu_quant_int8_u8_grid_and_outlier_columns_match_cpu, |ctx| gpu_quant_checks::int8_split_linear(&ctx, 50, 160));
 gpu_test!(gpu_quant_f16_linear_matches_cpu, |ctx| gpu_quant_checks::f16_linear(&ctx, 50, 160));
 gpu_test!(gpu_quant_sentiment_ln_int8_matches_cpu_int8, |ctx| async {
     let (config, weights, vocab) = SENTIMENT_LN_INT8;
@@ -90,6 +91,13 @@ gpu_test!(gpu_quant_sentiment_ln_f16_matches_cpu_f16, |ctx| async {
     let files = encoder_lens::HfFiles { config_json: m.config, vocab_txt: m.vocab, weights: vec![m.weights], ..Default::default() };
     let c = gpu_quant_checks::converted(&files, encoder_lens::quant::Target::F16);
     gpu_quant_checks::model_logits("sentiment-ln-f16", &c, ctx, &golden_batches(), F16).await;
+});
+
+gpu_test!(gpu_quant_sentiment_ln_int8_split_matches_cpu, |ctx| async {
+    let m = &common::MODELS[0];
+    let files = encoder_lens::HfFiles { config_json: m.config, vocab_txt: m.vocab, weights: vec![m.weights], ..Default::default() };
+    let (c, cols) = gpu_quant_checks::converted_split(&files, 4.0);
+    gpu_quant_checks::model_logits(&format!("sentiment-ln-int8-split ({cols} outlier columns)"), &c, ctx, &golden_batches(), INT8).await;
 });
 
 #[wasm_bindgen_test]

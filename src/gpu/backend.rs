@@ -53,7 +53,8 @@ pub struct GpuBackend {
     weights: HashMap<ParamId, wgpu::Buffer>,
     /// f16 weights (packed halves) by their weight's id, uploaded at their first use.
     halves: HashMap<ParamId, wgpu::Buffer>,
-    /// int8 weights (packed words + per-row scale and sum) by their weight's id, uploaded at first use.
+    /// int8 weights (packed words + per-row scale and sum, outlier column indices) by their weight's id,
+    /// uploaded at first use (the outlier columns' f32 weights are parameters, in `weights`).
     int8: HashMap<ParamId, Int8Buffers>,
     pool: Vec<GpuTensor>,
     inputs: Option<Inputs>,
@@ -86,8 +87,13 @@ fn act_code(a: Option<Activation>) -> u32 {
 /// (Natively wgpu frees them on drop anyway; destroying first changes nothing there.)
 impl Drop for GpuBackend {
     fn drop(&mut self) {
-        for b in self.weights.values() {
+        for b in self.weights.values().chain(self.halves.values()) {
             b.destroy();
+        }
+        for w in self.int8.values() {
+            for b in [&w.words, &w.rows].into_iter().chain(&w.cols) {
+                b.destroy();
+            }
         }
         for t in &self.pool {
             t.buf.destroy();
@@ -174,15 +180,17 @@ impl GpuBackend {
             Weight::Int8(q) => {
                 if !self.int8.contains_key(&q.id) {
                     let bufs = Int8Buffers::upload(&self.ctx, q)?;
+                    self.created += bufs.buffers();
                     self.int8.insert(q.id, bufs);
-                    self.created += 2;
                 }
+                // The outlier columns' f32 weights (n, ncols): a parameter, uploaded with the others.
+                let wo = q.outliers.as_ref().map(|o| self.weight(&o.weight).cloned()).transpose()?;
                 // The input's parameters over the whole (m, k) tensor, then the product (two dispatches).
                 let qp = self.alloc(ops::act_quant::QP_WORDS)?; // (4) u32: scale, zero point, 1/scale, ok
                 let rec = self.rec.as_mut().ok_or_else(|| Error::Gpu("GPU op outside a forward pass (begin was not called)".into()))?;
                 let w = &self.int8[&q.id];
-                ops::act_quant::record(rec, &x.buf, &qp.buf, (m * k, 1))?;
-                ops::matmul_int8::record(rec, &x.buf, &qp.buf, w, b.as_ref(), &out.buf, (m, k, n), act, accumulate, false)?;
+                ops::act_quant::record(rec, &x.buf, &qp.buf, (m * k, 1), w.act_grid(k))?;
+                ops::matmul_int8::record(rec, &x.buf, &qp.buf, w, wo.as_ref(), b.as_ref(), &out.buf, (m, k, n), act, accumulate, false)?;
                 self.release(qp);
                 Ok(())
             }
