@@ -236,7 +236,7 @@ impl Weight {
     /// The linear weight `name` of shape `(out, in)` as the model's `precision` stores it: `f32` takes any
     /// float type (widened); `f16` takes F16 (kept as f16); `int8` takes I8 plus an F32 `<name>_scale` of
     /// shape `[]` or `[out]` holding positive finite values, optionally outlier columns
-    /// ([`Weight::load_outliers`]), and quantizes its input to the scope's activation grid. Anything
+    /// (`Weight::load_outliers`), and quantizes its input to the scope's activation grid. Anything
     /// else is an error naming the tensor.
     pub fn load(w: &Scope, name: &str, shape: [usize; 2], precision: Precision) -> Result<Self> {
         let path = w.path(name);
