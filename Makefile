@@ -286,9 +286,10 @@ test-package:
 
 # What a visitor downloads: each page build's .wasm raw, gzip -9 and brotli (bench/size.mjs; bench/run.mjs
 # prints the same rows), failing over a budget in KB (1000 bytes) gzipped per build, so that growth shows.
-# The issue's target is 300 KB; WASM_MAX_GZ_KB is today's largest build (pkg-relaxed, 421.4 KB) with a little
-# room (BENCHMARKS.md "Download size, session 6").
-WASM_MAX_GZ_KB ?= 425
+# The issue's target is 300 KB; WASM_MAX_GZ_KB is today's largest build with a little room: pkg-relaxed was
+# 421.4 KB after session 6 (BENCHMARKS.md "Download size, session 6") and 431.6 KB after session 7's int8
+# split scheme (qnnpack 8-bit activations, f32 outlier columns: loader checks, kernels, WGSL; +10 KB).
+WASM_MAX_GZ_KB ?= 435
 size: pkg pkg-relaxed pkg-threads
 	@echo "== wasm download sizes (budget $(WASM_MAX_GZ_KB) KB gzipped per build)"
 	node bench/size.mjs --max-gz-kb $(WASM_MAX_GZ_KB)
