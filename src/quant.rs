@@ -149,7 +149,7 @@ pub fn quantize_activations_grid(x: &[f32], k: usize, q: &mut [u8], grid: Activa
     let p = choose_qparams_grid(lo, hi, grid);
     let (inv, qmax) = (1.0f32 / p.scale, grid.qmax());
     for (o, &v) in q.iter_mut().zip(x) {
-        *o = ((v * inv).round_ties_even() as i32 + p.zero_point).clamp(0, qmax) as u8;
+        *o = ((v * inv).round_ties_even() as i32).saturating_add(p.zero_point).clamp(0, qmax) as u8;
     }
     Some(p)
 }

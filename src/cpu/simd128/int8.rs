@@ -211,7 +211,7 @@ pub fn quantize(x: &[f32], m: usize, k: usize, kp: usize, q: &mut [u8], grid: Ac
             }
         }
         for (o, &v) in qr[k16..k].iter_mut().zip(&xr[k16..]) {
-            *o = ((v * inv).round_ties_even() as i32 + p.zero_point).clamp(0, qmax) as u8;
+            *o = ((v * inv).round_ties_even() as i32).saturating_add(p.zero_point).clamp(0, qmax) as u8;
         }
         qr[k..].fill(0);
     }
