@@ -238,7 +238,7 @@ fn linear_int8_packed(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut
             s.xq.resize(m * kp, 0);
         }
         let out = &mut out[..m * n];
-        let Some(p) = simd::quantize(&x[..m * k], m, k, kp, &mut s.xq, w.activation, w.outlier_columns()) else {
+        let Some(p) = super::simd128::act_quant::quantize(&x[..m * k], m, k, kp, &mut s.xq, w.activation, w.outlier_columns()) else {
             out.iter_mut().for_each(|v| *v = f32::NAN);
             return;
         };

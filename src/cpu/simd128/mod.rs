@@ -21,8 +21,10 @@
 //!
 //! Split by concern: `gemm` (packed matmul, `linear`, `linear_fused`, the epilogue and the peak
 //! microkernel), `attention` (streaming attention), `math` (exp, softmax, LayerNorm, BatchNorm, GELU,
-//! activations, add). This module holds what they share: tile sizes, the scratch arena, vector helpers.
+//! activations, add), `int8` (the int8 linear's microkernels and epilogue), `act_quant` (its input's
+//! quantization), `glt` (DeLighT's grouped linear). This module holds what they share: tile sizes, the scratch arena, vector helpers.
 
+pub mod act_quant;
 mod attention;
 mod gemm;
 mod glt;
