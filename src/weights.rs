@@ -85,6 +85,24 @@ impl<'a> Weights<'a> {
         self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))
     }
 
+    /// The view of tensor `name`, which must have exactly `shape`.
+    fn shaped(&self, name: &str, shape: &[usize]) -> Result<safetensors::tensor::TensorView<'a>> {
+        let view = self.view(name)?;
+        if view.shape() != shape {
+            return Err(Error::TensorShape { name: name.to_string(), expected: shape.to_vec(), actual: view.shape().to_vec() });
+        }
+        Ok(view)
+    }
+
+    /// The view of tensor `name`, which must have exactly `shape` and be stored as `dtype`.
+    fn typed(&self, name: &str, shape: &[usize], dtype: Dtype) -> Result<safetensors::tensor::TensorView<'a>> {
+        let view = self.shaped(name, shape)?;
+        if view.dtype() != dtype {
+            return Err(Error::WeightsFormat(format!("tensor `{name}` is {:?}, expected {dtype:?}", view.dtype())));
+        }
+        Ok(view)
+    }
+
     /// Every tensor name.
     pub fn names(&self) -> Vec<String> {
         self.parts.iter().flat_map(|p| p.names()).map(|s| s.to_string()).collect()
@@ -97,10 +115,7 @@ impl<'a> Weights<'a> {
 
     /// The tensor `name`, which must have exactly `shape`, in the float type the file stores it in.
     pub fn get_stored(&self, name: &str, shape: &[usize]) -> Result<Stored> {
-        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
-        if view.shape() != shape {
-            return Err(Error::TensorShape { name: name.to_string(), expected: shape.to_vec(), actual: view.shape().to_vec() });
-        }
+        let view = self.shaped(name, shape)?;
         let raw = view.data();
         let stored = match view.dtype() {
             Dtype::F32 => Stored::F32(from_le(raw, f32::from_le_bytes)),
@@ -128,25 +143,13 @@ impl<'a> Weights<'a> {
 
     /// The int8 tensor `name`, which must have exactly `shape`.
     pub fn get_i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>> {
-        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
-        if view.shape() != shape {
-            return Err(Error::TensorShape { name: name.to_string(), expected: shape.to_vec(), actual: view.shape().to_vec() });
-        }
-        if view.dtype() != Dtype::I8 {
-            return Err(Error::WeightsFormat(format!("tensor `{name}` is {:?}, expected I8", view.dtype())));
-        }
+        let view = self.typed(name, shape, Dtype::I8)?;
         Ok(view.data().iter().map(|&b| b as i8).collect())
     }
 
     /// The I32 tensor `name`, which must have exactly `shape`.
     pub fn get_i32(&self, name: &str, shape: &[usize]) -> Result<Vec<i32>> {
-        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
-        if view.shape() != shape {
-            return Err(Error::TensorShape { name: name.to_string(), expected: shape.to_vec(), actual: view.shape().to_vec() });
-        }
-        if view.dtype() != Dtype::I32 {
-            return Err(Error::WeightsFormat(format!("tensor `{name}` is {:?}, expected I32", view.dtype())));
-        }
+        let view = self.typed(name, shape, Dtype::I32)?;
         Ok(from_le(view.data(), i32::from_le_bytes))
     }
 
@@ -303,10 +306,7 @@ impl<'w, 'a> Scope<'w, 'a> {
             return self.get(name, shape);
         }
         let path = self.path(name);
-        let view = self.w.view(&path)?;
-        if view.shape() != shape {
-            return Err(Error::TensorShape { name: path, expected: shape.to_vec(), actual: view.shape().to_vec() });
-        }
+        let view = self.w.shaped(&path, shape)?;
         let rows = shape[0];
         let (sn, zn) = (format!("{name}_scale"), format!("{name}_zero_point"));
         for n in [&sn, &zn] {
