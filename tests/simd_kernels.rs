@@ -214,6 +214,24 @@ fn exp_is_accurate_over_its_range() {
     }
 }
 
+/// GELU (erf) on a dense grid over every range its approximation treats differently: the rational part
+/// inside |x/√2| < 4, the clamp beyond it, the far tails, and non-finite inputs (NaN stays NaN, ±∞ gives
+/// ±∞ and 0 as `x · Φ(x)` does in PyTorch).
+#[wasm_bindgen_test]
+fn gelu_matches_scalar_over_its_range() {
+    let mut x: Vec<f32> = (0..=40_000).map(|i| -20.0 + i as f32 * 0.001).collect();
+    x.extend([-1e30, -100.0, 100.0, 1e30, 0.0, -0.0, f32::MIN_POSITIVE, -f32::MIN_POSITIVE]);
+    let (mut want, mut got) = (x.clone(), x.clone());
+    scalar::activation_inplace(&mut want, Activation::Gelu);
+    simd128::activation_inplace(&mut got, Activation::Gelu);
+    close("gelu grid", &got, &want, 1.5e-6, 1e-6);
+    let mut odd = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 1.0];
+    simd128::activation_inplace(&mut odd, Activation::Gelu);
+    assert!(odd[0].is_nan(), "gelu(NaN) = {}", odd[0]);
+    assert_eq!(odd[1], f32::INFINITY, "gelu(+inf)");
+    assert!(odd[2] == 0.0 || odd[2].is_nan(), "gelu(-inf) = {}", odd[2]);
+}
+
 /// Whole model: logits, probabilities, hidden states and attention on the SIMD path against the
 /// scalar path of the same build.
 fn model_matches_scalar(config: &str, weights: &[u8], vocab: &str) {

@@ -86,8 +86,8 @@ unsafe fn attend_head(qkv: &[f32], len: usize, sh: Shape, o: *mut f32, probs: Op
                 attend_streaming(qp, kmat, vmat, ld3, head_dim, len, scale, sp, ot);
                 store_transposed(ot, head_dim, oi, d, rows);
                 if probs.is_some() {
-                    scores_strip(qp, kmat, ld3, head_dim, len, scale, sp);
-                    softmax_lanes(&mut sp[..len * MR]);
+                    let max = scores_strip(qp, kmat, ld3, head_dim, len, scale, sp);
+                    softmax_lanes(&mut sp[..len * MR], max);
                 }
             }
             if let Some(p) = probs {
@@ -117,15 +117,10 @@ fn attend_streaming(qp: &[f32], k: &[f32], v: &[f32], ld3: usize, dh: usize, len
     let mut j0 = 0;
     while j0 < len {
         let kl = (len - j0).min(KEY_BLOCK);
-        scores_strip(qp, &k[j0 * ld3..], ld3, dh, kl, scale, sp);
+        let block_max = scores_strip(qp, &k[j0 * ld3..], ld3, dh, kl, scale, sp);
         unsafe {
             let p = sp.as_mut_ptr();
-            let mut bm = m;
-            for j in 0..kl {
-                for (h, b) in bm.iter_mut().enumerate() {
-                    *b = f32x4_max(*b, ld(p.add(j * MR + 4 * h)));
-                }
-            }
+            let bm = [f32x4_max(m[0], block_max[0]), f32x4_max(m[1], block_max[1])];
             let alpha = [exp4(f32x4_sub(m[0], bm[0])), exp4(f32x4_sub(m[1], bm[1]))];
             let mut sum = [f32x4_splat(0.0); 2];
             for j in 0..kl {
@@ -186,9 +181,12 @@ unsafe fn store_transposed(ot: &[f32], dh: usize, o: *mut f32, ldo: usize, rows:
     }
 }
 
-/// `sp (len, 8)`: scaled scores of the 8 packed queries `qp (dh, 8)` against keys `k (len, ·ldk)`.
-fn scores_strip(qp: &[f32], k: &[f32], ldk: usize, dh: usize, len: usize, scale: f32, sp: &mut [f32]) {
+/// `sp (len, 8)`: scaled scores of the 8 packed queries `qp (dh, 8)` against keys `k (len, ·ldk)`;
+/// returns their maximum per query lane (rows 0–3, rows 4–7), so the softmax needs no pass of its own
+/// for it.
+fn scores_strip(qp: &[f32], k: &[f32], ldk: usize, dh: usize, len: usize, scale: f32, sp: &mut [f32]) -> [v128; 2] {
     let sv = f32x4_splat(scale);
+    let mut max = [f32x4_splat(f32::NEG_INFINITY); 2];
     let mut j0 = 0;
     while j0 < len {
         let cols = (len - j0).min(NR);
@@ -197,25 +195,23 @@ fn scores_strip(qp: &[f32], k: &[f32], ldk: usize, dh: usize, len: usize, scale:
             let acc = tile(qp.as_ptr(), bp, 1, ldk, dh, cols);
             for (c, a) in acc.iter().enumerate().take(cols) {
                 let p = sp.as_mut_ptr().add((j0 + c) * MR);
-                st(p, f32x4_mul(a[0], sv));
-                st(p.add(4), f32x4_mul(a[1], sv));
+                let (s0, s1) = (f32x4_mul(a[0], sv), f32x4_mul(a[1], sv));
+                st(p, s0);
+                st(p.add(4), s1);
+                max = [f32x4_max(max[0], s0), f32x4_max(max[1], s1)];
             }
         }
         j0 += NR;
     }
+    max
 }
 
-/// Softmax down the columns of `sp (len, 8)`: one query per lane.
-fn softmax_lanes(sp: &mut [f32]) {
+/// Softmax down the columns of `sp (len, 8)`: one query per lane; `m` is each lane's maximum (as
+/// [`scores_strip`] returns it).
+fn softmax_lanes(sp: &mut [f32], m: [v128; 2]) {
     let len = sp.len() / MR;
     let p = sp.as_mut_ptr();
     unsafe {
-        let mut m = [f32x4_splat(f32::NEG_INFINITY); 2];
-        for j in 0..len {
-            for (h, mh) in m.iter_mut().enumerate() {
-                *mh = f32x4_max(*mh, ld(p.add(j * MR + 4 * h)));
-            }
-        }
         let mut s = [f32x4_splat(0.0); 2];
         for j in 0..len {
             for h in 0..2 {

@@ -1,41 +1,50 @@
 //! Element-wise and per-row kernels: exp, softmax, LayerNorm, BatchNorm, GELU and the other activations, add.
 
-use super::{grow, hmax, hsum, ld, st, SCRATCH};
+use super::{grow, hmax, hsum, ld, madd, st, SCRATCH};
 use crate::config::Activation;
 use core::arch::wasm32::*;
 
-/// `e^x`, Cephes `expf` polynomial (relative error ≈ 1e-7); 0 below −87.3, clamped above 88.3.
+/// `e^x`, Cephes `expf` polynomial (relative error ≈ 1e-7); 0 below −87.3, clamped above 88.3. Its
+/// multiply-adds go through [`madd`], so the relaxed build runs them as FMAs (the SIMD128 build keeps the
+/// separate multiply and add, as before).
 #[inline(always)]
 pub fn exp4(x: v128) -> v128 {
     let x = f32x4_min(x, f32x4_splat(88.376_26));
     let tiny = f32x4_lt(x, f32x4_splat(-87.336_54));
     let x = f32x4_max(x, f32x4_splat(-87.336_54));
     let n = f32x4_nearest(f32x4_mul(x, f32x4_splat(std::f32::consts::LOG2_E)));
-    let r = f32x4_sub(x, f32x4_mul(n, f32x4_splat(0.693_359_4)));
-    let r = f32x4_add(r, f32x4_mul(n, f32x4_splat(2.121_944_4e-4)));
+    let r = madd(x, n, f32x4_splat(-0.693_359_4));
+    let r = madd(r, n, f32x4_splat(2.121_944_4e-4));
     let mut p = f32x4_splat(1.987_569_1e-4);
     for c in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 0.5] {
-        p = f32x4_add(f32x4_mul(p, r), f32x4_splat(c));
+        p = madd(f32x4_splat(c), p, r);
     }
-    let y = f32x4_add(f32x4_add(f32x4_mul(f32x4_mul(p, r), r), r), f32x4_splat(1.0));
+    let y = f32x4_add(madd(r, f32x4_mul(p, r), r), f32x4_splat(1.0));
     let pow2 = i32x4_shl(i32x4_add(i32x4_trunc_sat_f32x4(n), i32x4_splat(127)), 23);
     v128_andnot(f32x4_mul(y, pow2), tiny)
 }
 
-/// `erf(x)`, Abramowitz & Stegun 7.1.26 (absolute error ≤ 1.5e-7).
+/// `erf(x)` as the rational minimax approximation Eigen and XLA use for f32, `x · P(x²) / Q(x²)`
+/// (absolute error ≤ 4e-7), and exactly ±1 from |x| ≥ 3.9 on (erf(3.9) = 1 − 3.5e-8), so that GELU's
+/// `1 + erf` is exactly 0 in the far negative tail as with libm's `erff`. No `exp` and one division, where
+/// Abramowitz & Stegun 7.1.26 needed both: this was most of what GELU cost in a matmul's epilogue.
 #[inline(always)]
 fn erf4(x: v128) -> v128 {
-    let sign = v128_and(x, f32x4_splat(-0.0));
-    let a = f32x4_abs(x);
-    let t = f32x4_div(f32x4_splat(1.0), f32x4_add(f32x4_splat(1.0), f32x4_mul(a, f32x4_splat(0.327_591_1))));
-    let mut p = f32x4_splat(1.061_405_4);
-    for c in [-1.453_152_1, 1.421_413_8, -0.284_496_74, 0.254_829_6] {
-        p = f32x4_add(f32x4_mul(p, t), f32x4_splat(c));
+    let saturated = f32x4_ge(f32x4_abs(x), f32x4_splat(3.9));
+    let unit = v128_or(f32x4_splat(1.0), v128_and(x, f32x4_splat(-0.0))); // ±1 with x's sign
+    let x = f32x4_pmax(f32x4_splat(-3.9), f32x4_pmin(f32x4_splat(3.9), x));
+    let x2 = f32x4_mul(x, x);
+    // P and Q are independent chains, so their multiply-adds overlap.
+    let mut p = f32x4_splat(-2.726_142_3e-10);
+    let mut q = f32x4_splat(-1.456_607_2e-5);
+    for c in [2.770_681_4e-8, -2.101_024e-6] {
+        p = madd(f32x4_splat(c), p, x2);
     }
-    let p = f32x4_mul(p, t);
-    let e = exp4(f32x4_neg(f32x4_mul(a, a)));
-    let y = f32x4_sub(f32x4_splat(1.0), f32x4_mul(p, e));
-    v128_or(y, sign)
+    for (cp, cq) in [(-5.692_506_4e-5, -2.133_740_6e-4), (-7.349_906_3e-4, -1.682_827e-3), (-2.954_599_8e-3, -7.373_329e-3), (-1.609_603_3e-2, -1.426_474e-2)] {
+        p = madd(f32x4_splat(cp), p, x2);
+        q = madd(f32x4_splat(cq), q, x2);
+    }
+    v128_bitselect(unit, f32x4_div(f32x4_mul(x, p), q), saturated)
 }
 
 /// `tanh(x) = sign(x) · (1 − 2 / (e^{2|x|} + 1))`.
