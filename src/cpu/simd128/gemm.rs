@@ -175,7 +175,7 @@ pub(super) struct Epilogue<'a> {
 
 /// Store a microkernel tile: rows `i0..i0+rows`, columns `j0..j0+cols` of `out (·, ldc)`.
 #[inline(always)]
-#[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn store_tile(acc: &[[v128; 2]; NR], out: *mut f32, ldc: usize, i0: usize, rows: usize, j0: usize, cols: usize, ep: Epilogue) {
     let bias = match ep.bias {
         Some(b) if cols == NR => ld(b.as_ptr().add(j0)),
@@ -186,30 +186,27 @@ pub(super) unsafe fn store_tile(acc: &[[v128; 2]; NR], out: *mut f32, ldc: usize
         }
         None => f32x4_splat(0.0),
     };
-    for v in 0..2 {
-        let rowv = transpose4(acc[0][v], acc[1][v], acc[2][v], acc[3][v]);
-        for (r, &val) in rowv.iter().enumerate() {
-            let i = 4 * v + r;
-            if i >= rows {
-                return;
-            }
-            let mut y = if ep.bias.is_some() { f32x4_add(val, bias) } else { val };
-            if let Some(a) = ep.act {
-                y = act4(y, a);
-            }
-            let p = out.add((i0 + i) * ldc + j0);
-            if cols == NR {
-                if ep.accumulate {
-                    y = f32x4_add(ld(p), y);
-                }
-                st(p, y);
-            } else {
-                let mut t = [0.0f32; NR];
-                st(t.as_mut_ptr(), y);
-                for (c, &tv) in t.iter().enumerate().take(cols) {
-                    let q = p.add(c);
-                    *q = if ep.accumulate { *q + tv } else { tv };
-                }
+    // All eight rows' bias and activation first, as independent chains the CPU can overlap (GELU's is
+    // long), then the stores.
+    let lo = transpose4(acc[0][0], acc[1][0], acc[2][0], acc[3][0]);
+    let hi = transpose4(acc[0][1], acc[1][1], acc[2][1], acc[3][1]);
+    let mut ys = [lo[0], lo[1], lo[2], lo[3], hi[0], hi[1], hi[2], hi[3]];
+    if ep.bias.is_some() {
+        ys.iter_mut().for_each(|y| *y = f32x4_add(*y, bias));
+    }
+    if let Some(a) = ep.act {
+        ys.iter_mut().for_each(|y| *y = act4(*y, a));
+    }
+    for (i, &y) in ys.iter().enumerate().take(rows) {
+        let p = out.add((i0 + i) * ldc + j0);
+        if cols == NR {
+            st(p, if ep.accumulate { f32x4_add(ld(p), y) } else { y });
+        } else {
+            let mut t = [0.0f32; NR];
+            st(t.as_mut_ptr(), y);
+            for (c, &tv) in t.iter().enumerate().take(cols) {
+                let q = p.add(c);
+                *q = if ep.accumulate { *q + tv } else { tv };
             }
         }
     }
