@@ -11,8 +11,8 @@
 //!
 //! Attention: per (batch, head) and block of 8 queries, scores come from the same microkernel straight
 //! into the packed layout the P · V product reads, and softmax runs across lanes (one lane per query).
-//! The output streams over blocks of 64 keys (online softmax: running max and sum per query, accumulators
-//! rescaled when the max grows), so only 8 × 64 scores ever exist; when the trace asks for the
+//! The output streams over blocks of 128 keys (online softmax: running max and sum per query, accumulators
+//! rescaled when the max grows), so only 8 × 128 scores ever exist; when the trace asks for the
 //! probabilities, the exact 8 × seq strip is computed as well and written into the (heads, seq, seq)
 //! trace — the output is the same with or without a trace.
 //!
