@@ -355,7 +355,7 @@ impl Engine {
                 break out;
             }
         };
-        each.sort_by(|a, b| a.0.total_cmp(&b.0));
+        each.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
         let kept = &each[..(each.len() - each.len() / 5).max(1)];
         let n = kept.len() as f64;
         let total_ms = kept.iter().map(|r| r.0).sum::<f64>() / n;

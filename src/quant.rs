@@ -473,7 +473,7 @@ fn convert_folder<const SCHEME: bool>(files: &crate::hf::HfFiles, scheme: &Schem
     }
     let w = crate::weights::Weights::from_parts(&files.weights)?;
     let mut names = w.names();
-    names.sort();
+    names.sort_unstable();
     if let Some(n) = names.iter().find(|n| n.ends_with("_scale") || w.dtype(n).is_ok_and(|d| d == "I8" || d == "U8")) {
         return Err(Error::Input(format!("tensor `{n}` is already quantized: convert the f32 model")));
     }

@@ -205,7 +205,7 @@ impl Lab {
         }
         let w = crate::weights::Weights::from_parts(&f32_files.weights.iter().map(|b| &b[..]).collect::<Vec<_>>())?;
         let mut names = w.names();
-        names.sort();
+        names.sort_unstable();
         let mut matrices = Vec::new();
         for name in names {
             let view = w.view(&name)?;
