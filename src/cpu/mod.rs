@@ -167,6 +167,29 @@ pub fn layer_norm(
     eps: f32,
     stats: Option<(&mut [f32], &mut [f32])>,
 ) {
+    let t = par::threads();
+    let shapes_ok = x.len() >= rows * d && out.len() >= rows * d && stats.as_ref().is_none_or(|(m, v)| m.len() >= rows && v.len() >= rows);
+    if t <= 1 || rows < 2 || rows * d < PAR_MIN_NORM || !shapes_ok {
+        return layer_norm_one(x, w, b, out, rows, d, eps, stats);
+    }
+    // Row blocks over the pool: each row's statistics and outputs come from the same kernel as in one call.
+    let blocks = par::split(rows, t, 1);
+    let dst = par::SharedMut(out.as_mut_ptr());
+    let st = stats.map(|(m, v)| (par::SharedMut(m.as_mut_ptr()), par::SharedMut(v.as_mut_ptr())));
+    par::run(blocks.len(), &|i| {
+        let r = blocks[i].clone();
+        // SAFETY: row blocks are disjoint and within `out (rows, d)` and the `(rows)` statistics (checked above).
+        let o = unsafe { std::slice::from_raw_parts_mut(dst.get().add(r.start * d), r.len() * d) };
+        let s = st.map(|(m, v)| unsafe { (std::slice::from_raw_parts_mut(m.get().add(r.start), r.len()), std::slice::from_raw_parts_mut(v.get().add(r.start), r.len())) });
+        layer_norm_one(&x[r.start * d..r.end * d], w, b, o, r.len(), d, eps, s);
+    });
+}
+
+/// Smallest LayerNorm (elements) worth waking the pool for.
+const PAR_MIN_NORM: usize = 1 << 14;
+
+#[allow(clippy::too_many_arguments)]
+fn layer_norm_one(x: &[f32], w: &[f32], b: &[f32], out: &mut [f32], rows: usize, d: usize, eps: f32, stats: Option<(&mut [f32], &mut [f32])>) {
     select!(layer_norm(x, w, b, out, rows, d, eps, stats))
 }
 
