@@ -9,20 +9,27 @@ use core::arch::wasm32::*;
 
 /// `(min, max)` of `x` (`(+inf, −inf)` when empty), `None` when a value is NaN or infinite.
 fn min_max(x: &[f32]) -> Option<(f32, f32)> {
-    // wasm's f32x4.min / max return NaN when a lane is NaN, so a non-finite input leaves a non-finite
-    // extreme (an infinity is an extreme itself).
+    // `f32x4.pmin` / `pmax` (one x86 instruction each, against about seven for `f32x4.min` / `max`, whose
+    // NaN and ±0 rules take extra steps) pass a NaN lane over, so NaNs are caught by `a ≠ a` beside them;
+    // an infinity is an extreme itself. The extremes are the same values as with min / max (a zero may
+    // come out as +0 where min gives −0: the quantization parameters are the same for both).
     let (len, v) = (x.len(), x.len() / 4 * 4);
     let (mut lo4, mut hi4) = (f32x4_splat(f32::INFINITY), f32x4_splat(f32::NEG_INFINITY));
+    let mut nan4 = i32x4_splat(0);
     let px = x.as_ptr();
     let mut i = 0;
     // SAFETY: i + 4 ≤ v ≤ len = x.len().
     unsafe {
         while i < v {
             let a = v128_load(px.add(i) as *const v128);
-            lo4 = f32x4_min(lo4, a);
-            hi4 = f32x4_max(hi4, a);
+            lo4 = f32x4_pmin(lo4, a); // a < lo ? a : lo
+            hi4 = f32x4_pmax(hi4, a); // hi < a ? a : hi
+            nan4 = v128_or(nan4, f32x4_ne(a, a));
             i += 4;
         }
+    }
+    if v128_any_true(nan4) {
+        return None;
     }
     let lanes = |v: v128| [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)];
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
