@@ -2,14 +2,16 @@
 //! integer product exactly, the float epilogue with the same operations in the same order.
 //!
 //! **Weights** are packed once per weight ([`PackedInt8`]): panels of 8 output columns; in a panel, each
-//! step of 4 `k` is 32 bytes — columns 0–3 (4 bytes each) then columns 4–7 — so one `v128` holds 4
-//! columns × 4 k and lane `c` of a 4-way dot product is column `c`'s partial sum: the inner loop is pure
+//! step of 4 `k` is 32 values — columns 0–3 (4 values each) then columns 4–7 — so one `v128` of bytes holds
+//! 4 columns × 4 k and lane `c` of a 4-way dot product is column `c`'s partial sum: the inner loop is pure
 //! dot products into per-column accumulators, no horizontal sums. `k` is padded with zeros to a multiple of
-//! 4, the columns to a multiple of 8.
+//! 4, the columns to a multiple of 8. [`Panels`] is a weight packed for its kernel: int8 values for the
+//! relaxed kernels, the same layout widened to i16 for `Dot16` (twice the bytes, made once per weight).
 //!
-//! **Activations** are quantized once per call ([`super::act_quant::quantize`]: one min/max scan, one pass that scales,
-//! rounds, clamps and narrows 16 values at a time) into rows padded with zeros to the packed `k`. Each
-//! step broadcasts a row's 4 activation bytes to all lanes.
+//! **Activations** are quantized once per call ([`super::act_quant::quantize`]: one min/max scan, one pass
+//! that scales, rounds, clamps and narrows 16 values at a time) into rows padded with zeros to the packed
+//! `k`: bytes for the relaxed kernels, u16 for `Dot16`. Each step broadcasts a row's 4 activations to all
+//! lanes.
 //!
 //! **Microkernels** ([`Int8Kernel`]): a tile of up to 4 rows × 8 columns kept in registers over the whole
 //! `k`:
@@ -19,11 +21,14 @@
 //! - `RelaxedDot16`: the same through `i16x8.relaxed_dot_i8x16_i7x16_s` (pair sums `|a·b + c·d| ≤ 2 · 128 ·
 //!   127` fit i16 exactly) + `i32x4.dot_i16x8_s` with ones (the pairwise widening; LLVM would fuse
 //!   `extadd_pairwise` + add back into the first kernel's instruction).
-//! - `Dot16` (every SIMD128 build): weights widened to i16 once per step and shared by the rows,
-//!   activations widened (zero-extended) per row, `i32x4.dot_i16x8_s`; each lane then holds half a column's
-//!   sum, and the halves are added once at the end of the tile. 2 rows × 8 columns = 8 accumulators. The
-//!   only kernel for qnnpack's 8-bit activations (`[0, 255]`; pair sums ≤ 2 · 255 · 128 fit i32), which the
-//!   relaxed dot products cannot take as their 7-bit operand.
+//! - `Dot16` (every SIMD128 build): `i32x4.dot_i16x8_s` on operands widened before the product — the
+//!   weights when packed, the activations when quantized — so a step is 4 weight loads, and per row one
+//!   64-bit broadcast load, 4 dot products and 4 adds: no widening in the loop (it had 6 widening
+//!   instructions per step and one per row: peak 65 → 82 GOP/s, BENCHMARKS.md "int8 speed, session 8").
+//!   Each lane holds half a column's sum; the halves are added once at the end of the tile. 2 rows × 8
+//!   columns = 8 accumulators (3 rows spill: 12 accumulators + 4 weight vectors). The only kernel for
+//!   qnnpack's 8-bit activations (`[0, 255]`; pair sums ≤ 2 · 255 · 128 fit i32), which the relaxed dot
+//!   products cannot take as their 7-bit operand.
 //!
 //! On x86 without AVX-VNNI, V8 lowers `i32x4.relaxed_dot_i8x16_i7x16_add_s` to five instructions
 //! (`pcmpeqd` + `psrlw` rebuild a ones vector, `pmaddubsw`, `pmaddwd`, `paddd`) and `RelaxedDot16` to three
@@ -34,8 +39,8 @@
 //! **Epilogue** ([`Epilogue`]), per 4 columns in registers: `raw = acc − zp·Σw` (i32), then
 //! `f32(raw)` → f64 `· f32(sx·sw) + bias` → f32 (7-bit grid) or `f32(raw) · f32(sx·sw)` then `+ bias` in f32
 //! (8-bit grid), plus the outlier columns' f32 product when the weight has some, then the residual add or
-//! the activation — the scalar reference's operations. Panels are the outer loop (8 × k bytes of weights stay in L1 while the rows
-//! stream past); the thread pool splits rows or panels ([`crate::cpu::quant::linear_int8`]).
+//! the activation — the scalar reference's operations. Panels are the outer loop (8 × k weights stay in L1
+//! while the rows stream past); the thread pool splits rows or panels ([`crate::cpu::quant::linear_int8`]).
 
 use super::math::act4;
 use crate::config::Activation;
