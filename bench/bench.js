@@ -80,6 +80,38 @@ function warmUp(mod) {
   mb.free();
 }
 
+/**
+ * An int8 peak call (the int8 product's register tile on L1-resident data, `kernel` selected first) of
+ * about 4 ms; returns a function doing it and the integer operations (2 per multiply-add) it does.
+ */
+function peakInt8Call(mod, kernel) {
+  mod.setInt8Kernel(kernel);
+  let iters = 1 << 12;
+  for (;;) {
+    const t0 = performance.now();
+    mod.peakInt8(iters);
+    if (performance.now() - t0 > 4) break;
+    iters *= 2;
+  }
+  const ops = iters * mod.peakInt8OpsPerIter();
+  return { fn: () => { mod.setInt8Kernel(kernel); return mod.peakInt8(iters); }, flops: ops };
+}
+
+/**
+ * The int8 microkernels the kernel rows measure: `dot-i16x8` (the only kernel of the 8-bit activation grid,
+ * and of SIMD128 builds) in each build, and the relaxed build's default (`name: [build, kernel]`).
+ */
+function int8Kernels(builds) {
+  const out = {};
+  for (const [build, mod] of Object.entries(builds)) {
+    if (!mod.peakInt8) continue;
+    const dflt = mod.setInt8Kernel('');
+    for (const k of new Set(['dot-i16x8', dflt])) out[`${build} ${k}`] = [build, k];
+    mod.setInt8Kernel(dflt);
+  }
+  return out;
+}
+
 /** A peak-kernel call of about 4 ms; returns a function doing it and the FLOPs it does. */
 function peakCall(mod) {
   let iters = 1 << 18;
@@ -437,8 +469,13 @@ async function run() {
 async function kernels(builds, result) {
   // Peak (each build's matmul microkernel on L1-resident panels) measured in the same rounds as the matmuls,
   // so "% of peak" compares numbers taken under the same conditions.
+  // The int8 product's tiles likewise: each int8 kernel's peak (GOP/s, 2 per multiply-add) in the same
+  // rounds as its int8 linear (dynamic quantization + product + epilogue, per-tensor weights).
   const peaks = Object.fromEntries(Object.entries(builds).map(([name, mod]) => [name, peakCall(mod)]));
-  const peakSamples = Object.fromEntries(Object.keys(builds).map((k) => [k, []]));
+  const i8 = int8Kernels(builds);
+  for (const [name, [build, kernel]] of Object.entries(i8)) peaks[`int8 ${name}`] = peakInt8Call(builds[build], kernel);
+  for (const mod of Object.values(builds)) if (mod.setInt8Kernel) mod.setInt8Kernel(''); // (the defaults again)
+  const peakSamples = Object.fromEntries(Object.keys(peaks).map((k) => [k, []]));
   for (const [m, k, n] of SHAPES) {
     const row = { m, k, n, gflops: {}, peakGflops: {} };
     const benches = [['scalar', builds.simd128, true], ['simd128', builds.simd128, false]];
@@ -452,8 +489,16 @@ async function kernels(builds, result) {
       flops = mb.flops();
       variants[name] = () => mb.run(reference);
     }
+    for (const [name, [build, kernel]] of Object.entries(i8)) {
+      const mod = builds[build];
+      const q = new mod.Int8MatmulBench(m, k, n);
+      objs.push(q);
+      benches.push([`int8 ${name}`]);
+      variants[`int8 ${name}`] = () => { mod.setInt8Kernel(kernel); return q.run(false); };
+    }
     for (const [name, p] of Object.entries(peaks)) variants[`peak:${name}`] = p.fn;
     const t = await timeRounds(variants, { minMs: 2000, maxRounds: 100 });
+    for (const mod of Object.values(builds)) if (mod.setInt8Kernel) mod.setInt8Kernel('');
     // GFLOP/s from the fastest run of each (the machine is shared: the fastest run is the one least
     // disturbed); medians are kept in the JSON too.
     row.medianGflops = {};

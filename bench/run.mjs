@@ -109,13 +109,34 @@ lines.push(`${out.date.slice(0, 16).replace('T', ' ')} UTC · ${out.machine.cpu}
 if (out.matmul.length) {
 lines.push('');
 lines.push('Peak (the matmul microkernel on L1-resident panels, 1 thread; fastest of the runs interleaved with the matmuls):');
-for (const [k, v] of Object.entries(out.peak)) lines.push(`  ${k.padEnd(13)} ${f(v)} GFLOP/s`);
+const int8Names = Object.keys(out.peak).filter((k) => k.startsWith('int8 '));
+for (const [k, v] of Object.entries(out.peak)) {
+  if (k.startsWith('int8 ')) continue;
+  lines.push(`  ${k.padEnd(13)} ${f(v)} GFLOP/s`);
+}
+for (const k of int8Names) {
+  const fp = out.peak[k.split(' ')[1]];
+  lines.push(`  ${k.padEnd(13)} ${f(out.peak[k])} GOP/s (2 per int8 multiply-add; ${f(out.peak[k] / fp, 2)}× the build's fp32 peak)`);
+}
 lines.push('');
 lines.push('Matmul x(m,k)·Wᵀ(k→n)+b, GFLOP/s of the fastest run (% of the same build\'s peak in the same rounds):');
 lines.push('  shape (m×k×n)      scalar        simd128         relaxed-simd');
 for (const r of out.matmul) {
   const pct = (name) => (r.peakGflops[name] ? ` (${f((100 * r.gflops[name]) / r.peakGflops[name], 0)}%)` : '');
   lines.push(`  ${`${r.m}×${r.k}×${r.n}`.padEnd(17)}  ${f(r.gflops.scalar).padStart(6)}        ${(f(r.gflops.simd128) + pct('simd128')).padEnd(14)}  ${f(r.gflops['relaxed-simd']) + pct('relaxed-simd')}`);
+}
+if (int8Names.length) {
+  lines.push('');
+  lines.push('int8 linear (per-tensor weights; activations quantized each run, integer product, f32 epilogue), GOP/s of the');
+  lines.push('fastest run (% of its kernel\'s peak in the same rounds; int8/fp32 time against the same build\'s fp32 row):');
+  lines.push(`  shape (m×k×n)      ${int8Names.map((k) => k.slice(5).padEnd(44)).join('')}`);
+  for (const r of out.matmul) {
+    const cell = (k) => {
+      const b = k.split(' ')[1];
+      return `${f(r.gflops[k])} (${f((100 * r.gflops[k]) / r.peakGflops[k], 0)}%, ${f(r.gflops[b] / r.gflops[k], 2)})`.padEnd(44);
+    };
+    lines.push(`  ${`${r.m}×${r.k}×${r.n}`.padEnd(17)}  ${int8Names.map(cell).join('')}`);
+  }
 }
 }
 for (const [model, e] of Object.entries(out.forward)) {

@@ -206,6 +206,47 @@ fn int8_linear_is_bit_exact_across_kernels() {
     }
 }
 
+/// The SIMD activation quantizer (bytes, and u16 for `Dot16`) against the scalar one on the inputs its
+/// min/max scan treats specially: signed zeros (all −0, all +0, mixed), a NaN or an infinity in every
+/// position of a ragged row (vector body and tail), constant rows, both grids.
+#[wasm_bindgen_test]
+fn activation_quantizer_equals_scalar_on_zeros_and_non_finite() {
+    let (m, k) = (3, 37); // 111 values: 27 vectors + a tail of 3; rows padded to kp = 40
+    let kp = 40;
+    let mut cases: Vec<Vec<f32>> = vec![vec![-0.0; m * k], vec![0.0; m * k], (0..m * k).map(|i| if i % 3 == 0 { -0.0 } else { 0.0 }).collect(), vec![2.5; m * k], vec![-1e-30; m * k]];
+    let base: Vec<f32> = (0..m * k).map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.03).collect();
+    for at in 0..m * k {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let mut x = base.clone();
+            x[at] = bad;
+            cases.push(x);
+        }
+    }
+    cases.push(base);
+    for grid in [ActivationGrid::U7, ActivationGrid::U8] {
+        for (t, x) in cases.iter().enumerate() {
+            let mut want = vec![0u8; m * k];
+            let p = encoder_lens::quant::quantize_activations_grid(x, k, &mut want, grid, &[]);
+            for wide in [false, true] {
+                let size = 1 + wide as usize;
+                let mut q = vec![0xa5u8; m * kp * size];
+                let got = simd128::act_quant::quantize(x, m, k, kp, &mut q, grid, &[], wide);
+                assert_eq!(got, p, "case {t} {grid:?} wide {wide}: parameters");
+                if p.is_none() {
+                    continue;
+                }
+                for r in 0..m {
+                    for c in 0..kp {
+                        let v = if wide { u16::from_le_bytes([q[(r * kp + c) * 2], q[(r * kp + c) * 2 + 1]]) } else { q[r * kp + c] as u16 };
+                        let w = if c < k { want[r * k + c] as u16 } else { 0 };
+                        assert_eq!(v, w, "case {t} {grid:?} wide {wide}: row {r} column {c}");
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[wasm_bindgen_test]
 fn int8_model_logits_match_scalar() {
     let c = Classifier::from_bytes(

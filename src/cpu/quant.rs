@@ -14,7 +14,7 @@ use std::cell::RefCell;
 
 #[derive(Default)]
 struct Scratch {
-    xq: Vec<u8>,     // (m, k) quantized activations; (m, kp) rows padded with zeros on the packed path
+    xq: Vec<u8>,     // (m, k) quantized activations; (m, kp) rows padded with zeros on the packed path (u16 values for Dot16)
     acc: Vec<i32>,   // (m, n) integer products
     widened: Vec<f32>, // (n, k) f16 weights widened to f32
     outlier: Vec<f32>, // (m, n) the outlier columns' f32 product
@@ -37,32 +37,35 @@ pub const PANEL: usize = 8;
 pub const KSTEP: usize = 4;
 
 /// An int8 weight `(n, k)` in the layout the SIMD int8 microkernels stream: panels of [`PANEL`] output
-/// columns, `(panels, kp / 4, 8, 4)` — in a panel, each step of 4 `k` is 32 bytes: columns 0–3 (their 4
+/// columns, `(panels, kp / 4, 8, 4)` — in a panel, each step of 4 `k` is 32 values: columns 0–3 (their 4
 /// values each), then columns 4–7. `k` is padded with zeros to `kp` (a multiple of 4), the columns to a
-/// multiple of 8 (zero weights: they add nothing and their outputs are never stored).
+/// multiple of 8 (zero weights: they add nothing and their outputs are never stored). `T` is the element
+/// type: `i8` for the relaxed dot products, `i16` (the same values sign-extended once, at first use: twice
+/// the bytes) for the `i32x4.dot_i16x8_s` kernel, which then loads its operand ready instead of widening
+/// it at every step.
 #[derive(Clone)]
-pub struct PackedInt8 {
+pub struct PackedInt8<T = i8> {
     /// Output columns `n` (weight rows).
     pub n: usize,
     /// Inputs `k`.
     pub k: usize,
     /// `k` rounded up to a multiple of [`KSTEP`].
     pub kp: usize,
-    /// `(panels, kp / 4, 8, 4)` int8 values.
-    pub data: Vec<i8>,
+    /// `(panels, kp / 4, 8, 4)` int8 values (as `T`).
+    pub data: Vec<T>,
 }
 
-impl PackedInt8 {
+impl<T: From<i8> + Copy + Default> PackedInt8<T> {
     /// Pack `q (n, k)` (PyTorch `nn.Linear` layout).
     pub fn new(q: &[i8], n: usize, k: usize) -> Self {
         let kp = k.div_ceil(KSTEP) * KSTEP;
         let panels = n.div_ceil(PANEL);
-        let mut data = vec![0i8; panels * PANEL * kp];
+        let mut data = vec![T::default(); panels * PANEL * kp];
         for (j, row) in q.chunks(k.max(1)).enumerate().take(n) {
             let (p, c) = (j / PANEL, j % PANEL);
             let base = p * PANEL * kp + (c / 4) * 16 + (c % 4) * KSTEP;
             for (kk, &v) in row.iter().enumerate() {
-                data[base + (kk / KSTEP) * KSTEP * PANEL + kk % KSTEP] = v;
+                data[base + (kk / KSTEP) * KSTEP * PANEL + kk % KSTEP] = T::from(v);
             }
         }
         Self { n, k, kp, data }
@@ -74,9 +77,9 @@ impl PackedInt8 {
     }
 }
 
-impl std::fmt::Debug for PackedInt8 {
+impl<T> std::fmt::Debug for PackedInt8<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "PackedInt8 {{ n: {}, k: {}, kp: {} }}", self.n, self.k, self.kp)
+        write!(f, "PackedInt8<{}> {{ n: {}, k: {}, kp: {} }}", std::any::type_name::<T>(), self.n, self.k, self.kp)
     }
 }
 
@@ -229,16 +232,20 @@ pub fn linear_int8(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f
 #[allow(clippy::too_many_arguments)]
 fn linear_int8_packed(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f32], m: usize, k: usize, n: usize, act: Option<Activation>, accumulate: bool) {
     use super::simd128::int8 as simd;
-    let pw = w.packed();
-    let (kp, panels) = (pw.kp, pw.panels());
+    // The relaxed dot products take a 7-bit activation operand: 8-bit activations run `Dot16`.
+    let kernel = if w.activation == ActivationGrid::U8 { simd::Int8Kernel::Dot16 } else { simd::kernel_in_use() };
+    let pw = simd::Panels::of(kernel, w);
+    let (kp, panels) = (pw.kp(), pw.columns().1);
     let np = panels * PANEL;
     SCRATCH.with(|s| {
         let s = &mut *s.borrow_mut();
-        if s.xq.len() < m * kp {
-            s.xq.resize(m * kp, 0);
+        let row = kp * pw.x_bytes(); // bytes per quantized row
+        if s.xq.len() < m * row {
+            s.xq.resize(m * row, 0);
         }
         let out = &mut out[..m * n];
-        let Some(p) = super::simd128::act_quant::quantize(&x[..m * k], m, k, kp, &mut s.xq, w.activation, w.outlier_columns()) else {
+        let wide = pw.x_bytes() == 2;
+        let Some(p) = super::simd128::act_quant::quantize(&x[..m * k], m, k, kp, &mut s.xq, w.activation, w.outlier_columns(), wide) else {
             out.iter_mut().for_each(|v| *v = f32::NAN);
             return;
         };
@@ -277,10 +284,8 @@ fn linear_int8_packed(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut
             act: if accumulate { None } else { act },
             accumulate,
         };
-        let xq = &s.xq[..m * kp];
+        let xq = &s.xq[..m * row];
         let dst = super::par::SharedMut(out.as_mut_ptr());
-        // The relaxed dot products take a 7-bit activation operand: 8-bit activations run `Dot16`.
-        let kernel = if u8_grid { simd::Int8Kernel::Dot16 } else { simd::kernel_in_use() };
         let t = super::par::threads();
         if t > 1 && m * k * n >= 1 << 16 {
             // Rows when each thread gets at least 32 of them, else panels (a short input reads all of `w` per
@@ -290,11 +295,11 @@ fn linear_int8_packed(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut
             return super::par::run(blocks.len(), &|i| {
                 let (rows, cols) = if by_rows { (blocks[i].clone(), 0..panels) } else { (0..m, blocks[i].clone()) };
                 // SAFETY: `out (m, n)` is in bounds (checked by linear_int8); tasks write disjoint rows or panels.
-                unsafe { simd::linear_packed(kernel, xq, pw, rows, cols, &e, dst.get()) };
+                unsafe { simd::linear_packed(pw, xq, rows, cols, &e, dst.get()) };
             });
         }
         // SAFETY: as above, one task.
-        unsafe { simd::linear_packed(kernel, xq, pw, 0..m, 0..panels, &e, dst.get()) };
+        unsafe { simd::linear_packed(pw, xq, 0..m, 0..panels, &e, dst.get()) };
     })
 }
 
@@ -329,7 +334,7 @@ mod tests {
     fn packed_int8_layout() {
         let (n, k) = (11, 6); // two panels (the second 3 of 8 columns), k padded 6 → 8
         let q: Vec<i8> = (0..n * k).map(|i| (i as i32 % 250 - 120) as i8).collect();
-        let p = PackedInt8::new(&q, n, k);
+        let p = PackedInt8::<i8>::new(&q, n, k);
         assert_eq!((p.n, p.k, p.kp, p.panels(), p.data.len()), (11, 6, 8, 2, 2 * 8 * 8));
         let mut seen = 0;
         for (idx, &v) in p.data.iter().enumerate() {

@@ -179,6 +179,9 @@ pub struct Int8Weight {
     /// first use by the CPU backend ([`Int8Weight::packed`]) and kept; builds and backends that never ask
     /// for it pay nothing. `q` must not change after that.
     packed: std::sync::OnceLock<crate::cpu::quant::PackedInt8>,
+    /// The same layout widened to i16, for the `i32x4.dot_i16x8_s` kernel ([`Int8Weight::packed_wide`]):
+    /// made on first use; a weight runs one kernel, so it holds one of the two.
+    packed_wide: std::sync::OnceLock<crate::cpu::quant::PackedInt8<i16>>,
 }
 
 impl Int8Weight {
@@ -186,12 +189,17 @@ impl Int8Weight {
     pub fn new(shape: [usize; 2], q: Vec<i8>, scales: Vec<f32>, per_channel: bool) -> Self {
         let row_sums = q.chunks(shape[1].max(1)).map(|r| r.iter().map(|&v| v as i32).sum()).collect();
         let (activation, outliers) = (ActivationGrid::default(), None);
-        Self { id: ParamId::next(), shape, q, scales, per_channel, row_sums, activation, outliers, packed: std::sync::OnceLock::new() }
+        Self { id: ParamId::next(), shape, q, scales, per_channel, row_sums, activation, outliers, packed: std::sync::OnceLock::new(), packed_wide: std::sync::OnceLock::new() }
     }
 
     /// `q` packed for the SIMD int8 kernels (packed once, on the first call).
     pub fn packed(&self) -> &crate::cpu::quant::PackedInt8 {
         self.packed.get_or_init(|| crate::cpu::quant::PackedInt8::new(&self.q, self.shape[0], self.shape[1]))
+    }
+
+    /// `q` packed and widened to i16 for the `i32x4.dot_i16x8_s` kernel (once, on the first call).
+    pub fn packed_wide(&self) -> &crate::cpu::quant::PackedInt8<i16> {
+        self.packed_wide.get_or_init(|| crate::cpu::quant::PackedInt8::new(&self.q, self.shape[0], self.shape[1]))
     }
 
     /// The weight as f32 values `q · scale` (what the int8 weights stand for), the outlier columns' f32

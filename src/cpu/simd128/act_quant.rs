@@ -1,7 +1,7 @@
 //! The activation quantization in front of the int8 linear ([`super::int8`]) on wasm SIMD, equal to
 //! [`crate::quant::quantize_activations_grid`] bit for bit: one min/max scan over the input (outlier columns
 //! left out), then one pass that scales, rounds, clamps and narrows 16 values at a time into rows padded
-//! with zeros to the packed `k`.
+//! with zeros to the packed `k`, as bytes or (for the `i32x4.dot_i16x8_s` kernel) as 16-bit values.
 
 use crate::model::param::ActivationGrid;
 use crate::quant::{choose_qparams_grid, ActQuant};
@@ -9,20 +9,27 @@ use core::arch::wasm32::*;
 
 /// `(min, max)` of `x` (`(+inf, −inf)` when empty), `None` when a value is NaN or infinite.
 fn min_max(x: &[f32]) -> Option<(f32, f32)> {
-    // wasm's f32x4.min / max return NaN when a lane is NaN, so a non-finite input leaves a non-finite
-    // extreme (an infinity is an extreme itself).
+    // `f32x4.pmin` / `pmax` (one x86 instruction each, against about seven for `f32x4.min` / `max`, whose
+    // NaN and ±0 rules take extra steps) pass a NaN lane over, so NaNs are caught by `a ≠ a` beside them;
+    // an infinity is an extreme itself. The extremes are the same values as with min / max (a zero may
+    // come out as +0 where min gives −0: the quantization parameters are the same for both).
     let (len, v) = (x.len(), x.len() / 4 * 4);
     let (mut lo4, mut hi4) = (f32x4_splat(f32::INFINITY), f32x4_splat(f32::NEG_INFINITY));
+    let mut nan4 = i32x4_splat(0);
     let px = x.as_ptr();
     let mut i = 0;
     // SAFETY: i + 4 ≤ v ≤ len = x.len().
     unsafe {
         while i < v {
             let a = v128_load(px.add(i) as *const v128);
-            lo4 = f32x4_min(lo4, a);
-            hi4 = f32x4_max(hi4, a);
+            lo4 = f32x4_pmin(lo4, a); // a < lo ? a : lo
+            hi4 = f32x4_pmax(hi4, a); // hi < a ? a : hi
+            nan4 = v128_or(nan4, f32x4_ne(a, a));
             i += 4;
         }
+    }
+    if v128_any_true(nan4) {
+        return None;
     }
     let lanes = |v: v128| [f32x4_extract_lane::<0>(v), f32x4_extract_lane::<1>(v), f32x4_extract_lane::<2>(v), f32x4_extract_lane::<3>(v)];
     let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
@@ -70,16 +77,23 @@ fn input_range(x: &[f32], k: usize, skip: &[u32]) -> Option<(f32, f32)> {
 }
 
 /// Quantize `x (m, k)` as [`crate::quant::quantize_activations_grid`] does (the same parameters and values,
-/// bit for bit), into `q (m, kp)` rows padded with zeros from `k` to `kp`. `None` when `x` holds a NaN or
-/// an infinity. Needs `m · k > 0`, `x.len() ≥ m·k`, `q.len() ≥ m·kp`, `kp ≥ k` (else the scalar path runs).
-pub fn quantize(x: &[f32], m: usize, k: usize, kp: usize, q: &mut [u8], grid: ActivationGrid, skip: &[u32]) -> Option<ActQuant> {
-    let len = m * k;
-    if len == 0 || x.len() < len || q.len() < m * kp || kp < k {
+/// bit for bit), into `q`: rows of `kp` values padded with zeros from `k` to `kp`, one byte each, or with
+/// `wide` two (`u16`, little-endian: the `i32x4.dot_i16x8_s` kernel's operand, widened here once instead
+/// of at every step of the product). `None` when `x` holds a NaN or an infinity. Needs `m · k > 0`,
+/// `x.len() ≥ m·k`, `q.len() ≥ m·kp` values, `kp ≥ k` (else the scalar path runs).
+#[allow(clippy::too_many_arguments)]
+pub fn quantize(x: &[f32], m: usize, k: usize, kp: usize, q: &mut [u8], grid: ActivationGrid, skip: &[u32], wide: bool) -> Option<ActQuant> {
+    let (len, size) = (m * k, 1 + wide as usize);
+    let row = kp * size; // bytes per row of q
+    if len == 0 || x.len() < len || q.len() < m * row || kp < k {
         let mut dense = vec![0u8; len];
         let p = crate::quant::quantize_activations_grid(&x[..len.min(x.len())], k, &mut dense, grid, skip)?;
-        for (i, row) in dense.chunks(k.max(1)).enumerate().take(m) {
-            q[i * kp..i * kp + k].copy_from_slice(row);
-            q[i * kp + k..(i + 1) * kp].fill(0);
+        for (i, src) in dense.chunks(k.max(1)).enumerate().take(m) {
+            let dst = &mut q[i * row..(i + 1) * row];
+            dst.fill(0);
+            for (c, &v) in src.iter().enumerate() {
+                dst[c * size] = v; // (the high byte of a wide value is 0)
+            }
         }
         return Some(p);
     }
@@ -90,9 +104,9 @@ pub fn quantize(x: &[f32], m: usize, k: usize, kp: usize, q: &mut [u8], grid: Ac
     let k16 = k / 16 * 16;
     for r in 0..m {
         let xr = &x[r * k..(r + 1) * k];
-        let qr = &mut q[r * kp..(r + 1) * kp];
+        let qr = &mut q[r * row..(r + 1) * row];
         let mut c = 0;
-        // SAFETY: c + 16 ≤ k16 ≤ k = xr.len() ≤ qr.len().
+        // SAFETY: c + 16 ≤ k16 ≤ k = xr.len(), and 16 values of `size` bytes from byte c · size are in qr.
         unsafe {
             while c < k16 {
                 let one = |o: usize| {
@@ -101,14 +115,20 @@ pub fn quantize(x: &[f32], m: usize, k: usize, kp: usize, q: &mut [u8], grid: Ac
                 };
                 let lo8 = i16x8_narrow_i32x4(one(0), one(4));
                 let hi8 = i16x8_narrow_i32x4(one(8), one(12));
-                v128_store(qr.as_mut_ptr().add(c) as *mut v128, u8x16_narrow_i16x8(lo8, hi8));
+                if wide {
+                    v128_store(qr.as_mut_ptr().add(2 * c) as *mut v128, lo8);
+                    v128_store(qr.as_mut_ptr().add(2 * c + 16) as *mut v128, hi8);
+                } else {
+                    v128_store(qr.as_mut_ptr().add(c) as *mut v128, u8x16_narrow_i16x8(lo8, hi8));
+                }
                 c += 16;
             }
         }
-        for (o, &v) in qr[k16..k].iter_mut().zip(&xr[k16..]) {
-            *o = ((v * inv).round_ties_even() as i32).saturating_add(p.zero_point).clamp(0, qmax) as u8;
+        for (c, &v) in xr.iter().enumerate().skip(k16) {
+            let v = ((v * inv).round_ties_even() as i32).saturating_add(p.zero_point).clamp(0, qmax) as u16;
+            qr[c * size..(c + 1) * size].copy_from_slice(&v.to_le_bytes()[..size]);
         }
-        qr[k..].fill(0);
+        qr[k * size..].fill(0);
     }
     Some(p)
 }

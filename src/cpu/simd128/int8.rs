@@ -2,14 +2,16 @@
 //! integer product exactly, the float epilogue with the same operations in the same order.
 //!
 //! **Weights** are packed once per weight ([`PackedInt8`]): panels of 8 output columns; in a panel, each
-//! step of 4 `k` is 32 bytes — columns 0–3 (4 bytes each) then columns 4–7 — so one `v128` holds 4
-//! columns × 4 k and lane `c` of a 4-way dot product is column `c`'s partial sum: the inner loop is pure
+//! step of 4 `k` is 32 values — columns 0–3 (4 values each) then columns 4–7 — so one `v128` of bytes holds
+//! 4 columns × 4 k and lane `c` of a 4-way dot product is column `c`'s partial sum: the inner loop is pure
 //! dot products into per-column accumulators, no horizontal sums. `k` is padded with zeros to a multiple of
-//! 4, the columns to a multiple of 8.
+//! 4, the columns to a multiple of 8. [`Panels`] is a weight packed for its kernel: int8 values for the
+//! relaxed kernels, the same layout widened to i16 for `Dot16` (twice the bytes, made once per weight).
 //!
-//! **Activations** are quantized once per call ([`super::act_quant::quantize`]: one min/max scan, one pass that scales,
-//! rounds, clamps and narrows 16 values at a time) into rows padded with zeros to the packed `k`. Each
-//! step broadcasts a row's 4 activation bytes to all lanes.
+//! **Activations** are quantized once per call ([`super::act_quant::quantize`]: one min/max scan, one pass
+//! that scales, rounds, clamps and narrows 16 values at a time) into rows padded with zeros to the packed
+//! `k`: bytes for the relaxed kernels, u16 for `Dot16`. Each step broadcasts a row's 4 activations to all
+//! lanes.
 //!
 //! **Microkernels** ([`Int8Kernel`]): a tile of up to 4 rows × 8 columns kept in registers over the whole
 //! `k`:
@@ -19,11 +21,14 @@
 //! - `RelaxedDot16`: the same through `i16x8.relaxed_dot_i8x16_i7x16_s` (pair sums `|a·b + c·d| ≤ 2 · 128 ·
 //!   127` fit i16 exactly) + `i32x4.dot_i16x8_s` with ones (the pairwise widening; LLVM would fuse
 //!   `extadd_pairwise` + add back into the first kernel's instruction).
-//! - `Dot16` (every SIMD128 build): weights widened to i16 once per step and shared by the rows,
-//!   activations widened (zero-extended) per row, `i32x4.dot_i16x8_s`; each lane then holds half a column's
-//!   sum, and the halves are added once at the end of the tile. 2 rows × 8 columns = 8 accumulators. The
-//!   only kernel for qnnpack's 8-bit activations (`[0, 255]`; pair sums ≤ 2 · 255 · 128 fit i32), which the
-//!   relaxed dot products cannot take as their 7-bit operand.
+//! - `Dot16` (every SIMD128 build): `i32x4.dot_i16x8_s` on operands widened before the product — the
+//!   weights when packed, the activations when quantized — so a step is 4 weight loads, and per row one
+//!   64-bit broadcast load, 4 dot products and 4 adds: no widening in the loop (it had 6 widening
+//!   instructions per step and one per row: peak 65 → 82 GOP/s, BENCHMARKS.md "int8 speed, session 8").
+//!   Each lane holds half a column's sum; the halves are added once at the end of the tile. 2 rows × 8
+//!   columns = 8 accumulators (3 rows spill: 12 accumulators + 4 weight vectors). The only kernel for
+//!   qnnpack's 8-bit activations (`[0, 255]`; pair sums ≤ 2 · 255 · 128 fit i32), which the relaxed dot
+//!   products cannot take as their 7-bit operand.
 //!
 //! On x86 without AVX-VNNI, V8 lowers `i32x4.relaxed_dot_i8x16_i7x16_add_s` to five instructions
 //! (`pcmpeqd` + `psrlw` rebuild a ones vector, `pmaddubsw`, `pmaddwd`, `paddd`) and `RelaxedDot16` to three
@@ -34,8 +39,8 @@
 //! **Epilogue** ([`Epilogue`]), per 4 columns in registers: `raw = acc − zp·Σw` (i32), then
 //! `f32(raw)` → f64 `· f32(sx·sw) + bias` → f32 (7-bit grid) or `f32(raw) · f32(sx·sw)` then `+ bias` in f32
 //! (8-bit grid), plus the outlier columns' f32 product when the weight has some, then the residual add or
-//! the activation — the scalar reference's operations. Panels are the outer loop (8 × k bytes of weights stay in L1 while the rows
-//! stream past); the thread pool splits rows or panels ([`crate::cpu::quant::linear_int8`]).
+//! the activation — the scalar reference's operations. Panels are the outer loop (8 × k weights stay in L1
+//! while the rows stream past); the thread pool splits rows or panels ([`crate::cpu::quant::linear_int8`]).
 
 use super::math::act4;
 use crate::config::Activation;
@@ -112,28 +117,32 @@ pub fn int8_kernel() -> Int8Kernel {
 
 type Tile = [[v128; 2]; 4];
 
+/// Rows of a full `Dot16` tile.
+const DOT16_ROWS: usize = 2;
+/// Rows of a full relaxed tile.
+const RELAXED_ROWS: usize = 4;
+
 /// Rows of a full tile for `kernel`.
 fn tile_rows(kernel: Int8Kernel) -> usize {
     match kernel {
-        Int8Kernel::Dot16 => 2,
-        Int8Kernel::RelaxedDotAdd | Int8Kernel::RelaxedDot16 => 4,
+        Int8Kernel::Dot16 => DOT16_ROWS,
+        Int8Kernel::RelaxedDotAdd | Int8Kernel::RelaxedDot16 => RELAXED_ROWS,
     }
 }
 
-/// `Dot16`: `x` = R rows of `kp` activations, `w` = one packed panel.
+/// `Dot16`: `x` = R rows of `kp` activations as u16, `w` = one packed panel widened to i16.
 #[inline(always)]
-unsafe fn tile_dot16<const R: usize>(x: *const u8, kp: usize, w: *const i8) -> Tile {
+unsafe fn tile_dot16<const R: usize>(x: *const u16, kp: usize, w: *const i16) -> Tile {
     let z = i32x4_splat(0);
     let mut acc = [[z; 4]; R]; // [row][columns 0–1, 2–3, 4–5, 6–7]: two half sums per column
     let mut wp = w;
     let mut kk = 0;
     while kk < kp {
-        let w0 = v128_load(wp as *const v128);
-        let w1 = v128_load(wp.add(16) as *const v128);
-        let ws = [i16x8_extend_low_i8x16(w0), i16x8_extend_high_i8x16(w0), i16x8_extend_low_i8x16(w1), i16x8_extend_high_i8x16(w1)];
+        // columns 0–1, 2–3, 4–5, 6–7 (4 k each), widened when the weight was packed
+        let ws = [v128_load(wp as *const v128), v128_load(wp.add(8) as *const v128), v128_load(wp.add(16) as *const v128), v128_load(wp.add(24) as *const v128)];
         for (r, a) in acc.iter_mut().enumerate() {
             // x0 x1 x2 x3 x0 x1 x2 x3 as i16
-            let xs = u16x8_extend_low_u8x16(v128_load32_splat(x.add(r * kp + kk) as *const u32));
+            let xs = v128_load64_splat(x.add(r * kp + kk) as *const u64);
             for c in 0..4 {
                 a[c] = i32x4_add(a[c], i32x4_dot_i16x8(ws[c], xs));
             }
@@ -183,27 +192,59 @@ unsafe fn tile_relaxed<const R: usize, const PAIRS: bool>(x: *const u8, kp: usiz
     t
 }
 
-/// One tile of `r ≤ tile_rows(kernel)` rows with `kernel`.
-#[inline(always)]
-unsafe fn tile(kernel: Int8Kernel, r: usize, x: *const u8, kp: usize, w: *const i8) -> Tile {
+/// A weight packed for the kernel that reads it: `Dot16` the widened panels, the relaxed kernels the int8
+/// ones (`pairs`: `RelaxedDot16`).
+#[derive(Clone, Copy)]
+pub enum Panels<'a> {
+    /// `i32x4.dot_i16x8_s` on i16 panels.
+    Dot16(&'a PackedInt8<i16>),
+    /// A relaxed dot product on int8 panels.
     #[cfg(target_feature = "relaxed-simd")]
-    if kernel != Int8Kernel::Dot16 {
-        let pairs = kernel == Int8Kernel::RelaxedDot16;
-        return match (r, pairs) {
-            (4, false) => tile_relaxed::<4, false>(x, kp, w),
-            (3, false) => tile_relaxed::<3, false>(x, kp, w),
-            (2, false) => tile_relaxed::<2, false>(x, kp, w),
-            (_, false) => tile_relaxed::<1, false>(x, kp, w),
-            (4, true) => tile_relaxed::<4, true>(x, kp, w),
-            (3, true) => tile_relaxed::<3, true>(x, kp, w),
-            (2, true) => tile_relaxed::<2, true>(x, kp, w),
-            (_, true) => tile_relaxed::<1, true>(x, kp, w),
-        };
+    Relaxed {
+        /// `RelaxedDot16` rather than `RelaxedDotAdd`.
+        pairs: bool,
+        /// The int8 panels.
+        w: &'a PackedInt8,
+    },
+}
+
+impl<'a> Panels<'a> {
+    /// `w` packed for `kernel` (packed on first use; `RelaxedDotAdd` where it is not exact: see
+    /// [`kernel_in_use`]).
+    pub fn of(kernel: Int8Kernel, w: &'a crate::model::param::Int8Weight) -> Self {
+        #[cfg(target_feature = "relaxed-simd")]
+        if kernel != Int8Kernel::Dot16 {
+            return Panels::Relaxed { pairs: kernel == Int8Kernel::RelaxedDot16, w: w.packed() };
+        }
+        let _ = kernel;
+        Panels::Dot16(w.packed_wide())
     }
-    let _ = kernel;
-    match r {
-        2 => tile_dot16::<2>(x, kp, w),
-        _ => tile_dot16::<1>(x, kp, w),
+
+    /// Bytes per activation value the kernel reads: 2 for `Dot16` (u16), 1 for the relaxed ones.
+    pub fn x_bytes(&self) -> usize {
+        match self {
+            Panels::Dot16(_) => 2,
+            #[cfg(target_feature = "relaxed-simd")]
+            Panels::Relaxed { .. } => 1,
+        }
+    }
+
+    /// The packed `k` (a multiple of [`KSTEP`]).
+    pub fn kp(&self) -> usize {
+        match self {
+            Panels::Dot16(p) => p.kp,
+            #[cfg(target_feature = "relaxed-simd")]
+            Panels::Relaxed { w, .. } => w.kp,
+        }
+    }
+
+    /// `(n, panels)`: output columns and panels of [`PANEL`] columns.
+    pub fn columns(&self) -> (usize, usize) {
+        match self {
+            Panels::Dot16(p) => (p.n, p.panels()),
+            #[cfg(target_feature = "relaxed-simd")]
+            Panels::Relaxed { w, .. } => (w.n, w.panels()),
+        }
     }
 }
 
@@ -221,23 +262,53 @@ pub fn set_int8_row_block_bytes(bytes: usize) {
     ROW_BLOCK_BYTES.store(bytes, Ordering::Relaxed);
 }
 
-/// Sweep `rows × panels` of `xq (m, kp) · wᵀ` into `sink`: blocks of rows (their activations stay in L1,
-/// their output rows in L2), and in a block every panel (8 × kp weight bytes, in L1) over its rows, one
-/// tile of rows at a time.
+/// Sweep `rows × panels` of `xq (m, kp) · wᵀ` into `sink` with `w`'s kernel (`xq`: rows of `kp` values of
+/// `w.x_bytes()` bytes).
 #[inline(always)]
-unsafe fn sweep<S: Sink>(kernel: Int8Kernel, xq: &[u8], w: &PackedInt8, rows: Range<usize>, panels: Range<usize>, sink: &S) {
-    let kp = w.kp;
-    let mr = tile_rows(kernel);
-    let block = (ROW_BLOCK_BYTES.load(Ordering::Relaxed) / kp.max(1)).max(mr) / mr * mr;
+unsafe fn sweep<S: Sink>(w: Panels, xq: &[u8], rows: Range<usize>, panels: Range<usize>, sink: &S) {
+    let kp = w.kp();
+    match w {
+        Panels::Dot16(p) => {
+            let (wd, x) = (p.data.as_ptr(), xq.as_ptr() as *const u16);
+            sweep_tiles(DOT16_ROWS, 2 * kp, rows, panels, sink, |panel, i, r| match r {
+                2 => tile_dot16::<2>(x.add(i * kp), kp, wd.add(panel * PANEL * kp)),
+                _ => tile_dot16::<1>(x.add(i * kp), kp, wd.add(panel * PANEL * kp)),
+            })
+        }
+        #[cfg(target_feature = "relaxed-simd")]
+        Panels::Relaxed { pairs, w: p } => {
+            let (wd, x) = (p.data.as_ptr(), xq.as_ptr());
+            sweep_tiles(RELAXED_ROWS, kp, rows, panels, sink, |panel, i, r| {
+                let (x, w) = (x.add(i * kp), wd.add(panel * PANEL * kp));
+                match (r, pairs) {
+                    (4, false) => tile_relaxed::<4, false>(x, kp, w),
+                    (3, false) => tile_relaxed::<3, false>(x, kp, w),
+                    (2, false) => tile_relaxed::<2, false>(x, kp, w),
+                    (_, false) => tile_relaxed::<1, false>(x, kp, w),
+                    (4, true) => tile_relaxed::<4, true>(x, kp, w),
+                    (3, true) => tile_relaxed::<3, true>(x, kp, w),
+                    (2, true) => tile_relaxed::<2, true>(x, kp, w),
+                    (_, true) => tile_relaxed::<1, true>(x, kp, w),
+                }
+            })
+        }
+    }
+}
+
+/// The loop nest of [`sweep`]: blocks of rows (their activations stay in L1, their output rows in L2), and
+/// in a block every panel (8 × kp weights, in L1) over its rows, `tile(panel, row, r)` computing `r ≤ mr`
+/// rows at a time; `row_bytes`: bytes of one row of activations.
+#[inline(always)]
+unsafe fn sweep_tiles<S: Sink>(mr: usize, row_bytes: usize, rows: Range<usize>, panels: Range<usize>, sink: &S, tile: impl Fn(usize, usize, usize) -> Tile) {
+    let block = (ROW_BLOCK_BYTES.load(Ordering::Relaxed) / row_bytes.max(1)).max(mr) / mr * mr;
     let mut b0 = rows.start;
     while b0 < rows.end {
         let b1 = (b0 + block).min(rows.end);
         for p in panels.clone() {
-            let wp = w.data.as_ptr().add(p * PANEL * kp);
             let mut i = b0;
             while i < b1 {
                 let r = mr.min(b1 - i);
-                let t = tile(kernel, r, xq.as_ptr().add(i * kp), kp, wp);
+                let t = tile(p, i, r);
                 for (dr, v) in t.iter().enumerate().take(r) {
                     sink.put(i + dr, p * PANEL, *v);
                 }
@@ -266,10 +337,11 @@ fn relaxed_dot_add_exact() -> bool {
         }
         let x: Vec<u8> = (0..16u8).map(|i| [127, 0, 1, 64, 126, 127, 3, 100][i as usize % 8]).collect(); // (1, 16)
         let w: Vec<i8> = (0..PANEL * 16).map(|i| [-128i8, 127, -1, 5, 100, -100, 3, -7, -128][i % 9]).collect(); // (8, 16)
-        let pw = PackedInt8::new(&w, PANEL, 16);
-        let (x, pw) = (core::hint::black_box(x), core::hint::black_box(pw));
+        let x16: Vec<u16> = x.iter().map(|&v| v as u16).collect();
+        let (pw, pw16) = (PackedInt8::<i8>::new(&w, PANEL, 16), PackedInt8::<i16>::new(&w, PANEL, 16));
+        let (x, x16, pw, pw16) = (core::hint::black_box(x), core::hint::black_box(x16), core::hint::black_box(pw), core::hint::black_box(pw16));
         // SAFETY: one row of 16 activations, one packed panel of k = 16.
-        let (a, b) = unsafe { (tile_relaxed::<1, false>(x.as_ptr(), 16, pw.data.as_ptr()), tile_dot16::<1>(x.as_ptr(), 16, pw.data.as_ptr())) };
+        let (a, b) = unsafe { (tile_relaxed::<1, false>(x.as_ptr(), 16, pw.data.as_ptr()), tile_dot16::<1>(x16.as_ptr(), 16, pw16.data.as_ptr())) };
         let same = (0..2).all(|h| i32x4_all_true(i32x4_eq(a[0][h], b[0][h])));
         RELAXED_DOT_ADD.store(if same { 1 } else { 2 }, Ordering::Relaxed);
         same
@@ -310,30 +382,36 @@ impl Sink for I32Sink {
     }
 }
 
-/// `acc (m, n) = xq (m, kp) · wᵀ` in i32 for packed `w`, with the current [`Int8Kernel`]; `xq` rows padded
-/// with zeros from `w.k` to `w.kp`. Returns `false` (and writes nothing) when a buffer is too short.
-pub fn gemm_i8_packed(xq: &[u8], w: &PackedInt8, acc: &mut [i32], m: usize) -> bool {
-    if xq.len() < m * w.kp || acc.len() < m * w.n {
+/// `acc (m, n) = xq (m, kp) · wᵀ` in i32 for packed `w` (its kernel); `xq` rows padded with zeros from `k`
+/// to `kp`, `w.x_bytes()` bytes per value. Returns `false` (and writes nothing) when a buffer is too short.
+pub fn gemm_i8_packed(xq: &[u8], w: Panels, acc: &mut [i32], m: usize) -> bool {
+    let (n, panels) = w.columns();
+    if xq.len() < m * w.kp() * w.x_bytes() || acc.len() < m * n {
         return false;
     }
     // SAFETY: rows < m and columns < n are in bounds of `acc (m, n)`; the kernels read rows < m of `xq` and
     // whole panels of `w`.
-    unsafe { sweep(kernel_in_use(), xq, w, 0..m, 0..w.panels(), &I32Sink { acc: acc.as_mut_ptr(), n: w.n }) };
+    unsafe { sweep(w, xq, 0..m, 0..panels, &I32Sink { acc: acc.as_mut_ptr(), n }) };
     true
 }
 
-/// `acc (m, n) = xq (m, k) · wᵀ` in i32 (`xq` in `[0, 127]`, `w (n, k)` int8, both unpacked): packs them and
-/// runs [`gemm_i8_packed`]. Equal as integers to [`crate::cpu::quant::gemm_i8_scalar`].
+/// `acc (m, n) = xq (m, k) · wᵀ` in i32 (`xq` in `[0, 127]`, or `[0, 255]` with `Dot16`; `w (n, k)` int8,
+/// both unpacked) with the current [`Int8Kernel`]: packs them and runs [`gemm_i8_packed`]. Equal as
+/// integers to [`crate::cpu::quant::gemm_i8_scalar`].
 pub fn gemm_i8(xq: &[u8], w: &[i8], acc: &mut [i32], m: usize, k: usize, n: usize) {
     if xq.len() < m * k || w.len() < n * k || acc.len() < m * n || k == 0 {
         return crate::cpu::quant::gemm_i8_scalar(xq, w, acc, m, k, n);
     }
-    let pw = PackedInt8::new(w, n, k);
-    let mut padded = vec![0u8; m * pw.kp]; // (m, kp)
-    for (dst, src) in padded.chunks_mut(pw.kp).zip(xq.chunks(k)).take(m) {
-        dst[..k].copy_from_slice(src);
+    let weight = crate::model::param::Int8Weight::new([n, k], w[..n * k].to_vec(), vec![1.0; n], false);
+    let pw = Panels::of(kernel_in_use(), &weight);
+    let (kp, size) = (pw.kp(), pw.x_bytes());
+    let mut padded = vec![0u8; m * kp * size]; // (m, kp) values of `size` bytes (u16: little-endian)
+    for (dst, src) in padded.chunks_mut(kp * size).zip(xq.chunks(k)).take(m) {
+        for (d, &v) in dst.chunks_mut(size).zip(src) {
+            d[0] = v;
+        }
     }
-    gemm_i8_packed(&padded, &pw, acc, m);
+    gemm_i8_packed(&padded, pw, acc, m);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -442,16 +520,16 @@ unsafe fn load_partial(p: *const f32, cols: usize) -> v128 {
 }
 
 /// `out[rows, panels' columns]` of the int8 linear: the product of quantized `xq (m, kp)` (rows padded to
-/// `w.kp`) and packed `w` with `kernel` (from [`kernel_in_use`], resolved once per linear so every task
-/// of a split runs the same one), through `e`.
+/// `w.kp()`, `w.x_bytes()` bytes per value) and `w` packed for its kernel (resolved once per linear, so every task of a split runs the same
+/// one), through `e`.
 ///
 /// # Safety
-/// `out` points to an `(m, w.n)` f32 matrix with `rows.end ≤ m`, valid for reads and writes of those rows'
-/// columns of `panels` (other threads may write other rows or panels meanwhile); `xq.len() ≥ rows.end ·
-/// w.kp`; `panels.end ≤ w.panels()`; every slice of `e` the grid uses has at least `w.panels() · 8` values,
-/// and `e.extra`, when given, `m · w.n`.
-pub unsafe fn linear_packed(kernel: Int8Kernel, xq: &[u8], w: &PackedInt8, rows: Range<usize>, panels: Range<usize>, e: &Epilogue, out: *mut f32) {
-    sweep(kernel, xq, w, rows, panels, &F32Sink { out, n: w.n, e });
+/// `out` points to an `(m, n)` f32 matrix (`n` = `w.columns().0`) with `rows.end ≤ m`, valid for reads and
+/// writes of those rows' columns of `panels` (other threads may write other rows or panels meanwhile);
+/// `xq.len() ≥ rows.end · w.kp() · w.x_bytes()`; `panels.end ≤ w.columns().1`; every slice of `e` the grid uses has at
+/// least `panels · 8` values, and `e.extra`, when given, `m · n`.
+pub unsafe fn linear_packed(w: Panels, xq: &[u8], rows: Range<usize>, panels: Range<usize>, e: &Epilogue, out: *mut f32) {
+    sweep(w, xq, rows, panels, &F32Sink { out, n: w.columns().0, e });
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -477,16 +555,31 @@ pub fn peak_int8(iters: u32) -> i32 {
 #[inline(never)]
 fn peak_tile(kernel: Int8Kernel, iters: u32) -> i32 {
     let mr = tile_rows(kernel);
-    let x: Vec<u8> = (0..mr * PEAK_K).map(|i| (i % 128) as u8).collect(); // (mr, k)
+    let x: Vec<u16> = (0..mr * PEAK_K).map(|i| (i % 128) as u16).collect(); // (mr, k); the relaxed kernels read its bytes
     let w: Vec<i8> = (0..PANEL * PEAK_K).map(|i| (i % 251) as u8 as i8).collect(); // (8, k)
-    let pw = PackedInt8::new(&w, PANEL, PEAK_K);
+    let weight = crate::model::param::Int8Weight::new([PANEL, PEAK_K], w, vec![1.0; PANEL], false);
+    let pw = Panels::of(kernel, &weight);
     // Opaque depth: with a constant the compiler unrolls the panel into code the product never runs.
     let kp = std::hint::black_box(PEAK_K);
+    // SAFETY: mr rows of kp activations (u16 for Dot16; the relaxed kernels read the first mr · kp bytes),
+    // one packed panel of kp.
+    unsafe {
+        match pw {
+            Panels::Dot16(p) => peak_loop(iters, mr, || tile_dot16::<DOT16_ROWS>(x.as_ptr(), kp, p.data.as_ptr())),
+            #[cfg(target_feature = "relaxed-simd")]
+            Panels::Relaxed { pairs: false, w } => peak_loop(iters, mr, || tile_relaxed::<RELAXED_ROWS, false>(x.as_ptr() as *const u8, kp, w.data.as_ptr())),
+            #[cfg(target_feature = "relaxed-simd")]
+            Panels::Relaxed { pairs: true, w } => peak_loop(iters, mr, || tile_relaxed::<RELAXED_ROWS, true>(x.as_ptr() as *const u8, kp, w.data.as_ptr())),
+        }
+    }
+}
+
+/// `iters` runs of `tile`, its `mr` rows summed into a checksum.
+#[inline(always)]
+fn peak_loop(iters: u32, mr: usize, tile: impl Fn() -> Tile) -> i32 {
     let mut s = i32x4_splat(0);
     for _ in 0..iters {
-        // SAFETY: mr rows of kp activations, one packed panel of kp.
-        let t = unsafe { tile(kernel, mr, x.as_ptr(), kp, pw.data.as_ptr()) };
-        for v in t.iter().take(mr) {
+        for v in tile().iter().take(mr) {
             s = i32x4_add(s, i32x4_add(v[0], v[1]));
         }
     }

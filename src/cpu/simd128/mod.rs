@@ -33,7 +33,7 @@ mod math;
 
 pub use attention::attention;
 pub use glt::glt;
-pub use int8::{gemm_i8, gemm_i8_packed, int8_kernel, kernel_in_use, peak_int8, peak_int8_ops_per_iter, set_int8_kernel, set_int8_row_block_bytes, Int8Kernel};
+pub use int8::{gemm_i8, gemm_i8_packed, int8_kernel, kernel_in_use, Panels, peak_int8, peak_int8_ops_per_iter, set_int8_kernel, set_int8_row_block_bytes, Int8Kernel};
 pub use gemm::{linear, linear_fused, peak_kernel, set_b_block_bytes, PEAK_FLOPS_PER_ITER};
 pub use math::{activation_inplace, add_inplace, batch_norm_eval, exp4, layer_norm, softmax_inplace};
 
