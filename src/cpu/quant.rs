@@ -197,7 +197,12 @@ pub fn linear_int8(x: &[f32], w: &Int8Weight, bias: Option<&[f32]>, out: &mut [f
             out.iter_mut().for_each(|v| *v = f32::NAN);
             return;
         };
-        gemm_i8(&s.xq, &w.q, &mut s.acc, m, k, n);
+        if w.activation == ActivationGrid::U8 {
+            // 8-bit activations are not a valid operand of the relaxed dot product `gemm_i8` may pick.
+            gemm_i8_scalar(&s.xq, &w.q, &mut s.acc, m, k, n);
+        } else {
+            gemm_i8(&s.xq, &w.q, &mut s.acc, m, k, n);
+        }
         if let Some(o) = &w.outliers {
             outlier_product(x, k, &o.columns, o.weight.data(), m, n, &mut s.outlier_t, &mut s.outlier);
         }
