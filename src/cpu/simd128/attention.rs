@@ -120,7 +120,7 @@ fn attend_streaming(qp: &[f32], k: &[f32], v: &[f32], ld3: usize, dh: usize, len
         let block_max = scores_strip(qp, &k[j0 * ld3..], ld3, dh, kl, scale, sp);
         unsafe {
             let p = sp.as_mut_ptr();
-            let bm = [f32x4_max(m[0], block_max[0]), f32x4_max(m[1], block_max[1])];
+            let bm = [f32x4_pmax(m[0], block_max[0]), f32x4_pmax(m[1], block_max[1])];
             let alpha = [exp4(f32x4_sub(m[0], bm[0])), exp4(f32x4_sub(m[1], bm[1]))];
             let mut sum = [f32x4_splat(0.0); 2];
             for j in 0..kl {
@@ -198,7 +198,8 @@ fn scores_strip(qp: &[f32], k: &[f32], ldk: usize, dh: usize, len: usize, scale:
                 let (s0, s1) = (f32x4_mul(a[0], sv), f32x4_mul(a[1], sv));
                 st(p, s0);
                 st(p.add(4), s1);
-                max = [f32x4_max(max[0], s0), f32x4_max(max[1], s1)];
+                // pmax (one x86 instruction; max is about seven) skips a NaN score, whose exp is NaN anyway.
+                max = [f32x4_pmax(max[0], s0), f32x4_pmax(max[1], s1)];
             }
         }
         j0 += NR;

@@ -9,9 +9,11 @@ use core::arch::wasm32::*;
 /// separate multiply and add, as before).
 #[inline(always)]
 pub fn exp4(x: v128) -> v128 {
-    let x = f32x4_min(x, f32x4_splat(88.376_26));
+    // pmin / pmax (one x86 instruction each, where min / max are about seven for their NaN and ±0
+    // rules) with `x` first keep a NaN `x`.
+    let x = f32x4_pmin(x, f32x4_splat(88.376_26));
     let tiny = f32x4_lt(x, f32x4_splat(-87.336_54));
-    let x = f32x4_max(x, f32x4_splat(-87.336_54));
+    let x = f32x4_pmax(x, f32x4_splat(-87.336_54));
     let n = f32x4_nearest(f32x4_mul(x, f32x4_splat(std::f32::consts::LOG2_E)));
     let r = madd(x, n, f32x4_splat(-0.693_359_4));
     let r = madd(r, n, f32x4_splat(2.121_944_4e-4));
@@ -52,7 +54,7 @@ fn erf4(x: v128) -> v128 {
 fn tanh4(x: v128) -> v128 {
     let sign = v128_and(x, f32x4_splat(-0.0));
     let e = exp4(f32x4_mul(f32x4_abs(x), f32x4_splat(2.0)));
-    let e = f32x4_min(e, f32x4_splat(1e30)); // keeps 2/(e+1) finite at the clamp
+    let e = f32x4_pmin(e, f32x4_splat(1e30)); // keeps 2/(e+1) finite at the clamp (and a NaN `e`)
     let y = f32x4_sub(f32x4_splat(1.0), f32x4_div(f32x4_splat(2.0), f32x4_add(e, f32x4_splat(1.0))));
     v128_or(y, sign)
 }
@@ -60,7 +62,7 @@ fn tanh4(x: v128) -> v128 {
 #[inline(always)]
 pub(super) fn act4(v: v128, act: Activation) -> v128 {
     match act {
-        Activation::Relu => f32x4_max(v, f32x4_splat(0.0)),
+        Activation::Relu => f32x4_pmax(v, f32x4_splat(0.0)), // `v < 0 ? 0 : v`: NaN stays NaN
         Activation::Gelu => {
             let e = erf4(f32x4_mul(v, f32x4_splat(std::f32::consts::FRAC_1_SQRT_2)));
             f32x4_mul(f32x4_mul(f32x4_splat(0.5), v), f32x4_add(f32x4_splat(1.0), e))
@@ -145,14 +147,15 @@ pub fn layer_norm(
             let (mut s0, mut s1) = (f32x4_splat(0.0), f32x4_splat(0.0));
             for i in (0..v8).step_by(8) {
                 let (x0, x1) = (ld(xp.add(i)), ld(xp.add(i + 4)));
-                a0 = f32x4_max(a0, f32x4_abs(x0));
-                a1 = f32x4_max(a1, f32x4_abs(x1));
+                // pmax skips a NaN, which the sum below carries into the row's output anyway.
+                a0 = f32x4_pmax(a0, f32x4_abs(x0));
+                a1 = f32x4_pmax(a1, f32x4_abs(x1));
                 s0 = f32x4_add(s0, x0);
                 s1 = f32x4_add(s1, x1);
             }
             if v > v8 {
                 let x0 = ld(xp.add(v8));
-                a0 = f32x4_max(a0, f32x4_abs(x0));
+                a0 = f32x4_pmax(a0, f32x4_abs(x0));
                 s0 = f32x4_add(s0, x0);
             }
             let mut amax = hmax(f32x4_max(a0, a1));
