@@ -251,14 +251,6 @@ impl<'a> Panels<'a> {
 /// Where a finished tile row goes: `put(row, col0, [columns col0..col0+4, col0+4..col0+8])`.
 trait Sink {
     unsafe fn put(&self, row: usize, col0: usize, v: [v128; 2]);
-
-    /// Rows `row0..row0+r` of a tile (`r ≤ 4`); one `put` per row unless the sink does better.
-    #[inline(always)]
-    unsafe fn put_tile(&self, row0: usize, col0: usize, t: &Tile, r: usize) {
-        for (dr, v) in t.iter().enumerate().take(r) {
-            self.put(row0 + dr, col0, *v);
-        }
-    }
 }
 
 /// Bytes of activation rows a block of rows keeps hot while every panel passes over it (a run-time setting
@@ -317,7 +309,9 @@ unsafe fn sweep_tiles<S: Sink>(mr: usize, row_bytes: usize, rows: Range<usize>, 
             while i < b1 {
                 let r = mr.min(b1 - i);
                 let t = tile(p, i, r);
-                sink.put_tile(i, p * PANEL, &t, r);
+                for (dr, v) in t.iter().enumerate().take(r) {
+                    sink.put(i + dr, p * PANEL, *v);
+                }
                 i += r;
             }
         }
@@ -472,11 +466,17 @@ impl F32Sink<'_> {
         i32x4_shuffle::<0, 1, 4, 5>(f32x4_demote_f64x2_zero(lo), f32x4_demote_f64x2_zero(hi))
     }
 
-    /// `out[j..j+cols] (cols ≤ 4)` ← `y` (activated already), or `+= y` with the residual.
+    /// `out[j..j+cols] (cols ≤ 4)` ← `y` with the residual or the activation.
     #[inline(always)]
     unsafe fn store(&self, dst: *mut f32, y: v128, cols: usize) {
         if cols == 4 {
-            let v = if self.e.accumulate { f32x4_add(v128_load(dst as *const v128), y) } else { y };
+            let v = if self.e.accumulate {
+                f32x4_add(v128_load(dst as *const v128), y)
+            } else if let Some(a) = self.e.act {
+                act4(y, a)
+            } else {
+                y
+            };
             v128_store(dst as *mut v128, v);
         } else {
             let mut t = [0.0f32; 4];
@@ -485,11 +485,12 @@ impl F32Sink<'_> {
             std::ptr::copy_nonoverlapping(t.as_ptr(), dst, cols);
         }
     }
+}
 
-    /// Row `row`'s columns `col0..col0+8` before the activation / residual: dequantized, plus the outlier
-    /// product (columns past `n` hold what the tile had).
+impl Sink for F32Sink<'_> {
     #[inline(always)]
-    unsafe fn values(&self, row: usize, col0: usize, v: [v128; 2]) -> [v128; 2] {
+    unsafe fn put(&self, row: usize, col0: usize, v: [v128; 2]) {
+        let dst = self.out.add(row * self.n + col0);
         let cols = self.n - col0; // ≥ 1
         let (mut lo, mut hi) = (self.y4(v[0], col0), if cols > 4 { self.y4(v[1], col0 + 4) } else { v[1] });
         if let Some(extra) = self.e.extra {
@@ -500,44 +501,9 @@ impl F32Sink<'_> {
                 hi = f32x4_add(hi, load_partial(at.add(4), (cols - 4).min(4)));
             }
         }
-        [lo, hi]
-    }
-
-    /// `R` rows: all values first, then the activation of all of them (independent chains the CPU
-    /// overlaps: GELU's is long), then the stores.
-    #[inline(always)]
-    unsafe fn put_rows<const R: usize>(&self, row0: usize, col0: usize, t: &Tile) {
-        let mut ys = [[f32x4_splat(0.0); 2]; R];
-        for (dr, y) in ys.iter_mut().enumerate() {
-            *y = self.values(row0 + dr, col0, t[dr]);
-        }
-        if let (Some(a), false) = (self.e.act, self.e.accumulate) {
-            ys.iter_mut().flatten().for_each(|y| *y = act4(*y, a));
-        }
-        let cols = self.n - col0;
-        for (dr, [lo, hi]) in ys.iter().enumerate() {
-            let dst = self.out.add((row0 + dr) * self.n + col0);
-            self.store(dst, *lo, cols.min(4));
-            if cols > 4 {
-                self.store(dst.add(4), *hi, (cols - 4).min(4));
-            }
-        }
-    }
-}
-
-impl Sink for F32Sink<'_> {
-    #[inline(always)]
-    unsafe fn put(&self, row: usize, col0: usize, v: [v128; 2]) {
-        self.put_rows::<1>(row, col0, &[v, v, v, v]);
-    }
-
-    #[inline(always)]
-    unsafe fn put_tile(&self, row0: usize, col0: usize, t: &Tile, r: usize) {
-        match r {
-            4 => self.put_rows::<4>(row0, col0, t),
-            3 => self.put_rows::<3>(row0, col0, t),
-            2 => self.put_rows::<2>(row0, col0, t),
-            _ => self.put_rows::<1>(row0, col0, t),
+        self.store(dst, lo, cols.min(4));
+        if cols > 4 {
+            self.store(dst.add(4), hi, (cols - 4).min(4));
         }
     }
 }
