@@ -91,12 +91,17 @@ impl Classifier {
     /// As [`Classifier::from_files`] with the weights given apart (`files.weights` is not read): e.g.
     /// [`Weights::from_sources`], files the browser build copies tensor by tensor from JavaScript.
     pub fn from_files_with(files: &HfFiles, weights: &Weights) -> Result<Self> {
-        let config = if crate::hf::is_hf_bert_config(files.config_json) {
-            Config::from_hf_bert_json(files, &HfOverrides::default())?
+        Self::with_config(Self::folder_config(files)?, files, weights)
+    }
+
+    /// The configuration of a model folder's files: this project's `config.json`, or a Hugging Face BERT
+    /// folder's when `config.json` says so.
+    pub fn folder_config(files: &HfFiles) -> Result<Config> {
+        if crate::hf::is_hf_bert_config(files.config_json) {
+            Config::from_hf_bert_json(files, &HfOverrides::default())
         } else {
-            Config::from_json(files.config_json)?
-        };
-        Self::with_config(config, files, weights)
+            Config::from_json(files.config_json)
+        }
     }
 
     /// Build from an HF BERT folder's files.
@@ -104,12 +109,8 @@ impl Classifier {
         Self::with_config(Config::from_hf_bert_json(files, overrides)?, files, &Weights::from_parts(&files.weights)?)
     }
 
-    /// As [`Classifier::from_hf`] with the weights given apart (`files.weights` is not read).
-    pub fn from_hf_with(files: &HfFiles, overrides: &HfOverrides, weights: &Weights) -> Result<Self> {
-        Self::with_config(Config::from_hf_bert_json(files, overrides)?, files, weights)
-    }
-
-    fn with_config(config: Config, files: &HfFiles, weights: &Weights) -> Result<Self> {
+    /// Build with `config` (e.g. [`Classifier::folder_config`]) from the folder's vocabulary and `weights`.
+    pub fn with_config(config: Config, files: &HfFiles, weights: &Weights) -> Result<Self> {
         let tokenizer = Tokenizer::from_vocab_txt(files.vocab_txt, config.lowercase)?;
         let model = Model::from_weights(config, weights)?;
         Self::new(model, tokenizer)

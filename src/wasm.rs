@@ -116,10 +116,8 @@ impl Engine {
             sentence_bert_config_json: f.sentence_bert_config.as_deref(),
             pooling_config_json: f.pooling_config.as_deref(),
         };
-        let classifier = Classifier::from_hf_with(&files, &crate::hf::HfOverrides::default(), &sources.weights()?)?;
-        let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
-        let inner = crate::engine::Engine::new(classifier, backend).await?;
-        Ok(Engine { inner: RefCell::new(inner) })
+        let config = crate::config::Config::from_hf_bert_json(&files, &crate::hf::HfOverrides::default())?;
+        engine_building(config, &files, &sources, backend).await
     }
 
     /// Build an engine from any model folder this engine reads (this project's format or a Hugging Face
@@ -131,9 +129,7 @@ impl Engine {
             serde_wasm_bindgen::from_value(texts).map_err(|e| JsError::new(&format!("texts must map file paths to strings: {e}")))?;
         let sources = js_bytes(&weights);
         let files = crate::hf::HfFiles::from_texts(|p| texts.get(p).map(String::as_str), Vec::new())?;
-        let classifier = Classifier::from_files_with(&files, &sources.weights()?)?;
-        let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
-        Ok(Engine { inner: RefCell::new(crate::engine::Engine::new(classifier, backend).await?) })
+        engine_building(Classifier::folder_config(&files)?, &files, &sources, backend).await
     }
 
     /// The checks on a weights file made from its first 8 bytes and its size, before it is read into memory
@@ -400,10 +396,19 @@ fn js_bytes(weights: &js_sys::Array) -> JsFiles {
 }
 
 impl JsFiles {
-    fn weights(&self) -> Result<crate::weights::Weights<'_>, JsError> {
+    fn weights(&self) -> crate::Result<crate::weights::Weights<'_>> {
         let files: Vec<&dyn crate::weights::ByteSource> = self.0.iter().map(|f| f as &dyn crate::weights::ByteSource).collect();
-        Ok(crate::weights::Weights::from_sources(&files)?)
+        crate::weights::Weights::from_sources(&files)
     }
+}
+
+/// An engine for `config` whose classifier is read from `files` and `sources` while the GPU (for a GPU
+/// backend) compiles the forward's pipelines.
+async fn engine_building(config: crate::config::Config, files: &crate::hf::HfFiles<'_>, sources: &JsFiles, backend: Option<String>) -> Result<Engine, JsError> {
+    let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
+    let build = || Classifier::with_config(config.clone(), files, &sources.weights()?);
+    let inner = crate::engine::Engine::building(&config, build, backend, crate::gpu::context::default_backends()).await?;
+    Ok(Engine { inner: RefCell::new(inner) })
 }
 
 /// `{ texts: { path: text }, weights: [Uint8Array] }` → model files.
