@@ -500,7 +500,7 @@ mod tests {
     /// same tensors with the same values, and refuse broken files with the same errors.
     #[test]
     fn sources_read_what_bytes_read() {
-        let bytes = crate::embedded::SENTIMENT_LN.weights;
+        let bytes: &[u8] = include_bytes!("../models/sentiment-ln/model.safetensors");
         let (here, outside) = (Weights::from_bytes(bytes).unwrap(), Weights::from_sources(&[&bytes as &dyn ByteSource]).unwrap());
         let (mut a, mut b) = (here.names(), outside.names());
         a.sort();
