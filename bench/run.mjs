@@ -28,14 +28,18 @@ function serve() {
       return;
     }
     try {
-      if (!(await stat(file)).isFile()) throw new Error('not a file');
+      const st = await stat(file);
+      if (!st.isFile()) throw new Error('not a file');
       res.writeHead(200, {
         'content-type': TYPES[path.extname(file)] || 'application/octet-stream',
+        'content-length': st.size,
+        'last-modified': st.mtime.toUTCString(),
         'cache-control': 'no-store',
         'cross-origin-opener-policy': 'same-origin',
         'cross-origin-embedder-policy': 'require-corp',
       });
-      res.end(await readFile(file));
+      // HEAD (the Cache API reader's version check) as a static server answers it: without reading the file.
+      res.end(req.method === 'HEAD' ? undefined : await readFile(file));
     } catch {
       res.writeHead(404).end();
     }
