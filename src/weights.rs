@@ -137,7 +137,19 @@ fn read_header(source: &dyn ByteSource) -> std::result::Result<(usize, Metadata)
     let mut header = vec![0u8; n];
     source.read(8, &mut header);
     let text = std::str::from_utf8(&header).map_err(SafeTensorError::InvalidHeader)?;
-    let meta: Metadata = serde_json::from_str(text).map_err(SafeTensorError::InvalidHeaderDeserialization)?;
+    /// The header as the safetensors crate reads it before checking it (its own `HashMetadata`; the name is
+    /// part of serde's messages, so both paths give the same error).
+    #[derive(serde::Deserialize)]
+    struct HashMetadata {
+        #[serde(rename = "__metadata__")]
+        metadata: Option<std::collections::HashMap<String, String>>,
+        #[serde(flatten)]
+        tensors: std::collections::HashMap<String, TensorInfo>,
+    }
+    let header: HashMetadata = serde_json::from_str(text).map_err(SafeTensorError::InvalidHeaderDeserialization)?;
+    let mut tensors: Vec<(String, TensorInfo)> = header.tensors.into_iter().collect();
+    tensors.sort_by(|(_, a), (_, b)| a.data_offsets.cmp(&b.data_offsets));
+    let meta = Metadata::new(header.metadata, tensors)?;
     if meta.data_len().checked_add(8 + n) != Some(len) {
         return Err(SafeTensorError::MetadataIncompleteBuffer);
     }
