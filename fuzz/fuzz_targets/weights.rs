@@ -38,15 +38,14 @@ fn real_header_len() -> usize {
 
 fn read_all(parts: &[&[u8]]) {
     // The browser's path (`Weights::from_sources`: each tensor copied from the caller's bytes when asked
-    // for) accepts and refuses the same files, with the same errors, and reads the same values.
+    // for) accepts and refuses the same files and reads the same values. (Not always with the same message:
+    // with two entries at the same offsets, which one the check meets first follows a HashMap's order,
+    // which differs between two parses — in the safetensors crate itself too.)
     let sources: Vec<&dyn ByteSource> = parts.iter().map(|p| p as &dyn ByteSource).collect();
     let outside = Weights::from_sources(&sources);
-    let w = match Weights::from_parts(parts) {
-        Ok(w) => w,
-        Err(e) => {
-            assert_eq!(outside.err().map(|o| o.to_string()), Some(e.to_string()), "from_sources accepted what from_parts refused");
-            return;
-        }
+    let Ok(w) = Weights::from_parts(parts) else {
+        assert!(outside.is_err(), "from_sources accepted what from_parts refused");
+        return;
     };
     let outside = outside.expect("from_sources refused what from_parts accepted");
     for p in parts {
@@ -54,7 +53,7 @@ fn read_all(parts: &[&[u8]]) {
         for (name, view) in st.tensors() {
             let shape = view.shape().to_vec();
             let (stored, other) = (w.get_stored(&name, &shape), outside.get_stored(&name, &shape));
-            assert_eq!(stored.as_ref().map_err(|e| e.to_string()), other.as_ref().map_err(|e| e.to_string()), "`{name}` from_sources");
+            assert_eq!(stored.as_ref().ok(), other.as_ref().ok(), "`{name}` from_sources");
             if let Ok(stored) = stored {
                 // (get_stored has just checked that every value is finite, and tests/ check that check.)
                 let t = Tensor::new(shape.clone(), stored.to_f32())
