@@ -643,6 +643,10 @@ const FIRST_RUNS = Number(params.get('firstRuns') || 5);
 // firstBuilds=DIR,DIR (folders of wasm-bindgen --target web output, relative to the repository root): time
 // each of these builds alone, round-robin per run (a paired before/after), instead of the page's three.
 const FIRST_BUILDS = params.get('firstBuilds')?.split(',').filter(Boolean);
+// firstVersions=DIR,DIR (relative to the repository root; `.` is this checkout): copies of the project, each
+// with its npm package source (js/src) and page builds (www/pkg, www/pkg-relaxed, www/pkg-threads), timed
+// round-robin per run: a paired before/after of a change to the JS loading code and the engine together.
+const FIRST_VERSIONS = params.get('firstVersions')?.split(',').filter(Boolean);
 
 /**
  * First classification with the weights already in the Cache API, per model and backend (cpu; gpu where
@@ -654,7 +658,9 @@ const FIRST_BUILDS = params.get('firstBuilds')?.split(',').filter(Boolean);
  * the breakdown. One untimed load fills the Cache API first; medians of `firstRuns` (default 5) loads.
  */
 async function firstClassification(result) {
-  const lens = await import('../js/src/index.js');
+  const lenses = { '': await import('../js/src/index.js') };
+  for (const v of FIRST_VERSIONS || []) lenses[v] = await import(new URL(`../${v}/js/src/index.js`, location.href).href);
+  const lens = lenses[''];
   const out = { runs: FIRST_RUNS, rows: [] };
   result.first = out;
   const adapter = navigator.gpu ? await navigator.gpu.requestAdapter().catch(() => null) : null;
@@ -668,17 +674,23 @@ async function firstClassification(result) {
   for (const [model, dir, call] of models) {
     const source = new URL(dir, location.href).href;
     for (const backend of backends) {
-      const variants = FIRST_BUILDS
-        ? FIRST_BUILDS.map((d) => [d, (n) => ({ simd128: new URL(`../${d}/encoder_lens.js?fresh=${n}`, location.href).href })])
-        : [['www/pkg*', pageBuilds]];
-      for (const [build, builds] of variants) {
+      const versionBuilds = (v) => (n) => {
+        const url = (d) => new URL(`../${v}/www/${d}/encoder_lens.js?fresh=${n}`, location.href).href;
+        return { threads: url('pkg-threads'), relaxed: url('pkg-relaxed'), simd128: url('pkg') };
+      };
+      const variants = FIRST_VERSIONS
+        ? FIRST_VERSIONS.map((v) => [v, versionBuilds(v), lenses[v]])
+        : FIRST_BUILDS
+          ? FIRST_BUILDS.map((d) => [d, (n) => ({ simd128: new URL(`../${d}/encoder_lens.js?fresh=${n}`, location.href).href }), lens])
+          : [['www/pkg*', pageBuilds, lens]];
+      for (const [build, builds, lens] of variants) {
         const warm = await lens.TextClassifier.load(source, { backend, builds: builds(fresh++) });
         await warm[call](FIRST_TEXT);
         warm.dispose();
       }
       const samples = Object.fromEntries(variants.map(([b]) => [b, []]));
       const infos = {};
-      for (let i = 0; i < FIRST_RUNS; i++) for (const [build, builds] of variants) {
+      for (let i = 0; i < FIRST_RUNS; i++) for (const [build, builds, lens] of variants) {
         let t0 = performance.now();
         const clf = await lens.TextClassifier.load(source, { backend, builds: builds(fresh++) });
         const load = performance.now() - t0;

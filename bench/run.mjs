@@ -4,7 +4,8 @@
 // Options (env): CHROMIUM=/usr/bin/chromium, BENCH_SEQS=16,64,128,512, BENCH_MIN_MS=1500,
 // BENCH_REAL_SEQS=16,128,256 (all-MiniLM-L6-v2 through the JS API), BENCH_REAL_GPU_SEQS=16,64,128,
 // BENCH_ONLY=kernels,forward,real,webgpu,webgpu-real,first (default all; first: the first-classification rows,
-// BENCH_FIRST_RUNS=5, BENCH_FIRST_MINILM=0 to leave MiniLM out, BENCH_FIRST_BUILDS=DIR,DIR to compare builds). The server sends COOP/COEP so the page is
+// BENCH_FIRST_RUNS=5, BENCH_FIRST_MINILM=0 to leave MiniLM out, BENCH_FIRST_BUILDS=DIR,DIR to compare builds,
+// BENCH_FIRST_VERSIONS=DIR,DIR to compare copies of the project: js/src + www/pkg*, e.g. `bench/before,.`). The server sends COOP/COEP so the page is
 // cross-origin isolated (SharedArrayBuffer: onnxruntime-web's 2-thread row).
 import { createServer } from 'node:http';
 import { readFile, writeFile, stat } from 'node:fs/promises';
@@ -27,14 +28,18 @@ function serve() {
       return;
     }
     try {
-      if (!(await stat(file)).isFile()) throw new Error('not a file');
+      const st = await stat(file);
+      if (!st.isFile()) throw new Error('not a file');
       res.writeHead(200, {
         'content-type': TYPES[path.extname(file)] || 'application/octet-stream',
+        'content-length': st.size,
+        'last-modified': st.mtime.toUTCString(),
         'cache-control': 'no-store',
         'cross-origin-opener-policy': 'same-origin',
         'cross-origin-embedder-policy': 'require-corp',
       });
-      res.end(await readFile(file));
+      // HEAD (the Cache API reader's version check) as a static server answers it: without reading the file.
+      res.end(req.method === 'HEAD' ? undefined : await readFile(file));
     } catch {
       res.writeHead(404).end();
     }
@@ -73,6 +78,7 @@ try {
   if (process.env.BENCH_FIRST_RUNS) q.set('firstRuns', process.env.BENCH_FIRST_RUNS);
   if (process.env.BENCH_FIRST_MINILM) q.set('firstMinilm', process.env.BENCH_FIRST_MINILM);
   if (process.env.BENCH_FIRST_BUILDS) q.set('firstBuilds', process.env.BENCH_FIRST_BUILDS);
+  if (process.env.BENCH_FIRST_VERSIONS) q.set('firstVersions', process.env.BENCH_FIRST_VERSIONS);
   await page.goto(`http://127.0.0.1:${port}/bench/?${q}`);
   await page.waitForFunction(() => window.benchResult !== undefined, null, { timeout: 60_000 });
   loadAtStart = os.loadavg();

@@ -8,6 +8,7 @@
 //! [`Engine::fallback_reason`] says why.
 
 use crate::choice::{self, BackendChoice, Probe};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::gpu::{context::default_backends, ops::forward_pipelines, GpuBackend, GpuContext};
 use crate::model::{Batch, ForwardOptions, Output};
@@ -69,8 +70,16 @@ impl Engine {
     /// `Backend::Gpu` without a usable GPU is an error; `Backend::Auto` falls back to the CPU and records
     /// why, and on a hardware adapter times a probe forward on both backends and keeps the faster.
     pub async fn with_gpu_backends(classifier: Classifier, backend: Backend, backends: wgpu::Backends) -> Result<Self> {
+        let config = classifier.model.config.clone();
+        Self::building(&config, move || Ok(classifier), backend, backends).await
+    }
+
+    /// As [`Engine::with_gpu_backends`], with the classifier (whose model has `config`) built by `build`
+    /// while the GPU compiles the forward's pipelines: reading large weights into memory and compiling
+    /// shaders overlap instead of following each other. An error of `build` is this call's error.
+    pub async fn building(config: &Config, build: impl FnOnce() -> Result<Classifier>, backend: Backend, backends: wgpu::Backends) -> Result<Self> {
         if backend == Backend::Cpu {
-            return Self::with_context(classifier, backend, Err(Error::Gpu("CPU backend chosen".into())));
+            return Self::with_context(build()?, backend, Err(Error::Gpu("CPU backend chosen".into())));
         }
         // The shared context; the first GPU load (or the first after a device loss) opens it.
         let ctx = match GpuContext::shared(backends) {
@@ -80,7 +89,7 @@ impl Engine {
                     let info = a.get_info();
                     if backend == Backend::Auto && choice::is_software(&info) {
                         // A software adapter is declined before a device and its pipelines are built.
-                        let mut engine = Self::cpu(classifier);
+                        let mut engine = Self::cpu(build()?);
                         engine.decline_software(format!("{} ({:?}, {})", info.name, info.device_type, info.driver_info));
                         return Ok(engine);
                     }
@@ -89,13 +98,17 @@ impl Engine {
                 Err(e) => Err(e),
             },
         };
-        let ctx = match ctx {
+        let (ctx, classifier) = match ctx {
             // `with_context` declines a software adapter for `auto`: no pipelines for it.
-            Ok(ctx) if backend == Backend::Auto && choice::is_software(&ctx.info) => Ok(ctx),
-            // The pipelines this model's forward of a short text runs, built (and awaited) now unless an earlier
-            // engine on the shared context built them; the others at their first use.
-            Ok(ctx) => ctx.prepare(&forward_pipelines(&classifier.model.config)).await.map(|()| ctx),
-            Err(e) => Err(e),
+            Ok(ctx) if backend == Backend::Auto && choice::is_software(&ctx.info) => (Ok(ctx), build()?),
+            // The pipelines this model's forward of a short text runs, built (and awaited, after the model is
+            // built) now unless an earlier engine on the shared context built them; the others at their first use.
+            Ok(ctx) => {
+                let pipelines = ctx.prepare_start(&forward_pipelines(config));
+                let classifier = build()?;
+                (pipelines.await.map(|()| ctx), classifier)
+            }
+            Err(e) => (Err(e), build()?),
         };
         let mut engine = Self::with_context(classifier, backend, ctx)?;
         if backend == Backend::Auto {

@@ -85,20 +85,34 @@ impl Classifier {
     /// Build from a model folder's files (see [`crate::hf::FOLDER_FILES`]): this project's format, or a
     /// Hugging Face BERT folder when `config.json` says so.
     pub fn from_files(files: &HfFiles) -> Result<Self> {
+        Self::from_files_with(files, &Weights::from_parts(&files.weights)?)
+    }
+
+    /// As [`Classifier::from_files`] with the weights given apart (`files.weights` is not read): e.g.
+    /// [`Weights::from_sources`], files the browser build copies tensor by tensor from JavaScript.
+    pub fn from_files_with(files: &HfFiles, weights: &Weights) -> Result<Self> {
+        Self::with_config(Self::folder_config(files)?, files, weights)
+    }
+
+    /// The configuration of a model folder's files: this project's `config.json`, or a Hugging Face BERT
+    /// folder's when `config.json` says so.
+    pub fn folder_config(files: &HfFiles) -> Result<Config> {
         if crate::hf::is_hf_bert_config(files.config_json) {
-            return Self::from_hf(files, &HfOverrides::default());
+            Config::from_hf_bert_json(files, &HfOverrides::default())
+        } else {
+            Config::from_json(files.config_json)
         }
-        let config = Config::from_json(files.config_json)?;
-        let tokenizer = Tokenizer::from_vocab_txt(files.vocab_txt, config.lowercase)?;
-        let model = Model::from_weights(config, &Weights::from_parts(&files.weights)?)?;
-        Self::new(model, tokenizer)
     }
 
     /// Build from an HF BERT folder's files.
     pub fn from_hf(files: &HfFiles, overrides: &HfOverrides) -> Result<Self> {
-        let config = Config::from_hf_bert_json(files, overrides)?;
+        Self::with_config(Config::from_hf_bert_json(files, overrides)?, files, &Weights::from_parts(&files.weights)?)
+    }
+
+    /// Build with `config` (e.g. [`Classifier::folder_config`]) from the folder's vocabulary and `weights`.
+    pub fn with_config(config: Config, files: &HfFiles, weights: &Weights) -> Result<Self> {
         let tokenizer = Tokenizer::from_vocab_txt(files.vocab_txt, config.lowercase)?;
-        let model = Model::from_weights(config, &Weights::from_parts(&files.weights)?)?;
+        let model = Model::from_weights(config, weights)?;
         Self::new(model, tokenizer)
     }
 

@@ -107,19 +107,17 @@ impl Engine {
     #[wasm_bindgen(js_name = createHf)]
     pub async fn create_hf(files: JsValue, weights: js_sys::Array, backend: Option<String>) -> Result<Engine, JsError> {
         let f: HfFilesJs = serde_wasm_bindgen::from_value(files).map_err(|e| JsError::new(&format!("bad files: {e}")))?;
-        let blobs: Vec<Vec<u8>> = weights.iter().map(|w| js_sys::Uint8Array::new(&w).to_vec()).collect();
+        let sources = js_bytes(&weights);
         let files = crate::hf::HfFiles {
             config_json: &f.config,
             vocab_txt: &f.vocab,
-            weights: blobs.iter().map(|b| &b[..]).collect(),
+            weights: Vec::new(),
             tokenizer_config_json: f.tokenizer_config.as_deref(),
             sentence_bert_config_json: f.sentence_bert_config.as_deref(),
             pooling_config_json: f.pooling_config.as_deref(),
         };
-        let classifier = Classifier::from_hf(&files, &crate::hf::HfOverrides::default())?;
-        let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
-        let inner = crate::engine::Engine::new(classifier, backend).await?;
-        Ok(Engine { inner: RefCell::new(inner) })
+        let config = crate::config::Config::from_hf_bert_json(&files, &crate::hf::HfOverrides::default())?;
+        engine_building(config, &files, &sources, backend).await
     }
 
     /// Build an engine from any model folder this engine reads (this project's format or a Hugging Face
@@ -129,11 +127,9 @@ impl Engine {
     pub async fn load(texts: JsValue, weights: js_sys::Array, backend: Option<String>) -> Result<Engine, JsError> {
         let texts: std::collections::HashMap<String, String> =
             serde_wasm_bindgen::from_value(texts).map_err(|e| JsError::new(&format!("texts must map file paths to strings: {e}")))?;
-        let blobs: Vec<Vec<u8>> = weights.iter().map(|w| js_sys::Uint8Array::new(&w).to_vec()).collect();
-        let files = crate::hf::HfFiles::from_texts(|p| texts.get(p).map(String::as_str), blobs.iter().map(|b| &b[..]).collect())?;
-        let classifier = Classifier::from_files(&files)?;
-        let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
-        Ok(Engine { inner: RefCell::new(crate::engine::Engine::new(classifier, backend).await?) })
+        let sources = js_bytes(&weights);
+        let files = crate::hf::HfFiles::from_texts(|p| texts.get(p).map(String::as_str), Vec::new())?;
+        engine_building(Classifier::folder_config(&files)?, &files, &sources, backend).await
     }
 
     /// The checks on a weights file made from its first 8 bytes and its size, before it is read into memory
@@ -371,11 +367,55 @@ pub struct PrecisionLab {
     inner: RefCell<crate::quant_report::Lab>,
 }
 
+/// A weights file as JavaScript holds it: tensors are copied from it one by one into the vectors that keep
+/// them, never the whole file into wasm memory first (MiniLM: 90 MB of fresh memory touched at load instead
+/// of 180 MB; see [`crate::weights::ByteSource`]).
+struct JsFile(js_sys::Uint8Array);
+
+impl crate::weights::ByteSource for JsFile {
+    fn len(&self) -> usize {
+        self.0.length() as usize
+    }
+
+    fn read(&self, start: usize, dst: &mut [u8]) {
+        self.0.subarray(start as u32, (start + dst.len()) as u32).copy_to(dst);
+    }
+}
+
+/// An array of `Uint8Array` weights files.
+struct JsFiles(Vec<JsFile>);
+
+/// A `Uint8Array` as it is (`new Uint8Array(u8array)` would copy all of it); anything else (an `ArrayBuffer`,
+/// an array of numbers) through the `Uint8Array` constructor.
+fn u8_array(v: JsValue) -> js_sys::Uint8Array {
+    v.dyn_into::<js_sys::Uint8Array>().unwrap_or_else(|v| js_sys::Uint8Array::new(&v))
+}
+
+fn js_bytes(weights: &js_sys::Array) -> JsFiles {
+    JsFiles(weights.iter().map(|w| JsFile(u8_array(w))).collect())
+}
+
+impl JsFiles {
+    fn weights(&self) -> crate::Result<crate::weights::Weights<'_>> {
+        let files: Vec<&dyn crate::weights::ByteSource> = self.0.iter().map(|f| f as &dyn crate::weights::ByteSource).collect();
+        crate::weights::Weights::from_sources(&files)
+    }
+}
+
+/// An engine for `config` whose classifier is read from `files` and `sources` while the GPU (for a GPU
+/// backend) compiles the forward's pipelines.
+async fn engine_building(config: crate::config::Config, files: &crate::hf::HfFiles<'_>, sources: &JsFiles, backend: Option<String>) -> Result<Engine, JsError> {
+    let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
+    let build = || Classifier::with_config(config.clone(), files, &sources.weights()?);
+    let inner = crate::engine::Engine::building(&config, build, backend, crate::gpu::context::default_backends()).await?;
+    Ok(Engine { inner: RefCell::new(inner) })
+}
+
 /// `{ texts: { path: text }, weights: [Uint8Array] }` → model files.
 fn model_files(v: &JsValue) -> Result<crate::quant_report::ModelFiles, JsError> {
     let get = |k: &str| js_sys::Reflect::get(v, &k.into()).map_err(|_| JsError::new(&format!("model files need `{k}`")));
     let texts = serde_wasm_bindgen::from_value(get("texts")?).map_err(|e| JsError::new(&format!("texts must map file paths to strings: {e}")))?;
-    let weights = js_sys::Array::from(&get("weights")?).iter().map(|w| js_sys::Uint8Array::new(&w).to_vec()).collect();
+    let weights = js_sys::Array::from(&get("weights")?).iter().map(|w| u8_array(w).to_vec()).collect();
     Ok(crate::quant_report::ModelFiles { texts, weights })
 }
 

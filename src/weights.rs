@@ -5,7 +5,8 @@
 use crate::error::{Error, Result};
 use crate::model::param::{ActivationGrid, Precision};
 use crate::tensor::Tensor;
-use safetensors::{Dtype, SafeTensors};
+use safetensors::tensor::{Metadata, TensorInfo};
+use safetensors::{Dtype, SafeTensorError, SafeTensors};
 
 /// Largest safetensors JSON header accepted (the safetensors crate's own limit).
 pub const MAX_HEADER_BYTES: u64 = 100_000_000;
@@ -33,11 +34,133 @@ pub fn check_file_claim(name: &str, first8: &[u8], size: u64) -> Result<()> {
     Ok(())
 }
 
+/// Where a safetensors file's bytes are when they are not in this memory: the browser build's weights stay in
+/// the `Uint8Array` JavaScript read them into, and each tensor is copied from there straight into the vector
+/// that keeps it ([`Weights::from_sources`]), instead of the whole file into wasm memory first and each tensor
+/// out of that copy again (a second pass over ~90 MB of fresh memory for MiniLM).
+pub trait ByteSource {
+    /// The file's size in bytes.
+    fn len(&self) -> usize;
+    /// Whether the file is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Copy bytes `start..start + dst.len()` into `dst` (callers stay within `len()`).
+    fn read(&self, start: usize, dst: &mut [u8]);
+}
+
+/// Bytes in this memory are a source too (what the tests compare the two load paths with).
+impl ByteSource for &[u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn read(&self, start: usize, dst: &mut [u8]) {
+        dst.copy_from_slice(&self[start..start + dst.len()]);
+    }
+}
+
+/// One safetensors file: its parsed header and where its data section is.
+struct Part<'a> {
+    meta: Metadata,
+    data: Data<'a>,
+}
+
+enum Data<'a> {
+    /// The data section, in this memory.
+    Here(&'a [u8]),
+    /// The file elsewhere; the data section starts at byte `start`.
+    Outside { source: &'a dyn ByteSource, start: usize },
+}
+
+/// One tensor of a [`Part`].
+struct Found<'w, 'a> {
+    info: &'w TensorInfo,
+    data: &'w Data<'a>,
+}
+
+impl<'a> Found<'_, 'a> {
+    fn dtype(&self) -> Dtype {
+        self.info.dtype
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.info.shape
+    }
+
+    /// The tensor's bytes: borrowed from the file in this memory, or read from the source.
+    fn bytes(&self) -> std::borrow::Cow<'a, [u8]> {
+        let (s, e) = self.info.data_offsets;
+        match self.data {
+            Data::Here(d) => std::borrow::Cow::Borrowed(&d[s..e]),
+            Data::Outside { source, start } => {
+                let mut v = vec![0u8; e - s];
+                source.read(start + s, &mut v);
+                std::borrow::Cow::Owned(v)
+            }
+        }
+    }
+
+    /// The tensor's little-endian values (safetensors stores little-endian; the bytes need not be aligned),
+    /// copied once from wherever the file is into the vector returned.
+    fn values<T: bytemuck::Pod, const N: usize>(&self, from: fn([u8; N]) -> T) -> Vec<T> {
+        debug_assert_eq!(std::mem::size_of::<T>(), N);
+        let (s, e) = self.info.data_offsets;
+        if cfg!(target_endian = "big") {
+            return self.bytes().chunks_exact(N).map(|b| from(b.try_into().unwrap())).collect();
+        }
+        let mut v = vec![T::zeroed(); (e - s) / N];
+        let dst = bytemuck::cast_slice_mut::<T, u8>(&mut v);
+        match self.data {
+            Data::Here(d) => dst.copy_from_slice(&d[s..s + dst.len()]),
+            Data::Outside { source, start } => source.read(start + s, dst),
+        }
+        v
+    }
+}
+
+/// The header of a safetensors file outside this memory, checked as `SafeTensors::deserialize` checks one
+/// in it (the same errors): the header length, the JSON, and that the tensors' data exactly fill the file.
+fn read_header(source: &dyn ByteSource) -> std::result::Result<(usize, Metadata), SafeTensorError> {
+    let len = source.len();
+    if len < 8 {
+        return Err(SafeTensorError::HeaderTooSmall);
+    }
+    let mut first8 = [0u8; 8];
+    source.read(0, &mut first8);
+    let n = usize::try_from(u64::from_le_bytes(first8)).map_err(|_| SafeTensorError::HeaderTooLarge)?;
+    if n as u64 > MAX_HEADER_BYTES {
+        return Err(SafeTensorError::HeaderTooLarge);
+    }
+    if n.checked_add(8).is_none_or(|stop| stop > len) {
+        return Err(SafeTensorError::InvalidHeaderLength);
+    }
+    let mut header = vec![0u8; n];
+    source.read(8, &mut header);
+    let text = std::str::from_utf8(&header).map_err(SafeTensorError::InvalidHeader)?;
+    /// The header as the safetensors crate reads it before checking it (its own `HashMetadata`; the name is
+    /// part of serde's messages, so both paths give the same error).
+    #[derive(serde::Deserialize)]
+    struct HashMetadata {
+        #[serde(rename = "__metadata__")]
+        metadata: Option<std::collections::HashMap<String, String>>,
+        #[serde(flatten)]
+        tensors: std::collections::HashMap<String, TensorInfo>,
+    }
+    let header: HashMetadata = serde_json::from_str(text).map_err(SafeTensorError::InvalidHeaderDeserialization)?;
+    let mut tensors: Vec<(String, TensorInfo)> = header.tensors.into_iter().collect();
+    tensors.sort_by(|(_, a), (_, b)| a.data_offsets.cmp(&b.data_offsets));
+    let meta = Metadata::new(header.metadata, tensors)?;
+    if meta.data_len().checked_add(8 + n) != Some(len) {
+        return Err(SafeTensorError::MetadataIncompleteBuffer);
+    }
+    Ok((n, meta))
+}
+
 /// Safetensors weights, read without copying until a tensor is asked for.
 pub struct Weights<'a> {
     /// One or more safetensors files (HF shards, or a base model plus a separately stored head); each
     /// tensor name lives in exactly one of them.
-    parts: Vec<SafeTensors<'a>>,
+    parts: Vec<Part<'a>>,
 }
 
 impl<'a> Weights<'a> {
@@ -48,22 +171,27 @@ impl<'a> Weights<'a> {
 
     /// Several safetensors files read as one name space. A name found in two files is an error.
     pub fn from_parts(files: &[&'a [u8]]) -> Result<Self> {
-        if files.is_empty() {
+        Self::from(files.len(), files.iter().map(|&b| SafeTensors::read_metadata(b).map(|(n, meta)| Part { meta, data: Data::Here(&b[8 + n..]) })))
+    }
+
+    /// As [`Weights::from_parts`], with the files outside this memory: each tensor is copied from its source
+    /// when it is asked for, straight into the vector that keeps it. [`Weights::view`] is not available.
+    pub fn from_sources(files: &[&'a dyn ByteSource]) -> Result<Self> {
+        Self::from(files.len(), files.iter().map(|&source| read_header(source).map(|(n, meta)| Part { meta, data: Data::Outside { source, start: 8 + n } })))
+    }
+
+    fn from(count: usize, parts: impl Iterator<Item = std::result::Result<Part<'a>, SafeTensorError>>) -> Result<Self> {
+        if count == 0 {
             return Err(Error::WeightsFormat("no weights file given".into()));
         }
-        let parts = files
-            .iter()
+        let parts = parts
             .enumerate()
-            .map(|(i, b)| {
-                SafeTensors::deserialize(b).map_err(|e| {
-                    Error::WeightsFormat(if files.len() > 1 { format!("file {i}: {e}") } else { e.to_string() })
-                })
-            })
+            .map(|(i, p)| p.map_err(|e| Error::WeightsFormat(if count > 1 { format!("file {i}: {e}") } else { e.to_string() })))
             .collect::<Result<Vec<_>>>()?;
         let mut seen = std::collections::HashSet::new();
         for p in &parts {
-            for n in p.names() {
-                if !seen.insert(n) {
+            for n in p.meta.offset_keys() {
+                if !seen.insert(n.clone()) {
                     return Err(Error::WeightsFormat(format!("tensor `{n}` appears in more than one weights file")));
                 }
             }
@@ -71,8 +199,8 @@ impl<'a> Weights<'a> {
         Ok(Self { parts })
     }
 
-    fn find(&self, name: &str) -> Option<safetensors::tensor::TensorView<'a>> {
-        self.parts.iter().find_map(|p| p.tensor(name).ok())
+    fn find(&self, name: &str) -> Option<Found<'_, 'a>> {
+        self.parts.iter().find_map(|p| p.meta.info(name).map(|info| Found { info, data: &p.data }))
     }
 
     /// Whether a tensor named `name` exists.
@@ -80,14 +208,27 @@ impl<'a> Weights<'a> {
         self.find(name).is_some()
     }
 
-    /// The raw view of tensor `name` (dtype, shape, bytes).
+    /// The raw view of tensor `name` (dtype, shape, bytes), of weights in this memory
+    /// ([`Weights::from_parts`]).
     pub fn view(&self, name: &str) -> Result<safetensors::tensor::TensorView<'a>> {
+        let found = self.found(name)?;
+        match found.data {
+            Data::Here(_) => {
+                let std::borrow::Cow::Borrowed(bytes) = found.bytes() else { unreachable!("bytes in this memory are borrowed") };
+                safetensors::tensor::TensorView::new(found.dtype(), found.shape().to_vec(), bytes).map_err(|e| Error::WeightsFormat(format!("tensor `{name}`: {e}")))
+            }
+            Data::Outside { .. } => Err(Error::WeightsFormat(format!("tensor `{name}`: weights read tensor by tensor have no views"))),
+        }
+    }
+
+    /// Tensor `name`, or the error naming it.
+    fn found(&self, name: &str) -> Result<Found<'_, 'a>> {
         self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))
     }
 
-    /// The view of tensor `name`, which must have exactly `shape`.
-    fn shaped(&self, name: &str, shape: &[usize]) -> Result<safetensors::tensor::TensorView<'a>> {
-        let view = self.view(name)?;
+    /// Tensor `name`, which must have exactly `shape`.
+    fn shaped(&self, name: &str, shape: &[usize]) -> Result<Found<'_, 'a>> {
+        let view = self.found(name)?;
         if view.shape() != shape {
             return Err(Error::TensorShape { name: name.to_string(), expected: shape.to_vec(), actual: view.shape().to_vec() });
         }
@@ -95,7 +236,7 @@ impl<'a> Weights<'a> {
     }
 
     /// The view of tensor `name`, which must have exactly `shape` and be stored as `dtype`.
-    fn typed(&self, name: &str, shape: &[usize], dtype: Dtype) -> Result<safetensors::tensor::TensorView<'a>> {
+    fn typed(&self, name: &str, shape: &[usize], dtype: Dtype) -> Result<Found<'_, 'a>> {
         let view = self.shaped(name, shape)?;
         if view.dtype() != dtype {
             return Err(Error::WeightsFormat(format!("tensor `{name}` is {:?}, expected {dtype:?}", view.dtype())));
@@ -105,7 +246,7 @@ impl<'a> Weights<'a> {
 
     /// Every tensor name.
     pub fn names(&self) -> Vec<String> {
-        self.parts.iter().flat_map(|p| p.names()).map(|s| s.to_string()).collect()
+        self.parts.iter().flat_map(|p| p.meta.offset_keys()).collect()
     }
 
     /// A view that prefixes every name with `prefix.`.
@@ -116,11 +257,10 @@ impl<'a> Weights<'a> {
     /// The tensor `name`, which must have exactly `shape`, in the float type the file stores it in.
     pub fn get_stored(&self, name: &str, shape: &[usize]) -> Result<Stored> {
         let view = self.shaped(name, shape)?;
-        let raw = view.data();
         let stored = match view.dtype() {
-            Dtype::F32 => Stored::F32(from_le(raw, f32::from_le_bytes)),
-            Dtype::F16 => Stored::F16(from_le(raw, u16::from_le_bytes)),
-            Dtype::BF16 => Stored::BF16(from_le(raw, u16::from_le_bytes)),
+            Dtype::F32 => Stored::F32(view.values(f32::from_le_bytes)),
+            Dtype::F16 => Stored::F16(view.values(u16::from_le_bytes)),
+            Dtype::BF16 => Stored::BF16(view.values(u16::from_le_bytes)),
             other => return Err(Error::TensorDtype { name: name.to_string(), dtype: format!("{other:?}") }),
         };
         // A NaN or infinite weight would only show up later as a confident-looking answer from a broken model.
@@ -137,32 +277,29 @@ impl<'a> Weights<'a> {
 
     /// The stored dtype of tensor `name` (`"F32"`, `"F16"`, `"I8"`, …).
     pub fn dtype(&self, name: &str) -> Result<String> {
-        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
-        Ok(format!("{:?}", view.dtype()))
+        Ok(format!("{:?}", self.found(name)?.dtype()))
     }
 
     /// The int8 tensor `name`, which must have exactly `shape`.
     pub fn get_i8(&self, name: &str, shape: &[usize]) -> Result<Vec<i8>> {
-        let view = self.typed(name, shape, Dtype::I8)?;
-        Ok(view.data().iter().map(|&b| b as i8).collect())
+        Ok(self.typed(name, shape, Dtype::I8)?.values(i8::from_le_bytes))
     }
 
     /// The I32 tensor `name`, which must have exactly `shape`.
     pub fn get_i32(&self, name: &str, shape: &[usize]) -> Result<Vec<i32>> {
-        let view = self.typed(name, shape, Dtype::I32)?;
-        Ok(from_le(view.data(), i32::from_le_bytes))
+        Ok(self.typed(name, shape, Dtype::I32)?.values(i32::from_le_bytes))
     }
 
     /// The shape of tensor `name`.
     pub fn shape(&self, name: &str) -> Result<Vec<usize>> {
-        Ok(self.view(name)?.shape().to_vec())
+        Ok(self.found(name)?.shape().to_vec())
     }
 
     /// The quantization scale `name` of a weight with `rows` output rows: F32 of shape `[]` (per tensor,
     /// repeated on every row) or `[rows]` (per channel), every value positive and finite. Returns the
     /// per-row scales and whether the file had one per row.
     pub fn get_scale(&self, name: &str, rows: usize) -> Result<(Vec<f32>, bool)> {
-        let view = self.find(name).ok_or_else(|| Error::MissingTensor(name.to_string()))?;
+        let view = self.found(name)?;
         let per_channel = match view.shape() {
             [] => false,
             [r] if *r == rows => true,
@@ -175,24 +312,11 @@ impl<'a> Weights<'a> {
         if view.dtype() != Dtype::F32 {
             return Err(Error::WeightsFormat(format!("scale `{name}` is {:?}, expected F32", view.dtype())));
         }
-        let v: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let v: Vec<f32> = view.values(f32::from_le_bytes);
         if let Some((i, s)) = v.iter().enumerate().find(|(_, s)| !(s.is_finite() && **s > 0.0)) {
             return Err(Error::WeightsFormat(format!("scale `{name}` holds {s} at index {i}: scales must be positive and finite")));
         }
         Ok(if per_channel { (v, true) } else { (vec![v[0]; rows], false) })
-    }
-}
-
-/// Little-endian values from bytes (safetensors stores little-endian; `raw` need not be aligned). On a
-/// little-endian machine (x86, wasm32, ARM) that is one copy of the bytes, not a loop over the values.
-fn from_le<T: bytemuck::Pod, const N: usize>(raw: &[u8], from: fn([u8; N]) -> T) -> Vec<T> {
-    debug_assert_eq!(std::mem::size_of::<T>(), N);
-    if cfg!(target_endian = "little") {
-        let mut v = vec![T::zeroed(); raw.len() / N];
-        bytemuck::cast_slice_mut::<T, u8>(&mut v).copy_from_slice(&raw[..raw.len() / N * N]);
-        v
-    } else {
-        raw.chunks_exact(N).map(|b| from(b.try_into().unwrap())).collect()
     }
 }
 
@@ -320,7 +444,8 @@ impl<'w, 'a> Scope<'w, 'a> {
             return Err(Error::WeightsFormat(format!("scale `{}` must have one value per row ([{rows}])", self.path(&sn))));
         }
         let d = shape[1].max(1);
-        let data = view.data().iter().enumerate().map(|(i, &q)| {
+        let bytes = view.bytes();
+        let data = bytes.iter().enumerate().map(|(i, &q)| {
             let (s, z) = (scales[i / d], zp[i / d]);
             (q as f32).mul_add(s, -(z * s))
         });
@@ -381,6 +506,37 @@ mod tests {
         assert_eq!(f16_to_f32(0x7bff), 65504.0);
         assert_eq!(f16_to_f32(0x0001), 5.960_464_5e-8);
         assert!(f16_to_f32(0x7c00).is_infinite());
+    }
+
+    /// The two load paths (the file in this memory, or read tensor by tensor from a [`ByteSource`]) see the
+    /// same tensors with the same values, and refuse broken files with the same errors.
+    #[test]
+    fn sources_read_what_bytes_read() {
+        let bytes: &[u8] = include_bytes!("../models/sentiment-ln/model.safetensors");
+        let (here, outside) = (Weights::from_bytes(bytes).unwrap(), Weights::from_sources(&[&bytes as &dyn ByteSource]).unwrap());
+        let (mut a, mut b) = (here.names(), outside.names());
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        assert!(a.len() > 10, "{} tensors", a.len());
+        for name in &a {
+            let shape = here.shape(name).unwrap();
+            assert_eq!(outside.shape(name).unwrap(), shape, "{name}");
+            assert_eq!(outside.dtype(name).unwrap(), here.dtype(name).unwrap(), "{name}");
+            assert_eq!(outside.get_stored(name, &shape).unwrap(), here.get_stored(name, &shape).unwrap(), "{name}");
+        }
+        assert!(outside.view(&a[0]).is_err() && here.view(&a[0]).is_ok());
+
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let mut bad_json = bytes.to_vec();
+        bad_json[8] = b'[';
+        let mut long_claim = bytes.to_vec();
+        long_claim[..8].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
+        let cases: [&[u8]; 6] = [&bytes[..bytes.len() - 1], &bytes[..8 + n], &bytes[..4], &[], &bad_json, &long_claim];
+        for (i, case) in cases.into_iter().enumerate() {
+            let (e1, e2) = (Weights::from_bytes(case).err(), Weights::from_sources(&[&case as &dyn ByteSource]).err());
+            assert_eq!(e1.map(|e| e.to_string()), e2.map(|e| e.to_string()), "case {i}");
+        }
     }
 
     /// The branch-free test agrees with `is_finite` on every f16 and bf16 bit pattern (alone and after

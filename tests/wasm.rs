@@ -118,3 +118,31 @@ async fn js_api_rejects_bad_input() {
     // The engine still works after errors.
     assert!(e.classify(js_texts(&["still fine"]), JsValue::UNDEFINED).await.is_ok());
 }
+
+/// `Engine.load` reads the weights tensor by tensor from the caller's `Uint8Array` (or an `ArrayBuffer`)
+/// without copying the file into wasm memory: the same probabilities as `Engine.create`, which takes a copy;
+/// a truncated file is an error, and the caller's array is left as it was.
+#[wasm_bindgen_test]
+async fn load_reads_the_callers_uint8array() {
+    let m = &common::MODELS[0];
+    let texts = js_sys::Object::new();
+    js_sys::Reflect::set(&texts, &"config.json".into(), &m.config.into()).unwrap();
+    js_sys::Reflect::set(&texts, &"vocab.txt".into(), &m.vocab.into()).unwrap();
+    let probabilities = |r: JsValue| -> Vec<f64> {
+        let p = get(&js_sys::Array::from(&get(&r, "predictions")).get(0), "probabilities");
+        js_sys::Array::from(&p).iter().map(|v| v.as_f64().unwrap()).collect()
+    };
+    let text = js_texts(&["an absolute joy from start to finish"]);
+    let want = probabilities(engine(m).await.classify(text.clone(), JsValue::UNDEFINED).await.map_err(JsValue::from).expect("classify"));
+    let array = js_sys::Uint8Array::from(m.weights);
+    for weights in [JsValue::from(array.clone()), array.buffer().into()] {
+        let e = Engine::load(texts.clone().into(), js_sys::Array::of1(&weights), Some("cpu".into())).await.map_err(JsValue::from).expect("load");
+        let got = probabilities(e.classify(text.clone(), JsValue::UNDEFINED).await.map_err(JsValue::from).expect("classify"));
+        assert_eq!(got, want);
+    }
+    assert_eq!(array.to_vec(), m.weights);
+    let truncated = array.subarray(0, array.length() - 1);
+    let err = Engine::load(texts.into(), js_sys::Array::of1(&truncated), Some("cpu".into())).await.err().map(JsValue::from);
+    let msg = err.and_then(|e| js_sys::Reflect::get(&e, &"message".into()).ok()).and_then(|m| m.as_string()).expect("an error");
+    assert!(msg.contains("metadata"), "{msg}");
+}

@@ -8,29 +8,46 @@ import { isNode } from './wasm.js';
 /** The Cache API cache the weights are kept in; bump the suffix when the stored layout changes. */
 export const CACHE_NAME = 'encoder-lens-models-v1';
 
+/** The version of `url` on its server (`size-mtime`, asked with a cheap HEAD request). */
+async function serverVersion(url) {
+  const head = await fetch(url, { method: 'HEAD', cache: 'no-store' });
+  if (!head.ok) throw new Error(`${url}: HTTP ${head.status}`);
+  return `${head.headers.get('content-length') || ''}-${head.headers.get('last-modified') || ''}`;
+}
+
+/** The cached copy of `url` (any version): `{ key, bytes }` with `bytes` a promise that is already being read. */
+async function cachedCopy(cache, url) {
+  const keys = await cache.keys(url, { ignoreSearch: true });
+  if (!keys.length) return null;
+  const hit = await cache.match(keys[0]);
+  if (!hit) return null;
+  const bytes = hit.arrayBuffer();
+  bytes.catch(() => {}); // a copy that turns out stale is dropped unread
+  return { key: keys[0].url, bytes };
+}
+
 /**
  * Bytes of `url`, from the Cache API when this exact version (same size and modification time, asked with a
- * cheap HEAD request) was downloaded before; otherwise downloaded with progress and stored.
+ * cheap HEAD request) was downloaded before; otherwise downloaded with progress and stored. The HEAD request
+ * and reading the cached copy run at the same time (a returning visitor waits for the longer of the two, not
+ * both); without an answer from the server (offline) the cached copy is used as it is.
  * `progress(loaded, total, cached)` is called as bytes arrive.
  */
 export async function fetchCached(url, progress = () => {}) {
   const cache = globalThis.caches ? await caches.open(CACHE_NAME).catch(() => null) : null;
+  const copy = cache ? cachedCopy(cache, url).catch(() => null) : Promise.resolve(null);
   let version = '';
   try {
-    const head = await fetch(url, { method: 'HEAD', cache: 'no-store' });
-    if (!head.ok) throw new Error(`${url}: HTTP ${head.status}`);
-    version = `${head.headers.get('content-length') || ''}-${head.headers.get('last-modified') || ''}`;
+    version = await serverVersion(url);
   } catch (e) {
     if (!cache) throw e;
   }
   const key = `${url}?v=${encodeURIComponent(version)}`;
-  if (cache) {
-    const hit = await cache.match(key, { ignoreSearch: version === '' });
-    if (hit) {
-      const bytes = new Uint8Array(await hit.arrayBuffer());
-      progress(bytes.length, bytes.length, true);
-      return bytes;
-    }
+  const hit = await copy;
+  if (hit && (version === '' || hit.key === new Request(key).url)) {
+    const bytes = new Uint8Array(await hit.bytes);
+    progress(bytes.length, bytes.length, true);
+    return bytes;
   }
   // Announce the size first, so a progress bar's total counts every file from the start.
   const expected = Number(version.split('-')[0]) || 0;
@@ -174,11 +191,16 @@ export async function precisionSource(source, precision) {
 
 /**
  * A model folder's files as `Engine.load` takes them: `{ texts: { path: text }, weights: Uint8Array[] }`.
- * `wasm` is the initialised wasm-bindgen module (its `Engine.modelFiles()` lists what a folder holds).
+ * `wasm` is the initialised wasm-bindgen module (its `Engine.modelFiles()` lists what a folder holds), or a
+ * promise of it. `config.json` and `model.safetensors` (every folder has it but a sharded one, whose index
+ * names its files) are read from the start, while the module loads and the other texts are read.
  */
 export async function readModel(wasm, source, onProgress) {
   const get = folderReader(source, onProgress);
-  const config = await get('config.json', true);
+  const early = { config: get('config.json', true), weights: get('model.safetensors', true) };
+  for (const p of Object.values(early)) p.catch(() => {}); // awaited below (model.safetensors: if the folder uses it)
+  wasm = await wasm;
+  const config = await early.config;
   if (!config) throw new Error('the model folder has no config.json');
   const texts = { 'config.json': decode(config) };
   const hf = wasm.Engine.isHfBert(texts['config.json']);
@@ -194,7 +216,7 @@ export async function readModel(wasm, source, onProgress) {
   const list = index ? wasm.Engine.hfWeightFiles(index) : ['model.safetensors'];
   const weights = await Promise.all(
     list.map(async (w) => {
-      const b = await get(w, true);
+      const b = await (w === 'model.safetensors' ? early.weights : get(w, true));
       if (!b) throw new Error(`the model folder has no ${w}`);
       return b;
     }),

@@ -28,11 +28,14 @@ export class Host {
    */
   async load({ source, backend = 'auto', precision = 'auto', threads = 0, builds } = {}, onProgress) {
     const folder = await precisionSource(source, precision);
-    const build = await loadWasm(builds, { threads });
+    // The wasm build loads while the model's files are read (config.json first: the module says which others).
+    const loading = loadWasm(builds, { threads }).then(async (build) => {
+      // The threads build is shared by every classifier of this thread: it runs with the latest count asked.
+      if (threads && build.threads !== 1) await build.setThreads(threads);
+      return build;
+    });
+    const [build, files] = await Promise.all([loading, readModel(loading.then((b) => b.wasm), folder, onProgress)]);
     const { wasm, flavour } = build;
-    // The threads build is shared by every classifier of this thread: it runs with the latest count asked.
-    if (threads && build.threads !== 1) await build.setThreads(threads);
-    const files = await readModel(wasm, folder, onProgress);
     const hasGpu = Boolean(globalThis.navigator?.gpu);
     const want = backend === 'webgpu' ? 'gpu' : backend;
     // Without WebGPU (node, some browsers) wgpu must not be asked at all.

@@ -166,11 +166,11 @@ export declare function loadWasm(
   threads: number;
   setThreads(n: number): Promise<number>;
 }>;
-/** A model folder's files as the raw `Engine.load` takes them. */
+/** A model folder's files as the raw `Engine.load` takes them (`wasm`: the module, or a promise of it). */
 export declare function readModel(
   wasm: unknown,
   source: ModelSource,
   onProgress?: (event: Omit<ProgressEvent, 'type'>) => void,
 ): Promise<{ texts: Record<string, string>; weights: Uint8Array[] }>;
-/** Bytes of a URL through the Cache API (version key from a HEAD request), with progress. */
+/** Bytes of a URL through the Cache API (version key from a HEAD request, made while the cached copy is read), with progress. */
 export declare function fetchCached(url: string, progress?: (loaded: number, total: number, cached: boolean) => void): Promise<Uint8Array>;

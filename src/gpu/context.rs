@@ -218,13 +218,23 @@ impl GpuContext {
     /// thread waits without blocking): a shader the device refuses is an error here instead of a failed
     /// forward later.
     pub async fn prepare(&self, entries: &[(Kernel, usize)]) -> Result<()> {
+        self.prepare_start(entries).await
+    }
+
+    /// As [`GpuContext::prepare`], with the pipelines asked for now, when this is called: what is awaited is
+    /// only the device's answer, so this thread can do other work meanwhile (the engine builds its model
+    /// from the weights while the browser's GPU process compiles).
+    pub fn prepare_start(&self, entries: &[(Kernel, usize)]) -> impl std::future::Future<Output = Result<()>> + use<> {
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         for &(k, e) in entries {
             self.pipeline_entry(k, e);
         }
-        match scope.pop().await {
-            Some(e) => Err(gpu_err("building the compute pipelines", e)),
-            None => Ok(()),
+        let popped = scope.pop();
+        async move {
+            match popped.await {
+                Some(e) => Err(gpu_err("building the compute pipelines", e)),
+                None => Ok(()),
+            }
         }
     }
 
