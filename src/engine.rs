@@ -71,13 +71,14 @@ impl Engine {
     /// why, and on a hardware adapter times a probe forward on both backends and keeps the faster.
     pub async fn with_gpu_backends(classifier: Classifier, backend: Backend, backends: wgpu::Backends) -> Result<Self> {
         let config = classifier.model.config.clone();
-        Self::building(&config, move || Ok(classifier), backend, backends).await
+        Self::building(&config, Box::new(move || Ok(classifier)), backend, backends).await
     }
 
     /// As [`Engine::with_gpu_backends`], with the classifier (whose model has `config`) built by `build`
     /// while the GPU compiles the forward's pipelines: reading large weights into memory and compiling
-    /// shaders overlap instead of following each other. An error of `build` is this call's error.
-    pub async fn building(config: &Config, build: impl FnOnce() -> Result<Classifier>, backend: Backend, backends: wgpu::Backends) -> Result<Self> {
+    /// shaders overlap instead of following each other. An error of `build` is this call's error. (`build` is
+    /// boxed so that this large async function is compiled once, not once per caller's closure.)
+    pub async fn building(config: &Config, build: Box<dyn FnOnce() -> Result<Classifier> + '_>, backend: Backend, backends: wgpu::Backends) -> Result<Self> {
         if backend == Backend::Cpu {
             return Self::with_context(build()?, backend, Err(Error::Gpu("CPU backend chosen".into())));
         }

@@ -407,7 +407,7 @@ impl JsFiles {
 async fn engine_building(config: crate::config::Config, files: &crate::hf::HfFiles<'_>, sources: &JsFiles, backend: Option<String>) -> Result<Engine, JsError> {
     let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
     let build = || Classifier::with_config(config.clone(), files, &sources.weights()?);
-    let inner = crate::engine::Engine::building(&config, build, backend, crate::gpu::context::default_backends()).await?;
+    let inner = crate::engine::Engine::building(&config, Box::new(build), backend, crate::gpu::context::default_backends()).await?;
     Ok(Engine { inner: RefCell::new(inner) })
 }
 

@@ -171,20 +171,22 @@ impl<'a> Weights<'a> {
 
     /// Several safetensors files read as one name space. A name found in two files is an error.
     pub fn from_parts(files: &[&'a [u8]]) -> Result<Self> {
-        Self::from(files.len(), files.iter().map(|&b| SafeTensors::read_metadata(b).map(|(n, meta)| Part { meta, data: Data::Here(&b[8 + n..]) })))
+        Self::from(files.iter().map(|&b| SafeTensors::read_metadata(b).map(|(n, meta)| Part { meta, data: Data::Here(&b[8 + n..]) })).collect())
     }
 
     /// As [`Weights::from_parts`], with the files outside this memory: each tensor is copied from its source
     /// when it is asked for, straight into the vector that keeps it. [`Weights::view`] is not available.
     pub fn from_sources(files: &[&'a dyn ByteSource]) -> Result<Self> {
-        Self::from(files.len(), files.iter().map(|&source| read_header(source).map(|(n, meta)| Part { meta, data: Data::Outside { source, start: 8 + n } })))
+        Self::from(files.iter().map(|&source| read_header(source).map(|(n, meta)| Part { meta, data: Data::Outside { source, start: 8 + n } })).collect())
     }
 
-    fn from(count: usize, parts: impl Iterator<Item = std::result::Result<Part<'a>, SafeTensorError>>) -> Result<Self> {
+    fn from(parts: Vec<std::result::Result<Part<'a>, SafeTensorError>>) -> Result<Self> {
+        let count = parts.len();
         if count == 0 {
             return Err(Error::WeightsFormat("no weights file given".into()));
         }
         let parts = parts
+            .into_iter()
             .enumerate()
             .map(|(i, p)| p.map_err(|e| Error::WeightsFormat(if count > 1 { format!("file {i}: {e}") } else { e.to_string() })))
             .collect::<Result<Vec<_>>>()?;
