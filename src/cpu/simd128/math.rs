@@ -6,9 +6,8 @@ use core::arch::wasm32::*;
 
 /// `e^x`: Cephes `expf`'s range reduction, then `1 + r + r²·P(r)` with P of degree 4 fitted for relative
 /// error on |r| ≤ ln2/2 (Cephes uses degree 5; over [−87, 88] both give 2.1e-7 in f32, the rounding's
-/// share); 0 below −87.3, clamped above 88.3. Its
-/// multiply-adds go through [`madd`], so the relaxed build runs them as FMAs (the SIMD128 build keeps the
-/// separate multiply and add, as before).
+/// share); 0 below −87.3, clamped above 88.3. Its multiply-adds go through [`madd`], so the relaxed build
+/// runs them as FMAs (the SIMD128 build keeps the separate multiply and add).
 #[inline(always)]
 pub fn exp4(x: v128) -> v128 {
     // pmin / pmax (one x86 instruction each, where min / max are about seven for their NaN and ±0
