@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::model::param::{ActivationGrid, Precision};
 use crate::tensor::Tensor;
 use safetensors::tensor::{Metadata, TensorInfo};
-use safetensors::{Dtype, SafeTensorError, SafeTensors};
+use safetensors::{Dtype, SafeTensorError};
 
 /// Largest safetensors JSON header accepted (the safetensors crate's own limit).
 pub const MAX_HEADER_BYTES: u64 = 100_000_000;
@@ -118,8 +118,9 @@ impl<'a> Found<'_, 'a> {
     }
 }
 
-/// The header of a safetensors file outside this memory, checked as `SafeTensors::deserialize` checks one
-/// in it (the same errors): the header length, the JSON, and that the tensors' data exactly fill the file.
+/// The header of a safetensors file, in this memory or outside it — one parser for both load paths — checked
+/// as `SafeTensors::deserialize` checks one (the same errors): the header length, the JSON, and that the
+/// tensors' data exactly fill the file.
 fn read_header(source: &dyn ByteSource) -> std::result::Result<(usize, Metadata), SafeTensorError> {
     let len = source.len();
     if len < 8 {
@@ -171,7 +172,7 @@ impl<'a> Weights<'a> {
 
     /// Several safetensors files read as one name space. A name found in two files is an error.
     pub fn from_parts(files: &[&'a [u8]]) -> Result<Self> {
-        Self::from(files.iter().map(|&b| SafeTensors::read_metadata(b).map(|(n, meta)| Part { meta, data: Data::Here(&b[8 + n..]) })).collect())
+        Self::from(files.iter().map(|&b| read_header(&b).map(|(n, meta)| Part { meta, data: Data::Here(&b[8 + n..]) })).collect())
     }
 
     /// As [`Weights::from_parts`], with the files outside this memory: each tensor is copied from its source
