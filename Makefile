@@ -6,7 +6,7 @@
 #
 # Installs and builds are file targets: stamps under .make/ (gitignored) for installed tools, the real
 # outputs for everything else, so a second `make test` does no network work and rebuilds only what
-# changed. The wasm packages depend on src/**, shaders/**, Cargo.toml, Cargo.lock and .cargo/config.toml.
+# changed. The wasm packages depend on src/**, kernels/src/**, shaders/**, Cargo.toml, Cargo.lock and .cargo/config.toml.
 #
 # Environment: CARGO_TARGET_DIR (default target/; the relaxed-SIMD and bench builds get their own
 # directories below it), PORT (serve, default 8080), REQUIRE_GPU=1 (GPU tests fail instead of skipping
@@ -42,7 +42,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 STAMP := .make
 # What a wasm package is built from.
-WASM_SRC := $(shell find src shaders -type f) Cargo.toml Cargo.lock $(wildcard .cargo/config.toml)
+WASM_SRC := $(shell find src kernels/src shaders -type f) Cargo.toml kernels/Cargo.toml Cargo.lock $(wildcard .cargo/config.toml)
 MINILM := models/minilm/.complete
 # all-MiniLM-L6-v2 in int8 (23 MB, not committed), made from the fetched f32 folder by `classify quantize`.
 MINILM_INT8 := models/minilm-int8/.complete
