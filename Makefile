@@ -270,16 +270,18 @@ test-wasm: | $(STAMP)/apt $(WASM_TOOLS) $(MINILM)
 # documented: #![deny(missing_docs)] fails any build, native or wasm32, that lacks a doc), and `cargo
 # package` (offline) lists only src/, shaders/ and the embedded default model, within crates.io's 10 MB,
 # and builds the packaged crate on its own (its verify step; the dependencies are already built, so it
-# compiles only this crate). The doc example runs in test-native (cargo test runs doctests).
+# compiles only this crate). The kernels crate (kernels/, a path dependency) is packaged with it
+# (`--workspace`: cargo verifies the pair against each other, as crates.io would get them); its files
+# are src/**.rs too. The doc example runs in test-native (cargo test runs doctests).
 CRATE_MAX_BYTES := 10000000
 test-package:
 	@echo "== crate: cargo doc (warnings are errors), cargo package, the bench feature compiles"
 	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 	cargo check --quiet --lib --features bench --target wasm32-unknown-unknown
-	cargo package --list --allow-dirty --offline 2>/dev/null > $(TARGET)/package-list.txt
+	cargo package --workspace --list --allow-dirty --offline 2>/dev/null > $(TARGET)/package-list.txt
 	@if grep -Ev '^(\.cargo_vcs_info\.json|Cargo\.(toml|toml\.orig|lock)|README\.md|build\.rs|src/.*\.rs|shaders/.*\.wgsl|models/sentiment-ln/.*)$$' $(TARGET)/package-list.txt; then \
 	  echo "cargo package would ship the files above"; exit 1; fi
-	cargo package --allow-dirty --offline --quiet 2>$(TARGET)/package-verify.log || { cat $(TARGET)/package-verify.log; exit 1; }
+	cargo package --workspace --allow-dirty --offline --quiet 2>$(TARGET)/package-verify.log || { cat $(TARGET)/package-verify.log; exit 1; }
 	@size=$$(stat -c %s $(TARGET)/package/encoder-lens-$$(cargo pkgid | sed 's/.*[#@]//').crate); \
 	  echo "crate: $$(wc -l < $(TARGET)/package-list.txt) files, $$size bytes (limit $(CRATE_MAX_BYTES))"; \
 	  test $$size -le $(CRATE_MAX_BYTES)

@@ -9,6 +9,8 @@
 //! size (the root `Cargo.toml`'s release profile); `encoder_lens::cpu` re-exports it.
 
 #![deny(missing_docs)]
+// The wasm threads build (nightly, `make pkg-threads`): its pool sleeps on `memory.atomic.wait32`.
+#![cfg_attr(all(target_arch = "wasm32", target_feature = "atomics"), feature(stdarch_wasm_atomic_wait))]
 
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
