@@ -188,7 +188,7 @@ www/pkg-relaxed/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
 	$(call BINDGEN,$(TARGET)/relaxed/wasm32-unknown-unknown/release/encoder_lens.wasm,www/pkg-relaxed,--no-typescript)
 
 # The wasm threads build: relaxed SIMD plus shared memory and atomics, so the CPU kernels run over a pool of
-# Web Workers (src/cpu/par.rs, js/src/threads.js); pages load it where they are cross-origin isolated. std is
+# Web Workers (kernels/src/par.rs, js/src/threads.js); pages load it where they are cross-origin isolated. std is
 # rebuilt with atomics (nightly, -Z build-std; its own target dir); the link arguments make the memory shared
 # and imported (4 GiB maximum, as the other builds) and export the TLS symbols wasm-bindgen's thread start
 # needs; they go to the final link only (`cargo rustc ... --`), so changing them rebuilds no dependency.
@@ -294,7 +294,9 @@ test-package:
 # 442.1 KB mid-session 8 (the i16-panel Dot16 int8 kernel and its u16 quantizer, +3 KB; the load path
 # that copies tensors straight from JavaScript's Uint8Arrays while the GPU compiles, +9 KB), 433.4 KB once
 # both load paths parse headers with one parser (the safetensors crate's no longer linked for loading).
-WASM_MAX_GZ_KB ?= 440
+# Session 9: 386.5 KB — the crate and its dependencies at opt-level "s", the kernels (their own crate,
+# kernels/) at 3, −46 KB; no stable-sort instances of our own, −3 KB (BENCHMARKS.md "Download size, session 9").
+WASM_MAX_GZ_KB ?= 392
 size: pkg pkg-relaxed pkg-threads
 	@echo "== wasm download sizes (budget $(WASM_MAX_GZ_KB) KB gzipped per build)"
 	node bench/size.mjs --max-gz-kb $(WASM_MAX_GZ_KB)
