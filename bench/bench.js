@@ -239,6 +239,8 @@ async function minilmFolder(dir = '../models/minilm') {
 }
 
 /** `the the …`: tokenizes to `[CLS] the … the [SEP]`, `seq` tokens (the ids reference.json lists). */
+/** The sequence length of the default model's per-op profile. */
+const PROFILE_SEQ = 128;
 const theText = (seq) => Array(Math.max(seq - 2, 0)).fill('the').join(' ');
 
 function ortFeeds(o, ids) {
@@ -596,6 +598,18 @@ async function forwards(builds, result) {
       log(`forward ${model} seq ${seq}: ` + Object.entries(row.ms).map(([k2, v]) => `${k2} ${v.toFixed(2)} ms`).join(', ') +
         `, ours/ORT ${row.ratioOursOverOrt.toFixed(2)}`);
       entry.rows.push(row);
+    }
+    // Where the default model's forward goes, per op and build (the same stopwatch as MiniLM's profile):
+    // with its FLOPs the run prints each op's GFLOP/s against the build's peak — what bounds the
+    // SIMD128 build, which has no FMA, on a model this small.
+    if (model === 'default') {
+      const texts = { 'config.json': config, 'vocab.txt': await (await fetch(`${base}/vocab.txt`)).text() };
+      entry.profile = {};
+      for (const [name, mod] of Object.entries(builds)) {
+        const pb = new mod.ProfileBench(texts, weights);
+        entry.profile[name] = pb.profile(theText(PROFILE_SEQ), 40);
+        pb.free();
+      }
     }
     await session.release();
     for (const f of Object.values(fb)) f.free();

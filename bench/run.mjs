@@ -155,6 +155,7 @@ for (const [model, e] of Object.entries(out.forward)) {
     lines.push(`  ${String(r.seq).padEnd(4)} ${f(r.ms.scalar, 2).padStart(8)} ${f(r.ms.simd128, 2).padStart(9)} ${f(r.ms['relaxed-simd'], 2).padStart(9)} ${f(r.ms.ort, 2).padStart(9)}   ${f(r.ratioOursOverOrt, 2).padStart(8)}   ${ours.toExponential(1)} / ${r.maxAbsDiffVsPyTorch.ort.toExponential(1)}`);
   }
   if (e.int8) int8Table(lines, e.rows, 'logit');
+  if (e.profile) profileTable(lines, e.profile, c);
 }
 if (out.real) {
   const r2 = out.real.threads.includes(2);
@@ -234,3 +235,38 @@ if (real) {
 for (const n of out.notes || []) lines.push(`note: ${n}`);
 console.log('\n' + lines.join('\n'));
 console.log('\nwrote bench/results.json');
+
+/**
+ * The default model's per-op profile (bench.js `forwards`): ms per forward, and for the matmuls and
+ * attention GFLOP/s and their share of the build's peak, measured in the same run.
+ */
+function profileTable(lines, profile, c) {
+  const builds = Object.keys(profile);
+  const first = profile[builds[0]];
+  const t = first.tokens;
+  // FLOPs per call: 'matmul… k→n' is 2·t·k·n; attention (QKᵀ and P·V over all heads) 4·t²·d.
+  const flops = (op) => {
+    const m = /(\d+)→(\d+)/.exec(op);
+    if (op.startsWith('matmul') && m) return 2 * t * Number(m[1]) * Number(m[2]);
+    if (op.startsWith('attention')) return 4 * t * t * c.hidden_size;
+    return 0;
+  };
+  lines.push('');
+  lines.push(`Per-op profile of the default model's forward at seq ${t} (tokenize, forward, pool; 40 profiled runs; ms per forward, GFLOP/s and % of the build's peak):`);
+  lines.push(`  ${'op'.padEnd(34)}${builds.map((b) => b.padStart(26)).join('')}   calls`);
+  const ops = Object.keys(first.ms).sort((a, b) => first.ms[b] - first.ms[a]);
+  for (const op of ops) {
+    const cells = builds.map((b) => {
+      const p = profile[b];
+      const ms = p.ms[op] / p.runs;
+      const gf = (flops(op) * p.calls[op]) / (ms * 1e6);
+      const peak = out.peak[b];
+      return (flops(op) ? `${f(ms, 3)} (${f(gf)}, ${f((100 * gf) / peak, 0)}%)` : f(ms, 3)).padStart(26);
+    });
+    lines.push(`  ${op.padEnd(34)}${cells.join('')}   ${first.calls[op]}`);
+  }
+  const total = (b) => profile[b].totalMs / profile[b].runs;
+  const all = ops.reduce((a, op) => a + flops(op) * first.calls[op], 0);
+  lines.push(`  ${'= total'.padEnd(34)}${builds.map((b) => `${f(total(b), 3)} (${f(all / (total(b) * 1e6))}, ${f((100 * all) / (total(b) * 1e6) / out.peak[b], 0)}%)`.padStart(26)).join('')}`);
+  lines.push(`  ${'= at 100 % of the peak'.padEnd(34)}${builds.map((b) => f(all / (out.peak[b] * 1e6), 3).padStart(26)).join('')}`);
+}

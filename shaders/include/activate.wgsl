@@ -4,13 +4,26 @@
 //
 // act: 0 identity, 1 ReLU, 2 GELU (erf), 3 GELU (tanh approximation), 4 tanh (BERT pooler), 5 SiLU / swish.
 
-// erf with |error| < 1.5e-7 (Abramowitz & Stegun 7.1.26); WGSL has no erf builtin.
+// erf(x) as the rational minimax approximation Eigen and XLA use for f32 (as the SIMD CPU kernels do:
+// src/cpu/simd128/math.rs `erf4`), x · P(x²) / Q(x²) with |error| ≤ 4e-7, exactly ±1
+// from |x| ≥ 3.9 on (erf(3.9) = 1 − 3.5e-8), so GELU's 1 + erf is exactly 0 far in the negative tail.
+// No exp, one division; WGSL has no erf builtin.
 fn erf_approx(v: f32) -> f32 {
-    let s = sign(v);
-    let a = abs(v);
-    let t = 1.0 / (1.0 + 0.3275911 * a);
-    let y = 1.0 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * exp(-a * a);
-    return s * y;
+    let x = clamp(v, -3.9, 3.9);
+    let x2 = x * x;
+    var p = -2.7261423e-10;
+    p = p * x2 + 2.7706814e-8;
+    p = p * x2 - 2.101024e-6;
+    p = p * x2 - 5.6925064e-5;
+    p = p * x2 - 7.3499063e-4;
+    p = p * x2 - 2.9546e-3;
+    p = p * x2 - 1.6096033e-2;
+    var q = -1.4566072e-5;
+    q = q * x2 - 2.1337406e-4;
+    q = q * x2 - 1.682827e-3;
+    q = q * x2 - 7.373329e-3;
+    q = q * x2 - 1.426474e-2;
+    return select(x * p / q, sign(v), abs(v) >= 3.9);
 }
 
 fn activate(v: f32, act: u32) -> f32 {

@@ -135,6 +135,23 @@ pub async fn matmul(ctx: &GpuContext, shapes: usize, max_m: usize, max_dim: usiz
         }
     }
     say!("matmul: {shapes} shapes match the CPU");
+    gelu_over_its_range(ctx).await;
+}
+
+/// The GPU's GELU (shaders/include/activate.wgsl) over [−20, 20] in steps of 1/64, the far tails and
+/// zero, against the scalar reference (libm's `erff`, as PyTorch): within 1e-6 + 1e-6·|y| everywhere, and
+/// exactly 0 from x ≤ −5.6 on (erf saturates at −1 from |x|/√2 ≥ 3.9), as on the CPU.
+async fn gelu_over_its_range(ctx: &GpuContext) {
+    let mut x: Vec<f32> = (-1280..=1280).map(|i| i as f32 / 64.0).collect();
+    x.extend([-1e30, -1e6, -88.0, -30.0, 30.0, 88.0, 1e6, 1e30, -0.0, 1e-30, -1e-30]);
+    let got = ops::activation::run(ctx, &x, act::GELU).await.expect("gpu gelu");
+    let mut want = x.clone();
+    cpu::scalar::activation_inplace(&mut want, Activation::Gelu);
+    assert_close("GELU over [-20, 20] and the tails", &got, &want, 1e-6, 1e-6);
+    for (&xi, &g) in x.iter().zip(&got) {
+        assert!(xi > -5.6 || g == 0.0, "GELU({xi}) = {g} on the GPU, expected exactly 0");
+    }
+    say!("GELU: {} points match libm's erff", x.len());
 }
 
 pub async fn attention(ctx: &GpuContext, shapes: usize, max_seq: usize) {
