@@ -239,7 +239,8 @@ $(NPM_MODEL): $(wildcard models/sentiment-ln/*) $(wildcard models/sentiment-ln-i
 	touch $@
 
 # dist/: the page as a static site (scripts/make_dist.py): page + lens/ (js/src) + both wasm builds + the
-# default models, content-hashed names, _headers (COOP/COEP) and serve.mjs. Serve with `node dist/serve.mjs`.
+# default models, content-hashed names, _headers (COOP/COEP), a .wasm.br beside each .wasm and serve.mjs
+# (which sends those where the browser accepts br). Serve with `node dist/serve.mjs`.
 DIST_SRC := $(shell find www js/src -type f -not -path 'www/pkg/*' -not -path 'www/pkg-relaxed/*' -not -path 'www/pkg-threads/*' -not -path 'www/models/*')
 dist: dist/manifest.json
 
@@ -247,7 +248,7 @@ dist/manifest.json: scripts/make_dist.py $(DIST_SRC) www/pkg/encoder_lens_bg.was
 	python3 scripts/make_dist.py
 
 # scripts/serve.mjs sends COOP/COEP (python's http.server sends neither): the page is cross-origin isolated
-# and runs the threads build.
+# and runs the threads build; and the .wasm brotli-compressed where the browser accepts br (~300 KB, not ~385).
 serve: pkg pkg-relaxed pkg-threads models
 	@echo "== serving www/ on http://localhost:$(PORT) (cross-origin isolated)"
 	node scripts/serve.mjs www $(PORT)
@@ -294,7 +295,7 @@ test-package:
 # 442.1 KB mid-session 8 (the i16-panel Dot16 int8 kernel and its u16 quantizer, +3 KB; the load path
 # that copies tensors straight from JavaScript's Uint8Arrays while the GPU compiles, +9 KB), 433.4 KB once
 # both load paths parse headers with one parser (the safetensors crate's no longer linked for loading).
-# Session 9: 386.5 KB — the crate and its dependencies at opt-level "s", the kernels (their own crate,
+# Session 9: 386.7 KB — the crate and its dependencies at opt-level "s", the kernels (their own crate,
 # kernels/) at 3, −46 KB; no stable-sort instances of our own, −3 KB (BENCHMARKS.md "Download size, session 9").
 WASM_MAX_GZ_KB ?= 392
 size: pkg pkg-relaxed pkg-threads
