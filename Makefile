@@ -260,8 +260,8 @@ test: test-native test-package test-npm test-wasm test-simd test-e2e size fuzz-s
 
 # GPU tests run on lavapipe (mesa-vulkan-drivers); the BERT tests need MiniLM.
 test-native: | $(STAMP)/apt $(MINILM)
-	@echo "== native tests (cargo test)"
-	cargo test
+	@echo "== native tests (cargo test --workspace: the crate and its kernels crate)"
+	cargo test --workspace
 
 test-wasm: | $(STAMP)/apt $(WASM_TOOLS) $(MINILM)
 	@echo "== wasm tests in headless Chromium (wasm-pack test --headless --chrome)"
@@ -277,7 +277,7 @@ test-wasm: | $(STAMP)/apt $(WASM_TOOLS) $(MINILM)
 CRATE_MAX_BYTES := 10000000
 test-package:
 	@echo "== crate: cargo doc (warnings are errors), cargo package, the bench feature compiles"
-	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	cargo check --quiet --lib --features bench --target wasm32-unknown-unknown
 	cargo package --workspace --list --allow-dirty --offline 2>/dev/null > $(TARGET)/package-list.txt
 	@if grep -Ev '^(\.cargo_vcs_info\.json|Cargo\.(toml|toml\.orig|lock)|README\.md|build\.rs|src/.*\.rs|shaders/.*\.wgsl|models/sentiment-ln/.*)$$' $(TARGET)/package-list.txt; then \

@@ -1,6 +1,6 @@
 //! The activation quantization's parameters as PyTorch's dynamic quantization chooses them (the crate's
 //! `quant` module describes the scheme), and its scalar reference: what the SIMD quantizer
-//! ([`crate::simd128::act_quant`]) must equal bit for bit.
+//! (`simd128::act_quant`, wasm builds only) must equal bit for bit.
 
 /// The unsigned grid a dynamic int8 linear quantizes its input to, per forward, with PyTorch's
 /// `ChooseQuantizationParams(min, max, 0, qmax)` over the input (0 always inside the range).
