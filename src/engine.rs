@@ -44,6 +44,9 @@ impl std::str::FromStr for Backend {
 /// Most forwards [`Engine::timed_forward`] averages over.
 pub const MAX_TIMED_RUNS: u32 = 200;
 
+/// The build step of [`Engine::building`]: the classifier, once its weights are there.
+pub type Build<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Classifier>> + 'a>>;
+
 /// A [`Classifier`] on a backend: the only API that runs a forward pass (see the module docs).
 pub struct Engine {
     /// The tokenizer and model it runs.
@@ -71,16 +74,17 @@ impl Engine {
     /// why, and on a hardware adapter times a probe forward on both backends and keeps the faster.
     pub async fn with_gpu_backends(classifier: Classifier, backend: Backend, backends: wgpu::Backends) -> Result<Self> {
         let config = classifier.model.config.clone();
-        Self::building(&config, Box::new(move || Ok(classifier)), backend, backends).await
+        Self::building(&config, Box::pin(async move { Ok(classifier) }), backend, backends).await
     }
 
     /// As [`Engine::with_gpu_backends`], with the classifier (whose model has `config`) built by `build`
-    /// while the GPU compiles the forward's pipelines: reading large weights into memory and compiling
-    /// shaders overlap instead of following each other. An error of `build` is this call's error. (`build` is
-    /// boxed so that this large async function is compiled once, not once per caller's closure.)
-    pub async fn building(config: &Config, build: Box<dyn FnOnce() -> Result<Classifier> + '_>, backend: Backend, backends: wgpu::Backends) -> Result<Self> {
+    /// while the GPU compiles the forward's pipelines: waiting for the weights (in the browser `build` may
+    /// first await them: a read still under way), reading them into memory and uploading them overlap the
+    /// shader compile instead of following it. An error of `build` is this call's error. (`build` is boxed so
+    /// that this large async function is compiled once, not once per caller's future.)
+    pub async fn building(config: &Config, build: Build<'_>, backend: Backend, backends: wgpu::Backends) -> Result<Self> {
         if backend == Backend::Cpu {
-            return Self::with_context(build()?, backend, Err(Error::Gpu("CPU backend chosen".into())));
+            return Self::with_context(build.await?, backend, Err(Error::Gpu("CPU backend chosen".into())));
         }
         // The shared context; the first GPU load (or the first after a device loss) opens it.
         let ctx = match GpuContext::shared(backends) {
@@ -90,7 +94,7 @@ impl Engine {
                     let info = a.get_info();
                     if backend == Backend::Auto && choice::is_software(&info) {
                         // A software adapter is declined before a device and its pipelines are built.
-                        let mut engine = Self::cpu(build()?);
+                        let mut engine = Self::cpu(build.await?);
                         engine.decline_software(format!("{} ({:?}, {})", info.name, info.device_type, info.driver_info));
                         return Ok(engine);
                     }
@@ -99,19 +103,23 @@ impl Engine {
                 Err(e) => Err(e),
             },
         };
-        let (ctx, classifier) = match ctx {
+        let mut engine = match ctx {
             // `with_context` declines a software adapter for `auto`: no pipelines for it.
-            Ok(ctx) if backend == Backend::Auto && choice::is_software(&ctx.info) => (Ok(ctx), build()?),
-            // The pipelines this model's forward of a short text runs, built (and awaited, after the model is
-            // built) now unless an earlier engine on the shared context built them; the others at their first use.
+            Ok(ctx) if backend == Backend::Auto && choice::is_software(&ctx.info) => Self::with_context(build.await?, backend, Ok(ctx))?,
+            // The pipelines this model's forward of a short text runs, built now unless an earlier engine on
+            // the shared context built them (the others at their first use), and awaited only after the model
+            // is built and its weights are uploaded: the GPU process compiles meanwhile.
             Ok(ctx) => {
                 let pipelines = ctx.prepare_start(&forward_pipelines(config));
-                let classifier = build()?;
-                (pipelines.await.map(|()| ctx), classifier)
+                let engine = Self::with_context(build.await?, backend, Ok(ctx))?;
+                match pipelines.await {
+                    Ok(()) => engine,
+                    // The uploaded weights go with the GPU backend; `auto` runs on the CPU and says why.
+                    Err(e) => Self::with_context(engine.classifier, backend, Err(e))?,
+                }
             }
-            Err(e) => (Err(e), build()?),
+            Err(e) => Self::with_context(build.await?, backend, Err(e))?,
         };
-        let mut engine = Self::with_context(classifier, backend, ctx)?;
         if backend == Backend::Auto {
             engine.probe().await;
         }

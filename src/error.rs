@@ -49,6 +49,10 @@ pub enum Error {
     /// Bad input: no texts, too many, too long, unreadable.
     Input(String),
 
+    #[error("{0}")]
+    /// Reading a model file failed (in the browser: the caller's read the engine awaited), with its message.
+    Read(String),
+
     #[error("token id {id} at position {pos} is outside the vocabulary of {vocab} tokens")]
     /// A token id is outside the vocabulary.
     TokenId {

@@ -107,7 +107,6 @@ impl Engine {
     #[wasm_bindgen(js_name = createHf)]
     pub async fn create_hf(files: JsValue, weights: js_sys::Array, backend: Option<String>) -> Result<Engine, JsError> {
         let f: HfFilesJs = serde_wasm_bindgen::from_value(files).map_err(|e| JsError::new(&format!("bad files: {e}")))?;
-        let sources = js_bytes(&weights);
         let files = crate::hf::HfFiles {
             config_json: &f.config,
             vocab_txt: &f.vocab,
@@ -117,19 +116,20 @@ impl Engine {
             pooling_config_json: f.pooling_config.as_deref(),
         };
         let config = crate::config::Config::from_hf_bert_json(&files, &crate::hf::HfOverrides::default())?;
-        engine_building(config, &files, &sources, backend).await
+        engine_building(config, &files, weights.into(), backend).await
     }
 
     /// Build an engine from any model folder this engine reads (this project's format or a Hugging Face
     /// BERT folder): `texts` maps each text file's path in the folder (as `Engine.modelFiles()` lists them:
     /// `config.json`, `vocab.txt`, …) to its content; `weights` is an array of `Uint8Array` safetensors files
-    /// (`model.safetensors`, or those `hfWeightFiles(index)` names). `backend` as in `create`.
-    pub async fn load(texts: JsValue, weights: js_sys::Array, backend: Option<String>) -> Result<Engine, JsError> {
+    /// (`model.safetensors`, or those `hfWeightFiles(index)` names) — or a promise of that array: a GPU
+    /// engine then opens its device and starts compiling its pipelines while the weights are still being
+    /// read. `backend` as in `create`.
+    pub async fn load(texts: JsValue, weights: JsValue, backend: Option<String>) -> Result<Engine, JsError> {
         let texts: std::collections::HashMap<String, String> =
             serde_wasm_bindgen::from_value(texts).map_err(|e| JsError::new(&format!("texts must map file paths to strings: {e}")))?;
-        let sources = js_bytes(&weights);
         let files = crate::hf::HfFiles::from_texts(|p| texts.get(p).map(String::as_str), Vec::new())?;
-        engine_building(Classifier::folder_config(&files)?, &files, &sources, backend).await
+        engine_building(Classifier::folder_config(&files)?, &files, weights, backend).await
     }
 
     /// The checks on a weights file made from its first 8 bytes and its size, before it is read into memory
@@ -391,6 +391,14 @@ fn u8_array(v: JsValue) -> js_sys::Uint8Array {
     v.dyn_into::<js_sys::Uint8Array>().unwrap_or_else(|v| js_sys::Uint8Array::new(&v))
 }
 
+/// The message of a thrown JavaScript value (an `Error`'s `message`, a string as it is).
+fn js_message(e: &JsValue) -> String {
+    match e.dyn_ref::<js_sys::Error>() {
+        Some(err) => String::from(err.message()),
+        None => e.as_string().unwrap_or_else(|| format!("{e:?}")),
+    }
+}
+
 fn js_bytes(weights: &js_sys::Array) -> JsFiles {
     JsFiles(weights.iter().map(|w| JsFile(u8_array(w))).collect())
 }
@@ -402,12 +410,19 @@ impl JsFiles {
     }
 }
 
-/// An engine for `config` whose classifier is read from `files` and `sources` while the GPU (for a GPU
-/// backend) compiles the forward's pipelines.
-async fn engine_building(config: crate::config::Config, files: &crate::hf::HfFiles<'_>, sources: &JsFiles, backend: Option<String>) -> Result<Engine, JsError> {
+/// An engine for `config` whose classifier is read from `files` and `weights` (an array of `Uint8Array`
+/// files, or a promise of one, awaited here) while the GPU (for a GPU backend) compiles the forward's
+/// pipelines.
+async fn engine_building(config: crate::config::Config, files: &crate::hf::HfFiles<'_>, weights: JsValue, backend: Option<String>) -> Result<Engine, JsError> {
     let backend: Backend = backend.as_deref().unwrap_or("auto").parse()?;
-    let build = || Classifier::with_config(config.clone(), files, &sources.weights()?);
-    let inner = crate::engine::Engine::building(&config, Box::new(build), backend, crate::gpu::context::default_backends()).await?;
+    let build = Box::pin(async {
+        let weights = match weights.dyn_into::<js_sys::Promise>() {
+            Ok(p) => wasm_bindgen_futures::JsFuture::from(p).await.map_err(|e| crate::Error::Read(js_message(&e)))?,
+            Err(w) => w,
+        };
+        Classifier::with_config(config.clone(), files, &js_bytes(weights.unchecked_ref()).weights()?)
+    });
+    let inner = crate::engine::Engine::building(&config, build, backend, crate::gpu::context::default_backends()).await?;
     Ok(Engine { inner: RefCell::new(inner) })
 }
 

@@ -121,7 +121,8 @@ async fn js_api_rejects_bad_input() {
 
 /// `Engine.load` reads the weights tensor by tensor from the caller's `Uint8Array` (or an `ArrayBuffer`)
 /// without copying the file into wasm memory: the same probabilities as `Engine.create`, which takes a copy;
-/// a truncated file is an error, and the caller's array is left as it was.
+/// a truncated file is an error, and the caller's array is left as it was. The weights may come as a promise
+/// (a read still under way): the same probabilities, and a failed read is the load's error, its message kept.
 #[wasm_bindgen_test]
 async fn load_reads_the_callers_uint8array() {
     let m = &common::MODELS[0];
@@ -135,14 +136,21 @@ async fn load_reads_the_callers_uint8array() {
     let text = js_texts(&["an absolute joy from start to finish"]);
     let want = probabilities(engine(m).await.classify(text.clone(), JsValue::UNDEFINED).await.map_err(JsValue::from).expect("classify"));
     let array = js_sys::Uint8Array::from(m.weights);
-    for weights in [JsValue::from(array.clone()), array.buffer().into()] {
-        let e = Engine::load(texts.clone().into(), js_sys::Array::of1(&weights), Some("cpu".into())).await.map_err(JsValue::from).expect("load");
+    let promised = js_sys::Promise::resolve(&js_sys::Array::of1(&array));
+    for weights in [js_sys::Array::of1(&array).into(), js_sys::Array::of1(&array.buffer()).into(), JsValue::from(promised)] {
+        let e = Engine::load(texts.clone().into(), weights, Some("cpu".into())).await.map_err(JsValue::from).expect("load");
         let got = probabilities(e.classify(text.clone(), JsValue::UNDEFINED).await.map_err(JsValue::from).expect("classify"));
         assert_eq!(got, want);
     }
     assert_eq!(array.to_vec(), m.weights);
+    let message = |r: Result<Engine, wasm_bindgen::JsError>| {
+        let err = r.err().map(JsValue::from);
+        err.and_then(|e| js_sys::Reflect::get(&e, &"message".into()).ok()).and_then(|m| m.as_string()).expect("an error")
+    };
     let truncated = array.subarray(0, array.length() - 1);
-    let err = Engine::load(texts.into(), js_sys::Array::of1(&truncated), Some("cpu".into())).await.err().map(JsValue::from);
-    let msg = err.and_then(|e| js_sys::Reflect::get(&e, &"message".into()).ok()).and_then(|m| m.as_string()).expect("an error");
+    let msg = message(Engine::load(texts.clone().into(), js_sys::Array::of1(&truncated).into(), Some("cpu".into())).await);
     assert!(msg.contains("metadata"), "{msg}");
+    let failed = js_sys::Promise::reject(&js_sys::Error::new("could not download model.safetensors: HTTP 404").into());
+    let msg = message(Engine::load(texts.into(), failed.into(), Some("cpu".into())).await);
+    assert_eq!(msg, "could not download model.safetensors: HTTP 404");
 }

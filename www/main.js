@@ -70,7 +70,9 @@ function setStatus(kind, text) {
 }
 
 const downloads = new Map();
+let engineDown = false; // the engine could not start: the first model's read (begun at init) shows no progress
 function onProgress(m) {
+  if (engineDown) return;
   downloads.set(`${m.model}/${m.file}`, m);
   let loaded = 0;
   let total = 0;
@@ -423,7 +425,8 @@ runWhileVisible('precision', 'precisionVisible', 'precision', runPrecision); // 
 
 async function loadModel(model, backend) {
   const prevModel = state.model;
-  downloads.clear();
+  // This model's files may already be on their way (the worker starts reading the first model at init).
+  for (const k of [...downloads.keys()]) if (!k.startsWith(`${model}/`)) downloads.delete(k);
   setStatus('', `Loading ${modelName(model)}…`);
   try {
     const info = await rpc.call('load', { model, backend });
@@ -531,8 +534,11 @@ async function start() {
   const example = paintExample();
   let init;
   try {
-    init = await rpc.call('init', { threads: threadsAsked() });
+    // The model the link names is read while the wasm build loads (the worker checks it exists).
+    init = await rpc.call('init', { threads: threadsAsked(), model: fromUrl.model || null });
   } catch (e) {
+    engineDown = true;
+    $('progress').hidden = true;
     await example;
     showMessage('error', `The engine could not start: ${e.message}`, 'init');
     setStatus('error', 'Engine unavailable — showing the pre-computed example.');

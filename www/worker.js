@@ -12,14 +12,15 @@ import { analyse, compare, COMPANION } from './analysis.js';
 import { counted, forwardsOf } from './forwards.js';
 import { serve } from './lens/serve.js';
 import { loadWasm as loadBuild } from './lens/wasm.js';
-import { fetchCached as fetchWithCache, CACHE_NAME } from './lens/files.js';
+import { openModel, forgetCached } from './lens/files.js';
 import { restoreProbes, keepProbes } from './lens/probes.js';
 
 let wasm = null; // the wasm-bindgen module
 let flavour = ''; // which build runs: 'relaxed SIMD + threads' | 'relaxed SIMD' | 'SIMD128'
 let build = null; // loadBuild's answer: { wasm, flavour, threads, setThreads }
+let loading = null; // a promise of the wasm-bindgen module: model files are read while it loads
 let manifest = null;
-const files = new Map(); // model id -> { config, weights, vocab }
+const files = new Map(); // model id -> { texts, weights }: each a promise (lens/files.js openModel) or a value
 const engines = new Map(); // `${model}|${backend}` -> { engine, info }
 const failed = new Map(); // model id -> why it could not be loaded (comparison models are not retried)
 let backendChoice = 'auto';
@@ -39,7 +40,10 @@ async function loadWasm(threads) {
     relaxed: new URL('./pkg-relaxed/encoder_lens.js', import.meta.url).href,
     simd128: new URL('./pkg/encoder_lens.js', import.meta.url).href,
   };
-  build = await loadBuild(builds, { threads });
+  const pending = loadBuild(builds, { threads });
+  loading = pending.then((b) => b.wasm);
+  loading.catch(() => {}); // the caller awaits `pending`
+  build = await pending;
   ({ wasm, flavour } = build);
 }
 
@@ -58,62 +62,47 @@ function progress(model, file, loaded, total, cached) {
   self.postMessage({ type: 'progress', model, file, loaded, total, cached });
 }
 
-/** Bytes of `url` through the Cache API (the package's fetchCached), with progress events for the page. */
-function fetchCached(url, model, file) {
-  return fetchWithCache(url, (loaded, total, cached) => progress(model, file, loaded, total, cached));
-}
-
-/** Text of an optional file, or undefined where it does not exist. */
-async function optionalText(url, id, label) {
-  try {
-    return new TextDecoder().decode(await fetchCached(url, id, label));
-  } catch {
-    return undefined;
-  }
-}
-
 /**
- * A model's files, read through the engine's own list of a folder's files (`Engine.modelFiles()`, the list the
- * CLI and the tests read too): `config.json` first, then the other text files its format has (Hugging Face
- * BERT folders: tokenizer / sentence-transformers configs and a weight index, when present), then the weights
- * — `model.safetensors`, or the files `model.safetensors.index.json` names.
+ * A model's files as `Engine.load` takes them, `{ texts, weights }`, each a promise: read through the engine's
+ * own list of a folder's files (lens/files.js `openModel`, the package's reader: `config.json` and the weights
+ * from the start, while the wasm build may still be loading), from the Cache API when this version was
+ * downloaded before; read once per model.
  */
-async function modelFiles(id) {
+function openFiles(id) {
   if (files.has(id)) return files.get(id);
   const entry = manifest.models.find((m) => m.id === id);
-  if (!entry) throw new Error(`unknown model "${id}"`);
-  const base = new URL(entry.path.endsWith('/') ? entry.path : `${entry.path}/`, self.location.href);
-  const url = (path) => new URL(path, base).href;
-  const text = (b) => new TextDecoder().decode(b);
+  if (!entry?.path) throw new Error(`unknown model "${id}"`);
   const log = { ms: 0, bytes: 0, cached: true };
   fetchLog.set(id, log);
   const t0 = performance.now();
-  const texts = { 'config.json': text(await fetchCached(url('config.json'), id, 'config.json')) };
-  const hf = wasm.Engine.isHfBert(texts['config.json']);
-  const wanted = wasm.Engine.modelFiles().filter((f) => !(f.path in texts) && f.path !== 'model.safetensors' && (hf || !f.hf_only));
-  await Promise.all(
-    wanted.map(async (f) => {
-      const t = f.required ? text(await fetchCached(url(f.path), id, f.path)) : await optionalText(url(f.path), id, f.path);
-      if (t !== undefined) texts[f.path] = t;
-    }),
-  );
-  const index = texts['model.safetensors.index.json'];
-  const list = index ? wasm.Engine.hfWeightFiles(index) : ['model.safetensors'];
-  const weights = await Promise.all(list.map((w) => fetchCached(url(w), id, w)));
-  log.ms = performance.now() - t0;
-  log.bytes = weights.reduce((n, w) => n + w.length, 0);
-  const f = { texts, weights };
+  const f = openModel(loading, folderUrl(entry), (p) => progress(id, p.file, p.loaded, p.total, p.cached));
+  // A failed read is tried again at the next load.
+  const drop = () => files.get(id) === f && files.delete(id);
+  f.texts.catch(drop);
+  f.weights.then((w) => {
+    log.ms = performance.now() - t0;
+    log.bytes = w.reduce((n, b) => n + b.length, 0);
+  }, drop);
   files.set(id, f);
   return f;
+}
+
+/** A model's files with both halves read: `{ texts: { path: text }, weights: Uint8Array[] }`. */
+async function modelFiles(id) {
+  const f = openFiles(id);
+  return { texts: await f.texts, weights: await f.weights };
+}
+
+/** The absolute URL of a manifest entry's folder. */
+function folderUrl(entry) {
+  return new URL(entry.path.endsWith('/') ? entry.path : `${entry.path}/`, self.location.href).href;
 }
 
 /** Drop a model's cached files (after they failed to load), so the next try downloads them again. */
 async function forget(id) {
   files.delete(id);
-  if (!self.caches) return;
   const entry = manifest.models.find((m) => m.id === id);
-  const cache = await caches.open(CACHE_NAME);
-  for (const req of await cache.keys()) if (entry && req.url.includes(`/${entry.path.replace(/\/$/, '')}/`)) await cache.delete(req);
+  if (entry?.path) await forgetCached(folderUrl(entry));
 }
 
 function backendLabel(engine) {
@@ -159,8 +148,9 @@ async function engineFor(id, backend = backendChoice) {
   let engine;
   let why;
   try {
-    const f = await modelFiles(id);
-    ({ engine, why } = await createEngine(f, backend));
+    // The weights as a promise: a GPU engine compiles its pipelines while they are still being read.
+    const f = openFiles(id);
+    ({ engine, why } = await createEngine({ texts: await f.texts, weights: f.weights }, backend));
   } catch (e) {
     await forget(id);
     const msg = `model "${id}" could not be loaded: ${e && e.message ? e.message : e}`;
@@ -311,11 +301,19 @@ async function labFor(id) {
 }
 
 const handlers = {
-  async init({ threads = 0 } = {}) {
-    await loadWasm(threads);
+  /**
+   * Load the wasm build and the manifest; `model`: the model the page will load first (default: the
+   * manifest's), whose files are read while the wasm build loads.
+   */
+  async init({ threads = 0, model = null } = {}) {
+    const built = loadWasm(threads);
+    built.catch(() => {}); // awaited below, after the manifest
     const r = await fetch('models.json', { cache: 'no-store' });
     if (!r.ok) throw new Error(`models.json: HTTP ${r.status}`);
     manifest = await r.json();
+    const first = manifest.models.find((m) => m.id === model && m.path) || manifest.models.find((m) => m.id === manifest.default && m.path);
+    if (first) openFiles(first.id).texts.catch(() => {}); // its 'load' reports a failure
+    await built;
     // Models whose files are not on the server (large checkpoints are not in the repository) are listed
     // as unavailable rather than failing when picked.
     await Promise.all(

@@ -190,36 +190,51 @@ export async function precisionSource(source, precision) {
 }
 
 /**
- * A model folder's files as `Engine.load` takes them: `{ texts: { path: text }, weights: Uint8Array[] }`.
- * `wasm` is the initialised wasm-bindgen module (its `Engine.modelFiles()` lists what a folder holds), or a
- * promise of it. `config.json` and `model.safetensors` (every folder has it but a sharded one, whose index
- * names its files) are read from the start, while the module loads and the other texts are read.
+ * A model folder's files as `Engine.load` takes them, each half as soon as it is there:
+ * `{ texts: Promise<{ path: text }>, weights: Promise<Uint8Array[]> }` (`Engine.load` takes the weights'
+ * promise as it is: a GPU engine compiles its pipelines while they are read). `wasm` is the initialised
+ * wasm-bindgen module (its `Engine.modelFiles()` lists what a folder holds), or a promise of it.
+ * `config.json` and `model.safetensors` (every folder has it but a sharded one, whose index names its
+ * files) are read from the start, while the module loads and the other texts are read.
  */
-export async function readModel(wasm, source, onProgress) {
+export function openModel(wasm, source, onProgress) {
   const get = folderReader(source, onProgress);
   const early = { config: get('config.json', true), weights: get('model.safetensors', true) };
   for (const p of Object.values(early)) p.catch(() => {}); // awaited below (model.safetensors: if the folder uses it)
-  wasm = await wasm;
-  const config = await early.config;
-  if (!config) throw new Error('the model folder has no config.json');
-  const texts = { 'config.json': decode(config) };
-  const hf = wasm.Engine.isHfBert(texts['config.json']);
-  const wanted = wasm.Engine.modelFiles().filter((f) => f.path !== 'config.json' && f.path !== 'model.safetensors' && (hf || !f.hf_only));
-  await Promise.all(
-    wanted.map(async (f) => {
-      const b = await get(f.path, f.required);
-      if (b === undefined && f.required) throw new Error(`the model folder has no ${f.path}`);
-      if (b !== undefined) texts[f.path] = decode(b);
-    }),
-  );
-  const index = texts['model.safetensors.index.json'];
-  const list = index ? wasm.Engine.hfWeightFiles(index) : ['model.safetensors'];
-  const weights = await Promise.all(
-    list.map(async (w) => {
-      const b = await (w === 'model.safetensors' ? early.weights : get(w, true));
-      if (!b) throw new Error(`the model folder has no ${w}`);
-      return b;
-    }),
-  );
+  const module = Promise.resolve(wasm);
+  const texts = (async () => {
+    const wasm = await module;
+    const config = await early.config;
+    if (!config) throw new Error('the model folder has no config.json');
+    const texts = { 'config.json': decode(config) };
+    const hf = wasm.Engine.isHfBert(texts['config.json']);
+    const wanted = wasm.Engine.modelFiles().filter((f) => f.path !== 'config.json' && f.path !== 'model.safetensors' && (hf || !f.hf_only));
+    await Promise.all(
+      wanted.map(async (f) => {
+        const b = await get(f.path, f.required);
+        if (b === undefined && f.required) throw new Error(`the model folder has no ${f.path}`);
+        if (b !== undefined) texts[f.path] = decode(b);
+      }),
+    );
+    return texts;
+  })();
+  const weights = texts.then(async (t) => {
+    const index = t['model.safetensors.index.json'];
+    const list = index ? (await module).Engine.hfWeightFiles(index) : ['model.safetensors'];
+    return Promise.all(
+      list.map(async (w) => {
+        const b = await (w === 'model.safetensors' ? early.weights : get(w, true));
+        if (!b) throw new Error(`the model folder has no ${w}`);
+        return b;
+      }),
+    );
+  });
+  weights.catch(() => {}); // the caller awaits it (Engine.load), unless the texts failed first
   return { texts, weights };
+}
+
+/** As openModel, both halves awaited: `{ texts: { path: text }, weights: Uint8Array[] }`. */
+export async function readModel(wasm, source, onProgress) {
+  const model = openModel(wasm, source, onProgress);
+  return { texts: await model.texts, weights: await model.weights };
 }

@@ -2,7 +2,7 @@
 // package's worker (js/src/worker.js) or, with { worker: false }, in the caller's thread (node, workers).
 
 import { loadWasm } from './wasm.js';
-import { precisionSource, readModel } from './files.js';
+import { precisionSource, openModel } from './files.js';
 import { restoreProbes, keepProbes } from './probes.js';
 
 /** Most texts per forward pass (the engine's MAX_BATCH). */
@@ -34,7 +34,9 @@ export class Host {
       if (threads && build.threads !== 1) await build.setThreads(threads);
       return build;
     });
-    const [build, files] = await Promise.all([loading, readModel(loading.then((b) => b.wasm), folder, onProgress)]);
+    // The weights go to Engine.load still being read: a GPU engine compiles its pipelines meanwhile.
+    const model = openModel(loading.then((b) => b.wasm), folder, onProgress);
+    const [build, texts] = await Promise.all([loading, model.texts]);
     const { wasm, flavour } = build;
     const hasGpu = Boolean(globalThis.navigator?.gpu);
     const want = backend === 'webgpu' ? 'gpu' : backend;
@@ -45,7 +47,7 @@ export class Host {
     if (run === 'auto') await restoreProbes(wasm);
     // A second load on the same host replaces the engine: the old one's wasm memory and GPU buffers are freed.
     const previous = this.engine;
-    this.engine = await wasm.Engine.load(files.texts, files.weights, run);
+    this.engine = await wasm.Engine.load(texts, model.weights, run);
     previous?.free();
     if (run === 'auto') await keepProbes(wasm);
     const config = this.engine.config();

@@ -172,5 +172,14 @@ export declare function readModel(
   source: ModelSource,
   onProgress?: (event: Omit<ProgressEvent, 'type'>) => void,
 ): Promise<{ texts: Record<string, string>; weights: Uint8Array[] }>;
+/**
+ * As readModel, each half as soon as it is read: `Engine.load(await texts, weights)` takes the weights' promise
+ * as it is (a GPU engine opens its device and compiles its pipelines while they are still being read).
+ */
+export declare function openModel(
+  wasm: unknown,
+  source: ModelSource,
+  onProgress?: (event: Omit<ProgressEvent, 'type'>) => void,
+): { texts: Promise<Record<string, string>>; weights: Promise<Uint8Array[]> };
 /** Bytes of a URL through the Cache API (version key from a HEAD request, made while the cached copy is read), with progress. */
 export declare function fetchCached(url: string, progress?: (loaded: number, total: number, cached: boolean) => void): Promise<Uint8Array>;

@@ -13,7 +13,7 @@ import { isNode, PACKAGE_BUILDS } from './wasm.js';
 export { connect, StaleError } from './rpc.js';
 export { serve } from './serve.js';
 export { loadWasm, PACKAGE_BUILDS } from './wasm.js';
-export { readModel, fetchCached, CACHE_NAME } from './files.js';
+export { readModel, openModel, fetchCached, CACHE_NAME } from './files.js';
 
 /** The model shipped with the package: a small LayerNorm sentiment classifier (negative / positive). */
 export const DEFAULT_MODEL = new URL('../models/sentiment-ln/', import.meta.url).href;
