@@ -6,7 +6,7 @@
 #
 # Installs and builds are file targets: stamps under .make/ (gitignored) for installed tools, the real
 # outputs for everything else, so a second `make test` does no network work and rebuilds only what
-# changed. The wasm packages depend on src/**, shaders/**, Cargo.toml, Cargo.lock and .cargo/config.toml.
+# changed. The wasm packages depend on src/**, kernels/src/**, shaders/**, Cargo.toml, Cargo.lock and .cargo/config.toml.
 #
 # Environment: CARGO_TARGET_DIR (default target/; the relaxed-SIMD and bench builds get their own
 # directories below it), PORT (serve, default 8080), REQUIRE_GPU=1 (GPU tests fail instead of skipping
@@ -42,7 +42,7 @@ SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
 STAMP := .make
 # What a wasm package is built from.
-WASM_SRC := $(shell find src shaders -type f) Cargo.toml Cargo.lock $(wildcard .cargo/config.toml)
+WASM_SRC := $(shell find src kernels/src shaders -type f) Cargo.toml kernels/Cargo.toml Cargo.lock $(wildcard .cargo/config.toml)
 MINILM := models/minilm/.complete
 # all-MiniLM-L6-v2 in int8 (23 MB, not committed), made from the fetched f32 folder by `classify quantize`.
 MINILM_INT8 := models/minilm-int8/.complete
@@ -188,7 +188,7 @@ www/pkg-relaxed/encoder_lens_bg.wasm: $(WASM_SRC) | $(WASM_TOOLS)
 	$(call BINDGEN,$(TARGET)/relaxed/wasm32-unknown-unknown/release/encoder_lens.wasm,www/pkg-relaxed,--no-typescript)
 
 # The wasm threads build: relaxed SIMD plus shared memory and atomics, so the CPU kernels run over a pool of
-# Web Workers (src/cpu/par.rs, js/src/threads.js); pages load it where they are cross-origin isolated. std is
+# Web Workers (kernels/src/par.rs, js/src/threads.js); pages load it where they are cross-origin isolated. std is
 # rebuilt with atomics (nightly, -Z build-std; its own target dir); the link arguments make the memory shared
 # and imported (4 GiB maximum, as the other builds) and export the TLS symbols wasm-bindgen's thread start
 # needs; they go to the final link only (`cargo rustc ... --`), so changing them rebuilds no dependency.
@@ -239,7 +239,8 @@ $(NPM_MODEL): $(wildcard models/sentiment-ln/*) $(wildcard models/sentiment-ln-i
 	touch $@
 
 # dist/: the page as a static site (scripts/make_dist.py): page + lens/ (js/src) + both wasm builds + the
-# default models, content-hashed names, _headers (COOP/COEP) and serve.mjs. Serve with `node dist/serve.mjs`.
+# default models, content-hashed names, _headers (COOP/COEP), a .wasm.br beside each .wasm and serve.mjs
+# (which sends those where the browser accepts br). Serve with `node dist/serve.mjs`.
 DIST_SRC := $(shell find www js/src -type f -not -path 'www/pkg/*' -not -path 'www/pkg-relaxed/*' -not -path 'www/pkg-threads/*' -not -path 'www/models/*')
 dist: dist/manifest.json
 
@@ -247,7 +248,7 @@ dist/manifest.json: scripts/make_dist.py $(DIST_SRC) www/pkg/encoder_lens_bg.was
 	python3 scripts/make_dist.py
 
 # scripts/serve.mjs sends COOP/COEP (python's http.server sends neither): the page is cross-origin isolated
-# and runs the threads build.
+# and runs the threads build; and the .wasm brotli-compressed where the browser accepts br (~300 KB, not ~385).
 serve: pkg pkg-relaxed pkg-threads models
 	@echo "== serving www/ on http://localhost:$(PORT) (cross-origin isolated)"
 	node scripts/serve.mjs www $(PORT)
@@ -259,8 +260,8 @@ test: test-native test-package test-npm test-wasm test-simd test-e2e size fuzz-s
 
 # GPU tests run on lavapipe (mesa-vulkan-drivers); the BERT tests need MiniLM.
 test-native: | $(STAMP)/apt $(MINILM)
-	@echo "== native tests (cargo test)"
-	cargo test
+	@echo "== native tests (cargo test --workspace: the crate and its kernels crate)"
+	cargo test --workspace
 
 test-wasm: | $(STAMP)/apt $(WASM_TOOLS) $(MINILM)
 	@echo "== wasm tests in headless Chromium (wasm-pack test --headless --chrome)"
@@ -270,16 +271,18 @@ test-wasm: | $(STAMP)/apt $(WASM_TOOLS) $(MINILM)
 # documented: #![deny(missing_docs)] fails any build, native or wasm32, that lacks a doc), and `cargo
 # package` (offline) lists only src/, shaders/ and the embedded default model, within crates.io's 10 MB,
 # and builds the packaged crate on its own (its verify step; the dependencies are already built, so it
-# compiles only this crate). The doc example runs in test-native (cargo test runs doctests).
+# compiles only this crate). The kernels crate (kernels/, a path dependency) is packaged with it
+# (`--workspace`: cargo verifies the pair against each other, as crates.io would get them); its files
+# are src/**.rs too. The doc example runs in test-native (cargo test runs doctests).
 CRATE_MAX_BYTES := 10000000
 test-package:
 	@echo "== crate: cargo doc (warnings are errors), cargo package, the bench feature compiles"
-	RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	cargo check --quiet --lib --features bench --target wasm32-unknown-unknown
-	cargo package --list --allow-dirty --offline 2>/dev/null > $(TARGET)/package-list.txt
+	cargo package --workspace --list --allow-dirty --offline 2>/dev/null > $(TARGET)/package-list.txt
 	@if grep -Ev '^(\.cargo_vcs_info\.json|Cargo\.(toml|toml\.orig|lock)|README\.md|build\.rs|src/.*\.rs|shaders/.*\.wgsl|models/sentiment-ln/.*)$$' $(TARGET)/package-list.txt; then \
 	  echo "cargo package would ship the files above"; exit 1; fi
-	cargo package --allow-dirty --offline --quiet 2>$(TARGET)/package-verify.log || { cat $(TARGET)/package-verify.log; exit 1; }
+	cargo package --workspace --allow-dirty --offline --quiet 2>$(TARGET)/package-verify.log || { cat $(TARGET)/package-verify.log; exit 1; }
 	@size=$$(stat -c %s $(TARGET)/package/encoder-lens-$$(cargo pkgid | sed 's/.*[#@]//').crate); \
 	  echo "crate: $$(wc -l < $(TARGET)/package-list.txt) files, $$size bytes (limit $(CRATE_MAX_BYTES))"; \
 	  test $$size -le $(CRATE_MAX_BYTES)
@@ -292,7 +295,10 @@ test-package:
 # 442.1 KB mid-session 8 (the i16-panel Dot16 int8 kernel and its u16 quantizer, +3 KB; the load path
 # that copies tensors straight from JavaScript's Uint8Arrays while the GPU compiles, +9 KB), 433.4 KB once
 # both load paths parse headers with one parser (the safetensors crate's no longer linked for loading).
-WASM_MAX_GZ_KB ?= 440
+# Session 9: 386.7 KB — the crate and its dependencies at opt-level "s", the kernels (their own crate,
+# kernels/) at 3, −46 KB; no stable-sort instances of our own, −3 KB (BENCHMARKS.md "Download size, session 9");
+# 388.5 KB with the weights-as-a-promise load path (gpufirst).
+WASM_MAX_GZ_KB ?= 393
 size: pkg pkg-relaxed pkg-threads
 	@echo "== wasm download sizes (budget $(WASM_MAX_GZ_KB) KB gzipped per build)"
 	node bench/size.mjs --max-gz-kb $(WASM_MAX_GZ_KB)

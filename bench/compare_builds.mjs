@@ -47,7 +47,8 @@ const textOf = (tokens) => 'film '.repeat(tokens - 2).trim();
 const [a, b] = [await load(dirA), await load(dirB)];
 console.log(`A = ${dirA}\nB = ${dirB}\nload average before: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 const rows = [];
-const runs = [['sentiment-ln', 'classify', ours, [16, 128]], ['minilm', 'embed', minilm, [16, 128, 256]]];
+const minilmSeqs = (process.env.MINILM_SEQS || '16,128,256').split(',').map(Number);
+const runs = [['sentiment-ln', 'classify', ours, [16, 128]], ['minilm', 'embed', minilm, minilmSeqs]];
 if (process.env.INT8) runs.push(['sentiment-ln-int8', 'classify', ours, [16, 128]], ['minilm-int8', 'embed', minilm, [16, 128, 256]]);
 for (const [model, what, kind, seqs] of runs) {
   const name = `${model} ${what}`;

@@ -7,7 +7,8 @@ not shipped is listed as unavailable by the page), content-hashed names for ever
 .wasm (imports, `new URL('…', import.meta.url)` and index.html's src/href rewritten to match, so they can
 be cached forever), `_headers` (Netlify / Cloudflare Pages syntax: COOP + COEP for cross-origin isolation,
 which wasm threads need, and immutable caching of hashed files), `serve.mjs` (a dependency-free node
-server sending the same headers) and manifest.json (original name -> hashed name).
+server sending the same headers, and each .wasm as its precompressed .wasm.br where the browser accepts
+brotli) and manifest.json (original name -> hashed name).
 
 usage: python3 scripts/make_dist.py [--out dist] [--models sentiment-ln,sentiment-bn,...]
 (default: every `sentiment-*` entry of www/models.json)
@@ -18,6 +19,7 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -36,8 +38,10 @@ HTML_REFS = [re.compile(r"""(\b(?:src|href)=["'])([^"'#:]+)(["'])""")]
 SERVE_MJS = r"""#!/usr/bin/env node
 // A static server for this folder with the headers in _headers: cross-origin isolation (COOP + COEP, which
 // wasm threads and precise timers need) and immutable caching of content-hashed files.
+// A .wasm goes out as its precompressed .wasm.br (`Content-Encoding: br`) to a client that accepts br.
 // usage: node serve.mjs [port]   (default 8080; PORT works too; 0 picks a free port)
 import { createServer } from 'node:http';
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join, normalize, extname, sep } from 'node:path';
 
@@ -54,10 +58,14 @@ const server = createServer(async (req, res) => {
   if (file !== root && !file.startsWith(root + sep)) return res.writeHead(403).end();
   try {
     if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
-    const body = await readFile(file);
+    const wasm = extname(file) === '.wasm';
+    const br = wasm && /\bbr\b/.test(req.headers['accept-encoding'] || '') && existsSync(file + '.br');
+    const body = await readFile(br ? file + '.br' : file);
     res.writeHead(200, {
       'content-type': TYPES[extname(file)] || 'application/octet-stream',
       'content-length': body.length,
+      ...(wasm ? { vary: 'accept-encoding' } : {}),
+      ...(br ? { 'content-encoding': 'br' } : {}),
       'cross-origin-opener-policy': 'same-origin',
       'cross-origin-embedder-policy': 'require-corp',
       'cross-origin-resource-policy': 'same-origin',
@@ -70,6 +78,12 @@ const server = createServer(async (req, res) => {
 });
 server.listen(port, '127.0.0.1', () => console.log(`serving ${root} on http://127.0.0.1:${server.address().port}/`));
 """
+
+BROTLI_JS = (
+    "const z = require('node:zlib'), fs = require('node:fs');"
+    "for (const f of process.argv.slice(1)) fs.writeFileSync(f + '.br', z.brotliCompressSync(fs.readFileSync(f),"
+    " { params: { [z.constants.BROTLI_PARAM_QUALITY]: 11 } }));"
+)
 
 HEADERS = """/*
   Cross-Origin-Opener-Policy: same-origin
@@ -179,6 +193,10 @@ def main():
     index = out / "index.html"
     index.write_text(rewrite(index, index.read_text(), HTML_REFS))
 
+    # Each .wasm also precompressed with brotli 11 (node's zlib: Python's standard library has no brotli), for
+    # serve.mjs to send where the browser accepts br (static hosts compress on their own).
+    wasm = [str(out / n) for n in names.values() if n.endswith(".wasm")]
+    subprocess.run(["node", "-e", BROTLI_JS, *wasm], check=True)
     hashed_rules = "".join(f"/{n}\n  Cache-Control: public, max-age=31536000, immutable\n" for n in sorted(names.values()))
     (out / "_headers").write_text(HEADERS.format(hashed=hashed_rules))
     (out / "serve.mjs").write_text(SERVE_MJS)

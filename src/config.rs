@@ -4,22 +4,7 @@ use crate::error::{Error, Result};
 pub use crate::model::param::{ActivationGrid, Precision};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-/// The feed-forward activation.
-pub enum Activation {
-    /// `max(x, 0)`.
-    Relu,
-    /// Exact GELU with erf, PyTorch `F.gelu(x)`.
-    Gelu,
-    /// `F.gelu(x, approximate="tanh")` (HF `gelu_new` / `gelu_pytorch_tanh`).
-    GeluTanh,
-    /// `F.silu(x) = x · sigmoid(x)` (swish; DeLighT's activation).
-    #[serde(alias = "swish")]
-    Silu,
-    /// `tanh(x)` (BERT's pooler).
-    Tanh,
-}
+pub use encoder_lens_kernels::Activation;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -31,8 +31,6 @@
 //! hidden states.
 
 #![deny(missing_docs)]
-// The wasm threads build (nightly, `make pkg-threads`): its pool sleeps on `memory.atomic.wait32`.
-#![cfg_attr(all(target_arch = "wasm32", target_feature = "atomics"), feature(stdarch_wasm_atomic_wait))]
 
 pub mod batch;
 pub mod choice;

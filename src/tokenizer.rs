@@ -233,7 +233,15 @@ fn is_chinese_char(c: char) -> bool {
 /// iterator keeps the compatibility-decomposition tables reachable: ~70 KB of .wasm for nothing.
 fn strip_accents(s: &str) -> String {
     fn flush(pending: &mut Vec<(u8, char)>, out: &mut String) {
-        pending.sort_by_key(|&(class, _)| class);
+        // A stable sort by combining class (insertion sort: runs of non-starters are a few characters; the
+        // library's stable sort would add its own ~2 KB instance of driftsort to the .wasm).
+        for i in 1..pending.len() {
+            let mut j = i;
+            while j > 0 && pending[j - 1].0 > pending[j].0 {
+                pending.swap(j - 1, j);
+                j -= 1;
+            }
+        }
         // (No ASCII character is a nonspacing mark: only the others are looked up.)
         out.extend(pending.drain(..).map(|(_, c)| c).filter(|c| c.is_ascii() || !c.is_mark_nonspacing()));
     }

@@ -62,6 +62,7 @@ impl ByteSource for &[u8] {
 /// One safetensors file: its parsed header and where its data section is.
 struct Part<'a> {
     meta: Metadata,
+    names: Vec<String>, // in the order of their data
     data: Data<'a>,
 }
 
@@ -120,8 +121,8 @@ impl<'a> Found<'_, 'a> {
 
 /// The header of a safetensors file, in this memory or outside it — one parser for both load paths — checked
 /// as `SafeTensors::deserialize` checks one (the same errors): the header length, the JSON, and that the
-/// tensors' data exactly fill the file.
-fn read_header(source: &dyn ByteSource) -> std::result::Result<(usize, Metadata), SafeTensorError> {
+/// tensors' data exactly fill the file. Also the tensor names in the order of their data.
+fn read_header(source: &dyn ByteSource) -> std::result::Result<(usize, Metadata, Vec<String>), SafeTensorError> {
     let len = source.len();
     if len < 8 {
         return Err(SafeTensorError::HeaderTooSmall);
@@ -149,12 +150,17 @@ fn read_header(source: &dyn ByteSource) -> std::result::Result<(usize, Metadata)
     }
     let header: HashMetadata = serde_json::from_str(text).map_err(SafeTensorError::InvalidHeaderDeserialization)?;
     let mut tensors: Vec<(String, TensorInfo)> = header.tensors.into_iter().collect();
-    tensors.sort_by(|(_, a), (_, b)| a.data_offsets.cmp(&b.data_offsets));
+    // (ties — empty tensors at one offset — in any order, as from the HashMap: safetensors' own sort_by is stable
+    // over HashMap order)
+    tensors.sort_unstable_by(|(_, a), (_, b)| a.data_offsets.cmp(&b.data_offsets));
+    // The names in the order of their data: what `Metadata::offset_keys` gives, without its own stable sort
+    // (a driftsort instance in the .wasm).
+    let names = tensors.iter().map(|(name, _)| name.clone()).collect();
     let meta = Metadata::new(header.metadata, tensors)?;
     if meta.data_len().checked_add(8 + n) != Some(len) {
         return Err(SafeTensorError::MetadataIncompleteBuffer);
     }
-    Ok((n, meta))
+    Ok((n, meta, names))
 }
 
 /// Safetensors weights, read without copying until a tensor is asked for.
@@ -172,13 +178,13 @@ impl<'a> Weights<'a> {
 
     /// Several safetensors files read as one name space. A name found in two files is an error.
     pub fn from_parts(files: &[&'a [u8]]) -> Result<Self> {
-        Self::from(files.iter().map(|&b| read_header(&b).map(|(n, meta)| Part { meta, data: Data::Here(&b[8 + n..]) })).collect())
+        Self::from(files.iter().map(|&b| read_header(&b).map(|(n, meta, names)| Part { meta, names, data: Data::Here(&b[8 + n..]) })).collect())
     }
 
     /// As [`Weights::from_parts`], with the files outside this memory: each tensor is copied from its source
     /// when it is asked for, straight into the vector that keeps it. [`Weights::view`] is not available.
     pub fn from_sources(files: &[&'a dyn ByteSource]) -> Result<Self> {
-        Self::from(files.iter().map(|&source| read_header(source).map(|(n, meta)| Part { meta, data: Data::Outside { source, start: 8 + n } })).collect())
+        Self::from(files.iter().map(|&source| read_header(source).map(|(n, meta, names)| Part { meta, names, data: Data::Outside { source, start: 8 + n } })).collect())
     }
 
     fn from(parts: Vec<std::result::Result<Part<'a>, SafeTensorError>>) -> Result<Self> {
@@ -193,8 +199,8 @@ impl<'a> Weights<'a> {
             .collect::<Result<Vec<_>>>()?;
         let mut seen = std::collections::HashSet::new();
         for p in &parts {
-            for n in p.meta.offset_keys() {
-                if !seen.insert(n.clone()) {
+            for n in &p.names {
+                if !seen.insert(n) {
                     return Err(Error::WeightsFormat(format!("tensor `{n}` appears in more than one weights file")));
                 }
             }
@@ -249,7 +255,7 @@ impl<'a> Weights<'a> {
 
     /// Every tensor name.
     pub fn names(&self) -> Vec<String> {
-        self.parts.iter().flat_map(|p| p.meta.offset_keys()).collect()
+        self.parts.iter().flat_map(|p| p.names.iter().cloned()).collect()
     }
 
     /// A view that prefixes every name with `prefix.`.

@@ -1,5 +1,5 @@
 // The wasm threads build's pool: Web Workers that instantiate the same module on the same shared memory and
-// run the CPU kernels' tasks (src/cpu/par.rs). They are started from the thread that runs the engine (the
+// run the CPU kernels' tasks (kernels/src/par.rs). They are started from the thread that runs the engine (the
 // package's worker, the page's worker, or your thread with { worker: false }); each one calls the module's
 // poolWorker(), which never returns. The engine's thread never sleeps waiting for them (it spins on the
 // job's completion), so the pool works on a browser's main thread too.

@@ -103,47 +103,7 @@ impl HalfWeight {
     }
 }
 
-/// The unsigned grid a dynamic int8 linear quantizes its input to, per forward, with PyTorch's
-/// `ChooseQuantizationParams(min, max, 0, qmax)` over the input (0 always inside the range).
-/// `activation_range` in `config.json` (`"u7"`, the default, omitted; or `"u8"`; int8 models only).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case", try_from = "String")]
-pub enum ActivationGrid {
-    /// fbgemm, PyTorch's x86 default: `reduce_range`, `0..=127`; epilogue `fma(acc, s_x·s_w, bias)`.
-    #[default]
-    U7,
-    /// qnnpack: `0..=255`; epilogue `f32(f32(acc)·f32(s_x·s_w)) + bias` (rounded twice).
-    U8,
-}
-
-impl TryFrom<String> for ActivationGrid {
-    type Error = String;
-    fn try_from(s: String) -> std::result::Result<Self, String> {
-        match s.as_str() {
-            "u7" => Ok(ActivationGrid::U7),
-            "u8" => Ok(ActivationGrid::U8),
-            _ => Err(format!("activation_range `{s}` is not one of u7 (fbgemm, the default), u8 (qnnpack)")),
-        }
-    }
-}
-
-impl ActivationGrid {
-    /// The name `config.json` uses.
-    pub fn name(self) -> &'static str {
-        match self {
-            ActivationGrid::U7 => "u7",
-            ActivationGrid::U8 => "u8",
-        }
-    }
-
-    /// The grid's largest value: 127 or 255.
-    pub fn qmax(self) -> i32 {
-        match self {
-            ActivationGrid::U7 => 127,
-            ActivationGrid::U8 => 255,
-        }
-    }
-}
+pub use encoder_lens_kernels::qparams::ActivationGrid;
 
 /// The input columns of an int8 linear that run in f32 (an LLM.int8()-style split): the linear computes
 /// `int8_linear(x with these columns at 0) + x[:, columns] · weightᵀ`.
@@ -221,6 +181,15 @@ impl Int8Weight {
     /// The input columns that run in f32 (empty when none).
     pub fn outlier_columns(&self) -> &[u32] {
         self.outliers.as_ref().map_or(&[], |o| &o.columns[..])
+    }
+}
+
+impl encoder_lens_kernels::packed::Int8Panels for Int8Weight {
+    fn packed(&self) -> &crate::cpu::quant::PackedInt8 {
+        Int8Weight::packed(self)
+    }
+    fn packed_wide(&self) -> &crate::cpu::quant::PackedInt8<i16> {
+        Int8Weight::packed_wide(self)
     }
 }
 

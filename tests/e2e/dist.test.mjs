@@ -1,6 +1,7 @@
 // dist/ (make dist) served by its own static server (dist/serve.mjs: plain files + the COOP/COEP headers of
-// _headers): the page classifies with hashed file names, cross-origin isolated, nothing missing; and the
-// npm package's TextClassifier runs in its Web Worker in the same page. Skipped when dist/ was not built.
+// _headers; each .wasm brotli-compressed): the page classifies with hashed file names, cross-origin isolated,
+// nothing missing; and the npm package's TextClassifier runs in its Web Worker in the same page. Skipped when
+// dist/ was not built.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ describe('dist/ served statically', { skip: built ? false : 'SKIPPED: no dist/ (
   let errors;
   const missing = [];
   const served = [];
+  const wasmEncodings = []; // per .wasm response: the request's accept-encoding -> the response's content-encoding
 
   before(async () => {
     server = spawn(process.execPath, [join(DIST, 'serve.mjs'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -32,8 +34,9 @@ describe('dist/ served statically', { skip: built ? false : 'SKIPPED: no dist/ (
     browser = await launch();
     page = await browser.newPage();
     errors = watch(page);
-    page.on('response', (r) => {
+    page.on('response', async (r) => {
       served.push(new URL(r.url()).pathname);
+      if (/\.wasm$/.test(new URL(r.url()).pathname)) wasmEncodings.push(`${(await r.request().allHeaders())['accept-encoding']} -> ${(await r.allHeaders())['content-encoding']}`);
       if (r.status() >= 400) missing.push(r.url());
     });
   });
@@ -50,6 +53,8 @@ describe('dist/ served statically', { skip: built ? false : 'SKIPPED: no dist/ (
     const names = JSON.parse(readFileSync(join(DIST, 'manifest.json'), 'utf8'));
     assert.ok(served.includes(`/${names['main.js']}`) && served.includes(`/${names['worker.js']}`), served.join(' '));
     assert.ok(served.some((p) => /^\/pkg(-relaxed|-threads)?\/encoder_lens_bg\.[0-9a-f]{10}\.wasm$/.test(p)), served.join(' '));
+    // serve.mjs sends each .wasm as its precompressed .wasm.br (Chromium accepts br here), and the page runs it.
+    assert.ok(wasmEncodings.length > 0 && wasmEncodings.every((e) => /\bbr\b.* -> br$/.test(e)), wasmEncodings.join('; '));
     // Cross-origin isolated: the page runs the threads build, its pool worker from a hashed file too.
     if (names['pkg-threads/encoder_lens.js']) {
       assert.ok(served.some((p) => /^\/pkg-threads\/encoder_lens_bg\.[0-9a-f]{10}\.wasm$/.test(p)), served.join(' '));

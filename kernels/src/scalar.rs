@@ -1,6 +1,6 @@
 //! Scalar reference kernels: plain loops, written for clarity first. All tensors are row-major `f32`.
 
-use crate::config::Activation;
+use crate::Activation;
 
 /// Dot product with eight independent partial sums (lets the compiler vectorise without changing the
 /// result between runs).

@@ -1,4 +1,4 @@
-//! Reusable activation buffers for the CPU backend ([`super::CpuBackend`]): a small per-thread pool,
+//! Reusable activation buffers for the CPU backend (`encoder_lens::cpu::CpuBackend`): a small per-thread pool,
 //! so after the first forward of a given size the layers allocate nothing (what escapes — the output,
 //! and the trace when one is asked for — is allocated as before).
 //!

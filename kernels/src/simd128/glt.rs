@@ -1,12 +1,12 @@
 //! DeLighT's group linear transformation (input mixer + grouped matmul + bias + feature shuffle) with the
-//! scalar reference's signature ([`crate::cpu::scalar::glt`]). Per row and group, the output group's
+//! scalar reference's signature ([`crate::scalar::glt`]). Per row and group, the output group's
 //! `n/g` accumulators are f32x4 vectors; each input value is broadcast against a row of the group's
 //! `(in/g, n/g)` weight (contiguous), so no packing is needed; the shuffle is the store index.
 
 use super::{ld, madd, st};
 use core::arch::wasm32::*;
 
-/// See [`crate::cpu::scalar::glt`]: same arguments, same result within float rounding.
+/// See [`crate::scalar::glt`]: same arguments, same result within float rounding.
 #[allow(clippy::too_many_arguments)]
 pub fn glt(x: &[f32], mix: Option<&[f32]>, w: &[f32], bias: &[f32], out: &mut [f32], rows: usize, xd: usize, md: usize, n: usize, g: usize) {
     let (xg, mg, og) = (xd / g, md / g, n / g);

@@ -44,10 +44,10 @@ pub fn workers() -> usize {
 
 /// A raw pointer that tasks may share: each task writes a disjoint part of the buffer behind it.
 #[derive(Clone, Copy)]
-pub(crate) struct SharedMut(pub(crate) *mut f32);
+pub struct SharedMut(pub *mut f32);
 impl SharedMut {
     /// The pointer (a method, so closures capture the `Sync` wrapper rather than its field).
-    pub(crate) fn get(self) -> *mut f32 {
+    pub fn get(self) -> *mut f32 {
         self.0
     }
 }

@@ -1,10 +1,10 @@
 //! The activation quantization in front of the int8 linear ([`super::int8`]) on wasm SIMD, equal to
-//! [`crate::quant::quantize_activations_grid`] bit for bit: one min/max scan over the input (outlier columns
+//! [`crate::qparams::quantize_activations_grid`] bit for bit: one min/max scan over the input (outlier columns
 //! left out), then one pass that scales, rounds, clamps and narrows 16 values at a time into rows padded
 //! with zeros to the packed `k`, as bytes or (for the `i32x4.dot_i16x8_s` kernel) as 16-bit values.
 
-use crate::model::param::ActivationGrid;
-use crate::quant::{choose_qparams_grid, ActQuant};
+use crate::qparams::ActivationGrid;
+use crate::qparams::{choose_qparams_grid, ActQuant};
 use core::arch::wasm32::*;
 
 /// `(min, max)` of `x` (`(+inf, −inf)` when empty), `None` when a value is NaN or infinite.
@@ -46,7 +46,7 @@ fn min_max(x: &[f32]) -> Option<(f32, f32)> {
     Some((lo, hi))
 }
 
-/// [`crate::quant::input_range`] with [`min_max`] over each row's runs between the skipped columns.
+/// [`crate::qparams::input_range`] with [`min_max`] over each row's runs between the skipped columns.
 fn input_range(x: &[f32], k: usize, skip: &[u32]) -> Option<(f32, f32)> {
     if skip.is_empty() {
         return min_max(x);
@@ -76,7 +76,7 @@ fn input_range(x: &[f32], k: usize, skip: &[u32]) -> Option<(f32, f32)> {
     Some((lo, hi))
 }
 
-/// Quantize `x (m, k)` as [`crate::quant::quantize_activations_grid`] does (the same parameters and values,
+/// Quantize `x (m, k)` as [`crate::qparams::quantize_activations_grid`] does (the same parameters and values,
 /// bit for bit), into `q`: rows of `kp` values padded with zeros from `k` to `kp`, one byte each, or with
 /// `wide` two (`u16`, little-endian: the `i32x4.dot_i16x8_s` kernel's operand, widened here once instead
 /// of at every step of the product). `None` when `x` holds a NaN or an infinity. Needs `m · k > 0`,
@@ -87,7 +87,7 @@ pub fn quantize(x: &[f32], m: usize, k: usize, kp: usize, q: &mut [u8], grid: Ac
     let row = kp * size; // bytes per row of q
     if len == 0 || x.len() < len || q.len() < m * row || kp < k {
         let mut dense = vec![0u8; len];
-        let p = crate::quant::quantize_activations_grid(&x[..len.min(x.len())], k, &mut dense, grid, skip)?;
+        let p = crate::qparams::quantize_activations_grid(&x[..len.min(x.len())], k, &mut dense, grid, skip)?;
         for (i, src) in dense.chunks(k.max(1)).enumerate().take(m) {
             let dst = &mut q[i * row..(i + 1) * row];
             dst.fill(0);

@@ -1,4 +1,4 @@
-//! The int8 linear on wasm SIMD, equal to the scalar reference ([`crate::cpu::quant`]) bit for bit: the
+//! The int8 linear on wasm SIMD, equal to the scalar reference ([`crate::packed`]) bit for bit: the
 //! integer product exactly, the float epilogue with the same operations in the same order.
 //!
 //! **Weights** are packed once per weight ([`PackedInt8`]): panels of 8 output columns; in a panel, each
@@ -40,11 +40,11 @@
 //! `f32(raw)` → f64 `· f32(sx·sw) + bias` → f32 (7-bit grid) or `f32(raw) · f32(sx·sw)` then `+ bias` in f32
 //! (8-bit grid), plus the outlier columns' f32 product when the weight has some, then the residual add or
 //! the activation — the scalar reference's operations. Panels are the outer loop (8 × k weights stay in L1
-//! while the rows stream past); the thread pool splits rows or panels ([`crate::cpu::quant::linear_int8`]).
+//! while the rows stream past); the thread pool splits rows or panels (`encoder_lens::cpu::quant::linear_int8`).
 
 use super::math::act4;
-use crate::config::Activation;
-use crate::cpu::quant::{PackedInt8, KSTEP, PANEL};
+use crate::Activation;
+use crate::packed::{Int8Panels, PackedInt8, KSTEP, PANEL};
 use core::arch::wasm32::*;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -211,7 +211,7 @@ pub enum Panels<'a> {
 impl<'a> Panels<'a> {
     /// `w` packed for `kernel` (packed on first use; `RelaxedDotAdd` where it is not exact: see
     /// [`kernel_in_use`]).
-    pub fn of(kernel: Int8Kernel, w: &'a crate::model::param::Int8Weight) -> Self {
+    pub fn of(kernel: Int8Kernel, w: &'a impl Int8Panels) -> Self {
         #[cfg(target_feature = "relaxed-simd")]
         if kernel != Int8Kernel::Dot16 {
             return Panels::Relaxed { pairs: kernel == Int8Kernel::RelaxedDot16, w: w.packed() };
@@ -397,12 +397,12 @@ pub fn gemm_i8_packed(xq: &[u8], w: Panels, acc: &mut [i32], m: usize) -> bool {
 
 /// `acc (m, n) = xq (m, k) · wᵀ` in i32 (`xq` in `[0, 127]`, or `[0, 255]` with `Dot16`; `w (n, k)` int8,
 /// both unpacked) with the current [`Int8Kernel`]: packs them and runs [`gemm_i8_packed`]. Equal as
-/// integers to [`crate::cpu::quant::gemm_i8_scalar`].
+/// integers to [`crate::packed::gemm_i8_scalar`].
 pub fn gemm_i8(xq: &[u8], w: &[i8], acc: &mut [i32], m: usize, k: usize, n: usize) {
     if xq.len() < m * k || w.len() < n * k || acc.len() < m * n || k == 0 {
-        return crate::cpu::quant::gemm_i8_scalar(xq, w, acc, m, k, n);
+        return crate::packed::gemm_i8_scalar(xq, w, acc, m, k, n);
     }
-    let weight = crate::model::param::Int8Weight::new([n, k], w[..n * k].to_vec(), vec![1.0; n], false);
+    let weight = crate::packed::LazyPanels::new(&w[..n * k], n, k);
     let pw = Panels::of(kernel_in_use(), &weight);
     let (kp, size) = (pw.kp(), pw.x_bytes());
     let mut padded = vec![0u8; m * kp * size]; // (m, kp) values of `size` bytes (u16: little-endian)
@@ -557,7 +557,7 @@ fn peak_tile(kernel: Int8Kernel, iters: u32) -> i32 {
     let mr = tile_rows(kernel);
     let x: Vec<u16> = (0..mr * PEAK_K).map(|i| (i % 128) as u16).collect(); // (mr, k); the relaxed kernels read its bytes
     let w: Vec<i8> = (0..PANEL * PEAK_K).map(|i| (i % 251) as u8 as i8).collect(); // (8, k)
-    let weight = crate::model::param::Int8Weight::new([PANEL, PEAK_K], w, vec![1.0; PANEL], false);
+    let weight = crate::packed::LazyPanels::new(&w, PANEL, PEAK_K);
     let pw = Panels::of(kernel, &weight);
     // Opaque depth: with a constant the compiler unrolls the panel into code the product never runs.
     let kp = std::hint::black_box(PEAK_K);

@@ -2,7 +2,7 @@
 
 use super::math::act4;
 use super::{grow, hsum, ld, madd, splat_ld, st, transpose4, MR, NR, SCRATCH};
-use crate::config::Activation;
+use crate::Activation;
 use core::arch::wasm32::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -284,7 +284,7 @@ pub fn linear_fused(
 ) {
     if !linear_shapes_ok(x, w, bias, out, m, k, n) {
         // Mis-sized buffers are a programming error; the reference path bounds-checks them.
-        return crate::cpu::scalar::linear_fused(x, w, bias, out, m, k, n, act, accumulate);
+        return crate::scalar::linear_fused(x, w, bias, out, m, k, n, act, accumulate);
     }
     gemm(x, k, w, 1, k, out, n, m, k, n, Epilogue { bias, act, accumulate });
 }

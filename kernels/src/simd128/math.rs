@@ -1,7 +1,7 @@
 //! Element-wise and per-row kernels: exp, softmax, LayerNorm, BatchNorm, GELU and the other activations, add.
 
 use super::{grow, hmax, hsum, ld, madd, st, SCRATCH};
-use crate::config::Activation;
+use crate::Activation;
 use core::arch::wasm32::*;
 
 /// `e^x`: Cephes `expf`'s range reduction, then `1 + r + r²·P(r)` with P of degree 4 fitted for relative
@@ -132,7 +132,7 @@ pub fn layer_norm(
     let ok = x.len() >= rows * d && out.len() >= rows * d && w.len() >= d && b.len() >= d
         && stats.as_ref().is_none_or(|(m, v)| m.len() >= rows && v.len() >= rows);
     if !ok {
-        return crate::cpu::scalar::layer_norm(x, w, b, out, rows, d, eps, stats);
+        return crate::scalar::layer_norm(x, w, b, out, rows, d, eps, stats);
     }
     let v = d / 4 * 4;
     for r in 0..rows {
@@ -165,7 +165,7 @@ pub fn layer_norm(
                 amax = amax.max(t.abs());
                 sum += t;
             }
-            let sc = crate::cpu::scalar::ln_row_scale(amax);
+            let sc = crate::scalar::ln_row_scale(amax);
             let sv = f32x4_splat(sc);
             let shift = if sc == 1.0 { 0.0 } else { xr[0] * sc };
             if sc != 1.0 {
@@ -231,7 +231,7 @@ pub fn batch_norm_eval(
 ) {
     let ok = x.len() >= rows * d && out.len() >= rows * d && [mean, var, w, b].iter().all(|t| t.len() >= d);
     if !ok {
-        return crate::cpu::scalar::batch_norm_eval(x, mean, var, w, b, out, rows, d, eps);
+        return crate::scalar::batch_norm_eval(x, mean, var, w, b, out, rows, d, eps);
     }
     SCRATCH.with(|s| {
         let mut s = s.borrow_mut();

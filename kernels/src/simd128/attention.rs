@@ -3,7 +3,7 @@
 use super::gemm::{pack_panel, store_tile, tile, Epilogue};
 use super::math::exp4;
 use super::{grow, ld, st, MR, NR, SCRATCH};
-use crate::cpu::par::SharedMut;
+use crate::par::SharedMut;
 use core::arch::wasm32::*;
 
 /// Multi-head scaled dot-product attention with a key-padding mask; see `scalar::attention`.
@@ -24,7 +24,7 @@ pub fn attention(
         && lengths.len() >= batch
         && probs.as_deref().is_none_or(|p| p.len() >= batch * heads * seq * seq);
     if !ok {
-        return crate::cpu::scalar::attention(qkv, lengths, batch, seq, heads, head_dim, out, probs);
+        return crate::scalar::attention(qkv, lengths, batch, seq, heads, head_dim, out, probs);
     }
     // One task per (sequence, head) over the thread pool (serially without one): each writes its own
     // columns of `out` and its own (seq, seq) block of `probs`, with the same arithmetic as in one pass.
@@ -32,7 +32,7 @@ pub fn attention(
     let o = SharedMut(out.as_mut_ptr());
     let p = probs.map(|p| SharedMut(p.as_mut_ptr()));
     let shape = Shape { seq, heads, head_dim };
-    crate::cpu::par::run(units, &|u| {
+    crate::par::run(units, &|u| {
         let (b, h) = (u / heads, u % heads);
         let base = b * seq * 3 * d;
         // SAFETY: `ok` above checked every slice against the shapes; unit (b, h) writes rows b·seq.. of
