@@ -75,7 +75,7 @@ function openFiles(id) {
   const log = { ms: 0, bytes: 0, cached: true };
   fetchLog.set(id, log);
   const t0 = performance.now();
-  const f = openModel(loading, folderUrl(entry), (p) => progress(id, p.file, p.loaded, p.total, p.cached));
+  const f = openModel(loading, folderUrl(entry), (p) => progress(id, p.file, p.loaded, p.total, p.cached), { sharded: !!entry.sharded });
   // A failed read is tried again at the next load.
   const drop = () => files.get(id) === f && files.delete(id);
   f.texts.catch(drop);

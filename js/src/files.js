@@ -195,11 +195,13 @@ export async function precisionSource(source, precision) {
  * promise as it is: a GPU engine compiles its pipelines while they are read). `wasm` is the initialised
  * wasm-bindgen module (its `Engine.modelFiles()` lists what a folder holds), or a promise of it.
  * `config.json` and `model.safetensors` (every folder has it but a sharded one, whose index names its
- * files) are read from the start, while the module loads and the other texts are read.
+ * files) are read from the start, while the module loads and the other texts are read; `{ sharded: true }`
+ * skips that early read for a folder whose weights an index lists.
  */
-export function openModel(wasm, source, onProgress) {
+export function openModel(wasm, source, onProgress, { sharded = false } = {}) {
   const get = folderReader(source, onProgress);
-  const early = { config: get('config.json', true), weights: get('model.safetensors', true) };
+  // A folder known to be sharded (`sharded`: its index names the files) is not asked for model.safetensors.
+  const early = { config: get('config.json', true), weights: sharded ? Promise.resolve(undefined) : get('model.safetensors', true) };
   for (const p of Object.values(early)) p.catch(() => {}); // awaited below (model.safetensors: if the folder uses it)
   const module = Promise.resolve(wasm);
   const texts = (async () => {
@@ -223,7 +225,7 @@ export function openModel(wasm, source, onProgress) {
     const list = index ? (await module).Engine.hfWeightFiles(index) : ['model.safetensors'];
     return Promise.all(
       list.map(async (w) => {
-        const b = await (w === 'model.safetensors' ? early.weights : get(w, true));
+        const b = await (w === 'model.safetensors' && !sharded ? early.weights : get(w, true));
         if (!b) throw new Error(`the model folder has no ${w}`);
         return b;
       }),

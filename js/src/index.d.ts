@@ -180,6 +180,7 @@ export declare function openModel(
   wasm: unknown,
   source: ModelSource,
   onProgress?: (event: Omit<ProgressEvent, 'type'>) => void,
+  options?: { /** The folder's weights are listed by model.safetensors.index.json: no early model.safetensors read. */ sharded?: boolean },
 ): { texts: Promise<Record<string, string>>; weights: Promise<Uint8Array[]> };
 /** Bytes of a URL through the Cache API (version key from a HEAD request, made while the cached copy is read), with progress. */
 export declare function fetchCached(url: string, progress?: (loaded: number, total: number, cached: boolean) => void): Promise<Uint8Array>;
